@@ -1,0 +1,54 @@
+# Agent memory: PostgreSQL-native long-term memory for AI agents.
+# `make up` sets up and starts everything; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help up down status psql dsn test test-sql test-py lint bench eval seed clean-data
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: ## install what is missing, start Postgres, Redis and the embed daemon (idempotent)
+	@bash scripts/install-system.sh
+	@bash scripts/install-python.sh
+	@bash scripts/secrets.sh
+	@bash scripts/cluster.sh start
+	@bash scripts/db.sh
+	@bash scripts/redis.sh start
+	@bash scripts/daemon.sh start
+	@bash scripts/connect-info.sh
+
+down: ## stop the daemon, Redis and Postgres (data is kept in var/)
+	@bash scripts/daemon.sh stop
+	@bash scripts/redis.sh stop
+	@bash scripts/cluster.sh stop
+
+status: ## show what runs
+	@bash scripts/cluster.sh status
+	@bash scripts/redis.sh status
+	@bash scripts/daemon.sh status
+
+psql: ## open psql as the operator
+	@bash scripts/psql.sh
+
+dsn: ## print the operator's libpq connection URI
+	@bash scripts/dsn.sh
+
+test: test-sql test-py lint ## run every test: pgTAP, pytest, lint
+
+test-sql: ## pgTAP suites under sql/tests through pg_prove
+	@bash scripts/test-sql.sh
+
+test-py: ## pytest suites under python/tests
+	@bash scripts/test-py.sh
+
+lint: ## sqlfluff on sql/, ruff on python/
+	@bash scripts/lint.sh
+
+seed: ## optional: create agents NEXUS and ARIA and NEXUS's five identity blocks
+	@bash scripts/seed.sh
+
+clean-data: down ## stop everything and delete var/ (all stored memory!) and .secrets/
+	rm -rf var .secrets

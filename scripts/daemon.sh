@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The embed daemon (python/embed_daemon), run as the service account with a pid file
+# in var/run and a log in var/log. Usage: daemon.sh start|stop|status|restart
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+pidfile=$RUN_DIR/embed-daemon.pid
+logfile=$LOG_DIR/embed-daemon.log
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+start() {
+  running && return 0
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR/cache"
+  if [ "$(id -u)" = 0 ]; then chown "$SERVICE_USER": "$VAR/cache"; fi
+  log "starting the embed daemon"
+  # Configuration from the environment; the password from the secrets folder via pgpass.
+  as_service env \
+    PGHOST="$RUN_DIR" PGPORT="$PGPORT_MEMORY" PGDATABASE="$MEMORY_DB" PGUSER=memory_daemon \
+    PGPASSFILE="$SECRETS/pgpass" \
+    MEMORY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT_MEMORY/0" \
+    MEMORY_REDIS_PASSWORD_FILE="$SECRETS/redis_password" \
+    MEMORY_EMBED_SOCKET="$RUN_DIR/embed.sock" \
+    MEMORY_METRICS_PORT="$DAEMON_METRICS_PORT" \
+    MEMORY_WORKER_NAME="${MEMORY_WORKER_NAME:-$(hostname)-main}" \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$VAR/cache/hf" \
+    OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" \
+    setsid "$VENV/bin/python" -m embed_daemon --pidfile "$pidfile" >>"$logfile" 2>&1 < /dev/null &
+  for _ in $(seq 100); do
+    running && return 0
+    sleep 0.1
+  done
+  tail -20 "$logfile" >&2
+  die "the embed daemon did not start (see var/log/embed-daemon.log)"
+}
+
+stop() {
+  running || { rm -f "$pidfile"; return 0; }
+  log "stopping the embed daemon"
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid"
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+status() {
+  if running; then echo "embed daemon: running (pid $(cat "$pidfile")), log var/log/embed-daemon.log"
+  else echo "embed daemon: stopped"; fi
+}
+
+case "${1:-}" in
+  start) start ;; stop) stop ;; status) status ;; restart) stop; start ;;
+  *) die "usage: daemon.sh start|stop|status|restart" ;;
+esac

@@ -1,0 +1,30 @@
+# Shared helpers and paths for the project's shell scripts. Sourced, not executed.
+# shellcheck shell=bash
+log() { printf '[agent-memory] %s\n' "$*" >&2; }
+die() { printf '[agent-memory] error: %s\n' "$*" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../config.env
+. "$ROOT/config.env"
+PG_BIN=/usr/lib/postgresql/15/bin
+VAR=$ROOT/var
+PGDATA_DIR=$VAR/pgdata
+RUN_DIR=$VAR/run
+LOG_DIR=$VAR/log
+SECRETS=$ROOT/.secrets
+VENV=$ROOT/.venv
+SERVICE_USER=postgres   # the OS account the Debian package creates
+
+# Runs a command as the service account when we are root (initdb and postgres refuse
+# to run as root), as ourselves otherwise.
+as_service() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$SERVICE_USER" -- "$@"; else "$@"; fi
+}
+
+secret() { cat "$SECRETS/$1"; }
+
+# libpq environment for the superuser over the project's Unix socket.
+pg_env_super() {
+  export PGHOST=$RUN_DIR PGPORT=$PGPORT_MEMORY PGUSER=postgres PGDATABASE=$MEMORY_DB
+  export PGPASSFILE=$SECRETS/pgpass
+}

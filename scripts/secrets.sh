@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Generates the local secrets once, into .secrets/ (git-ignored, mode 0700).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$SECRETS"
+chmod 700 "$SECRETS"
+gen() {  # 32 random bytes, URL-safe, no characters that need quoting anywhere
+  [ -s "$SECRETS/$1" ] && return 0
+  (umask 077; head -c 32 /dev/urandom | base64 | tr -d '/+=\n' > "$SECRETS/$1")
+  log "generated secret $1"
+}
+gen postgres_password          # cluster superuser (migrations, tests)
+gen memory_operator_password   # the operator: make psql / make dsn
+gen memory_daemon_password     # the embed daemon (memory_worker)
+gen redis_password
+
+# One pgpass for the socket and the loopback address.
+(
+  umask 077
+  : > "$SECRETS/pgpass.new"
+  for role in postgres memory_operator memory_daemon; do
+    for host in "$RUN_DIR" 127.0.0.1 localhost; do
+      printf '%s:%s:*:%s:%s\n' "$host" "$PGPORT_MEMORY" "$role" "$(secret ${role}_password)" >> "$SECRETS/pgpass.new"
+    done
+  done
+  mv "$SECRETS/pgpass.new" "$SECRETS/pgpass"
+)
+# The services run as the service account and read their own secrets.
+if [ "$(id -u)" = 0 ]; then chown -R "$SERVICE_USER": "$SECRETS"; fi
