@@ -34,11 +34,40 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     memory.instances, memory.decisions, memory.votes
 TO memory_admin;
 
+-- == validation helpers (called inside the API functions, as the caller) ==
+GRANT EXECUTE ON FUNCTION
+    memory._check_unit_interval(text, real), memory._check_text(text, text, integer),
+    memory._check_tags(text[]), memory._check_object(text, jsonb), memory._check_time(text, timestamptz)
+TO memory_agent, memory_admin;
+
 -- == episodic ==
+GRANT EXECUTE ON FUNCTION
+    memory._project_id(text),
+    memory.remember(text, real, text[], text, timestamptz, jsonb, text),
+    memory.update_episode(uuid, text, real, text[], jsonb),
+    memory.forget_episode(uuid)
+TO memory_agent;
 
 -- == semantic ==
+GRANT EXECUTE ON FUNCTION memory._facts_guard(), memory._fact_not_found(uuid) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[]),
+    memory.invalidate_fact(uuid, timestamptz),
+    memory.link_facts(uuid, uuid, text, real)
+TO memory_agent;
 
 -- == working memory ==
+GRANT EXECUTE ON FUNCTION memory._priority_rank(text) TO memory_agent, memory_admin, memory_worker;
+GRANT EXECUTE ON FUNCTION
+    memory.set_working_memory(text, jsonb, interval, text, text),
+    memory.get_working_memory(text),
+    memory.clear_working_memory(text)
+TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.expire_working_memory() TO memory_admin;
+
+-- == compatibility views (old brain's names) ==
+GRANT SELECT ON memory.zep_episodic_memory, memory.zep_semantic_memory, memory.zep_working_memory
+TO memory_agent, memory_admin;
 
 -- == core memory and identity ==
 

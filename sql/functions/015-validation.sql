@@ -1,0 +1,124 @@
+-- Private argument checks shared by the API functions. Each raises a documented
+-- SQLSTATE with a lower-case message naming the argument and a hint.
+SET ROLE memory_owner;
+
+CREATE OR REPLACE FUNCTION memory._check_unit_interval(arg_name text, val real)
+RETURNS real
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL OR val = 'NaN'::real OR val < 0 OR val > 1 THEN
+        RAISE EXCEPTION '% must be between 0 and 1', arg_name
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = format('got %s', coalesce(val::text, 'NULL')),
+                  HINT = format('pass %s as a number from 0 to 1', arg_name);
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_unit_interval(text, real) IS
+'Private: returns val if it is in [0, 1], else raises 22003 naming arg_name.';
+
+CREATE OR REPLACE FUNCTION memory._check_text(arg_name text, val text, max_chars integer)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL OR val !~ '\S' THEN
+        RAISE EXCEPTION '% must not be empty', arg_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('pass a %s with at least one non-space character', arg_name);
+    END IF;
+    IF char_length(val) > max_chars THEN
+        RAISE EXCEPTION '% is too long', arg_name
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('%s characters, at most %s are accepted', char_length(val), max_chars),
+                  HINT = 'nothing is ever truncated: split the text into several items';
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_text(text, text, integer) IS
+'Private: returns val if it is non-blank and at most max_chars long; raises 22023 (empty) or 22001 (too long).';
+
+CREATE OR REPLACE FUNCTION memory._check_tags(tags text[])
+RETURNS text[]
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tags IS NULL THEN
+        RETURN '{}';
+    END IF;
+    IF cardinality(tags) > 64 THEN
+        RAISE EXCEPTION 'too many tags'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s tags, at most 64 are accepted', cardinality(tags)),
+                  HINT = 'keep the tags that matter for filtering; put the rest in metadata';
+    END IF;
+    IF cardinality(tags) > 0 AND array_ndims(tags) <> 1 THEN
+        RAISE EXCEPTION 'tags must be a one-dimensional array'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass tags as ARRAY[''a'', ''b'']';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE t IS NULL OR char_length(t) NOT BETWEEN 1 AND 100) THEN
+        RAISE EXCEPTION 'each tag must have 1 to 100 characters'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'remove NULL, empty or very long tags';
+    END IF;
+    RETURN tags;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_tags(text[]) IS
+'Private: NULL becomes {}; raises 22023 for more than 64 tags, a multi-dimensional array, or a NULL, empty or over-100-character tag.';
+
+CREATE OR REPLACE FUNCTION memory._check_object(arg_name text, val jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL THEN
+        RETURN '{}'::jsonb;
+    END IF;
+    IF jsonb_typeof(val) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object', arg_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got a JSON %s', jsonb_typeof(val)),
+                  HINT = format('pass %s as ''{"key": "value"}''::jsonb', arg_name);
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_object(text, jsonb) IS
+'Private: NULL becomes {}; raises 22023 when val is not a JSON object.';
+
+CREATE OR REPLACE FUNCTION memory._check_time(arg_name text, val timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL THEN
+        RETURN now();
+    END IF;
+    IF NOT isfinite(val) THEN
+        RAISE EXCEPTION '% must be a finite time', arg_name
+            USING ERRCODE = 'datetime_field_overflow',
+                  HINT = 'infinity and -infinity are not moments; pass a real timestamp';
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_time(text, timestamptz) IS
+'Private: NULL becomes now(); raises 22008 for infinity.';
