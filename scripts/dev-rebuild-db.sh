@@ -6,5 +6,7 @@ set -euo pipefail
 pg_env_super
 bash "$ROOT/scripts/daemon.sh" stop || true
 PGDATABASE=postgres psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$MEMORY_DB\" WITH (FORCE)"
+# pg_cron's scheduler stops when its database is dropped; a restart brings it back.
+bash "$ROOT/scripts/cluster.sh" restart
 bash "$ROOT/scripts/db.sh"
 bash "$ROOT/scripts/daemon.sh" start

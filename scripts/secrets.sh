@@ -19,7 +19,12 @@ gen redis_password
 (
   umask 077
   : > "$SECRETS/pgpass.new"
-  for role in postgres memory_operator memory_daemon; do
+  # the stack's roles, and the agents created by `make seed` (agent_*_password)
+  roles=(postgres memory_operator memory_daemon)
+  for f in "$SECRETS"/agent_*_password; do
+    [ -e "$f" ] && roles+=("$(basename "$f" _password)")
+  done
+  for role in "${roles[@]}"; do
     for host in "$RUN_DIR" 127.0.0.1 localhost; do
       printf '%s:%s:*:%s:%s\n' "$host" "$PGPORT_MEMORY" "$role" "$(secret ${role}_password)" >> "$SECRETS/pgpass.new"
     done

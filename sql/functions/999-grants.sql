@@ -70,11 +70,107 @@ GRANT SELECT ON memory.zep_episodic_memory, memory.zep_semantic_memory, memory.z
 TO memory_agent, memory_admin;
 
 -- == core memory and identity ==
+-- Agents: the API. The private helpers they reach run with their rights (RLS applies).
+GRANT EXECUTE ON FUNCTION
+    memory.set_block(text, text, text, integer, boolean),
+    memory.get_blocks(),
+    memory.block_history(text),
+    memory.identity_hash(),
+    memory.create_checkpoint(text, jsonb),
+    memory.restore_checkpoint(uuid),
+    memory.heartbeat(text, jsonb, jsonb)
+TO memory_agent;
+GRANT EXECUTE ON FUNCTION
+    memory._is_admin(),
+    memory._identity_hash(jsonb),
+    memory._blocks_snapshot(uuid),
+    memory._check_block_label(text)
+TO memory_agent, memory_admin;
+-- Trigger functions cannot be called directly; the grant only states who fires them
+-- (the catalog test wants an explicit grant on every SECURITY DEFINER function).
+GRANT EXECUTE ON FUNCTION memory._blocks_before_write(), memory._blocks_record_history() TO memory_agent, memory_admin;
+-- Operators and the pg_cron job memory-auto-checkpoint (memory_operator). Not agents:
+-- _take_checkpoint and _lock_identity take any agent's id.
+GRANT EXECUTE ON FUNCTION
+    memory._lock_identity(uuid),
+    memory._take_checkpoint(uuid, text, jsonb, real),
+    memory.auto_checkpoint()
+TO memory_admin;
 
 -- == instances and decisions ==
+GRANT EXECUTE ON FUNCTION
+    memory.register_instance(text, text, text, jsonb),
+    memory.instance_heartbeat(uuid),
+    memory.propose_decision(text, jsonb),
+    memory.vote(uuid, uuid, boolean)
+TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.instance_liveness_threshold() TO memory_agent, memory_admin, memory_reader;
+GRANT EXECUTE ON FUNCTION memory._instance_is_live(text, timestamptz) TO memory_agent, memory_admin;
+-- Operators and the pg_cron job memory-instance-liveness (memory_operator).
+GRANT EXECUTE ON FUNCTION memory.mark_stale_instances_offline() TO memory_admin;
 
 -- == embedding pipeline ==
+-- plpython3u helpers (owned by the superuser): only the functions that call them.
+GRANT EXECUTE ON FUNCTION memory.chunk_text(text, integer, integer) TO memory_owner, memory_admin, memory_agent;
+GRANT EXECUTE ON FUNCTION memory._embed_query_remote(text, text, text [], integer) TO memory_owner;
+-- Trigger functions run on every write of episodes and facts (not callable directly).
+GRANT EXECUTE ON FUNCTION memory._enqueue_new_episodes() TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._enqueue_new_facts() TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._reenqueue_changed() TO memory_agent, memory_admin;
+-- The daemon (memory_worker): the queue API and nothing else.
+GRANT EXECUTE ON FUNCTION memory.claim_embedding_batch(text, integer, interval, integer, text []) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.complete_embedding_batch(text, uuid [], integer [], vector []) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.fail_embedding_batch(text, uuid [], text) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.release_embedding_batch(text, uuid []) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.release_worker_leases(text) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.extend_embedding_leases(text, uuid [], interval) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.embedding_worker_heartbeat(text, text, text [], text, integer, text, text, jsonb)
+TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.embedding_model_registry() TO memory_worker, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.embedding_queue_depth() TO memory_worker, memory_admin, memory_reader;
+-- Operators.
+GRANT EXECUTE ON FUNCTION memory.reap_expired_leases() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.requeue_dead(bigint []) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.register_embedding_model(text, text, integer, integer, integer, integer) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.drop_embedding_model(text) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.set_active_model(text) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.reembed(boolean) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.prune_query_cache() TO memory_admin;
+-- Agents: query embeddings, vector search, pooled vectors, their own chunks and jobs.
+GRANT EXECUTE ON FUNCTION memory.embed_query(text, text) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.search_episodic_memory(vector, integer, double precision) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.episode_embedding(uuid, text) TO memory_agent, memory_admin;
+GRANT SELECT ON memory.embedding_models TO memory_agent, memory_reader;
+GRANT SELECT ON memory.chunks, memory.pooled_embeddings, memory.embedding_jobs TO memory_agent;
+GRANT SELECT ON memory.embedding_workers TO memory_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    memory.embedding_models, memory.chunks, memory.pooled_embeddings, memory.embedding_jobs,
+    memory.query_embedding_cache, memory.embedding_workers
+TO memory_admin;
+GRANT SELECT, UPDATE ON memory.embedding_settings TO memory_admin;
+-- memory.health() (sql/functions/090-health.sql): operators and monitoring.
+GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 
 -- == search and context ==
+GRANT EXECUTE ON FUNCTION memory._fts_query(text) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
+    memory._search_episodes(
+        text, integer, text, text[], text, text, timestamptz, timestamptz, real,
+        double precision, double precision, interval, integer, integer
+    ),
+    memory.search_episodic_memory(
+        text, integer, text, text[], text, text, timestamptz, timestamptz, real,
+        double precision, double precision, interval, integer, integer
+    ),
+    memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, integer),
+    memory.build_context(text, integer, integer, integer),
+    memory.build_context_text(text, integer)
+TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.estimate_tokens(text), memory.render_context(jsonb)
+TO memory_agent, memory_admin, memory_reader;
+GRANT EXECUTE ON FUNCTION memory.fold_access_stats() TO memory_admin;
+GRANT INSERT ON memory.episode_access_log TO memory_agent;
+GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 
 -- == health and operations ==

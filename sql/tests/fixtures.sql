@@ -26,3 +26,56 @@ BEGIN
     EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', 'test_' || lower(agent_name));
 END
 $$;
+
+-- A unit vector of dims dimensions with equal weight on the given 1-based positions.
+CREATE OR REPLACE FUNCTION tests.unit_vector(hot integer[], dims integer DEFAULT 384)
+RETURNS public.vector
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT ('[' || string_agg(CASE WHEN i = ANY (hot) THEN (1 / sqrt(cardinality(hot)))::text ELSE '0' END, ',' ORDER BY i)
+            || ']')::public.vector
+    FROM generate_series(1, dims) AS i
+$$;
+
+-- Stores a chunk vector for a whole episode, as the daemon would, and marks its job
+-- done. For tests of search that must not depend on the model.
+CREATE OR REPLACE FUNCTION tests.put_episode_vector(episode uuid, v public.vector)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding)
+    SELECT e.agent_id, e.episode_id, m.model_id, 0, 0, char_length(e.content), e.content_sha256, v
+    FROM memory.episodes AS e, memory.embedding_models AS m
+    WHERE e.episode_id = episode AND m.is_serving;
+$$;
+
+CREATE OR REPLACE FUNCTION tests.put_fact_vector(fact uuid, v public.vector)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO memory.chunks (agent_id, fact_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding)
+    SELECT f.agent_id, f.fact_id, m.model_id, 0, 0, char_length(f.concept || E'\n' || f.statement), f.content_sha256, v
+    FROM memory.facts AS f, memory.embedding_models AS m
+    WHERE f.fact_id = fact AND m.is_serving;
+$$;
+
+-- Makes memory.embed_query(query) answer v for the serving model without the daemon
+-- (through its cache, exactly as a cached query is answered).
+CREATE OR REPLACE FUNCTION tests.cache_query_vector(query text, v public.vector)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)
+    SELECT m.model_id, memory._sha256(query), v FROM memory.embedding_models AS m WHERE m.is_serving
+    ON CONFLICT (model_id, query_sha256) DO UPDATE SET embedding = excluded.embedding;
+$$;
+
+-- Makes the embed daemon unreachable for the rest of the transaction: no daemon
+-- heartbeat counts as recent.
+CREATE OR REPLACE FUNCTION tests.daemon_unreachable()
+RETURNS void
+LANGUAGE sql
+AS $$
+    UPDATE memory.embedding_settings SET worker_timeout = interval '0';
+$$;

@@ -1,0 +1,123 @@
+"""Prometheus metrics and the health endpoint, served on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class Metrics:
+    """The daemon's metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.processed = Counter(
+            "embeddings_processed", "Chunk vectors embedded and stored", ["model"], registry=r
+        )
+        self.jobs_done = Counter(
+            "embedding_jobs_completed", "Embedding jobs completed (all vectors of an episode or fact)",
+            ["model"], registry=r,
+        )
+        self.stale = Counter(
+            "embeddings_stale_results", "Results discarded because the lease was lost or the text changed",
+            registry=r,
+        )
+        self.dead = Counter("embeddings_dead", "Jobs that ran out of attempts", ["model"], registry=r)
+        self.retries = Counter("worker_retry", "Failed jobs scheduled for another attempt", ["model"], registry=r)
+        self.reconnects = Counter("db_reconnects", "Reconnections to PostgreSQL", registry=r)
+        self.windowed = Counter(
+            "embedding_windowed_texts", "Texts longer than the model window, embedded as a mean of windows",
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "embeddings_queue_depth", "Embedding jobs not done, by model and state", ["model", "state"], registry=r
+        )
+        self.latency = Histogram(
+            "embeddings_processing_latency_seconds", "Claim to completion of a batch", ["model"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.encode_seconds = Histogram(
+            "embedding_encode_seconds", "Model time of a batch", ["model"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.freshness = Histogram(
+            "embedding_commit_to_embedded_seconds", "From the write that enqueued a job to its vectors stored",
+            ["model"], buckets=FRESHNESS_BUCKETS, registry=r,
+        )
+        self.queries = Counter("embed_query_requests", "embed_query() requests", ["outcome"], registry=r)
+        self.query_latency = Histogram(
+            "embed_query_latency_seconds", "Time to answer an embed_query() request", buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.up = Gauge("embed_daemon_db_connected", "1 while the daemon is connected to PostgreSQL", registry=r)
+
+
+class HealthState:
+    """What /healthz reports: connected, loop alive, not stopping."""
+
+    def __init__(self, stale_after: float) -> None:
+        self.stale_after = stale_after
+        self.lock = threading.Lock()
+        self.db_connected = False
+        self.stopping = False
+        self.last_loop = time.monotonic()
+        self.detail = "starting"
+
+    def beat(self, connected: bool, detail: str) -> None:
+        with self.lock:
+            self.db_connected = connected
+            self.detail = detail
+            self.last_loop = time.monotonic()
+
+    def snapshot(self) -> tuple[bool, dict[str, object]]:
+        with self.lock:
+            age = time.monotonic() - self.last_loop
+            ok = self.db_connected and not self.stopping and age < self.stale_after
+            return ok, {
+                "ok": ok,
+                "db_connected": self.db_connected,
+                "stopping": self.stopping,
+                "loop_age_seconds": round(age, 3),
+                "detail": self.detail,
+            }
+
+
+def serve(metrics: Metrics, health: HealthState, host: str, port: int) -> ThreadingHTTPServer:
+    """Starts /metrics and /healthz on host:port in a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == "/metrics":
+                body = generate_latest(metrics.registry)
+                self._send(200, CONTENT_TYPE_LATEST, body)
+            elif self.path.split("?")[0] == "/healthz":
+                ok, state = health.snapshot()
+                self._send(200 if ok else 503, "application/json", json.dumps(state).encode())
+            else:
+                self._send(404, "text/plain", b"not found\n")
+
+        def _send(self, code: int, ctype: str, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            log.debug("http: " + fmt, *args)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    log.info("metrics and /healthz on http://%s:%s", host, port)
+    return server

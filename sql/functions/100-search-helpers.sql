@@ -1,0 +1,65 @@
+-- Helpers of search: the full-text query and the access statistics.
+SET ROLE memory_owner;
+
+-- Documents are indexed with the English and the Spanish stemmer (memory._fts_document).
+-- A question is turned into an OR of the stems of its words in both languages, leaving
+-- out words that either language treats as a stop word ("what", "did", "de", "el"):
+-- natural-language questions rarely share every word with the memory that answers
+-- them, so AND semantics would miss most of them; ts_rank_cd then prefers documents
+-- that cover more of the terms, closer together.
+CREATE OR REPLACE FUNCTION memory._fts_query(query text)
+RETURNS tsquery
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH words AS (
+        SELECT DISTINCT lower(p.token) AS word
+        FROM ts_parse('default', left(query, 10000)) AS p
+        JOIN ts_token_type('default') AS t ON t.tokid = p.tokid
+        WHERE t.alias IN ('asciiword', 'word', 'numword', 'asciihword', 'hword', 'numhword',
+                          'hword_part', 'hword_asciipart', 'hword_numpart', 'int', 'uint', 'float', 'version')
+        LIMIT 64
+    ),
+    stems AS (
+        SELECT unnest(en || es) AS lexeme
+        FROM (
+            SELECT ts_lexize('english_stem', w.word) AS en, ts_lexize('spanish_stem', w.word) AS es
+            FROM words AS w
+        ) AS x
+        WHERE cardinality(en) > 0 AND cardinality(es) > 0
+    )
+    SELECT (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s)::tsquery
+$$;
+
+COMMENT ON FUNCTION memory._fts_query(text) IS
+'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language left out. NULL for a question of stop words only.';
+
+CREATE OR REPLACE FUNCTION memory.fold_access_stats()
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    WITH taken AS (
+        DELETE FROM memory.episode_access_log RETURNING episode_id, accessed_at
+    ),
+    agg AS (
+        SELECT episode_id, count(*)::integer AS hits, max(accessed_at) AS last_at FROM taken GROUP BY episode_id
+    )
+    UPDATE memory.episodes AS e
+    SET access_count = e.access_count + agg.hits,
+        last_accessed_at = greatest(e.last_accessed_at, agg.last_at)
+    FROM agg
+    WHERE e.episode_id = agg.episode_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.fold_access_stats() IS
+'Operators and the memory-fold-access-stats job: adds the logged search hits to episodes.access_count and last_accessed_at; returns how many episodes changed.';

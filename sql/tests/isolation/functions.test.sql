@@ -1,0 +1,504 @@
+-- Isolation through the API: agent Beta calls the contract functions with agent Alpha's
+-- ids. Each call must fail exactly as it fails for an id that does not exist (same
+-- SQLSTATE, message, detail and hint once ids are masked), change nothing of Alpha's,
+-- and no error may carry Alpha's text. Names Alpha uses (working-memory keys, block
+-- labels, instance names) must behave for Beta like names nobody uses.
+BEGIN;
+SELECT plan(57);
+
+SELECT tests.make_agent('Alpha');
+SELECT tests.make_agent('Beta');
+
+-- ---------------------------------------------------------------- helpers (pg_temp)
+CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
+GRANT ALL ON ids TO PUBLIC;
+CREATE TEMP TABLE seen_errors (e text);
+GRANT ALL ON seen_errors TO PUBLIC;
+CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
+GRANT ALL ON kept TO PUBLIC;
+
+CREATE FUNCTION pg_temp.id(who text, k text)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
+
+-- Does memory.<name>(<first argument type>, ...) exist (it may land after this file)?
+CREATE FUNCTION pg_temp.has_function(name text, first_arg regtype)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_proc AS p
+        WHERE p.pronamespace = 'memory'::regnamespace AND p.proname = $1 AND p.proargtypes[0] = $2
+    )
+$$;
+
+-- How a statement fails: 'SQLSTATE: message / detail: ... / hint: ...' with every uuid
+-- and every string of masks replaced, or 'no error' (then the statement is undone).
+-- Every raw error text is kept in seen_errors for the leak check.
+CREATE FUNCTION pg_temp.failure(stmt text, masks text [] DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    st text;
+    msg text;
+    det text;
+    hnt text;
+    outcome text;
+    m text;
+BEGIN
+    BEGIN
+        EXECUTE stmt;
+        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
+    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
+        RETURN 'no error';
+    END;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    outcome := format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt);
+    INSERT INTO pg_temp.seen_errors VALUES (outcome);
+    FOREACH m IN ARRAY masks LOOP
+        outcome := replace(outcome, m, '<masked>');
+    END LOOP;
+    RETURN regexp_replace(outcome, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g');
+END
+$$;
+
+-- The single value a query returns, as text (dynamic: the query may name a function
+-- that does not exist yet; it is only parsed when it runs).
+CREATE FUNCTION pg_temp.scalar(stmt text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v text;
+BEGIN
+    EXECUTE stmt INTO v;
+    RETURN v;
+END
+$$;
+
+-- Runs a statement and keeps its effect: 'ok', or the SQLSTATE it raised.
+CREATE FUNCTION pg_temp.run(stmt text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
+-- One hash over an agent's rows in every table of schema memory keyed on agent_id.
+CREATE FUNCTION pg_temp.fingerprint(agent uuid)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t text;
+    h text;
+    acc text := '';
+BEGIN
+    FOR t IN
+        SELECT c.relname FROM pg_catalog.pg_class AS c
+        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
+        ORDER BY 1
+    LOOP
+        EXECUTE format('SELECT string_agg(md5(x::text), '','' ORDER BY md5(x::text)) FROM memory.%I AS x WHERE x.agent_id = $1', t)
+        INTO h USING agent;
+        acc := acc || t || '=' || coalesce(h, '') || ';';
+    END LOOP;
+    RETURN md5(acc);
+END
+$$;
+
+-- Fills an agent's memory through the API, with a marker in every text.
+CREATE FUNCTION pg_temp.seed(who text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    w text := lower(who);
+    m text := w || '-secret-zq7';
+    e1 uuid;
+    f1 uuid;
+    f2 uuid;
+    f3 uuid;
+    i1 uuid;
+    i2 uuid;
+    d1 uuid;
+BEGIN
+    PERFORM tests.act_as(who);
+    e1 := memory.remember(m || ' episode one', 0.7, ARRAY['tag-' || m], 'project ' || m, now(),
+                          jsonb_build_object('secret', m), 'session-' || m);
+    f1 := memory.learn_fact('concept ' || m, 'statement one ' || m, 0.6, ARRAY[e1]);
+    f2 := memory.learn_fact('concept ' || m, 'statement two ' || m);
+    f3 := memory.learn_fact('concept ' || m, 'statement three ' || m);
+    PERFORM memory.invalidate_fact(f3);
+    PERFORM memory.link_facts(f1, f2, 'supports');
+    INSERT INTO pg_temp.ids VALUES
+        (who, 'agent', memory.current_agent()), (who, 'episode', e1), (who, 'fact', f1), (who, 'fact2', f2),
+        (who, 'closed_fact', f3),
+        (who, 'working', memory.set_working_memory('task', jsonb_build_object('note', m), '1 hour', 'high', 'shared-key')),
+        (who, 'project', (SELECT p.project_id FROM memory.projects AS p));
+    PERFORM memory.set_block('persona', 'I am ' || m);
+    PERFORM memory.set_block('only_' || w, 'read-only ' || m, NULL, 5000, TRUE);
+    INSERT INTO pg_temp.ids VALUES (who, 'checkpoint', memory.create_checkpoint('manual', jsonb_build_object('secret', m)));
+    PERFORM memory.heartbeat('focus ' || m, '{"calm": 0.5}', jsonb_build_object('context', m));
+    i1 := memory.register_instance('shared-instance', 'primary', 'location ' || m);
+    i2 := memory.register_instance('instance-' || w);
+    d1 := memory.propose_decision('topic ' || m, jsonb_build_object('proposal', m));
+    PERFORM memory.vote(d1, i1, TRUE);
+    INSERT INTO pg_temp.ids VALUES (who, 'instance', i1), (who, 'instance2', i2), (who, 'decision', d1);
+    INSERT INTO memory.episode_access_log (episode_id) VALUES (e1);
+    EXECUTE 'RESET SESSION AUTHORIZATION';
+END
+$$;
+
+SELECT pg_temp.seed('Alpha');
+SELECT pg_temp.seed('Beta');
+CREATE TEMP TABLE before_attacks AS SELECT pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')) AS fp;
+INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_random_uuid());
+
+SELECT tests.act_as('Beta');
+
+-- ---------------------------------------------------------------- episodic
+SELECT throws_ok(
+    format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'overwritten by beta'),
+    'P0002', 'episode not found',
+    'update_episode on Alpha''s episode raises P0002 episode not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'x')),
+    pg_temp.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('nobody', 'a'), 'x')),
+    'update_episode on Alpha''s episode fails exactly like on an id that does not exist'
+);
+SELECT throws_ok(
+    format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode')),
+    'P0002', 'episode not found',
+    'forget_episode on Alpha''s episode raises P0002 episode not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode'))),
+    pg_temp.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('nobody', 'a'))),
+    'forget_episode on Alpha''s episode fails exactly like on an id that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.remember(%L)', 'alpha-secret-zq7 episode one')),
+    'no error',
+    'remember of exactly Alpha''s text works for Beta like any new text (no cross-agent deduplication)'
+);
+
+-- ---------------------------------------------------------------- semantic
+SELECT throws_ok(
+    format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact')),
+    'P0002', 'fact not found',
+    'invalidate_fact on Alpha''s fact raises P0002 fact not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact'))),
+    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
+    'invalidate_fact on Alpha''s open fact fails exactly like on an id that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'closed_fact'))),
+    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
+    'invalidate_fact on Alpha''s closed fact fails like on an unknown id (no "already closed" leak)'
+);
+SELECT throws_ok(
+    format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports'),
+    'P0002', 'fact not found',
+    'link_facts from Beta''s fact to Alpha''s raises P0002 fact not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports')),
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('nobody', 'a'), 'supports')),
+    'link_facts to Alpha''s fact fails exactly like to an id that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'), 'supports')),
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'), 'supports')),
+    'link_facts from Alpha''s fact fails exactly like from an id that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'supports')),
+    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'supports')),
+    'link_facts between two of Alpha''s (already linked) facts fails exactly like between unknown ids'
+);
+SELECT throws_ok(
+    format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode')),
+    'P0002', 'source episode not found',
+    'learn_fact citing Alpha''s episode raises P0002 source episode not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode'))),
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    'learn_fact citing Alpha''s episode fails exactly like citing an id that does not exist'
+);
+SELECT throws_ok(
+    format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact')),
+    'P0002', 'fact not found',
+    'learn_fact superseding Alpha''s fact raises P0002 fact not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact'))),
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    'learn_fact superseding Alpha''s open fact fails exactly like superseding an unknown id'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'closed_fact'))),
+    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    'learn_fact superseding Alpha''s closed fact fails like an unknown id (no "already closed" leak)'
+);
+SELECT throws_ok(
+    format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L, %L]::uuid[])', 'c', 's',
+           pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact')),
+    'P0002', 'fact not found',
+    'learn_fact superseding one of Beta''s facts and one of Alpha''s is refused as a whole'
+);
+SELECT ok(
+    (SELECT f.valid_to IS NULL AND f.superseded_by IS NULL FROM memory.facts AS f WHERE f.fact_id = pg_temp.id('Beta', 'fact')),
+    'the refused learn_fact left Beta''s own fact open (nothing half-done)'
+);
+
+-- ---------------------------------------------------------------- working memory
+SELECT is(
+    memory.set_working_memory('task', '{"note": "beta again"}', '1 hour', 'high', 'shared-key'),
+    pg_temp.id('Beta', 'working'),
+    'set_working_memory with the key Alpha also uses replaces Beta''s own item, not Alpha''s'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.get_working_memory() AS w WHERE w.working_id <> pg_temp.id('Beta', 'working')),
+    0::bigint,
+    'get_working_memory returns only Beta''s item'
+);
+SELECT is(memory.clear_working_memory('task'), 1, 'clear_working_memory removes (and counts) only Beta''s own item');
+
+-- ---------------------------------------------------------------- core memory
+SELECT is(
+    (SELECT count(*) FROM memory.get_blocks() AS b WHERE b.value LIKE '%alpha-secret-zq7%'),
+    0::bigint,
+    'get_blocks returns none of Alpha''s blocks'
+);
+SELECT is(
+    pg_temp.failure($$SELECT memory.set_block('only_alpha', 'beta writes here')$$),
+    pg_temp.failure($$SELECT memory.set_block('never_used_label', 'beta writes here')$$),
+    'set_block on the label of Alpha''s read-only block works for Beta like on an unused label'
+);
+SELECT throws_ok(
+    $$SELECT * FROM memory.block_history('only_alpha')$$,
+    'P0002', 'no block labelled only_alpha',
+    'block_history of a label only Alpha has raises P0002 for Beta'
+);
+SELECT is(
+    pg_temp.failure($$SELECT * FROM memory.block_history('only_alpha')$$, ARRAY['only_alpha']),
+    pg_temp.failure($$SELECT * FROM memory.block_history('never_used_label')$$, ARRAY['never_used_label']),
+    'block_history of Alpha''s label fails exactly like for a label nobody uses'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.block_history('persona') AS h WHERE h.value LIKE '%alpha-secret-zq7%'),
+    0::bigint,
+    'block_history of a label both agents use shows only Beta''s versions'
+);
+SELECT is(
+    memory._blocks_snapshot(pg_temp.id('Alpha', 'agent')),
+    '[]'::jsonb,
+    'memory._blocks_snapshot(Alpha''s agent id), which agents may call, returns nothing of Alpha''s'
+);
+SELECT throws_ok(
+    format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint')),
+    'P0002', 'checkpoint not found',
+    'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint'))),
+    pg_temp.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('nobody', 'a'))),
+    'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist'
+);
+INSERT INTO ids VALUES ('Beta', 'checkpoint2', memory.create_checkpoint('manual', '{}'));
+SELECT is(
+    (
+        SELECT c.blocks::text LIKE '%beta-secret-zq7%' AND c.blocks::text NOT LIKE '%alpha-secret-zq7%'
+        FROM memory.checkpoints AS c
+        WHERE c.checkpoint_id = pg_temp.id('Beta', 'checkpoint2')
+    ),
+    TRUE,
+    'a checkpoint Beta creates holds Beta''s blocks and none of Alpha''s'
+);
+INSERT INTO kept VALUES ('beta identity', memory.identity_hash());
+
+-- ---------------------------------------------------------------- instances and decisions
+SELECT throws_ok(
+    format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance')),
+    'P0002', 'instance not found',
+    'instance_heartbeat of Alpha''s instance raises P0002 instance not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance'))),
+    pg_temp.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('nobody', 'a'))),
+    'instance_heartbeat of Alpha''s instance fails exactly like of an id that does not exist'
+);
+SELECT is(
+    memory.register_instance('shared-instance'),
+    pg_temp.id('Beta', 'instance'),
+    'register_instance with a name Alpha also uses re-registers Beta''s own instance'
+);
+SELECT is(
+    pg_temp.failure($$SELECT memory.register_instance('instance-alpha')$$),
+    pg_temp.failure($$SELECT memory.register_instance('instance-nobody')$$),
+    'register_instance with a name only Alpha uses works like with a name nobody uses'
+);
+SELECT throws_ok(
+    format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2')),
+    'P0002', 'decision not found',
+    'vote on Alpha''s decision raises P0002 decision not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2'))),
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'instance2'))),
+    'vote on Alpha''s decision fails exactly like on a decision that does not exist'
+);
+SELECT throws_ok(
+    format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2')),
+    'P0002', 'instance not found',
+    'vote with Alpha''s instance raises P0002 instance not found'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2'))),
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('nobody', 'a'))),
+    'vote with Alpha''s instance fails exactly like with an instance that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Alpha', 'instance2'))),
+    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'))),
+    'vote on Alpha''s decision with Alpha''s instance fails exactly like with unknown ids'
+);
+INSERT INTO ids VALUES ('Beta', 'decision2', memory.propose_decision('beta topic', '{}'));
+SELECT is(
+    (SELECT d.electorate FROM memory.decisions AS d WHERE d.decision_id = pg_temp.id('Beta', 'decision2')),
+    2,
+    'a decision Beta proposes counts only Beta''s two live instances in its electorate, none of Alpha''s'
+);
+
+-- ---------------------------------------------------------------- search and context (issue 4)
+SELECT CASE WHEN NOT pg_temp.has_function('search_episodic_memory', 'text')
+    THEN skip('memory.search_episodic_memory(text, ...) does not exist yet', 1)
+    ELSE is(
+        pg_temp.scalar(format(
+            'SELECT count(*) FROM memory.search_episodic_memory(%L, mode => %L) AS s '
+            'WHERE s.content LIKE %L OR s.episode_id = %L',
+            'alpha-secret-zq7 episode one', 'text', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'episode')
+        )),
+        '0',
+        'search_episodic_memory (text mode) for Alpha''s exact words finds none of Alpha''s episodes'
+    )
+END;
+SELECT CASE WHEN NOT pg_temp.has_function('search_semantic_memory', 'text')
+    THEN skip('memory.search_semantic_memory(text, ...) does not exist yet', 1)
+    ELSE is(
+        pg_temp.scalar(format(
+            'SELECT count(*) FROM memory.search_semantic_memory(%L, include_invalid => true) AS s '
+            'WHERE s.statement LIKE %L OR s.fact_id = %L',
+            'concept alpha-secret-zq7 statement one', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'fact')
+        )),
+        '0',
+        'search_semantic_memory for Alpha''s exact words (closed facts included) finds none of Alpha''s facts'
+    )
+END;
+SELECT CASE WHEN NOT pg_temp.has_function('build_context', 'text')
+    THEN skip('memory.build_context does not exist yet', 1)
+    ELSE is(
+        pg_temp.scalar(format(
+            'SELECT strpos(memory.build_context(%L, 100000)::text, %L)',
+            'alpha-secret-zq7 episode one statement persona', 'alpha-secret-zq7'
+        )),
+        '0',
+        'build_context for Alpha''s exact words contains nothing of Alpha''s'
+    )
+END;
+
+-- ---------------------------------------------------------------- leaks and final state
+SELECT is(
+    (SELECT count(*) FROM seen_errors WHERE e LIKE '%alpha-secret-zq7%' OR e LIKE '%Alpha%' OR e LIKE '%test\_alpha%'),
+    0::bigint,
+    'no error raised to Beta names Alpha or carries any of Alpha''s text'
+);
+SELECT cmp_ok(
+    (SELECT count(*) FROM seen_errors), '>=', 15::bigint,
+    'the leak check above looked at the errors of every refused call'
+);
+
+RESET SESSION AUTHORIZATION;
+SELECT is(
+    pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')),
+    (SELECT fp FROM before_attacks),
+    'after all of Beta''s calls, Alpha''s rows in every table are exactly as before'
+);
+SELECT ok(
+    (SELECT f.valid_to IS NULL AND f.invalidated_at IS NULL FROM memory.facts AS f WHERE f.fact_id = pg_temp.id('Alpha', 'fact')),
+    'Alpha''s open fact is still open'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.fact_links AS l WHERE l.agent_id = pg_temp.id('Alpha', 'agent')),
+    1::bigint,
+    'Alpha still has exactly its one fact link'
+);
+SELECT is(
+    (SELECT b.value FROM memory.blocks AS b WHERE b.agent_id = pg_temp.id('Alpha', 'agent') AND b.label = 'only_alpha'),
+    'read-only alpha-secret-zq7',
+    'Alpha''s read-only block is unchanged'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.working_memory AS w WHERE w.agent_id = pg_temp.id('Alpha', 'agent')),
+    1::bigint,
+    'Alpha''s working-memory item survived Beta''s clear_working_memory'
+);
+SELECT is(
+    (SELECT d.approvals || '/' || d.rejections || ' ' || d.status FROM memory.decisions AS d
+     WHERE d.decision_id = pg_temp.id('Alpha', 'decision')),
+    '1/0 open',
+    'Alpha''s decision has exactly its own one vote'
+);
+
+-- Alpha changes its blocks: Beta's identity hash does not move.
+SELECT tests.act_as('Alpha');
+SELECT memory.set_block('persona', 'Alpha changed its mind');
+SELECT memory.set_block('extra', 'one more alpha block');
+SELECT tests.act_as('Beta');
+SELECT is(
+    memory.identity_hash(),
+    (SELECT v FROM kept WHERE k = 'beta identity'),
+    'Beta''s identity hash is unchanged when Alpha changes and adds blocks'
+);
+
+-- Access statistics: the access log accepts only rows with the caller's agent_id, but
+-- the episode it names must be the caller's too, or the fold job counts Beta's
+-- "accesses" on Alpha's episode.
+SELECT is(
+    pg_temp.run(format('INSERT INTO memory.episode_access_log (episode_id) VALUES (%L)', pg_temp.id('Alpha', 'episode'))),
+    pg_temp.run(format('INSERT INTO memory.episode_access_log (episode_id) VALUES (%L)', pg_temp.id('nobody', 'a'))),
+    'logging an access to Alpha''s episode behaves like logging one to an episode that does not exist'
+);
+SELECT throws_ok(
+    format('INSERT INTO memory.episode_access_log (agent_id, episode_id) VALUES (%L, %L)',
+           pg_temp.id('Alpha', 'agent'), pg_temp.id('Alpha', 'episode')),
+    '42501', 'new row violates row-level security policy for table "episode_access_log"',
+    'Beta cannot log an access in Alpha''s name'
+);
+RESET SESSION AUTHORIZATION;
+SELECT lives_ok($$SELECT memory.fold_access_stats()$$, 'the fold job (as run by pg_cron) folds the access log');
+SELECT is(
+    (SELECT e.access_count FROM memory.episodes AS e WHERE e.episode_id = pg_temp.id('Alpha', 'episode')),
+    1,
+    'Alpha''s episode counts only Alpha''s own access, none logged by Beta'
+);
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,167 @@
+-- Isolation against leaks through error messages. Constraint errors on tables with
+-- row-level security must not print key values or row images; a foreign key to
+-- another agent's row must fail exactly like one to a row that does not exist.
+-- Known gap, kept visible as TODO: primary keys (and fact_links' key) do not include
+-- agent_id and agents may choose ids on INSERT, so a unique violation tells an agent
+-- that an id it already knows belongs to some other agent's row (an existence oracle;
+-- no content is shown). Fix: revoke INSERT on the id columns from memory_agent
+-- (column-level grants) and put agent_id first in fact_links' primary key.
+BEGIN;
+SELECT plan(13);
+
+SELECT tests.make_agent('Alpha');
+SELECT tests.make_agent('Beta');
+
+-- ---------------------------------------------------------------- helpers (pg_temp)
+CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
+GRANT ALL ON ids TO PUBLIC;
+
+CREATE FUNCTION pg_temp.id(who text, k text)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
+
+-- How a statement fails, uuids masked, or 'no error' (then it is undone).
+CREATE FUNCTION pg_temp.failure(stmt text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    st text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    BEGIN
+        EXECUTE stmt;
+        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
+    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
+        RETURN 'no error';
+    END;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RETURN regexp_replace(
+        format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt),
+        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g'
+    );
+END
+$$;
+
+CREATE FUNCTION pg_temp.seed(who text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    m text := lower(who) || '-secret-zq7';
+    f1 uuid;
+    f2 uuid;
+BEGIN
+    PERFORM tests.act_as(who);
+    INSERT INTO pg_temp.ids VALUES (who, 'episode', memory.remember(m || ' episode', project => 'project ' || m));
+    f1 := memory.learn_fact('concept ' || m, 'statement one ' || m);
+    f2 := memory.learn_fact('concept ' || m, 'statement two ' || m);
+    PERFORM memory.link_facts(f1, f2, 'contradicts');
+    PERFORM memory.set_block('persona', 'I am ' || m);
+    INSERT INTO pg_temp.ids VALUES
+        (who, 'agent', memory.current_agent()), (who, 'fact', f1), (who, 'fact2', f2),
+        (who, 'project', (SELECT p.project_id FROM memory.projects AS p)),
+        (who, 'working', memory.set_working_memory('task', jsonb_build_object('note', m))),
+        (who, 'block', (SELECT b.block_id FROM memory.blocks AS b WHERE b.label = 'persona')),
+        (who, 'instance', memory.register_instance('instance-' || lower(who)));
+    EXECUTE 'RESET SESSION AUTHORIZATION';
+END
+$$;
+
+SELECT pg_temp.seed('Alpha');
+SELECT pg_temp.seed('Beta');
+INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_random_uuid());
+
+SELECT tests.act_as('Beta');
+
+-- ---------------------------------------------------------------- foreign keys
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('Alpha', 'project'))),
+    pg_temp.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('nobody', 'a'))),
+    'an episode naming Alpha''s project fails exactly like one naming a project that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
+                           pg_temp.id('Alpha', 'project'), pg_temp.id('Beta', 'episode'))),
+    pg_temp.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
+                           pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'episode'))),
+    'moving Beta''s episode into Alpha''s project fails exactly like into a project that does not exist'
+);
+SELECT is(
+    pg_temp.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
+                           pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'))),
+    pg_temp.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
+                           pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'))),
+    'marking Beta''s fact as superseded by Alpha''s fails exactly like by a fact that does not exist'
+);
+
+-- ---------------------------------------------------------------- no key values, no row images
+SELECT unalike(
+    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
+    '%Key (%',
+    'a unique violation on another agent''s key shows no key values'
+);
+SELECT is(
+    pg_temp.failure(format('UPDATE memory.episodes SET importance = 2 WHERE episode_id = %L', pg_temp.id('Beta', 'episode'))),
+    '23514: new row for relation "episodes" violates check constraint "episodes_importance_range" / detail:  / hint: ',
+    'a check violation on a table with row-level security prints no failing row'
+);
+SELECT unalike(
+    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+                           pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'contradicts')),
+    '%Key (%',
+    'a unique violation on Alpha''s fact link shows no key values'
+);
+
+-- ---------------------------------------------------------------- existence oracles (known gap)
+SELECT todo('primary keys without agent_id, ids chosen by agents: a unique violation confirms another agent''s id', 7);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
+    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    'an episode with the id of Alpha''s episode fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'project'), 'probe')),
+    pg_temp.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    'a project with the id of Alpha''s project fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'fact'), 'c', 's')),
+    pg_temp.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'c', 's')),
+    'a fact with the id of Alpha''s fact fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format(
+        'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
+        pg_temp.id('Alpha', 'working'), 'probe', '{}', '1 hour')),
+    pg_temp.failure(format(
+        'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
+        pg_temp.id('nobody', 'a'), 'probe', '{}', '1 hour')),
+    'a working-memory item with the id of Alpha''s fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'block'), 'probe', 'x')),
+    pg_temp.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'probe', 'x')),
+    'a block with the id of Alpha''s block fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'instance'), 'probe')),
+    pg_temp.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    'an instance with the id of Alpha''s instance fails exactly like one with an unused id'
+);
+SELECT is(
+    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+                           pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'contradicts')),
+    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+                           pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'contradicts')),
+    'a link between Alpha''s two facts fails exactly like one between unknown facts (it reveals Alpha''s links)'
+);
+
+RESET SESSION AUTHORIZATION;
+SELECT * FROM finish();
+ROLLBACK;
