@@ -1,4 +1,4 @@
-"""Entry point: ``python -m embed_daemon``."""
+"""Entry point: ``python -m embed_daemon [--pidfile PATH]``."""
 
 from __future__ import annotations
 
@@ -7,74 +7,92 @@ import logging
 import os
 import signal
 import sys
-import time
+import threading
 from pathlib import Path
 
-import psycopg
-
 from embed_daemon import __version__
+from embed_daemon.config import Config, ConfigError
+from embed_daemon.db import SUPPORTED_API_VERSIONS, SchemaVersionError, check_schema
+from embed_daemon.metrics import HealthState, Metrics, serve
+from embed_daemon.model import ModelPool
+from embed_daemon.query_server import QueryServer, SocketInUse
+from embed_daemon.worker import Heartbeat, Worker
 
 log = logging.getLogger("embed_daemon")
 
-# API versions of the schema this daemon knows how to drive (memory.api_version()).
-SUPPORTED_API_VERSIONS = frozenset({1})
+__all__ = ["SUPPORTED_API_VERSIONS", "SchemaVersionError", "check_schema", "main"]
 
-
-class SchemaVersionError(RuntimeError):
-    """The database runs a schema version this daemon does not know."""
-
-
-def check_schema(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT memory.api_version()").fetchone()
-    version = int(row[0]) if row else -1
-    if version not in SUPPORTED_API_VERSIONS:
-        raise SchemaVersionError(
-            f"schema API version {version} is not one this daemon knows "
-            f"({sorted(SUPPORTED_API_VERSIONS)}); upgrade the daemon or the schema"
-        )
-    return version
+EXIT_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="embed_daemon")
+    parser = argparse.ArgumentParser(prog="embed_daemon", description=__doc__)
     parser.add_argument("--pidfile", type=Path, default=None)
     args = parser.parse_args(argv)
+    # offline, quiet model loading: the weights ship inside a package
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     logging.basicConfig(
         level=os.environ.get("MEMORY_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
+    try:
+        cfg = Config.from_env()
+    except ConfigError as exc:
+        log.error("bad configuration: %s", exc)
+        return EXIT_CONFIG
     if args.pidfile:
         args.pidfile.write_text(f"{os.getpid()}\n")
-    stopping = False
 
-    def on_term(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        log.info("signal %s received, stopping", signum)
-        stopping = True
+    stop = threading.Event()
+    metrics = Metrics()
+    health = HealthState(stale_after=max(60.0, 3 * cfg.poll_seconds))
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    log.info("embed daemon %s starting", __version__)
-    delay = 0.5
-    while not stopping:
-        try:
-            with psycopg.connect(autocommit=True, application_name="embed_daemon") as conn:
-                version = check_schema(conn)
-                log.info("connected, schema API version %s", version)
-                delay = 0.5
-                while not stopping:
-                    conn.execute("SELECT 1")
-                    time.sleep(1)
-        except SchemaVersionError as exc:
-            log.error("%s", exc)
-            return 2
-        except psycopg.OperationalError as exc:
-            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    if args.pidfile and args.pidfile.exists():
-        args.pidfile.unlink()
-    return 0
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info(
+            "signal %s received: finishing or releasing the current batch, then stopping", signum
+        )
+        health.stopping = True
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("embed daemon %s starting as worker %s", __version__, cfg.worker_name)
+
+    pool = ModelPool(cfg.encode_batch_size, cfg.poison_marker)
+    worker = Worker(cfg, pool, metrics, health, stop)
+    heartbeat = Heartbeat(cfg, worker, pool, metrics, stop)
+    http = None
+    query = QueryServer(cfg.socket_path, pool, metrics) if cfg.socket_path else None
+    rc = 0
+    try:
+        if cfg.metrics_port:
+            http = serve(metrics, health, cfg.metrics_host, cfg.metrics_port)
+        if query is not None:
+            query.start()
+        heartbeat.start()
+        rc = worker.run()
+    except SchemaVersionError as exc:
+        log.error("refusing to run: %s", exc)
+        rc = EXIT_CONFIG
+    except (SocketInUse, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        rc = EXIT_CONFIG
+    finally:
+        stop.set()
+        if heartbeat.is_alive():
+            heartbeat.join(timeout=10)
+        if worker.ready.is_set():
+            heartbeat.final()
+        if query is not None:
+            query.stop()
+        if http is not None:
+            http.shutdown()
+        if args.pidfile and args.pidfile.exists():
+            args.pidfile.unlink()
+        log.info("embed daemon stopped")
+    return rc
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ def check_schema(conn: psycopg.Connection) -> int:
     try:
         row = conn.execute("SELECT memory.api_version()").fetchone()
     except psycopg.errors.UndefinedFunction as exc:
-        raise SchemaVersionError("memory.api_version() is missing: not an agent-memory database") from exc
+        raise SchemaVersionError(
+            "memory.api_version() is missing: not an agent-memory database"
+        ) from exc
     version = int(row[0]) if row else -1
     if version not in SUPPORTED_API_VERSIONS:
         raise SchemaVersionError(
@@ -140,7 +142,9 @@ class QueueAPI:
         return [ModelSpec(*r) for r in rows]
 
     def release_own_leases(self) -> int:
-        row = self.conn.execute("SELECT memory.release_worker_leases(%s)", (self.worker,)).fetchone()
+        row = self.conn.execute(
+            "SELECT memory.release_worker_leases(%s)", (self.worker,)
+        ).fetchone()
         return int(row[0])
 
     def claim(
@@ -184,7 +188,8 @@ class QueueAPI:
 
     def release(self, jobs: Sequence[ClaimedJob]) -> int:
         row = self.conn.execute(
-            "SELECT memory.release_embedding_batch(%s, %s::uuid[])", (self.worker, [j.lease_id for j in jobs])
+            "SELECT memory.release_embedding_batch(%s, %s::uuid[])",
+            (self.worker, [j.lease_id for j in jobs]),
         ).fetchone()
         return int(row[0])
 

@@ -8,12 +8,34 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+FRESHNESS_BUCKETS = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+)
 
 
 class Metrics:
@@ -26,40 +48,67 @@ class Metrics:
             "embeddings_processed", "Chunk vectors embedded and stored", ["model"], registry=r
         )
         self.jobs_done = Counter(
-            "embedding_jobs_completed", "Embedding jobs completed (all vectors of an episode or fact)",
-            ["model"], registry=r,
-        )
-        self.stale = Counter(
-            "embeddings_stale_results", "Results discarded because the lease was lost or the text changed",
+            "embedding_jobs_completed",
+            "Embedding jobs completed (all vectors of an episode or fact)",
+            ["model"],
             registry=r,
         )
-        self.dead = Counter("embeddings_dead", "Jobs that ran out of attempts", ["model"], registry=r)
-        self.retries = Counter("worker_retry", "Failed jobs scheduled for another attempt", ["model"], registry=r)
+        self.stale = Counter(
+            "embeddings_stale_results",
+            "Results discarded because the lease was lost or the text changed",
+            registry=r,
+        )
+        self.dead = Counter(
+            "embeddings_dead", "Jobs that ran out of attempts", ["model"], registry=r
+        )
+        self.retries = Counter(
+            "worker_retry", "Failed jobs scheduled for another attempt", ["model"], registry=r
+        )
         self.reconnects = Counter("db_reconnects", "Reconnections to PostgreSQL", registry=r)
         self.windowed = Counter(
-            "embedding_windowed_texts", "Texts longer than the model window, embedded as a mean of windows",
+            "embedding_windowed_texts",
+            "Texts longer than the model window, embedded as a mean of windows",
             registry=r,
         )
         self.queue_depth = Gauge(
-            "embeddings_queue_depth", "Embedding jobs not done, by model and state", ["model", "state"], registry=r
-        )
-        self.latency = Histogram(
-            "embeddings_processing_latency_seconds", "Claim to completion of a batch", ["model"],
-            buckets=LATENCY_BUCKETS, registry=r,
-        )
-        self.encode_seconds = Histogram(
-            "embedding_encode_seconds", "Model time of a batch", ["model"], buckets=LATENCY_BUCKETS, registry=r
-        )
-        self.freshness = Histogram(
-            "embedding_commit_to_embedded_seconds", "From the write that enqueued a job to its vectors stored",
-            ["model"], buckets=FRESHNESS_BUCKETS, registry=r,
-        )
-        self.queries = Counter("embed_query_requests", "embed_query() requests", ["outcome"], registry=r)
-        self.query_latency = Histogram(
-            "embed_query_latency_seconds", "Time to answer an embed_query() request", buckets=LATENCY_BUCKETS,
+            "embeddings_queue_depth",
+            "Embedding jobs not done, by model and state",
+            ["model", "state"],
             registry=r,
         )
-        self.up = Gauge("embed_daemon_db_connected", "1 while the daemon is connected to PostgreSQL", registry=r)
+        self.latency = Histogram(
+            "embeddings_processing_latency_seconds",
+            "Claim to completion of a batch",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.encode_seconds = Histogram(
+            "embedding_encode_seconds",
+            "Model time of a batch",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.freshness = Histogram(
+            "embedding_commit_to_embedded_seconds",
+            "From the write that enqueued a job to its vectors stored",
+            ["model"],
+            buckets=FRESHNESS_BUCKETS,
+            registry=r,
+        )
+        self.queries = Counter(
+            "embed_query_requests", "embed_query() requests", ["outcome"], registry=r
+        )
+        self.query_latency = Histogram(
+            "embed_query_latency_seconds",
+            "Time to answer an embed_query() request",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.up = Gauge(
+            "embed_daemon_db_connected", "1 while the daemon is connected to PostgreSQL", registry=r
+        )
 
 
 class HealthState:

@@ -42,7 +42,9 @@ def resolve_source(source: str) -> Path:
     path = Path(source)
     if path.is_absolute() and (path / "modules.json").exists():
         return path
-    raise UnknownModelSource(f"model source {source!r} is neither a known package nor a model directory")
+    raise UnknownModelSource(
+        f"model source {source!r} is neither a known package nor a model directory"
+    )
 
 
 def can_load(source: str) -> bool:
@@ -101,7 +103,11 @@ class Encoder:
         self.gate = gate
         self.batch_size = batch_size
         self.poison_marker = poison_marker
-        native = int(model.get_sentence_embedding_dimension())
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        native = int(get_dim())
         if spec.dimensions > native:
             raise UnknownModelSource(
                 f"model {spec.name} is registered with {spec.dimensions} dimensions; its source gives {native}"
@@ -116,7 +122,11 @@ class Encoder:
         if len(text) <= self.window:
             return [text]
         enc = self.model.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
         )
         offsets = enc["offset_mapping"]
         if len(offsets) <= self.window:

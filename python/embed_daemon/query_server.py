@@ -7,6 +7,7 @@ answered by one JSON line, {"ok": true, "vector": "[...]"} (pgvector's text form
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -89,10 +90,8 @@ class QueryServer:
                     answer = outer._answer(raw)
                 outer.metrics.queries.labels("ok" if answer["ok"] else "error").inc()
                 outer.metrics.query_latency.observe(time.perf_counter() - started)
-                try:
+                with contextlib.suppress(OSError):
                     self.wfile.write((json.dumps(answer) + "\n").encode("utf-8"))
-                except OSError:
-                    pass
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         old_umask = os.umask(0o117)  # the socket: owner and group only
@@ -110,7 +109,5 @@ class QueryServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            except FileNotFoundError:
-                pass

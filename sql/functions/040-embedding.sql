@@ -11,7 +11,7 @@ RESET ROLE;
 -- functions below pin them.
 SELECT '[1]'::public.vector IS NOT NULL AS pgvector_loaded;
 
-CREATE OR REPLACE FUNCTION memory.chunk_text(content text, chunk_tokens integer DEFAULT 200, overlap_tokens integer DEFAULT 32)
+CREATE OR REPLACE FUNCTION memory._split_text(content text, chunk_tokens integer, overlap_tokens integer)
 RETURNS TABLE (chunk_index integer, char_start integer, char_end integer, chunk_text text)
 LANGUAGE plpython3u
 IMMUTABLE
@@ -59,8 +59,11 @@ if split is None:
         pieces = []
 
         def rec(s, e, level):
+            # Paragraphs, lines and sentences are always separated (so that neighbours
+            # can overlap by a sentence or two); words and characters only when a
+            # sentence alone is over the budget.
             t = est(s, e)
-            if t <= budget:
+            if t <= budget and level >= 3:
                 pieces.append((s, e, t))
                 return
             if level == len(seps):
@@ -78,6 +81,8 @@ if split is None:
                     pos = cut
             rec(pos, e, level + 1)
 
+        if est(0, len(text)) <= budget:
+            return [(0, len(text))]
         rec(0, len(text), 0)
         chunks = []
         cur = []
@@ -97,15 +102,11 @@ if split is None:
 
     SD["split"] = split
 
-if chunk_tokens is None or chunk_tokens < 8:
-    plpy.error("chunk_tokens must be at least 8", sqlstate="22023")
-if overlap_tokens is None or overlap_tokens < 0 or overlap_tokens * 2 > chunk_tokens:
-    plpy.error("overlap_tokens must be between 0 and half of chunk_tokens", sqlstate="22023")
 return [(i, s, e, content[s:e]) for i, (s, e) in enumerate(split(content, chunk_tokens, overlap_tokens))]
 $py$;
 
-COMMENT ON FUNCTION memory.chunk_text(text, integer, integer) IS
-'Splits a text for embedding: recursively at paragraphs, lines, sentences, words (then characters), merged into chunks of at most chunk_tokens estimated word pieces, neighbours overlapping by up to overlap_tokens. Pure Python, no model. Spans are 0-based character offsets [char_start, char_end); every character is in at least one chunk, nothing is dropped. Raises 22023 for bad sizes.';
+COMMENT ON FUNCTION memory._split_text(text, integer, integer) IS
+'Private: the splitter behind memory.chunk_text(), which checks its arguments.';
 
 CREATE OR REPLACE FUNCTION memory._embed_query_remote(query text, model text, sockets text [], timeout_ms integer)
 RETURNS text
@@ -161,6 +162,34 @@ COMMENT ON FUNCTION memory._embed_query_remote(text, text, text [], integer) IS
 'Private: asks the embed daemons listening on the given Unix sockets, in order, to embed a query with a model, within timeout_ms in all; returns the vector as text. Raises 38000 when none answers in time.';
 
 SET ROLE memory_owner;
+
+-- ---------------------------------------------------------------------------
+-- Chunking
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.chunk_text(content text, chunk_tokens integer DEFAULT 200, overlap_tokens integer DEFAULT 32)
+RETURNS TABLE (chunk_index integer, char_start integer, char_end integer, chunk_text text)
+LANGUAGE plpgsql
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF chunk_tokens < 8 THEN
+        RAISE EXCEPTION 'chunk_tokens must be at least 8'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'the model''s window in word pieces, less a margin';
+    END IF;
+    IF overlap_tokens < 0 OR overlap_tokens * 2 > chunk_tokens THEN
+        RAISE EXCEPTION 'overlap_tokens must be between 0 and half of chunk_tokens'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a sentence or two: 32 for chunks of 200';
+    END IF;
+    RETURN QUERY SELECT s.chunk_index, s.char_start, s.char_end, s.chunk_text
+    FROM memory._split_text(content, chunk_tokens, overlap_tokens) AS s;
+END
+$$;
+
+COMMENT ON FUNCTION memory.chunk_text(text, integer, integer) IS
+'Splits a text for embedding. A text within chunk_tokens estimated word pieces is one chunk; a longer one is split at paragraphs, lines and sentences (words, then characters, only inside an over-long sentence) and the pieces are packed into chunks of at most chunk_tokens, neighbours sharing up to overlap_tokens. Pure Python (plpython3u), no model. Spans are 0-based character offsets [char_start, char_end); every character is in at least one chunk, nothing is dropped. Raises 22023 for bad sizes.';
 
 -- ---------------------------------------------------------------------------
 -- Private helpers
@@ -457,7 +486,7 @@ BEGIN
     ch AS MATERIALIZED (
         SELECT s.job_id, s.model_name, c.chunk_index, c.char_start, c.char_end, c.chunk_text
         FROM src AS s
-        CROSS JOIN LATERAL memory.chunk_text(s.content, s.chunk_tokens, s.chunk_overlap) AS c
+        CROSS JOIN LATERAL memory._split_text(s.content, s.chunk_tokens, s.chunk_overlap) AS c
     ),
     upd AS (
         UPDATE memory.embedding_jobs AS j
@@ -1040,6 +1069,7 @@ DECLARE
     v vector;
     sockets text [];
     writable boolean := NOT current_setting('transaction_read_only')::boolean;
+    failure text;
 BEGIN
     IF query IS NULL OR query !~ '\S' THEN
         RAISE EXCEPTION 'query must not be empty'
@@ -1085,7 +1115,18 @@ BEGIN
         WHERE s IS NOT NULL
         ORDER BY rank, seen DESC
     );
-    v := memory._embed_query_remote(query, m.name, sockets, (extract(EPOCH FROM settings.query_timeout) * 1000)::integer)::vector;
+    BEGIN
+        v := memory._embed_query_remote(
+            query, m.name, sockets, (extract(EPOCH FROM settings.query_timeout) * 1000)::integer
+        )::vector;
+    EXCEPTION
+        WHEN external_routine_exception THEN
+            GET STACKED DIAGNOSTICS failure = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'the embed daemon did not embed the query'
+                USING ERRCODE = 'external_routine_exception',
+                      DETAIL = failure,
+                      HINT = 'start it with scripts/daemon.sh start; memory.health() shows its heartbeat';
+    END;
     IF vector_dims(v) <> m.dimensions THEN
         RAISE EXCEPTION 'the embed daemon answered with % dimensions, model % has %', vector_dims(v), m.name, m.dimensions
             USING ERRCODE = 'data_exception', HINT = 'check the model''s source in memory.embedding_models';

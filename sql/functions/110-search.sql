@@ -3,7 +3,8 @@
 -- Candidates come from two lists:
 --   * vector: the HNSW index of the serving model over chunk vectors (cosine), best
 --     chunk per owner; pgvector 0.8 iterative index scans keep the scan going when
---     row-level security or a filter removes most neighbours;
+--     row-level security or a filter removes most neighbours. An agent with at most
+--     10,000 chunks is ranked exactly instead (memory._rank_exactly): faster, and exact;
 --   * text: the owners' tsvector (English + Spanish stems) against an OR of the
 --     question's stems (memory._fts_query), ranked with ts_rank_cd.
 -- They are fused by reciprocal rank fusion, RRF(d) = sum over lists of 1 / (rrf_k + rank),
@@ -50,6 +51,26 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory._serving_model() IS 'Private: id and dimensions of the model whose vectors search reads.';
+
+-- Private: should the vector list rank the agent's chunks exactly rather than walk the
+-- HNSW graph? The graph is shared by all agents: for an agent that holds a small share
+-- of the chunks, an iterative index scan visits (and discards) many other agents'
+-- neighbours before it has enough of the agent's own, while ranking the agent's few
+-- thousand chunks through the (agent_id, model_id) index is both exact and faster.
+-- Exact below 10,000 chunks (about 6 ms on one core), the graph above. The count is
+-- bounded, so it costs at most 10,001 index entries.
+CREATE OR REPLACE FUNCTION memory._rank_exactly(agent uuid, model smallint)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) <= 10000
+    FROM (SELECT 1 FROM memory.chunks AS c WHERE c.agent_id = agent AND c.model_id = model LIMIT 10001) AS x
+$$;
+
+COMMENT ON FUNCTION memory._rank_exactly(uuid, smallint) IS
+'Private: true when the agent has at most 10,000 chunks of the model, so search ranks them exactly instead of using the HNSW index.';
 
 CREATE OR REPLACE FUNCTION memory._check_search_args(k integer, mode text)
 RETURNS void
@@ -105,8 +126,8 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
-SET hnsw.iterative_scan = 'relaxed_order'
-SET hnsw.ef_search = 100
+SET "hnsw.iterative_scan" = 'relaxed_order'
+SET "hnsw.ef_search" = 100
 AS $$
 DECLARE
     me uuid := memory._require_agent();
@@ -190,10 +211,9 @@ BEGIN
                 FROM (
                     SELECT c.episode_id, c.char_start, c.char_end,
                            c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
-                    FROM memory.chunks AS c
-                    JOIN memory.episodes AS e ON e.episode_id = c.episode_id
-                    WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND %3$s
-                    ORDER BY c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)
+                    FROM memory.chunks AS c%5$s
+                    WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
+                    ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%7$s
                     LIMIT $3 * 2
                 ) AS c
                 ORDER BY c.episode_id, c.dist
@@ -235,7 +255,11 @@ BEGIN
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), filters,
         CASE WHEN pg_catalog.pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN ''
              ELSE ', logged AS (INSERT INTO memory.episode_access_log (agent_id, episode_id) SELECT $4, res.episode_id FROM res)'
-        END
+        END,
+        -- the vector list joins the episodes only when a filter needs their columns
+        CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
+        CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
+        CASE WHEN qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id) THEN ' + 0' ELSE '' END
     )
     USING qvec, tq, n_cand, me, p_tags, project_filter, p_session_id, since, until,
           min_importance, rrf_k, greatest(relevance_scale, relevance_floor + 1e-12), recency_weight, importance_weight,
@@ -305,8 +329,8 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
-SET hnsw.iterative_scan = 'relaxed_order'
-SET hnsw.ef_search = 100
+SET "hnsw.iterative_scan" = 'relaxed_order'
+SET "hnsw.ef_search" = 100
 AS $$
 DECLARE
     me uuid := memory._require_agent();
@@ -348,7 +372,7 @@ BEGIN
                     FROM memory.chunks AS c
                     JOIN memory.facts AS f ON f.fact_id = c.fact_id
                     WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
-                    ORDER BY c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)
+                    ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
                     LIMIT $3 * 2
                 ) AS c
                 ORDER BY c.fact_id, c.dist
@@ -379,7 +403,8 @@ BEGIN
         ORDER BY score DESC, f.valid_from DESC, f.fact_id
         LIMIT $8
         $q$,
-        coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity
+        coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity,
+        CASE WHEN qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id) THEN ' + 0' ELSE '' END
     )
     USING qvec, tq, n_cand, me, at, rrf_k, confidence_weight, k, 1.0 / (rrf_k + n_cand),
           greatest((CASE WHEN qvec IS NOT NULL THEN 1 ELSE 0 END

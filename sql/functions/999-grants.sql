@@ -111,7 +111,7 @@ GRANT EXECUTE ON FUNCTION memory.mark_stale_instances_offline() TO memory_admin;
 
 -- == embedding pipeline ==
 -- plpython3u helpers (owned by the superuser): only the functions that call them.
-GRANT EXECUTE ON FUNCTION memory.chunk_text(text, integer, integer) TO memory_owner, memory_admin, memory_agent;
+GRANT EXECUTE ON FUNCTION memory._split_text(text, integer, integer) TO memory_owner, memory_admin, memory_agent;
 GRANT EXECUTE ON FUNCTION memory._embed_query_remote(text, text, text [], integer) TO memory_owner;
 -- Trigger functions run on every write of episodes and facts (not callable directly).
 GRANT EXECUTE ON FUNCTION memory._enqueue_new_episodes() TO memory_agent, memory_admin;
@@ -136,7 +136,8 @@ GRANT EXECUTE ON FUNCTION memory.drop_embedding_model(text) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.set_active_model(text) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.reembed(boolean) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.prune_query_cache() TO memory_admin;
--- Agents: query embeddings, vector search, pooled vectors, their own chunks and jobs.
+-- Agents: chunking, query embeddings, vector search, pooled vectors, their own chunks and jobs.
+GRANT EXECUTE ON FUNCTION memory.chunk_text(text, integer, integer) TO memory_admin, memory_agent;
 GRANT EXECUTE ON FUNCTION memory.embed_query(text, text) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.search_episodic_memory(vector, integer, double precision) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.episode_embedding(uuid, text) TO memory_agent, memory_admin;
@@ -155,6 +156,7 @@ GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 GRANT EXECUTE ON FUNCTION memory._fts_query(text) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
+    memory._rank_exactly(uuid, smallint),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
         double precision, double precision, interval, integer, integer

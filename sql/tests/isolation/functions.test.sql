@@ -4,7 +4,7 @@
 -- and no error may carry Alpha's text. Names Alpha uses (working-memory keys, block
 -- labels, instance names) must behave for Beta like names nobody uses.
 BEGIN;
-SELECT plan(57);
+SELECT plan(59);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -159,6 +159,17 @@ BEGIN
     INSERT INTO pg_temp.ids VALUES (who, 'instance', i1), (who, 'instance2', i2), (who, 'decision', d1);
     INSERT INTO memory.episode_access_log (episode_id) VALUES (e1);
     EXECUTE 'RESET SESSION AUTHORIZATION';
+    -- The vectors of the first episode, written as the embed daemon would (it cannot see
+    -- this transaction): the same vector for both agents.
+    INSERT INTO memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding)
+    SELECT e.agent_id, e.episode_id, m.model_id, 0, 0, char_length(e.content), e.content_sha256,
+           array_fill(0.5::real, ARRAY[m.dimensions])::public.vector
+    FROM memory.episodes AS e, memory.embedding_models AS m
+    WHERE e.episode_id = e1 AND m.is_serving;
+    INSERT INTO memory.pooled_embeddings (agent_id, episode_id, model_id, content_sha256, chunk_count, embedding)
+    SELECT e.agent_id, e.episode_id, m.model_id, e.content_sha256, 1, array_fill(0.5::real, ARRAY[m.dimensions])::public.vector
+    FROM memory.episodes AS e, memory.embedding_models AS m
+    WHERE e.episode_id = e1 AND m.is_serving;
 END
 $$;
 
@@ -385,6 +396,23 @@ SELECT is(
     (SELECT d.electorate FROM memory.decisions AS d WHERE d.decision_id = pg_temp.id('Beta', 'decision2')),
     2,
     'a decision Beta proposes counts only Beta''s two live instances in its electorate, none of Alpha''s'
+);
+
+-- ---------------------------------------------------------------- vectors
+SELECT ok(
+    memory.episode_embedding(pg_temp.id('Alpha', 'episode')) IS NULL
+    AND memory.episode_embedding(pg_temp.id('Beta', 'episode')) IS NOT NULL,
+    'episode_embedding gives Beta its own episode''s vector and nothing for Alpha''s'
+);
+SELECT is(
+    ARRAY(
+        SELECT s.episode_id FROM memory.search_episodic_memory(
+            (SELECT array_fill(0.5::real, ARRAY[m.dimensions])::public.vector FROM memory.embedding_models AS m WHERE m.is_serving),
+            1000, -1
+        ) AS s
+    ),
+    ARRAY[pg_temp.id('Beta', 'episode')],
+    'vector search with exactly the vector both agents stored (any similarity) returns Beta''s episode and not Alpha''s'
 );
 
 -- ---------------------------------------------------------------- search and context (issue 4)

@@ -1,0 +1,381 @@
+"""The embedding loop: LISTEN, claim, encode, complete; reconnect; stop cleanly.
+
+Every call to the database is a short autocommit transaction; the model runs between
+them, never inside one. Leases make two daemons side by side safe (SKIP LOCKED in the
+claim, the lease id checked at completion) and a daemon killed mid-batch harmless
+(its leases expire, or are released when a daemon of the same name starts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+
+from embed_daemon import __version__, db
+from embed_daemon.config import Config
+from embed_daemon.db import ClaimedJob, QueueAPI
+from embed_daemon.metrics import HealthState, Metrics
+from embed_daemon.model import Encoder, ModelPool
+
+log = logging.getLogger(__name__)
+
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+MAX_ERROR_CHARS = 500
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+@dataclass
+class BatchResult:
+    """What became of the jobs of one claim."""
+
+    done: list[tuple[ClaimedJob, np.ndarray]] = field(default_factory=list)
+    failed: list[tuple[ClaimedJob, str]] = field(default_factory=list)
+    unfinished: list[ClaimedJob] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(
+        self,
+        cfg: Config,
+        pool: ModelPool,
+        metrics: Metrics,
+        health: HealthState,
+        stop: threading.Event,
+    ) -> None:
+        self.cfg = cfg
+        self.pool = pool
+        self.metrics = metrics
+        self.health = health
+        self.stop = stop
+        self.ready = threading.Event()
+        self.chunks_done = 0
+        self.jobs_done = 0
+        # results computed but not delivered when the connection broke
+        self._undelivered: BatchResult | None = None
+
+    # -- connection loop ---------------------------------------------------------------
+    def run(self) -> int:
+        """Runs until stop is set. Raises db.SchemaVersionError for an unknown schema."""
+        delay = 0.5
+        first = True
+        while not self.stop.is_set():
+            try:
+                conn = db.connect(self.cfg, "worker")
+            except CONNECTION_ERRORS as exc:
+                self.health.beat(False, "database unavailable")
+                self.metrics.up.set(0)
+                log.warning("database unavailable (%s); retrying in %.1fs", describe(exc), delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+                continue
+            try:
+                with conn:
+                    version = db.check_schema(conn)
+                    if not first:
+                        self.metrics.reconnects.inc()
+                    log.info(
+                        "connected as worker %s, schema API version %s",
+                        self.cfg.worker_name,
+                        version,
+                    )
+                    delay = 0.5
+                    self._session(conn)
+                    first = False
+            except CONNECTION_ERRORS as exc:
+                first = False
+                self.health.beat(False, "connection lost")
+                self.metrics.up.set(0)
+                log.warning("connection lost (%s); reconnecting in %.1fs", describe(exc), delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+        return 0
+
+    def _session(self, conn: psycopg.Connection) -> None:
+        api = QueueAPI(conn, self.cfg.worker_name)
+        self._load_models(api)
+        conn.execute("LISTEN memory_embed")
+        self.metrics.up.set(1)
+        self.health.beat(True, "connected")
+        if self._undelivered is not None:
+            pending, self._undelivered = self._undelivered, None
+            self._deliver(api, pending, time.monotonic(), "")
+        # Leases still held under this name belong to a process that is gone (an
+        # earlier run, or a claim whose answer the broken connection swallowed).
+        released = api.release_own_leases()
+        if released:
+            log.info("released %s job(s) leased to %s before", released, self.cfg.worker_name)
+        self.ready.set()
+        while not self.stop.is_set():
+            self.health.beat(True, "draining")
+            self._drain(api)
+            if self.stop.is_set():
+                break
+            self._wait(conn, api)
+
+    def _load_models(self, api: QueueAPI) -> None:
+        self.pool.update_registry(api.registry())
+        for spec in self.pool.specs():
+            if (spec.is_active or spec.is_serving) and spec.name in self.models():
+                enc = self.pool.encoder(spec.name)
+                enc.encode(["warm up"])  # the first inference pays one-off costs
+
+    def models(self) -> list[str]:
+        servable = self.pool.servable()
+        if self.cfg.models is None:
+            return servable
+        return [m for m in servable if m in self.cfg.models]
+
+    # -- waiting -------------------------------------------------------------------------
+    def _wait(self, conn: psycopg.Connection, api: QueueAPI) -> None:
+        """Until a notification, the next retry falling due, or the poll interval."""
+        timeout = self.cfg.poll_seconds
+        due = [
+            d
+            for _, state, _, d in api.queue_depth()
+            if state == "pending" and d is not None and d > 0
+        ]
+        if due:
+            timeout = min(timeout, max(min(due), 0.05))
+        deadline = time.monotonic() + timeout
+        self.health.beat(True, "idle")
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            woken = False
+            for _ in conn.notifies(timeout=min(0.5, remaining), stop_after=1):
+                woken = True
+            if woken:
+                for _ in conn.notifies(timeout=0):  # the rest of the backlog
+                    pass
+                return
+            self.health.beat(True, "idle")
+
+    # -- work ------------------------------------------------------------------------------
+    def _drain(self, api: QueueAPI) -> None:
+        while not self.stop.is_set():
+            models = self.models()
+            if not models:
+                return
+            jobs = api.claim(
+                self.cfg.batch_jobs, self.cfg.lease_seconds, self.cfg.batch_bytes, models
+            )
+            if not jobs:
+                return
+            started = time.monotonic()
+            result = self._process(api, jobs)
+            self._deliver(api, result, started, jobs[0].model)
+
+    def _process(self, api: QueueAPI, jobs: list[ClaimedJob]) -> BatchResult:
+        result = BatchResult()
+        by_model: dict[str, list[ClaimedJob]] = defaultdict(list)
+        for job in jobs:
+            by_model[job.model].append(job)
+        for model, model_jobs in by_model.items():
+            try:
+                enc = self.pool.encoder(model)
+            except Exception as exc:
+                log.error("cannot load model %s: %s", model, describe(exc))
+                result.failed.extend((j, f"cannot load model: {describe(exc)}") for j in model_jobs)
+                continue
+            t0 = time.monotonic()
+            windowed = enc.windowed_texts
+            self._encode_jobs(api, enc, model_jobs, result)
+            self.metrics.encode_seconds.labels(model).observe(time.monotonic() - t0)
+            self.metrics.windowed.inc(enc.windowed_texts - windowed)
+        return result
+
+    def _encode_jobs(
+        self, api: QueueAPI, enc: Encoder, jobs: list[ClaimedJob], result: BatchResult
+    ) -> None:
+        """All chunks of the jobs, longest first, in sub-batches; a failure isolates jobs."""
+        items = sorted(
+            ((ji, ci, text) for ji, job in enumerate(jobs) for ci, text in enumerate(job.texts)),
+            key=lambda it: -len(it[2]),
+        )
+        matrices = [np.empty((len(j.texts), enc.spec.dimensions), dtype=np.float32) for j in jobs]
+        left = [len(j.texts) for j in jobs]
+        size = self.cfg.encode_batch_size
+        last_extend = time.monotonic()
+        try:
+            for start in range(0, len(items), size):
+                if self.stop.is_set():
+                    break
+                part = items[start : start + size]
+                vecs = enc.encode([t for _, _, t in part])
+                for (ji, ci, _), v in zip(part, vecs, strict=True):
+                    matrices[ji][ci] = v
+                    left[ji] -= 1
+                if time.monotonic() - last_extend > self.cfg.lease_seconds / 3:
+                    api.extend(jobs, self.cfg.lease_seconds)
+                    last_extend = time.monotonic()
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:
+            if len(jobs) == 1:
+                result.failed.append((jobs[0], describe(exc)))
+                return
+            log.warning(
+                "a batch of %s jobs failed (%s); retrying job by job", len(jobs), describe(exc)
+            )
+            for ji, job in enumerate(jobs):
+                if left[ji] == 0:
+                    result.done.append((job, matrices[ji]))
+                elif self.stop.is_set():
+                    result.unfinished.append(job)
+                else:
+                    try:
+                        result.done.append((job, enc.encode(job.texts)))
+                    except Exception as job_exc:
+                        result.failed.append((job, describe(job_exc)))
+            return
+        for ji, job in enumerate(jobs):
+            if left[ji] == 0:
+                result.done.append((job, matrices[ji]))
+            else:
+                result.unfinished.append(job)
+
+    def _deliver(self, api: QueueAPI, result: BatchResult, started: float, model: str) -> None:
+        try:
+            if result.done:
+                self._complete(api, result.done)
+                result.done = []
+            if result.failed:
+                by_error: dict[str, list[ClaimedJob]] = defaultdict(list)
+                for job, error in result.failed:
+                    by_error[error].append(job)
+                for error, failed_jobs in by_error.items():
+                    for o in api.fail(failed_jobs, error):
+                        job_model = next(
+                            (j.model for j in failed_jobs if j.lease_id == o.lease_id), model
+                        )
+                        if o.outcome == "dead":
+                            self.metrics.dead.labels(job_model).inc()
+                            log.error("job %s is dead: %s", o.job_id, error)
+                        elif o.outcome == "retry":
+                            self.metrics.retries.labels(job_model).inc()
+                            log.warning("job %s failed, will retry: %s", o.job_id, error)
+                result.failed = []
+            if result.unfinished:
+                n = api.release(result.unfinished)
+                log.info("stopping: released %s unfinished job(s)", n)
+                result.unfinished = []
+        except CONNECTION_ERRORS:
+            self._undelivered = result
+            raise
+        if model:
+            self.metrics.latency.labels(model).observe(time.monotonic() - started)
+
+    def _complete(
+        self, api: QueueAPI, done: Sequence[tuple[ClaimedJob, np.ndarray]]
+    ) -> list[db.Outcome]:
+        try:
+            outcomes = api.complete(done)
+        except CONNECTION_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            # The database refused the result (a bug, e.g. a wrong dimension): fail
+            # the jobs so that they retry and end dead instead of looping.
+            log.error("the database refused a batch result: %s", describe(exc))
+            api.fail([j for j, _ in done], f"result refused: {describe(exc)}")
+            return []
+        jobs = {j.lease_id: j for j, _ in done}
+        for o in outcomes:
+            job = jobs.get(o.lease_id)
+            if job is None:
+                continue
+            if o.outcome == "done":
+                self.jobs_done += 1
+                self.chunks_done += len(job.texts)
+                self.metrics.jobs_done.labels(job.model).inc()
+                self.metrics.processed.labels(job.model).inc(len(job.texts))
+                if o.freshness_seconds is not None:
+                    self.metrics.freshness.labels(job.model).observe(o.freshness_seconds)
+            else:
+                self.metrics.stale.inc()
+                log.info(
+                    "result for job %s discarded: its lease is gone or its text changed", job.job_id
+                )
+        return outcomes
+
+
+class Heartbeat(threading.Thread):
+    """Reports the daemon alive, refreshes the model registry and the queue gauges."""
+
+    def __init__(
+        self, cfg: Config, worker: Worker, pool: ModelPool, metrics: Metrics, stop: threading.Event
+    ):
+        super().__init__(name="heartbeat", daemon=True)
+        self.cfg = cfg
+        self.worker = worker
+        self.pool = pool
+        self.metrics = metrics
+        self.stop = stop
+        self._conn: psycopg.Connection | None = None
+        self._seen: set[tuple[str, str]] = set()
+
+    def _api(self) -> QueueAPI:
+        if self._conn is None or self._conn.closed:
+            self._conn = db.connect(self.cfg, "heartbeat")
+        return QueueAPI(self._conn, self.cfg.worker_name)
+
+    def beat(self, status: str) -> None:
+        api = self._api()
+        self.pool.update_registry(api.registry())
+        info = json.dumps(
+            {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
+        )
+        api.heartbeat(
+            status,
+            self.worker.models(),
+            str(self.cfg.socket_path) if self.cfg.socket_path else None,
+            os.getpid(),
+            socket.gethostname(),
+            __version__,
+            info,
+        )
+        seen = set()
+        for model, state, jobs, _ in api.queue_depth():
+            self.metrics.queue_depth.labels(model, state).set(jobs)
+            seen.add((model, state))
+        for key in self._seen - seen:
+            self.metrics.queue_depth.labels(*key).set(0)
+        self._seen = seen
+
+    def run(self) -> None:
+        while not self.worker.ready.is_set():  # the worker checks the schema first
+            if self.stop.wait(0.2):
+                return
+        while True:
+            try:
+                self.beat("running")
+            except psycopg.Error as exc:
+                log.debug("heartbeat failed: %s", describe(exc))
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+            if self.stop.wait(self.cfg.heartbeat_seconds):
+                break
+
+    def final(self) -> None:
+        """A last heartbeat saying the daemon stopped (best effort)."""
+        try:
+            self.beat("stopped")
+        except (psycopg.Error, OSError) as exc:
+            log.debug("last heartbeat failed: %s", describe(exc))
+        finally:
+            if self._conn is not None:
+                self._conn.close()

@@ -1,0 +1,160 @@
+-- Bad input to search, context and query embeddings (search_episodic_memory by text and
+-- by vector, search_semantic_memory, build_context, embed_query). Each call must fail
+-- with the SQLSTATE and message its RAISE documents, before any work is done (no query
+-- is embedded, nothing is logged), and leave everything the agent has stored as it was.
+BEGIN;
+SELECT plan(36);
+
+SELECT tests.make_agent('Alpha');
+
+-- ---------------------------------------------------------------- helpers (pg_temp)
+CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
+GRANT ALL ON ids TO PUBLIC;
+CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
+
+CREATE FUNCTION pg_temp.id(k text)
+RETURNS uuid
+LANGUAGE sql
+STABLE
+AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
+
+-- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
+CREATE FUNCTION pg_temp.stored(agent uuid)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t text;
+    n bigint;
+    h text;
+    acc text := '';
+BEGIN
+    FOR t IN
+        SELECT c.relname FROM pg_catalog.pg_class AS c
+        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
+        ORDER BY 1
+    LOOP
+        EXECUTE format(
+            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
+            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
+        INTO n, h USING agent;
+        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
+    END LOOP;
+    RETURN acc;
+END
+$$;
+
+-- ---------------------------------------------------------------- data
+SELECT tests.act_as('Alpha');
+INSERT INTO ids VALUES ('alpha', memory.current_agent()), ('episode', memory.remember('the launch was delayed by rain'));
+SELECT memory.learn_fact('launch', 'the launch is on Friday');
+RESET SESSION AUTHORIZATION;
+INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+SELECT tests.act_as('Alpha');
+
+-- ---------------------------------------------------------------- search_episodic_memory(text, ...)
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('', mode => 'text')$$, '22023', 'query must not be empty',
+    'search_episodic_memory: empty query');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory(NULL::text, mode => 'text')$$, '22023', 'query must not be empty',
+    'search_episodic_memory: NULL query');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory(E' \n ', mode => 'text')$$, '22023', 'query must not be empty',
+    'search_episodic_memory: whitespace-only query');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory(repeat('q', 10001), mode => 'text')$$, '22001', 'query is too long',
+    'search_episodic_memory: a query of 10,001 characters');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', 0, 'text')$$, '22023', 'k must be between 1 and 1000',
+    'search_episodic_memory: k 0');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', 1001, 'text')$$, '22023', 'k must be between 1 and 1000',
+    'search_episodic_memory: k 1001');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', NULL, 'text')$$, '22023', 'k must be between 1 and 1000',
+    'search_episodic_memory: NULL k');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'fuzzy')$$, '22023', 'unknown search mode ''fuzzy''',
+    'search_episodic_memory: unknown mode');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', tags => ARRAY[['a'], ['b']])$$, '22023',
+    'tags must be a one-dimensional array', 'search_episodic_memory: a 2-D tags filter');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', tags => ARRAY['a', NULL])$$, '22023',
+    'each tag must have 1 to 100 characters', 'search_episodic_memory: NULL inside the tags filter');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', since => '2025-01-02', until => '2025-01-01')$$,
+    '22023', 'since is after until', 'search_episodic_memory: since after until');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', min_importance => 1.5)$$, '22003',
+    'min_importance must be between 0 and 1', 'search_episodic_memory: min_importance 1.5');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', recency_weight => 0.8, importance_weight => 0.5)$$,
+    '22023', 'recency_weight and importance_weight must be >= 0 with a sum of at most 1',
+    'search_episodic_memory: weights summing to more than 1');
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', recency_half_life => '0')$$, '22023',
+    'recency_half_life must be positive', 'search_episodic_memory: a zero recency half-life');
+
+-- ---------------------------------------------------------------- search_episodic_memory(vector, ...)
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory(NULL::public.vector)$$, '22023', 'query_embedding must not be NULL',
+    'search_episodic_memory(vector): a NULL vector');
+SELECT throws_ok(
+    $$SELECT * FROM memory.search_episodic_memory('[1, 2, 3]'::public.vector)$$,
+    '22023',
+    (SELECT format('query_embedding has 3 dimensions, the serving model %s has %s', m.name, m.dimensions)
+     FROM memory.embedding_models AS m WHERE m.is_serving),
+    'search_episodic_memory(vector): a vector of the wrong dimension'
+);
+SELECT throws_ok(
+    $$SELECT * FROM memory.search_episodic_memory(array_fill(0.1::real, ARRAY[384])::public.vector, 0)$$,
+    '22023', 'limit_results must be between 1 and 1000', 'search_episodic_memory(vector): limit_results 0'
+);
+SELECT throws_ok(
+    $$SELECT * FROM memory.search_episodic_memory(array_fill(0.1::real, ARRAY[384])::public.vector, 10, 2)$$,
+    '22023', 'similarity_threshold must be between -1 and 1', 'search_episodic_memory(vector): similarity_threshold 2'
+);
+
+-- ---------------------------------------------------------------- search_semantic_memory
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', as_of => 'infinity', mode => 'text')$$, '22008',
+    'as_of must be a finite time', 'search_semantic_memory: as_of infinity');
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('', mode => 'text')$$, '22023', 'query must not be empty',
+    'search_semantic_memory: empty query');
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', 0, mode => 'text')$$, '22023', 'k must be between 1 and 1000',
+    'search_semantic_memory: k 0');
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', mode => 'exact')$$, '22023', 'unknown search mode ''exact''',
+    'search_semantic_memory: unknown mode');
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', mode => 'text', confidence_weight => 2)$$, '22023',
+    'confidence_weight must be between 0 and 1', 'search_semantic_memory: confidence_weight 2');
+
+-- ---------------------------------------------------------------- build_context, embed_query
+SELECT throws_ok($$SELECT memory.build_context('launch', 0)$$, '22023', 'token_budget must be between 1 and 1,000,000',
+    'build_context: token_budget 0');
+SELECT throws_ok($$SELECT memory.build_context('launch', NULL)$$, '22023', 'token_budget must be between 1 and 1,000,000',
+    'build_context: NULL token_budget');
+SELECT throws_ok($$SELECT memory.build_context('launch', 1000001)$$, '22023', 'token_budget must be between 1 and 1,000,000',
+    'build_context: token_budget 1,000,001');
+SELECT throws_ok($$SELECT memory.build_context('launch', 2000, 101)$$, '22023',
+    'max_working_items must be 0..100 and candidates 1..200', 'build_context: 101 working-memory items');
+SELECT throws_ok($$SELECT memory.embed_query('')$$, '22023', 'query must not be empty', 'embed_query: empty query');
+SELECT throws_ok($$SELECT memory.embed_query(repeat('q', 100001))$$, '22001', 'query is too long',
+    'embed_query: a query of 100,001 characters');
+SELECT throws_ok($$SELECT memory.embed_query('launch', 'no-such-model')$$, '42704', 'embedding model no-such-model does not exist',
+    'embed_query: an unknown model');
+
+-- ---------------------------------------------------------------- not an agent
+RESET SESSION AUTHORIZATION;
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text')$$, '42501', 'this session is not an agent',
+    'search_episodic_memory: a session that is not an agent');
+SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', mode => 'text')$$, '42501', 'this session is not an agent',
+    'search_semantic_memory: a session that is not an agent');
+SELECT throws_ok($$SELECT memory.build_context('launch')$$, '42501', 'this session is not an agent',
+    'build_context: a session that is not an agent');
+SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+    'after the refused searches nothing of Alpha''s changed (no access logged)');
+
+-- ---------------------------------------------------------------- and the valid calls work
+SELECT tests.act_as('Alpha');
+SELECT is(
+    (SELECT s.episode_id FROM memory.search_episodic_memory('rain', 1, 'text') AS s),
+    pg_temp.id('episode'),
+    'search_episodic_memory (text) with valid arguments finds the episode'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.search_semantic_memory('launch Friday', 1000, mode => 'text')),
+    1::bigint,
+    'search_semantic_memory (text) with k 1000 finds the fact'
+);
+
+RESET SESSION AUTHORIZATION;
+SELECT * FROM finish();
+ROLLBACK;
