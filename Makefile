@@ -47,6 +47,12 @@ test-py: ## pytest suites under python/tests
 lint: ## sqlfluff on sql/, ruff on python/
 	@bash scripts/lint.sh
 
+bench: ## embedding pipeline benchmarks as ratios measured in one run (reports/bench-embedding.md)
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME=var/cache/hf $(PY) python/bench/bench_embedding.py
+
+eval: ## retrieval evaluation on LoCoMo (recall@5/10/20 per category; hybrid, vector, text, BM25, exact cosine)
+	@bash scripts/eval.sh
+
 seed: ## optional: create agents NEXUS and ARIA and NEXUS's five identity blocks
 	@bash scripts/seed.sh
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the pgTAP suites (sql/tests/**/*.test.sql) through pg_prove against the
 # memory database that `make up` made. Each file runs in a transaction that it rolls
-# back. pgTAP and the fixtures of sql/tests/fixtures.sql are loaded for the run only
-# (schemas tap and tests) and dropped afterwards.
+# back. pgTAP (schema tap) and the fixtures of sql/tests/fixtures.sql (schema tests) are
+# installed by this script, never by migrations; they stay installed so that two runs
+# at once do not pull them from under each other.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 pg_env_super
@@ -14,11 +15,6 @@ GRANT USAGE ON SCHEMA tap TO PUBLIC;
 CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
 SQL
 psql -X -q -v ON_ERROR_STOP=1 --single-transaction -f "$ROOT/sql/tests/fixtures.sql"
-cleanup() {
-  psql -X -q -c 'DROP SCHEMA IF EXISTS tests CASCADE' -c 'DROP EXTENSION IF EXISTS pgtap' \
-    -c 'DROP SCHEMA IF EXISTS tap CASCADE' >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 export PGOPTIONS="-c client_min_messages=warning -c search_path=tap,public"
 if [ $# -eq 0 ]; then

@@ -88,17 +88,21 @@ def check_schema(conn: psycopg.Connection) -> int:
             f"schema API version {version} is not one this daemon knows "
             f"({sorted(SUPPORTED_API_VERSIONS)}); upgrade the daemon or the schema"
         )
-    missing = [
-        sig
-        for sig in REQUIRED_FUNCTIONS
-        if conn.execute("SELECT to_regprocedure(%s) IS NULL", (sig,)).fetchone()[0]
-    ]
+    missing = [sig for sig in REQUIRED_FUNCTIONS if not _function_exists(conn, sig)]
     if missing:
         raise SchemaVersionError(
             f"the embedding queue API is incomplete (missing {', '.join(missing)}); "
             "apply the migrations (scripts/db.sh)"
         )
     return version
+
+
+def _function_exists(conn: psycopg.Connection, signature: str) -> bool:
+    try:
+        row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (signature,)).fetchone()
+    except psycopg.errors.UndefinedObject:  # a type of the signature is missing too
+        return False
+    return bool(row and row[0])
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,15 @@ class Worker:
                 delay = min(delay * 2, self.cfg.reconnect_max_seconds)
         return 0
 
+    def run_until_idle(self) -> None:
+        """Connects, drains the queue once and returns (benchmarks, one-off backfills)."""
+        with db.connect(self.cfg, "worker") as conn:
+            db.check_schema(conn)
+            api = QueueAPI(conn, self.cfg.worker_name)
+            self._load_models(api)
+            api.release_own_leases()
+            self._drain(api)
+
     def _session(self, conn: psycopg.Connection) -> None:
         api = QueueAPI(conn, self.cfg.worker_name)
         self._load_models(api)

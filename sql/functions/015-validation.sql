@@ -94,12 +94,18 @@ BEGIN
                   DETAIL = format('got a JSON %s', jsonb_typeof(val)),
                   HINT = format('pass %s as ''{"key": "value"}''::jsonb', arg_name);
     END IF;
+    IF octet_length(val::text) > 65536 THEN
+        RAISE EXCEPTION '% is too large', arg_name
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('%s bytes of JSON text, at most 64 KiB', octet_length(val::text)),
+                  HINT = 'metadata is for small facts about an item; store large material as content';
+    END IF;
     RETURN val;
 END
 $$;
 
 COMMENT ON FUNCTION memory._check_object(text, jsonb) IS
-'Private: NULL becomes {}; raises 22023 when val is not a JSON object.';
+'Private: NULL becomes {}; raises 22023 when val is not a JSON object, 54000 when its JSON text is over 64 KiB.';
 
 CREATE OR REPLACE FUNCTION memory._check_time(arg_name text, val timestamptz)
 RETURNS timestamptz

@@ -66,7 +66,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.remember(text, real, text[], text, timestamptz, jsonb, text) IS
-'Stores an episode for the current agent and returns its id. Durable at commit; its embedding is queued in the same transaction. content: 1 to 500,000 characters, never truncated; importance 0..1 (default 0.5); tags: at most 64 of 1-100 characters; project: name, created on first use; occurred_at: when it happened (default now()); metadata: a JSON object; session_id: up to 200 characters. Raises 42501 (not an agent), 22023 (empty content, bad tags or metadata), 22001 (content too long), 22003 (importance out of range), 22008 (infinite time).';
+'Stores an episode for the current agent and returns its id. Durable at commit; its embedding is queued in the same transaction. content: 1 to 500,000 characters, never truncated; importance 0..1 (default 0.5); tags: at most 64 of 1-100 characters; project: name, created on first use; occurred_at: when it happened (default now()); metadata: a JSON object; session_id: up to 200 characters. Raises 42501 (not an agent), 22023 (empty content, bad tags or metadata), 22001 (content too long), 22003 (importance out of range), 22008 (infinite time), 54000 (metadata over 64 KiB).';
 
 CREATE OR REPLACE FUNCTION memory.update_episode(
     episode_id uuid,
@@ -104,9 +104,13 @@ $$;
 COMMENT ON FUNCTION memory.update_episode(uuid, text, real, text[], jsonb) IS
 'Changes the given fields of one of the current agent''s episodes; NULL leaves a field as it is; metadata is replaced, not merged. A new content is re-embedded; tags, importance and metadata are not. Raises P0002 (no such episode for this agent), and the errors of remember() for bad values.';
 
+-- SECURITY DEFINER: agents hold no DELETE privilege on the tables (with it, LOCK TABLE
+-- ... ACCESS EXCLUSIVE would let one agent freeze every other); the statement is
+-- scoped to the caller's own episode.
 CREATE OR REPLACE FUNCTION memory.forget_episode(episode_id uuid)
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -175,9 +175,12 @@ $$;
 COMMENT ON FUNCTION memory.invalidate_fact(uuid, timestamptz) IS
 'Closes one of the current agent''s open facts: it stops being true at valid_to (default now()) and is marked invalidated now; it is kept for as-of queries. Raises P0002 (unknown fact), 55000 (already closed), 22023 (valid_to before valid_from), 22008.';
 
+-- SECURITY DEFINER: agents hold no DELETE privilege on fact_links (see forget_episode);
+-- every statement is scoped to the caller's own facts.
 CREATE OR REPLACE FUNCTION memory.link_facts(from_fact uuid, to_fact uuid, relation text, strength real DEFAULT 1)
 RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -201,7 +204,8 @@ BEGIN
     END IF;
     -- Linking again replaces the strength.
     DELETE FROM memory.fact_links AS l
-    WHERE l.from_fact = link_facts.from_fact AND l.to_fact = link_facts.to_fact AND l.relation = link_facts.relation;
+    WHERE l.agent_id = me AND l.from_fact = link_facts.from_fact AND l.to_fact = link_facts.to_fact
+      AND l.relation = link_facts.relation;
     INSERT INTO memory.fact_links (agent_id, from_fact, to_fact, relation, strength)
     VALUES (me, from_fact, to_fact, relation, s);
 END

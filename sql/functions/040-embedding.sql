@@ -146,7 +146,7 @@ for path in sockets or []:
         errors.append(str(answer.get("error", "refused"))[:200])
     except socket.timeout:
         errors.append("timed out")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         errors.append(type(exc).__name__)
     finally:
         sock.close()
@@ -1102,18 +1102,15 @@ BEGIN
     END IF;
 
     SELECT * INTO settings FROM memory.embedding_settings;
+    -- Only sockets that live daemons registered (memory_worker): a session cannot
+    -- point the server at a socket of its choosing.
     sockets := ARRAY(
-        SELECT s FROM (
-            SELECT nullif(current_setting('memory.embed_socket', true), '') AS s, 0 AS rank, now() AS seen
-            UNION ALL
-            SELECT w.query_socket, 1, w.last_heartbeat
-            FROM memory.embedding_workers AS w
-            WHERE w.query_socket IS NOT NULL AND w.status = 'running'
-              AND w.last_heartbeat > now() - settings.worker_timeout
-              AND m.name = ANY (w.models)
-        ) AS x
-        WHERE s IS NOT NULL
-        ORDER BY rank, seen DESC
+        SELECT w.query_socket
+        FROM memory.embedding_workers AS w
+        WHERE w.query_socket IS NOT NULL AND w.status = 'running'
+          AND w.last_heartbeat > now() - settings.worker_timeout
+          AND m.name = ANY (w.models)
+        ORDER BY w.last_heartbeat DESC
     );
     BEGIN
         v := memory._embed_query_remote(
@@ -1178,8 +1175,8 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, public, pg_temp
-SET hnsw.iterative_scan = 'relaxed_order'
-SET hnsw.ef_search = 100
+SET "hnsw.iterative_scan" = 'relaxed_order'
+SET "hnsw.ef_search" = 100
 AS $$
 DECLARE
     m record;

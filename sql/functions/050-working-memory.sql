@@ -43,10 +43,11 @@ BEGIN
         RAISE EXCEPTION 'content must not be null'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'pass a jsonb value, e.g. ''{"text": "..."}''';
     END IF;
-    IF pg_catalog.pg_column_size(content) > 1048576 THEN
+    -- measured as text: pg_column_size would measure a compressed value read from a table
+    IF octet_length(content::text) > 1048576 THEN
         RAISE EXCEPTION 'content is too large'
             USING ERRCODE = 'program_limit_exceeded',
-                  DETAIL = format('%s bytes, at most 1 MiB', pg_catalog.pg_column_size(content)),
+                  DETAIL = format('%s bytes of JSON text, at most 1 MiB', octet_length(content::text)),
                   HINT = 'working memory is for small, current context; store large texts with remember()';
     END IF;
     ttl := coalesce(ttl, '24 hours');

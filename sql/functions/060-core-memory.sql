@@ -408,7 +408,7 @@ BEGIN
                   DETAIL = format('got a JSON %s', jsonb_typeof(create_checkpoint.state)),
                   HINT = 'wrap the value in an object, e.g. {"note": ...}';
     END IF;
-    IF pg_column_size(create_checkpoint.state) > 1048576 THEN
+    IF octet_length(create_checkpoint.state::text) > 1048576 THEN
         RAISE EXCEPTION 'state exceeds 1 MB'
             USING ERRCODE = 'program_limit_exceeded', HINT = 'keep large material in episodes and reference it';
     END IF;
@@ -601,7 +601,7 @@ BEGIN
                   DETAIL = format('got a JSON %s', jsonb_typeof(heartbeat.emotional_vector)),
                   HINT = 'e.g. {"curiosity": 0.8, "calm": 0.6}; NULL keeps the current one';
     END IF;
-    IF pg_column_size(heartbeat.working_context) > 1048576 THEN
+    IF octet_length(heartbeat.working_context::text) > 1048576 THEN
         RAISE EXCEPTION 'working_context exceeds 1 MB'
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'keep large material in working memory or episodes and reference it';

@@ -78,7 +78,7 @@ BEGIN
                   DETAIL = format('got a JSON %s', jsonb_typeof(register_instance.capabilities)),
                   HINT = 'e.g. {"gpu": false, "tools": ["psql"]}';
     END IF;
-    IF pg_column_size(register_instance.capabilities) > 65536 THEN
+    IF octet_length(register_instance.capabilities::text) > 65536 THEN
         RAISE EXCEPTION 'capabilities exceed 64 kB'
             USING ERRCODE = 'program_limit_exceeded', HINT = 'describe capabilities briefly';
     END IF;
@@ -168,7 +168,7 @@ BEGIN
         RAISE EXCEPTION 'topic exceeds 1000 characters'
             USING ERRCODE = 'string_data_right_truncation', HINT = 'put the details in proposal';
     END IF;
-    IF pg_column_size(propose_decision.proposal) > 1048576 THEN
+    IF octet_length(propose_decision.proposal::text) > 1048576 THEN
         RAISE EXCEPTION 'proposal exceeds 1 MB'
             USING ERRCODE = 'program_limit_exceeded', HINT = 'reference large material instead of embedding it';
     END IF;

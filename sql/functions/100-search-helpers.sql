@@ -46,16 +46,18 @@ DECLARE
     n integer;
 BEGIN
     WITH taken AS (
-        DELETE FROM memory.episode_access_log RETURNING episode_id, accessed_at
+        DELETE FROM memory.episode_access_log RETURNING agent_id, episode_id, accessed_at
     ),
     agg AS (
-        SELECT episode_id, count(*)::integer AS hits, max(accessed_at) AS last_at FROM taken GROUP BY episode_id
+        SELECT agent_id, episode_id, count(*)::integer AS hits, max(accessed_at) AS last_at
+        FROM taken GROUP BY agent_id, episode_id
     )
     UPDATE memory.episodes AS e
     SET access_count = e.access_count + agg.hits,
         last_accessed_at = greatest(e.last_accessed_at, agg.last_at)
     FROM agg
-    WHERE e.episode_id = agg.episode_id;
+    -- a row counts only for an episode of the agent that logged it
+    WHERE e.episode_id = agg.episode_id AND e.agent_id = agg.agent_id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END

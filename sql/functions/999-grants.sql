@@ -24,9 +24,45 @@ GRANT SELECT ON memory.agents TO memory_agent;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agents TO memory_admin;
 
 -- == memory tables: agents act through RLS, operators see everything ==
-GRANT SELECT, INSERT, UPDATE, DELETE ON memory.projects, memory.episodes, memory.working_memory TO memory_agent;
-GRANT SELECT, INSERT, UPDATE ON memory.facts, memory.blocks, memory.agent_state, memory.instances TO memory_agent;
-GRANT SELECT, INSERT, DELETE ON memory.fact_links TO memory_agent;
+-- Agents hold SELECT and column-level INSERT/UPDATE only, never table-level INSERT,
+-- UPDATE, DELETE or TRUNCATE: LOCK TABLE in any mode stronger than ACCESS SHARE needs
+-- one of those, so no agent can lock a shared table against the others. Deletion goes
+-- through SECURITY DEFINER functions scoped to the caller (forget_episode,
+-- clear_working_memory, link_facts).
+REVOKE ALL ON memory.projects, memory.episodes, memory.working_memory, memory.facts, memory.blocks,
+    memory.agent_state, memory.instances, memory.fact_links
+FROM memory_agent;
+GRANT SELECT ON memory.projects, memory.episodes, memory.working_memory, memory.facts, memory.blocks,
+    memory.agent_state, memory.instances, memory.fact_links
+TO memory_agent;
+GRANT INSERT (agent_id, from_fact, to_fact, relation, strength, created_at) ON memory.fact_links TO memory_agent;
+-- INSERT and UPDATE by column: an agent never chooses a row's id (a duplicate key
+-- error would tell that another agent's id exists) nor moves a row to another agent.
+DO $grants$
+DECLARE
+    t record;
+    cols text;
+BEGIN
+    FOR t IN
+        SELECT *
+        FROM (VALUES
+            ('projects', 'project_id'), ('episodes', 'episode_id'), ('working_memory', 'working_id'),
+            ('facts', 'fact_id'), ('blocks', 'block_id'), ('instances', 'instance_id'), ('agent_state', NULL)
+        ) AS v (tbl, id_col)
+    LOOP
+        SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+        FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = format('memory.%I', t.tbl)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attgenerated = '' AND a.attname IS DISTINCT FROM t.id_col;
+        EXECUTE format('GRANT INSERT (%s) ON memory.%I TO memory_agent', cols, t.tbl);
+        SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+        FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = format('memory.%I', t.tbl)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+          AND a.attgenerated = '' AND a.attname IS DISTINCT FROM t.id_col AND a.attname <> 'agent_id';
+        EXECUTE format('GRANT UPDATE (%s) ON memory.%I TO memory_agent', cols, t.tbl);
+    END LOOP;
+END
+$grants$;
 GRANT SELECT ON memory.block_history, memory.checkpoints, memory.decisions, memory.votes TO memory_agent;
 GRANT SELECT, INSERT, UPDATE, DELETE ON
     memory.projects, memory.episodes, memory.facts, memory.fact_links, memory.working_memory,
@@ -172,7 +208,8 @@ TO memory_agent;
 GRANT EXECUTE ON FUNCTION memory.estimate_tokens(text), memory.render_context(jsonb)
 TO memory_agent, memory_admin, memory_reader;
 GRANT EXECUTE ON FUNCTION memory.fold_access_stats() TO memory_admin;
-GRANT INSERT ON memory.episode_access_log TO memory_agent;
+REVOKE ALL ON memory.episode_access_log FROM memory_agent;
+GRANT INSERT (agent_id, episode_id, accessed_at) ON memory.episode_access_log TO memory_agent;
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 
 -- == health and operations ==

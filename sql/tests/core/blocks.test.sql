@@ -259,8 +259,8 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ UPDATE memory.blocks SET agent_id = (SELECT id FROM ids WHERE name = 'alpha') WHERE label = 'persona' $$,
-    '23514', 'the id, agent and label of a block cannot change',
-    'Beta cannot move its block to Alpha'
+    '42501', 'permission denied for table blocks',
+    'Beta cannot move its block to Alpha (agent_id is not an updatable column for agents)'
 );
 SELECT tests.act_as('Alpha');
 SELECT results_eq(

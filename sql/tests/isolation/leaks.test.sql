@@ -1,11 +1,9 @@
 -- Isolation against leaks through error messages. Constraint errors on tables with
 -- row-level security must not print key values or row images; a foreign key to
 -- another agent's row must fail exactly like one to a row that does not exist.
--- Known gap, kept visible as TODO: primary keys (and fact_links' key) do not include
--- agent_id and agents may choose ids on INSERT, so a unique violation tells an agent
--- that an id it already knows belongs to some other agent's row (an existence oracle;
--- no content is shown). Fix: revoke INSERT on the id columns from memory_agent
--- (column-level grants) and put agent_id first in fact_links' primary key.
+-- Existence oracles: agents may not choose ids on INSERT (column-level grants) and
+-- fact_links' key starts with agent_id (migration 009), so an insert with another
+-- agent's id fails exactly like one with an unused id.
 BEGIN;
 SELECT plan(13);
 
@@ -118,8 +116,7 @@ SELECT unalike(
     'a unique violation on Alpha''s fact link shows no key values'
 );
 
--- ---------------------------------------------------------------- existence oracles (known gap)
-SELECT todo('primary keys without agent_id, ids chosen by agents: a unique violation confirms another agent''s id', 7);
+-- ---------------------------------------------------------------- existence oracles
 SELECT is(
     pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
     pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),

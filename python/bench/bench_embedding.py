@@ -1,0 +1,370 @@
+"""Benchmarks of the embedding pipeline (`make bench`).
+
+Every figure is a ratio against a baseline measured in the same run on the same
+machine, never an absolute target checked in a test:
+
+1. pipeline efficiency: chunks/s end to end (claim, chunk in the database, encode,
+   complete with vectors and HNSW) over bare SentenceTransformer.encode of the same
+   chunk texts, in the same process with the same model object;
+2. freshness: commit to embedded for single inserts on an idle system (a real daemon);
+3. backfill: 4,704 LoCoMo turns from enqueue to 100% coverage (a real daemon), with
+   the bare-encode time of the same chunk texts beside it;
+4. write overhead: 10,000 episodes through the triggers vs the same rows into a copy
+   of the table without them.
+
+It works in a scratch database of its own (dropped at the end) and prints a Markdown
+report, also written to reports/bench-embedding.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from embed_daemon.config import Config
+from embed_daemon.devtools import (
+    CONFIG,
+    ROOT,
+    RUN_DIR,
+    SECRETS,
+    DaemonProcess,
+    ScratchDatabase,
+    wait_for,
+)
+from embed_daemon.metrics import HealthState, Metrics
+from embed_daemon.model import ModelPool
+from embed_daemon.worker import Worker
+
+log = logging.getLogger("bench")
+DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev"
+MODEL = "all-MiniLM-L6-v2"
+
+
+def locomo() -> tuple[list[str], list[str]]:
+    """(turns, sessions): every turn as '<speaker>: <text>' (+ image caption), and
+    every session as one long episode (its turns, one per line)."""
+    files = sorted(glob.glob(str(DATASET / "*.json")))
+    if not files:
+        raise SystemExit(f"the LoCoMo development split is missing ({DATASET})")
+    turns: list[str] = []
+    sessions: list[str] = []
+    for f in files:
+        conv = json.loads(Path(f).read_text())
+        keys = sorted(
+            (k for k in conv if k.startswith("session_") and isinstance(conv[k], list)),
+            key=lambda k: int(k.split("_")[1]),
+        )
+        for k in keys:
+            lines = []
+            for t in conv[k]:
+                text = f"{t['speaker']}: {t['text']}"
+                if t.get("blip_caption"):
+                    text += f" [shares an image: {t['blip_caption']}]"
+                lines.append(text)
+            turns.extend(lines)
+            sessions.append("\n".join(lines))
+    return turns, sessions
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+class Bench:
+    def __init__(self, db: ScratchDatabase, role: str) -> None:
+        self.db = db
+        self.role = role
+        self.rows: list[tuple[str, str, str, str]] = []  # section, measure, value, baseline/ratio
+        self.notes: list[str] = []
+
+    # -- helpers --------------------------------------------------------------------
+    def insert(self, texts: list[str], *, one_statement: bool = True) -> None:
+        with self.db.as_agent(self.role) as conn, conn.transaction():
+            if one_statement:
+                conn.execute(
+                    "INSERT INTO memory.episodes (content) SELECT unnest(%s::text[])", (texts,)
+                )
+            else:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO memory.episodes (content) VALUES (%s)", [(t,) for t in texts]
+                    )
+
+    def clear(self) -> None:
+        with self.db.connect() as conn:
+            conn.execute("DELETE FROM memory.episodes")
+            conn.execute("DELETE FROM memory.query_embedding_cache")
+
+    def open_jobs(self) -> int:
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done'"
+                ).fetchone()[0]
+            )
+
+    def chunk_texts(self) -> list[str]:
+        """The texts of every stored chunk, as the pipeline embedded them."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT substr(e.content, c.char_start + 1, c.char_end - c.char_start) "
+                "FROM memory.chunks AS c JOIN memory.episodes AS e USING (episode_id) ORDER BY c.chunk_id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def requeue_all(self) -> int:
+        with self.db.connect() as conn:
+            conn.execute("SET ROLE memory_operator")
+            return int(conn.execute("SELECT memory.reembed(true)").fetchone()[0])
+
+    # -- 1. efficiency ----------------------------------------------------------------
+    def efficiency(self, name: str, texts: list[str], repeats: int) -> None:
+        env = dict(os.environ)
+        env.update(
+            PGHOST=str(RUN_DIR), PGPORT=CONFIG["PGPORT_MEMORY"], PGDATABASE=self.db.name,
+            PGUSER="memory_daemon", PGPASSFILE=str(SECRETS / "pgpass"),
+            MEMORY_WORKER_NAME="bench-inprocess",
+        )  # fmt: skip
+        cfg = Config.from_env(env)
+        os.environ.update(
+            {k: env[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSFILE")}
+        )
+        pool = ModelPool(cfg.encode_batch_size, None)
+        worker = Worker(cfg, pool, Metrics(), HealthState(60), threading.Event())
+        self.clear()
+        worker.run_until_idle()  # loads and warms the model up: not part of the timing
+        self.insert(texts)
+        pipe_times: list[float] = []
+        bare_times: list[float] = []
+        chunks: list[str] = []
+        model = None
+        for r in range(repeats):
+            if r > 0:
+                self.requeue_all()
+            t0 = time.perf_counter()
+            worker.run_until_idle()
+            pipe_times.append(time.perf_counter() - t0)
+            if self.open_jobs():
+                raise RuntimeError("the in-process worker left jobs undone")
+            if model is None:
+                model = pool.encoder(MODEL).model
+                chunks = self.chunk_texts()
+            t0 = time.perf_counter()
+            model.encode(
+                chunks,
+                batch_size=cfg.encode_batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            bare_times.append(time.perf_counter() - t0)
+        pipe, bare = min(pipe_times), min(bare_times)
+        n = len(chunks)
+        self.rows.append(
+            (
+                "pipeline efficiency",
+                f"{name}: {len(texts)} episodes, {n} chunks",
+                f"{n / pipe:.1f} chunks/s end to end",
+                f"bare encode {n / bare:.1f} chunks/s; ratio **{bare / pipe:.2f}** (target >= 0.85)",
+            )
+        )
+        log.info(
+            "efficiency %s: pipeline %.2fs bare %.2fs ratio %.2f", name, pipe, bare, bare / pipe
+        )
+
+    # -- 2. freshness -------------------------------------------------------------------
+    def freshness(self, texts: list[str], n: int) -> None:
+        self.clear()
+        d = DaemonProcess(self.db.name, "bench-fresh").start().wait_ready()
+        try:
+            d.wait_idle()
+            db_side: list[float] = []
+            client: list[float] = []
+            with self.db.as_agent(self.role) as conn, self.db.connect() as watch:
+                for i in range(n):
+                    time.sleep(0.3)  # back to idle, waiting on LISTEN
+                    eid = conn.execute(
+                        "INSERT INTO memory.episodes (content) VALUES (%s) RETURNING episode_id",
+                        (texts[i],),
+                    ).fetchone()[0]
+                    committed = time.perf_counter()
+                    row = wait_for(
+                        "an episode to be embedded",
+                        lambda eid=eid: watch.execute(
+                            "SELECT extract(epoch FROM done_at - enqueued_at) FROM memory.embedding_jobs "
+                            "WHERE episode_id = %s AND state = 'done'",
+                            (eid,),
+                        ).fetchone(),
+                        timeout=60,
+                        interval=0.002,
+                    )
+                    client.append(time.perf_counter() - committed)
+                    db_side.append(float(row[0]))
+        finally:
+            d.stop()
+        self.rows.append(
+            (
+                "freshness",
+                f"{n} single inserts, idle daemon (database clock: enqueue to vectors stored)",
+                f"p50 {pct(db_side, 0.5) * 1000:.0f} ms, p95 {pct(db_side, 0.95) * 1000:.0f} ms, "
+                f"max {max(db_side) * 1000:.0f} ms",
+                f"target p95 < 1000 ms: **{'met' if pct(db_side, 0.95) < 1 else 'missed'}**",
+            )
+        )
+        self.rows.append(
+            (
+                "freshness",
+                "same, seen by the writer (commit returned to job observed done, 2 ms polling)",
+                f"p50 {pct(client, 0.5) * 1000:.0f} ms, p95 {pct(client, 0.95) * 1000:.0f} ms",
+                "",
+            )
+        )
+
+    # -- 3. backfill ------------------------------------------------------------------------
+    def backfill(self, turns: list[str], n: int) -> None:
+        self.clear()
+        texts = [turns[i % len(turns)] for i in range(n)]
+        d = DaemonProcess(self.db.name, "bench-backfill").start().wait_ready()
+        try:
+            d.wait_idle()
+            t0 = time.perf_counter()
+            self.insert(texts)
+            wait_for("100% coverage", lambda: self.open_jobs() == 0, timeout=3600, interval=0.1)
+            elapsed = time.perf_counter() - t0
+        finally:
+            d.stop()
+        chunks = self.chunk_texts()
+        pool = ModelPool(32, None)
+        with self.db.connect() as conn:
+            from embed_daemon.db import QueueAPI
+
+            pool.update_registry(QueueAPI(conn, "bench").registry())
+        model = pool.encoder(MODEL).model
+        model.encode(chunks[:64], batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        t0 = time.perf_counter()
+        model.encode(chunks, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        bare = time.perf_counter() - t0
+        with self.db.connect() as conn:
+            health = conn.execute("SELECT memory.health()").fetchone()[0]["embedding"]
+        self.rows.append(
+            (
+                "backfill",
+                f"{n} LoCoMo turns ({len(chunks)} chunks) in one transaction, real daemon",
+                f"{elapsed:.1f} s from commit to 100% coverage ({n / elapsed:.0f} episodes/s)",
+                f"bare encode of the same chunks {bare:.1f} s; ratio **{bare / elapsed:.2f}**; "
+                f"health() coverage {health['serving_coverage']}",
+            )
+        )
+
+    # -- 4. write overhead ------------------------------------------------------------------
+    def write_overhead(self, turns: list[str], n: int, repeats: int) -> None:
+        self.clear()
+        texts = [turns[i % len(turns)] for i in range(n)]
+        with self.db.connect() as conn:
+            agent_id = conn.execute(
+                "SELECT agent_id FROM memory.agents WHERE db_role = %s", (self.role,)
+            ).fetchone()[0]
+            conn.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE")
+            conn.execute("CREATE SCHEMA bench_copy")
+            conn.execute("CREATE TABLE bench_copy.episodes (LIKE memory.episodes INCLUDING ALL)")
+            conn.execute(
+                "ALTER TABLE bench_copy.episodes ADD FOREIGN KEY (agent_id) REFERENCES memory.agents (agent_id)"
+            )
+            results: dict[tuple[str, str], list[float]] = {}
+            for _ in range(repeats):
+                for table in ("memory.episodes", "bench_copy.episodes"):
+                    for mode in ("one INSERT of all rows", "one INSERT per row, one transaction"):
+                        conn.execute(f"DELETE FROM {table}")
+                        conn.execute("VACUUM ANALYZE memory.embedding_jobs")
+                        t0 = time.perf_counter()
+                        with conn.transaction():
+                            if mode.startswith("one INSERT of"):
+                                conn.execute(
+                                    f"INSERT INTO {table} (agent_id, content) SELECT %s, unnest(%s::text[])",
+                                    (agent_id, texts),
+                                )
+                            else:
+                                with conn.cursor() as cur:
+                                    cur.executemany(
+                                        f"INSERT INTO {table} (agent_id, content) VALUES (%s, %s)",
+                                        [(agent_id, t) for t in texts],
+                                    )
+                        results.setdefault((table, mode), []).append(time.perf_counter() - t0)
+            conn.execute("DROP SCHEMA bench_copy CASCADE")
+        for mode in ("one INSERT of all rows", "one INSERT per row, one transaction"):
+            real = min(results[("memory.episodes", mode)])
+            copy = min(results[("bench_copy.episodes", mode)])
+            self.rows.append(
+                (
+                    "write overhead",
+                    f"{n} episodes, {mode}",
+                    f"{real * 1000:.0f} ms with the triggers ({n / real:.0f} rows/s)",
+                    f"copy without triggers {copy * 1000:.0f} ms; overhead **{(real / copy - 1) * 100:.0f}%** "
+                    f"(x{real / copy:.2f})",
+                )
+            )
+        self.clear()
+
+    def report(self, started: float) -> str:
+        lines = [
+            "# Embedding pipeline benchmark",
+            "",
+            f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU core(s), "
+            f"no GPU; model {MODEL} (CPU, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}); "
+            f"total {time.perf_counter() - started:.0f} s. Every ratio compares with a baseline measured in this "
+            "same run (best of the repeats for both sides).",
+            "",
+            "| section | measure | result | baseline and ratio |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in self.rows]
+        if self.notes:
+            lines += ["", *self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke run)")
+    parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench-embedding.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("embed_daemon").setLevel(logging.WARNING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    started = time.perf_counter()
+    turns, sessions = locomo()
+    db = ScratchDatabase("embbench").create()
+    try:
+        bench = Bench(db, db.make_agent("Bench"))
+        q = args.quick
+        bench.efficiency(
+            "LoCoMo sessions as long episodes", sessions[: 20 if q else 60], 1 if q else 2
+        )
+        bench.efficiency(
+            "LoCoMo turns as short episodes", turns[: 200 if q else 1500], 1 if q else 2
+        )
+        bench.freshness(turns[::7], 10 if q else 40)
+        bench.backfill(turns, 500 if q else 4704)
+        bench.write_overhead(turns, 1000 if q else 10_000, 1 if q else 2)
+        report = bench.report(started)
+    finally:
+        db.drop()
+    print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+    log.info("written to %s", args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

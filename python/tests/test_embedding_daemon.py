@@ -1,0 +1,206 @@
+"""The embed daemon as a process: the main one (scripts/daemon.sh) on the real
+database, its metrics and health endpoint, and refusing an unknown schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from embed_daemon.config import Config, ConfigError
+from embed_daemon.devtools import (
+    CONFIG,
+    RUN_DIR,
+    DaemonProcess,
+    ScratchDatabase,
+    superuser,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+MAIN_METRICS = f"http://127.0.0.1:{CONFIG['DAEMON_METRICS_PORT']}"
+
+
+def test_main_daemon_embeds_and_search_finds_in_the_real_database():
+    role = f"test_emb_{uuid.uuid4().hex[:8]}"
+    name = f"EmbTest{uuid.uuid4().hex[:6]}"
+    with superuser() as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            admin.execute("SELECT memory.create_agent(%s, %s)", (name, role))
+            with superuser() as conn:
+                conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
+                eid = conn.execute(
+                    "INSERT INTO memory.episodes (content) VALUES (%s) RETURNING episode_id",
+                    ("Joanna adopted a three-legged greyhound called Pepper from the shelter.",),
+                ).fetchone()[0]
+                wait_for(
+                    "the main daemon to embed the episode",
+                    lambda: conn.execute(
+                        "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
+                        (eid,),
+                    ).fetchone()[0],
+                    timeout=120,
+                    interval=0.05,
+                )
+                hits = conn.execute(
+                    "SELECT episode_id FROM memory.search_episodic_memory("
+                    "memory.embed_query('which dog did Joanna adopt?'), 3, 0.3)"
+                ).fetchall()
+                assert hits and hits[0][0] == eid
+            health = admin.execute("SELECT memory.health()").fetchone()[0]
+            assert any(w["alive"] for w in health["embedding"]["workers"]), (
+                "the main daemon's heartbeat is fresh"
+            )
+        finally:
+            admin.execute("DELETE FROM memory.agents WHERE name = %s", (name,))
+            admin.execute(f'DROP ROLE "{role}"')
+
+
+def test_main_daemon_metrics_and_health_endpoint_on_loopback():
+    with urllib.request.urlopen(f"{MAIN_METRICS}/healthz", timeout=5) as r:
+        assert r.status == 200
+        assert json.loads(r.read())["ok"] is True
+    with urllib.request.urlopen(f"{MAIN_METRICS}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    for name in (
+        "embeddings_processed_total",
+        "embeddings_queue_depth",
+        "embeddings_processing_latency_seconds",
+        "embeddings_dead_total",
+        "worker_retry_total",
+        "embedding_commit_to_embedded_seconds",
+    ):
+        assert f"# TYPE {name} " in text, name
+    # loopback only: the port is not open on other addresses
+    for address in os.popen("hostname -I").read().split():
+        if ":" in address or address.startswith("127."):
+            continue
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex((address, int(CONFIG["DAEMON_METRICS_PORT"]))) != 0
+
+
+def test_main_daemon_socket_is_private():
+    mode = (RUN_DIR / "embed.sock").stat().st_mode & 0o777
+    assert mode & 0o007 == 0, "other users cannot talk to the query socket"
+
+
+@pytest.fixture()
+def foreign_db():
+    """A database whose memory.api_version() says 99, as a newer schema would."""
+    name = f"embforeign_{uuid.uuid4().hex[:8]}"
+    with superuser() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with superuser(name) as conn:
+            conn.execute("CREATE SCHEMA memory")
+            conn.execute(
+                "CREATE FUNCTION memory.api_version() RETURNS integer LANGUAGE sql AS 'SELECT 99'"
+            )
+            conn.execute("GRANT USAGE ON SCHEMA memory TO memory_worker")
+        yield name
+    finally:
+        with superuser() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_daemon_refuses_a_schema_version_it_does_not_know(foreign_db):
+    d = DaemonProcess(foreign_db, f"foreign-{uuid.uuid4().hex[:6]}").start()
+    assert d.proc is not None
+    assert d.proc.wait(120) == 2
+    assert "refusing to run: schema API version 99" in d.log_tail()
+    # The right version but no embedding queue API: refused as well.
+    with superuser(foreign_db) as conn:
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION memory.api_version() RETURNS integer LANGUAGE sql AS 'SELECT 1'"
+        )
+    d = DaemonProcess(foreign_db, f"foreign-{uuid.uuid4().hex[:6]}").start()
+    assert d.proc is not None
+    assert d.proc.wait(120) == 2
+    assert "the embedding queue API is incomplete" in d.log_tail()
+
+
+def test_configuration_comes_from_the_environment():
+    cfg = Config.from_env(
+        {
+            "MEMORY_WORKER_NAME": "w1",
+            "MEMORY_EMBED_SOCKET": "var/run/x.sock",
+            "MEMORY_METRICS_PORT": "9999",
+            "MEMORY_EMBED_MODELS": "a, b",
+            "MEMORY_POLL_SECONDS": "2.5",
+        }
+    )
+    assert cfg.worker_name == "w1"
+    assert cfg.socket_path is not None and cfg.socket_path.is_absolute()
+    assert (cfg.metrics_port, cfg.models, cfg.poll_seconds) == (9999, ("a", "b"), 2.5)
+    with pytest.raises(ConfigError, match="MEMORY_POLL_SECONDS"):
+        Config.from_env({"MEMORY_POLL_SECONDS": "soon"})
+    with pytest.raises(ConfigError, match="MEMORY_BATCH_JOBS"):
+        Config.from_env({"MEMORY_BATCH_JOBS": "0"})
+
+
+@pytest.fixture(scope="module")
+def db():
+    scratch = ScratchDatabase("embquery").create()
+    try:
+        yield scratch
+    finally:
+        scratch.drop()
+
+
+def test_embed_query_is_cached_and_times_out_without_a_daemon(db):
+    role = db.make_agent("Querier")
+    d = DaemonProcess(db.name, f"query-{uuid.uuid4().hex[:6]}").start().wait_ready()
+    try:
+        with db.as_agent(role) as conn:
+            first = conn.execute(
+                "SELECT memory.embed_query('where is the blue canoe?')::text"
+            ).fetchone()[0]
+            assert len(first.strip("[]").split(",")) == 384
+    finally:
+        assert d.stop() == 0
+    with db.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*), sum(hits) FROM memory.query_embedding_cache"
+        ).fetchone()
+        assert row == (1, 0)
+        conn.execute("UPDATE memory.embedding_settings SET query_timeout = '300 milliseconds'")
+    # A daemon that accepts and never answers: embed_query gives up with 38000.
+    silent = RUN_DIR / f"test-silent-{uuid.uuid4().hex[:6]}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(silent))
+    os.chmod(silent, 0o666)
+    server.listen(4)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    try:
+        with db.connect() as conn:
+            conn.execute(
+                "SELECT memory.embedding_worker_heartbeat('silent', 'running', '{all-MiniLM-L6-v2}', %s)",
+                (str(silent),),
+            )
+        with db.as_agent(role) as conn:
+            again = conn.execute(
+                "SELECT memory.embed_query('where is the blue canoe?')::text"
+            ).fetchone()[0]
+            assert again == first, "a cached query needs no daemon"
+            started = time.monotonic()
+            with pytest.raises(psycopg.errors.ExternalRoutineException) as err:
+                conn.execute("SELECT memory.embed_query('a question never asked before')")
+            assert time.monotonic() - started < 60
+            assert "timed out" in (err.value.diag.message_detail or "")
+        assert accepted, "the database connected to the daemon's socket"
+    finally:
+        server.close()
+        Path(silent).unlink(missing_ok=True)
+        with db.connect() as conn:
+            conn.execute("UPDATE memory.embedding_settings SET query_timeout = DEFAULT")
