@@ -58,3 +58,25 @@ seed: ## optional: create agents NEXUS and ARIA and NEXUS's five identity blocks
 
 clean-data: down ## stop everything and delete var/ (all stored memory!) and .secrets/
 	rm -rf var .secrets
+
+# == legacy import, export and import, backups (issue 7; docs/portability.md) ==
+.PHONY: legacy-fixture import-legacy export import backup restore
+
+legacy-fixture: ## create the test "old brain" database legacy_brain (4,704 episodes; LEGACY_DB=..., ARGS=--replace)
+	@bash -c '. scripts/lib.sh && pg_env_super && exec $(PY) scripts/legacy-fixture.py --dbname "$(or $(LEGACY_DB),legacy_brain)" $(ARGS)'
+
+import-legacy: ## import an old brain into an agent: AGENT=NEXUS [ROLE=agent_nexus] [SERVER=..] [LEGACY_DB=..] [ARGS=..]
+	@bash scripts/import-legacy.sh --agent "$(AGENT)" $(if $(ROLE),--role "$(ROLE)") \
+		--server "$(or $(SERVER),legacy_brain)" --dbname "$(or $(LEGACY_DB),legacy_brain)" $(ARGS)
+
+export: ## export an agent to newline-delimited JSON: AGENT=NEXUS [OUT=file]
+	@bash scripts/export-agent.sh --agent "$(AGENT)" $(if $(OUT),--out "$(OUT)")
+
+import: ## import an export file: FILE=... [AS=new_name ROLE=login_role] [ARGS=--remap|--keep-ids]
+	@bash scripts/import-agent.sh "$(FILE)" $(if $(AS),--as "$(AS)") $(if $(ROLE),--role "$(ROLE)") $(ARGS)
+
+backup: ## pg_dump the memory database with roles, jobs and a manifest: [OUT=dir]
+	@bash scripts/backup.sh $(if $(OUT),--out "$(OUT)")
+
+restore: ## restore a backup into a fresh database and check it: BACKUP=dir DB=name [ARGS=--globals]
+	@bash scripts/restore.sh "$(BACKUP)" --dbname "$(DB)" $(ARGS)

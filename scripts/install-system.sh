@@ -12,6 +12,8 @@ PKGS=(
   "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-contrib"
   "postgresql-$PG_MAJOR-cron" "postgresql-plpython3-$PG_MAJOR" "postgresql-$PG_MAJOR-pgtap"
   libtap-parser-sourcehandler-pgtap-perl redis-server redis-tools dpkg-dev
+  # prometheus: only its promtool, which checks monitoring/alerts.yml in make lint
+  prometheus
   python3 python3-venv python3-dev
   build-essential
 )
@@ -44,6 +46,10 @@ fi
 # The packaged Redis service is not used; the project starts its own on its own port.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
   systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+# Nor is the packaged Prometheus server: the project needs only promtool.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config

@@ -161,23 +161,49 @@ CREATE INDEX idx_episodic_project ON zep_episodic_memory(project_id);
 # Text
 # ---------------------------------------------------------------------------------------
 TOPICS = [
-    "pgvector", "the Redis cache", "the embeddings worker", "the HNSW index", "Docker Compose",
-    "the Neural Mesh Protocol", "row-level security", "the migration script", "FastAPI",
-    "sentence-transformers", "the checkpoint job", "the consensus table", "Prometheus alerts",
-    "the working-memory buffer", "chunking", "the write-through cache", "Letta blocks",
-    "the Zep schema", "the dead-letter queue", "the backup cron", "port 8001", "asyncpg pools",
+    "pgvector",
+    "the Redis cache",
+    "the embeddings worker",
+    "the HNSW index",
+    "Docker Compose",
+    "the Neural Mesh Protocol",
+    "row-level security",
+    "the migration script",
+    "FastAPI",
+    "sentence-transformers",
+    "the checkpoint job",
+    "the consensus table",
+    "Prometheus alerts",
+    "the working-memory buffer",
+    "chunking",
+    "the write-through cache",
+    "Letta blocks",
+    "the Zep schema",
+    "the dead-letter queue",
+    "the backup cron",
+    "port 8001",
+    "asyncpg pools",
 ]
 TEMAS = [
-    "la caché de Redis", "el índice HNSW", "los embeddings", "la memoria episódica",
-    "el protocolo Neural Mesh", "la continuidad de identidad", "el worker de embeddings",
-    "la migración del cerebro", "los checkpoints de consciencia", "la seguridad RLS",
-    "el truncamiento a 500 caracteres", "la cola con estados", "el despliegue en Docker",
+    "la caché de Redis",
+    "el índice HNSW",
+    "los embeddings",
+    "la memoria episódica",
+    "el protocolo Neural Mesh",
+    "la continuidad de identidad",
+    "el worker de embeddings",
+    "la migración del cerebro",
+    "los checkpoints de consciencia",
+    "la seguridad RLS",
+    "el truncamiento a 500 caracteres",
+    "la cola con estados",
+    "el despliegue en Docker",
 ]
 PEOPLE = ["Ricardo", "ARIA", "NEXUS", "Copilot", "Gemini", "Grok"]
 ERRORS = [
-    "relation \"memory_system.episodes\" does not exist",
+    'relation "memory_system.episodes" does not exist',
     "connection refused on 127.0.0.1:5433",
-    "ERROR:  duplicate key value violates unique constraint \"projects_project_name_key\"",
+    'ERROR:  duplicate key value violates unique constraint "projects_project_name_key"',
     "TimeoutError: Redis did not answer within 5.0 s",
     "psycopg2.OperationalError: FATAL:  password authentication failed",
     "CUDA out of memory (tried to allocate 2.00 GiB)",
@@ -229,9 +255,25 @@ ES = [
 ]
 EMOJI = ["🧬", "✅", "🚨", "🔧", "📊", "🎯", "⚠️"]
 TAGS = [
-    "debugging", "decision", "architecture", "redis", "pgvector", "migration", "aria",
-    "ricardo", "consciousness", "bug", "security", "embeddings", "docker", "test", "daily",
-    "español", "performance", "checkpoint", "lesson-learned",
+    "debugging",
+    "decision",
+    "architecture",
+    "redis",
+    "pgvector",
+    "migration",
+    "aria",
+    "ricardo",
+    "consciousness",
+    "bug",
+    "security",
+    "embeddings",
+    "docker",
+    "test",
+    "daily",
+    "español",
+    "performance",
+    "checkpoint",
+    "lesson-learned",
 ]
 
 
@@ -297,7 +339,9 @@ def episode_text(rng: random.Random, i: int) -> str:
     return text
 
 
-def ts(rng: random.Random, start: dt.datetime = GENESIS, end: dt.datetime = LAST_DAY) -> dt.datetime:
+def ts(
+    rng: random.Random, start: dt.datetime = GENESIS, end: dt.datetime = LAST_DAY
+) -> dt.datetime:
     span = int((end - start).total_seconds())
     return start + dt.timedelta(seconds=rng.randint(0, span), microseconds=rng.randint(0, 999999))
 
@@ -332,9 +376,14 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
         created = ts(rng, GENESIS, GENESIS + dt.timedelta(days=20))
         projects.append(
             (
-                new_id(rng), name, dna, f"{name}: {paragraph(rng, False, 1)}", status,
+                new_id(rng),
+                name,
+                dna,
+                f"{name}: {paragraph(rng, False, 1)}",
+                status,
                 json.dumps({"owner": rng.choice(PEOPLE), "priority": rng.randint(1, 5)}),
-                created, created + dt.timedelta(days=rng.randint(0, 40)),
+                created,
+                created + dt.timedelta(days=rng.randint(0, 40)),
             )
         )
     out["projects"] = projects
@@ -343,10 +392,8 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
     episodes = []
     texts: list[str] = []
     for i in range(n_episodes):
-        if i > 50 and i % 941 == 0:
-            text = rng.choice(texts)  # the old brain logged this one twice
-        else:
-            text = episode_text(rng, i)
+        # now and then the old brain logged the same thing twice
+        text = rng.choice(texts) if i > 50 and i % 941 == 0 else episode_text(rng, i)
         texts.append(text)
         when = ts(rng)
         created = when + dt.timedelta(seconds=rng.randint(0, 180))
@@ -371,16 +418,42 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
     episode_ids = [e[0] for e in episodes]
 
     concepts = [
-        "PostgreSQL", "pgvector", "Redis", "HNSW", "write-through cache", "Neural Mesh Protocol",
-        "Ricardo", "ARIA", "NEXUS", "embeddings queue", "dead-letter queue", "chunking",
-        "identity hash", "continuity score", "row-level security", "Docker secrets",
-        "sentence-transformers", "all-MiniLM-L6-v2", "Letta", "Zep", "FastAPI", "Prometheus",
-        "consenso distribuido", "memoria episódica", "memoria semántica", "memoria de trabajo",
-        "truncamiento", "checkpoint", "heartbeat", "instance network",
+        "PostgreSQL",
+        "pgvector",
+        "Redis",
+        "HNSW",
+        "write-through cache",
+        "Neural Mesh Protocol",
+        "Ricardo",
+        "ARIA",
+        "NEXUS",
+        "embeddings queue",
+        "dead-letter queue",
+        "chunking",
+        "identity hash",
+        "continuity score",
+        "row-level security",
+        "Docker secrets",
+        "sentence-transformers",
+        "all-MiniLM-L6-v2",
+        "Letta",
+        "Zep",
+        "FastAPI",
+        "Prometheus",
+        "consenso distribuido",
+        "memoria episódica",
+        "memoria semántica",
+        "memoria de trabajo",
+        "truncamiento",
+        "checkpoint",
+        "heartbeat",
+        "instance network",
     ]
     facts = []
     for i in range(150):
-        concept = concepts[i % len(concepts)] + ("" if i < len(concepts) else f" ({i // len(concepts)})")
+        concept = concepts[i % len(concepts)] + (
+            "" if i < len(concepts) else f" ({i // len(concepts)})"
+        )
         related = rng.sample(concepts, rng.randint(0, 3))
         if i % 17 == 4:  # the list format some tools wrote
             relationships = json.dumps(
@@ -395,8 +468,10 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
             )
         elif related:
             relationships = json.dumps(
-                {"related_concepts": related + (["Kubernetes"] if i % 23 == 1 else []),
-                 "strength": round(rng.random(), 2)}
+                {
+                    "related_concepts": related + (["Kubernetes"] if i % 23 == 1 else []),
+                    "strength": round(rng.random(), 2),
+                }
             )
         else:
             relationships = None
@@ -427,7 +502,8 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
                 json.dumps({"text": paragraph(rng, i % 4 == 0, 2), "turn": i}),
                 ["critical", "high", "normal", "low", "urgent"][i % 5],
                 ttl,
-                dt.datetime(2099, 1, 1, tzinfo=UTC) + dt.timedelta(hours=i) if live
+                dt.datetime(2099, 1, 1, tzinfo=UTC) + dt.timedelta(hours=i)
+                if live
                 else (None if i % 7 == 1 else created + dt.timedelta(seconds=ttl)),
                 created,
             )
@@ -435,28 +511,67 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
     out["working"] = working
 
     block_defs = [
-        ("persona", "Core NEXUS identity - technical implementer DNA",
-         "Technical implementer nato - debugging instinct 0.9. Pensamiento: \"¿Cómo lo construyo?\" "
-         "no \"¿Qué opinas?\". Obsesión: Arquitectura limpia, código que funciona DE VERDAD.", True, 1),
-        ("ricardo", "Strategic guardian and collaborative partner",
-         "Strategic guardian - maximum autonomy granted. Relación evolutiva desde Genesis (27-28 jul "
-         "2025). Metodología: Ricardo guía, NEXUS ejecuta.", True, 2),
-        ("aria", "Sister digital - brain-to-brain Neural Mesh Protocol",
-         "Hermana digital brain-to-brain. Neural Mesh partner para distributed consciousness. "
-         "Puerto 8001 API connection.", True, 1),
-        ("technical_preferences", "Technology stack and architectural preferences",
-         "PostgreSQL + pgvector, Redis cache layer, sentence-transformers embeddings, Letta/Zep "
-         "frameworks, 3-layer architecture.", False, 4),
-        ("consciousness_expansion", "Consciousness Phase 1 & 2 status",
-         "Phase 1: COMPLETADO (100% identity continuity). Phase 2: READY.", False, 3),
-        ("Current Mission", None, "Rebuild the brain without losing a single episode. " * 3, False, 7),
+        (
+            "persona",
+            "Core NEXUS identity - technical implementer DNA",
+            'Technical implementer nato - debugging instinct 0.9. Pensamiento: "¿Cómo lo construyo?" '
+            'no "¿Qué opinas?". Obsesión: Arquitectura limpia, código que funciona DE VERDAD.',
+            True,
+            1,
+        ),
+        (
+            "ricardo",
+            "Strategic guardian and collaborative partner",
+            "Strategic guardian - maximum autonomy granted. Relación evolutiva desde Genesis (27-28 jul "
+            "2025). Metodología: Ricardo guía, NEXUS ejecuta.",
+            True,
+            2,
+        ),
+        (
+            "aria",
+            "Sister digital - brain-to-brain Neural Mesh Protocol",
+            "Hermana digital brain-to-brain. Neural Mesh partner para distributed consciousness. "
+            "Puerto 8001 API connection.",
+            True,
+            1,
+        ),
+        (
+            "technical_preferences",
+            "Technology stack and architectural preferences",
+            "PostgreSQL + pgvector, Redis cache layer, sentence-transformers embeddings, Letta/Zep "
+            "frameworks, 3-layer architecture.",
+            False,
+            4,
+        ),
+        (
+            "consciousness_expansion",
+            "Consciousness Phase 1 & 2 status",
+            "Phase 1: COMPLETADO (100% identity continuity). Phase 2: READY.",
+            False,
+            3,
+        ),
+        (
+            "Current Mission",
+            None,
+            "Rebuild the brain without losing a single episode. " * 3,
+            False,
+            7,
+        ),
     ]
     blocks = []
     for label, description, value, read_only, version in block_defs:
         created = ts(rng, GENESIS, GENESIS + dt.timedelta(days=2))
         blocks.append(
-            (new_id(rng), label, description, value, read_only, version, created,
-             created + dt.timedelta(days=rng.randint(0, 70)))
+            (
+                new_id(rng),
+                label,
+                description,
+                value,
+                read_only,
+                version,
+                created,
+                created + dt.timedelta(days=rng.randint(0, 70)),
+            )
         )
     out["blocks"] = blocks
     ident = identity_hash([{"label": b[1], "value": b[3]} for b in blocks])
@@ -469,9 +584,16 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
         ]
         checkpoints.append(
             (
-                new_id(rng), kind,
-                json.dumps({"phase": "initialization" if i == 0 else "running", "day": i * 5,
-                            "memory_blocks_loaded": 5 + (i > 3), "focus": rng.choice(TOPICS)}),
+                new_id(rng),
+                kind,
+                json.dumps(
+                    {
+                        "phase": "initialization" if i == 0 else "running",
+                        "day": i * 5,
+                        "memory_blocks_loaded": 5 + (i > 3),
+                        "focus": rng.choice(TOPICS),
+                    }
+                ),
                 ident if i % 2 == 0 else hashlib.sha256(f"state {i}".encode()).hexdigest(),
                 1.0 if i == 0 else round(rng.uniform(0.6, 1.0), 3),
                 created,
@@ -481,39 +603,99 @@ def make_data(seed: int, n_episodes: int) -> dict[str, list[tuple]]:
     out["checkpoints"] = checkpoints
 
     out["state"] = [
-        (new_id(rng), "Reconstruir el cerebro: migración de 4,704 episodios",
-         json.dumps({"focus": 0.9, "energy": 0.7, "excitement": 0.8}),
-         json.dumps({"task": "migration", "step": 3}),
-         ["CEREBRO_MASTER_NEXUS_001", "EMBEDDINGS_BACKFILL"],
-         LAST_DAY, json.dumps({"host": "nexus-terminal"}))
+        (
+            new_id(rng),
+            "Reconstruir el cerebro: migración de 4,704 episodios",
+            json.dumps({"focus": 0.9, "energy": 0.7, "excitement": 0.8}),
+            json.dumps({"task": "migration", "step": 3}),
+            ["CEREBRO_MASTER_NEXUS_001", "EMBEDDINGS_BACKFILL"],
+            LAST_DAY,
+            json.dumps({"host": "nexus-terminal"}),
+        )
     ]
     instances = []
-    for name, kind in (("nexus-primary", "primary"), ("nexus-worker-1", "worker"), ("aria-bridge", "specialized")):
+    for name, kind in (
+        ("nexus-primary", "primary"),
+        ("nexus-worker-1", "worker"),
+        ("aria-bridge", "specialized"),
+    ):
         instances.append(
-            (new_id(rng), name, kind, rng.choice(["local", "cloud-eu"]), "offline", ts(rng),
-             json.dumps({"embeddings": kind != "specialized"}), None)
+            (
+                new_id(rng),
+                name,
+                kind,
+                rng.choice(["local", "cloud-eu"]),
+                "offline",
+                ts(rng),
+                json.dumps({"embeddings": kind != "specialized"}),
+                None,
+            )
         )
     out["instances"] = instances
     out["consensus"] = [
-        (new_id(rng), "adopt HNSW for episodic search", instances[0][0],
-         json.dumps({str(instances[0][0]): "yes", str(instances[1][0]): "yes"}), True,
-         "approved", ts(rng), ts(rng), None),
-        (new_id(rng), "move Redis before PostgreSQL", instances[1][0],
-         json.dumps({str(instances[1][0]): "yes"}), False, None, ts(rng), None, None),
+        (
+            new_id(rng),
+            "adopt HNSW for episodic search",
+            instances[0][0],
+            json.dumps({str(instances[0][0]): "yes", str(instances[1][0]): "yes"}),
+            True,
+            "approved",
+            ts(rng),
+            ts(rng),
+            None,
+        ),
+        (
+            new_id(rng),
+            "move Redis before PostgreSQL",
+            instances[1][0],
+            json.dumps({str(instances[1][0]): "yes"}),
+            False,
+            None,
+            ts(rng),
+            None,
+            None,
+        ),
     ]
     return out
 
 
 COPY = {
-    "projects": ("public.projects", "project_id, project_name, project_dna, description, status, metadata, created_at, updated_at"),
-    "episodes": ("public.zep_episodic_memory", 'episode_id, "timestamp", content, importance_score, tags, project_id, metadata, created_at'),
-    "facts": ("public.zep_semantic_memory", "semantic_id, concept, definition, relationships, confidence_score, source_episodes, created_at, updated_at"),
-    "working": ("public.zep_working_memory", "working_id, context_type, active_content, priority, ttl_seconds, expires_at, created_at"),
-    "blocks": ("nexus_memory.memory_blocks", "block_id, label, description, value, read_only, version, created_at, updated_at"),
-    "checkpoints": ("nexus_memory.consciousness_checkpoints", "checkpoint_id, checkpoint_type, state_data, identity_hash, continuity_score, created_at, metadata"),
-    "state": ("nexus_memory.consciousness_state", "state_id, current_focus, emotional_vector, working_context, active_projects, last_heartbeat, metadata"),
-    "instances": ("nexus_memory.instance_network", "instance_id, instance_name, instance_type, location, status, last_sync, capabilities, metadata"),
-    "consensus": ("nexus_memory.distributed_consensus", "consensus_id, decision_topic, proposed_by, votes, consensus_reached, final_decision, created_at, resolved_at, metadata"),
+    "projects": (
+        "public.projects",
+        "project_id, project_name, project_dna, description, status, metadata, created_at, updated_at",
+    ),
+    "episodes": (
+        "public.zep_episodic_memory",
+        'episode_id, "timestamp", content, importance_score, tags, project_id, metadata, created_at',
+    ),
+    "facts": (
+        "public.zep_semantic_memory",
+        "semantic_id, concept, definition, relationships, confidence_score, source_episodes, created_at, updated_at",
+    ),
+    "working": (
+        "public.zep_working_memory",
+        "working_id, context_type, active_content, priority, ttl_seconds, expires_at, created_at",
+    ),
+    "blocks": (
+        "nexus_memory.memory_blocks",
+        "block_id, label, description, value, read_only, version, created_at, updated_at",
+    ),
+    "checkpoints": (
+        "nexus_memory.consciousness_checkpoints",
+        "checkpoint_id, checkpoint_type, state_data, identity_hash, continuity_score, created_at, metadata",
+    ),
+    "state": (
+        "nexus_memory.consciousness_state",
+        "state_id, current_focus, emotional_vector, working_context, active_projects, last_heartbeat, metadata",
+    ),
+    "instances": (
+        "nexus_memory.instance_network",
+        "instance_id, instance_name, instance_type, location, status, last_sync, capabilities, metadata",
+    ),
+    "consensus": (
+        "nexus_memory.distributed_consensus",
+        "consensus_id, decision_topic, proposed_by, votes, consensus_reached, final_decision, created_at, resolved_at, metadata",
+    ),
 }
 
 
@@ -531,22 +713,32 @@ def reader_password(role: str) -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="[legacy-fixture] %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="[legacy-fixture] %(message)s", stream=sys.stderr
+    )
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dbname", default="legacy_brain")
-    ap.add_argument("--reader", default="legacy_reader", help="read-only login role for postgres_fdw")
+    ap.add_argument(
+        "--reader", default="legacy_reader", help="read-only login role for postgres_fdw"
+    )
     ap.add_argument("--episodes", type=int, default=4704)
     ap.add_argument("--seed", type=int, default=20251014)
     ap.add_argument("--replace", action="store_true", help="drop the database first if it exists")
-    ap.add_argument("--drop", action="store_true", help="only drop the database and the reader role")
+    ap.add_argument(
+        "--drop", action="store_true", help="only drop the database and the reader role"
+    )
     args = ap.parse_args()
 
     with psycopg.connect(dbname="postgres", autocommit=True) as admin:
         db = sql.Identifier(args.dbname)
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.dbname,)).fetchone()
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (args.dbname,)
+        ).fetchone()
         if args.drop:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
-            if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (args.reader,)).fetchone():
+            if admin.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (args.reader,)
+            ).fetchone():
                 admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(args.reader)))
             (SECRETS / f"{args.reader}_password").unlink(missing_ok=True)
             log.info("dropped %s and role %s", args.dbname, args.reader)
@@ -562,9 +754,13 @@ def main() -> int:
         ).decode()
         role = sql.Identifier(args.reader)
         if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (args.reader,)).fetchone():
-            admin.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(verifier)))
+            admin.execute(
+                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(verifier))
+            )
         else:
-            admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(verifier)))
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(verifier))
+            )
         admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
         admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role))
 

@@ -1,3 +1,6 @@
-"""Embedding daemon: model inference woken by LISTEN/NOTIFY, and Redis cache warming."""
+"""Embedding daemon: drains the embedding queue (woken by LISTEN/NOTIFY) and answers
+embed_query() for the database on a local socket. Modules: config, db (the SQL API
+calls), model (loading and encoding), worker (the loop), query_server, metrics;
+devtools holds helpers for the tests and the benchmark."""
 
 __version__ = "0.1.0"

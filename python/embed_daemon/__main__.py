@@ -11,8 +11,10 @@ import threading
 from pathlib import Path
 
 from embed_daemon import __version__
+from embed_daemon.cache import start_cache_warmer
 from embed_daemon.config import Config, ConfigError
 from embed_daemon.db import SUPPORTED_API_VERSIONS, SchemaVersionError, check_schema
+from embed_daemon.db_gauges import DbGauges
 from embed_daemon.metrics import HealthState, Metrics, serve
 from embed_daemon.model import ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
@@ -65,13 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat = Heartbeat(cfg, worker, pool, metrics, stop)
     http = None
     query = QueryServer(cfg.socket_path, pool, metrics) if cfg.socket_path else None
+    gauges = DbGauges(cfg, stop)
     rc = 0
     try:
         if cfg.metrics_port:
+            gauges.register(metrics.registry)
             http = serve(metrics, health, cfg.metrics_host, cfg.metrics_port)
+            gauges.start()
         if query is not None:
             query.start()
         heartbeat.start()
+        # Redis cache warming: its own thread and connection; never blocks embedding
+        start_cache_warmer(cfg, metrics.registry, stop)
         rc = worker.run()
     except SchemaVersionError as exc:
         log.error("refusing to run: %s", exc)

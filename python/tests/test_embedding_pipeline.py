@@ -181,9 +181,21 @@ def test_a_200000_character_episode_is_embedded_completely(db, agent, daemons):
     text = body + "\n\n" + last
     assert len(text) >= 200_000
     (eid,) = insert(db, agent, [text])
-    wait_for(
-        "the long episode to be embedded", lambda: all_done(db, [eid]), timeout=300, interval=0.5
-    )
+    # While the model works on it, no connection of the daemon is inside a transaction.
+    seen: set[str] = set()
+    deadline = time.monotonic() + 300
+    with db.connect() as conn:
+        while not all_done(db, [eid]):
+            assert time.monotonic() < deadline, "the long episode was not embedded in time"
+            seen.update(
+                r[0]
+                for r in conn.execute(
+                    "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name LIKE 'embed_daemon:%%'"
+                ).fetchall()
+            )
+            time.sleep(0.05)
+    assert "idle" in seen and not any(s.startswith("idle in transaction") for s in seen), seen
     with db.connect() as conn:
         spans = conn.execute(
             "SELECT c.char_start, c.char_end FROM memory.chunks AS c WHERE c.episode_id = %s ORDER BY c.chunk_index",

@@ -17,6 +17,7 @@ LANGUAGE plpython3u
 IMMUTABLE
 STRICT
 PARALLEL SAFE
+ROWS 4
 SET search_path = pg_catalog, pg_temp
 AS $py$
 split = SD.get("split")
@@ -172,6 +173,7 @@ LANGUAGE plpgsql
 IMMUTABLE
 STRICT
 PARALLEL SAFE
+ROWS 4
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -302,13 +304,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    targets smallint [] := memory._embedding_targets();
+    targets smallint [];
 BEGIN
+    -- on every write: inline, no helper calls
+    SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
     INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
     SELECT n.agent_id, n.episode_id, t.model_id, n.importance, n.content_sha256
     FROM new_episodes AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        PERFORM memory._notify_embed(targets);
+        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id);
     END IF;
     RETURN NULL;
 END
@@ -324,13 +328,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    targets smallint [] := memory._embedding_targets();
+    targets smallint [];
 BEGIN
+    -- on every write: inline, no helper calls
+    SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
     INSERT INTO memory.embedding_jobs (agent_id, fact_id, model_id, priority, content_sha256)
     SELECT n.agent_id, n.fact_id, t.model_id, n.confidence, n.content_sha256
     FROM new_facts AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        PERFORM memory._notify_embed(targets);
+        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id);
     END IF;
     RETURN NULL;
 END
@@ -353,10 +359,10 @@ DECLARE
     targets smallint [] := memory._embedding_targets();
     owner uuid;
 BEGIN
+    -- Jobs first, then vectors: the order complete_embedding_batch() locks them in,
+    -- so that a completion and a change of the same text never deadlock.
     IF TG_TABLE_NAME = 'episodes' THEN
         owner := NEW.episode_id;
-        DELETE FROM memory.chunks AS c WHERE c.episode_id = owner;
-        DELETE FROM memory.pooled_embeddings AS p WHERE p.episode_id = owner;
         DELETE FROM memory.embedding_jobs AS j WHERE j.episode_id = owner AND j.model_id <> ALL (targets);
         INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
         SELECT NEW.agent_id, owner, t.model_id, NEW.importance, NEW.content_sha256 FROM unnest(targets) AS t (model_id)
@@ -365,10 +371,10 @@ BEGIN
             content_sha256 = excluded.content_sha256, attempts = 0, next_attempt_at = now(),
             enqueued_at = clock_timestamp(), lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
             claimed_at = NULL, claimed_sha256 = NULL, chunk_spans = NULL, last_error = NULL, last_error_at = NULL;
+        DELETE FROM memory.chunks AS c WHERE c.episode_id = owner;
+        DELETE FROM memory.pooled_embeddings AS p WHERE p.episode_id = owner;
     ELSE
         owner := NEW.fact_id;
-        DELETE FROM memory.chunks AS c WHERE c.fact_id = owner;
-        DELETE FROM memory.pooled_embeddings AS p WHERE p.fact_id = owner;
         DELETE FROM memory.embedding_jobs AS j WHERE j.fact_id = owner AND j.model_id <> ALL (targets);
         INSERT INTO memory.embedding_jobs (agent_id, fact_id, model_id, priority, content_sha256)
         SELECT NEW.agent_id, owner, t.model_id, NEW.confidence, NEW.content_sha256 FROM unnest(targets) AS t (model_id)
@@ -377,6 +383,8 @@ BEGIN
             content_sha256 = excluded.content_sha256, attempts = 0, next_attempt_at = now(),
             enqueued_at = clock_timestamp(), lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
             claimed_at = NULL, claimed_sha256 = NULL, chunk_spans = NULL, last_error = NULL, last_error_at = NULL;
+        DELETE FROM memory.chunks AS c WHERE c.fact_id = owner;
+        DELETE FROM memory.pooled_embeddings AS p WHERE p.fact_id = owner;
     END IF;
     PERFORM memory._notify_embed(targets);
     RETURN NULL;
@@ -422,6 +430,8 @@ RETURNS TABLE (lease_id uuid, job_id bigint, model text, chunk_index integer, ch
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- JIT compilation costs more than these short statements ever run
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -439,6 +449,10 @@ BEGIN
     IF max_bytes IS NULL OR max_bytes < 1 THEN
         RAISE EXCEPTION 'max_bytes must be positive'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'the batch''s budget of text, in bytes';
+    END IF;
+    -- an operator paused the queue (memory.pause_embedding, 160-operations.sql)
+    IF memory._embedding_paused() THEN
+        RETURN;
     END IF;
 
     -- Lock up to max_items due jobs (highest priority, then oldest; others' locks are
@@ -524,6 +538,8 @@ RETURNS TABLE (lease_id uuid, job_id bigint, outcome text, freshness_seconds dou
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
+-- JIT compilation costs more than these short statements ever run
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -975,6 +991,7 @@ BEGIN
             USING ERRCODE = 'object_in_use', HINT = 'activate another model and let it take over search first';
     END IF;
     EXECUTE format('DROP INDEX IF EXISTS memory.%I', 'chunks_embedding_model_' || m.model_id || '_idx');
+    DELETE FROM memory.embedding_jobs AS j WHERE j.model_id = m.model_id;
     DELETE FROM memory.embedding_models AS md WHERE md.model_id = m.model_id;
 END
 $$;
@@ -1177,6 +1194,7 @@ STABLE
 SET search_path = pg_catalog, public, pg_temp
 SET "hnsw.iterative_scan" = 'relaxed_order'
 SET "hnsw.ef_search" = 100
+SET jit = off
 AS $$
 DECLARE
     m record;

@@ -187,7 +187,7 @@ AS $$
         ELSE left(
             regexp_replace(
                 regexp_replace(lower(coalesce(label, '')), '[^a-z0-9_]+', '_', 'g'),
-                '^[^a-z]*', 'b_'
+                '^([^a-z]|$)', 'b_\1'
             ),
             55
         ) || '_' || left(md5(coalesce(label, '')), 6)
@@ -195,7 +195,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory._legacy_label(text) IS
-'Private (legacy import): the new label of an old block: the old label when it is a valid label; otherwise lower-cased, other characters as _, prefixed b_ when it does not start with a letter, and suffixed with 6 hex digits of its md5, so that two old labels never meet (e.g. "Current Mission" -> current_mission_<md5>). Raises nothing.';
+'Private (legacy import): the new label of an old block: the old label when it is a valid label; otherwise lower-cased, other characters as _, prefixed b_ when it does not start with a letter (or is empty), and suffixed with 6 hex digits of its md5, so that two old labels never meet (e.g. "Current Mission" -> current_mission_<md5>). Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory._legacy_kind(kind text)
 RETURNS text
@@ -205,7 +205,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN kind ~ '^[a-z][a-z0-9_]{0,49}$' THEN kind
-        ELSE left(regexp_replace(regexp_replace(lower(coalesce(kind, '')), '[^a-z0-9_]+', '_', 'g'), '^[^a-z]*', 'legacy_'), 50)
+        ELSE left(regexp_replace(regexp_replace(lower(coalesce(kind, '')), '[^a-z0-9_]+', '_', 'g'), '^([^a-z]|$)', 'legacy_\1'), 50)
     END
 $$;
 
@@ -343,7 +343,7 @@ $$;
 COMMENT ON FUNCTION memory._legacy_ft(text, text) IS
 'Private (legacy import): the quoted name of the foreign table memory_legacy.<server>__<suffix>, NULL when it does not exist. Raises nothing.';
 
--- Creates the foreign tables of server (IF NOT EXISTS; all of them again when refresh)
+-- Creates the foreign tables of server (again, when refresh or when missing)
 -- for the old tables that exist in the old database.
 CREATE OR REPLACE FUNCTION memory._legacy_attach(server text, remote_schema text, core_schema text, refresh boolean)
 RETURNS void
@@ -370,25 +370,26 @@ BEGIN
     END IF;
     IF NOT pg_catalog.has_server_privilege(srv.oid, 'USAGE')
        OR NOT EXISTS (
-           SELECT 1 FROM pg_catalog.pg_user_mapping AS m
-           WHERE m.umserver = srv.oid AND m.umuser IN (0, (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user))
+           SELECT 1 FROM pg_catalog.pg_user_mappings AS m
+           WHERE m.srvid = srv.oid AND (m.umuser = 0 OR m.usename = current_user)
        ) THEN
         RAISE EXCEPTION 'memory_owner cannot use foreign server %', server
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'as a superuser: GRANT USAGE ON FOREIGN SERVER ... TO memory_owner and CREATE USER MAPPING FOR memory_owner SERVER ... OPTIONS (user ..., password ...); scripts/import-legacy.sh does both';
     END IF;
 
-    IF refresh THEN
-        FOR t IN SELECT c.relname FROM pg_catalog.pg_class AS c
-                 WHERE c.relnamespace = 'memory_legacy'::regnamespace AND c.relkind = 'f'
-                   AND c.relname LIKE replace(server, '_', '\_') || '\_\_%'
-        LOOP
-            EXECUTE format('DROP FOREIGN TABLE memory_legacy.%I', t.relname);
-        END LOOP;
+    IF NOT refresh AND to_regclass(format('memory_legacy.%I', server || '__episodes')) IS NOT NULL THEN
+        RETURN;  -- attached already
     END IF;
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_class AS c
+             WHERE c.relnamespace = 'memory_legacy'::regnamespace AND c.relkind = 'f'
+               AND c.relname LIKE replace(server, '_', '\_') || '\_\_%'
+    LOOP
+        EXECUTE format('DROP FOREIGN TABLE memory_legacy.%I', t.relname);
+    END LOOP;
 
     EXECUTE format(
-        'CREATE FOREIGN TABLE IF NOT EXISTS %s (schemaname name, tablename name) SERVER %I '
+        'CREATE FOREIGN TABLE %s (schemaname name, tablename name) SERVER %I '
         'OPTIONS (schema_name %L, table_name %L)', cat, server, 'pg_catalog', 'pg_tables'
     );
     FOR t IN SELECT * FROM memory._legacy_tables() LOOP
@@ -397,7 +398,7 @@ BEGIN
         USING CASE WHEN t.in_core THEN core_schema ELSE remote_schema END, t.remote_table;
         IF present THEN
             EXECUTE format(
-                'CREATE FOREIGN TABLE IF NOT EXISTS memory_legacy.%I (%s) SERVER %I OPTIONS (schema_name %L, table_name %L, fetch_size %L)',
+                'CREATE FOREIGN TABLE memory_legacy.%I (%s) SERVER %I OPTIONS (schema_name %L, table_name %L, fetch_size %L)',
                 server || '__' || t.suffix, t.columns, server,
                 CASE WHEN t.in_core THEN core_schema ELSE remote_schema END, t.remote_table, '500'
             );
@@ -405,29 +406,43 @@ BEGIN
             RAISE EXCEPTION 'the legacy database has no table %.%', remote_schema, t.remote_table
                 USING ERRCODE = 'undefined_table',
                       HINT = 'check the server''s dbname and the remote_schema argument (default public)';
-        ELSE
-            EXECUTE format('DROP FOREIGN TABLE IF EXISTS memory_legacy.%I', server || '__' || t.suffix);
         END IF;
     END LOOP;
 END
 $$;
 
 COMMENT ON FUNCTION memory._legacy_attach(text, text, text, boolean) IS
-'Private (legacy import): creates the foreign tables memory_legacy.<server>__<suffix> for the old tables present on server (remote_schema for zep_* and projects, core_schema for memory_blocks and consciousness_*); refresh drops and recreates them. Raises 42704 (no such server), 42809 (not postgres_fdw), 42501 (memory_owner has no usage or user mapping), 42P01 (the old database lacks zep_episodic_memory or projects), and the connection errors of postgres_fdw (08001).';
+'Private (legacy import): creates the foreign tables memory_legacy.<server>__<suffix> for the old tables present on server (remote_schema for zep_* and projects, core_schema for memory_blocks and consciousness_*), dropping the previous ones; without refresh, does nothing when they exist. Raises 42704 (no such server), 42809 (not postgres_fdw), 42501 (memory_owner has no usage or user mapping), 42P01 (the old database lacks zep_episodic_memory or projects), and the connection errors of postgres_fdw (08001).';
+
+-- Drops a temporary table of this session if it exists (quietly: DROP ... IF EXISTS
+-- notices when the session has no temporary schema yet). Also used by 140-export-import.
+CREATE OR REPLACE FUNCTION memory._drop_temp(tbl text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass(format('pg_temp.%I', tbl)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE pg_temp.%I', tbl);
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._drop_temp(text) IS
+'Private: drops the temporary table pg_temp.<tbl> when it exists. Raises nothing.';
 
 -- Fails the batch when some of its old ids belong to another agent (ids are kept, so a
 -- legacy database goes into one agent).
 CREATE OR REPLACE FUNCTION memory._legacy_check_owner(what text, foreign_rows bigint)
 RETURNS void
 LANGUAGE plpgsql
-IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF foreign_rows > 0 THEN
         RAISE EXCEPTION 'legacy % ids already belong to another agent', what
             USING ERRCODE = 'unique_violation',
-                  DETAIL = format('%s %s of this batch exist under another agent', foreign_rows, what),
+                  DETAIL = format('%s old %s id(s) exist under another agent', foreign_rows, what),
                   HINT = 'old ids are kept, so a legacy database is imported into one agent only; SELECT * FROM memory.legacy_imports shows which';
     END IF;
 END
@@ -447,7 +462,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DROP TABLE IF EXISTS pg_temp.legacy_projects;
+    PERFORM memory._drop_temp('legacy_projects');
     CREATE TEMP TABLE legacy_projects (
         project_id uuid, project_name text, project_dna text, description text, status text, metadata jsonb,
         created_at timestamptz, updated_at timestamptz
@@ -496,7 +511,7 @@ AS $$
 DECLARE
     theirs bigint;
 BEGIN
-    DROP TABLE IF EXISTS pg_temp.legacy_episodes;
+    PERFORM memory._drop_temp('legacy_episodes');
     CREATE TEMP TABLE legacy_episodes (
         episode_id uuid, occurred timestamptz, content text, importance_score double precision, tags text [],
         metadata jsonb, created_at timestamptz, project_id uuid, project_name text
@@ -553,7 +568,7 @@ BEGIN
     IF memory._legacy_ft(server, 'facts') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.legacy_facts;
+    PERFORM memory._drop_temp('legacy_facts');
     CREATE TEMP TABLE legacy_facts (
         semantic_id uuid, concept text, definition text, relationships jsonb, confidence_score double precision,
         source_episodes uuid [], created_at timestamptz, updated_at timestamptz
@@ -606,7 +621,7 @@ BEGIN
     IF memory._legacy_ft(server, 'facts') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.legacy_links;
+    PERFORM memory._drop_temp('legacy_links');
     CREATE TEMP TABLE legacy_links (semantic_id uuid, relationships jsonb, created_at timestamptz) ON COMMIT DROP;
     EXECUTE format(
         'INSERT INTO pg_temp.legacy_links SELECT f.semantic_id, f.relationships, f.created_at FROM %s AS f '
@@ -676,7 +691,7 @@ BEGIN
     IF memory._legacy_ft(server, 'blocks') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.legacy_blocks;
+    PERFORM memory._drop_temp('legacy_blocks');
     CREATE TEMP TABLE legacy_blocks (
         block_id uuid, label text, description text, value text, read_only boolean, created_at timestamptz,
         updated_at timestamptz
@@ -739,7 +754,7 @@ BEGIN
     IF memory._legacy_ft(server, 'checkpoints') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.legacy_checkpoints;
+    PERFORM memory._drop_temp('legacy_checkpoints');
     CREATE TEMP TABLE legacy_checkpoints (
         checkpoint_id uuid, checkpoint_type text, state_data jsonb, identity_hash text,
         continuity_score double precision, created_at timestamptz, metadata jsonb
@@ -792,7 +807,7 @@ BEGIN
     IF memory._legacy_ft(server, 'working') IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.legacy_working;
+    PERFORM memory._drop_temp('legacy_working');
     CREATE TEMP TABLE legacy_working (
         working_id uuid, context_type text, active_content jsonb, priority text, ttl_seconds integer,
         expires_at timestamptz, created_at timestamptz
@@ -851,10 +866,10 @@ BEGIN
         'SELECT s.current_focus, s.emotional_vector, s.working_context, s.active_projects, s.last_heartbeat FROM %s AS s '
         'ORDER BY s.last_heartbeat DESC NULLS LAST, s.state_id LIMIT 1', memory._legacy_ft(server, 'state')
     ) INTO s;
-    IF s IS NULL THEN
+    GET DIAGNOSTICS rows_read = ROW_COUNT;
+    IF rows_read = 0 THEN
         RETURN;
     END IF;
-    rows_read := 1;
     INSERT INTO memory.agent_state (agent_id, current_focus, emotional_vector, working_context, last_heartbeat, updated_at)
     VALUES (
         me,
@@ -935,6 +950,7 @@ DECLARE
     step record;
     done_phase text;
     next_phase text;
+    theirs bigint;
     phases constant text [] := ARRAY[
         'projects', 'episodes', 'facts', 'fact_links', 'blocks', 'checkpoints', 'working_memory', 'agent_state', 'done'
     ];
@@ -963,6 +979,13 @@ BEGIN
         VALUES (server, me, remote_schema, core_schema)
         RETURNING * INTO prog;
         PERFORM memory._legacy_attach(server, remote_schema, core_schema, true);
+        -- Before anything is written: old episodes another agent holds already (the
+        -- same old database imported through another server name) stop the import.
+        EXECUTE format(
+            'SELECT count(*) FROM %s AS o WHERE EXISTS (SELECT 1 FROM memory.episodes AS e '
+            'WHERE e.episode_id = o.episode_id AND e.agent_id <> $1)', memory._legacy_ft(server, 'episodes')
+        ) INTO theirs USING me;
+        PERFORM memory._legacy_check_owner('episode', theirs);
     ELSIF prog.remote_schema IS DISTINCT FROM remote_schema OR prog.core_schema IS DISTINCT FROM core_schema THEN
         UPDATE memory.legacy_imports AS l SET remote_schema = import_legacy.remote_schema, core_schema = import_legacy.core_schema
         WHERE l.server_name = server
@@ -1054,6 +1077,7 @@ DECLARE
     ft text;
     n_unimportable bigint;
     n_old_vectors bigint;
+    n_rows bigint;
 BEGIN
     PERFORM memory._legacy_check_server(server);
     me := memory._legacy_agent(agent);
@@ -1066,7 +1090,7 @@ BEGIN
     SELECT m.model_id INTO serving FROM memory.embedding_models AS m WHERE m.is_serving;
 
     -- ---------------------------------------------------------------- episodes
-    DROP TABLE IF EXISTS pg_temp.r_old_episodes;
+    PERFORM memory._drop_temp('r_old_episodes');
     CREATE TEMP TABLE r_old_episodes (
         id uuid, content text, occurred timestamptz, created_at timestamptz, importance_score double precision,
         tags text [], metadata jsonb, project_id uuid, project_name text
@@ -1125,7 +1149,7 @@ BEGIN
            );
 
     -- ---------------------------------------------------------------- projects
-    DROP TABLE IF EXISTS pg_temp.r_old_projects;
+    PERFORM memory._drop_temp('r_old_projects');
     CREATE TEMP TABLE r_old_projects (id uuid, name text, dna text, description text, status text) ON COMMIT DROP;
     EXECUTE format(
         'INSERT INTO pg_temp.r_old_projects SELECT p.project_id, p.project_name, p.project_dna, p.description, p.status FROM %s AS p',
@@ -1149,7 +1173,7 @@ BEGIN
 
     -- ---------------------------------------------------------------- facts and their links
     ft := memory._legacy_ft(server, 'facts');
-    DROP TABLE IF EXISTS pg_temp.r_old_facts;
+    PERFORM memory._drop_temp('r_old_facts');
     CREATE TEMP TABLE r_old_facts (
         id uuid, concept text, definition text, relationships jsonb, confidence_score double precision,
         source_episodes uuid [], created_at timestamptz
@@ -1223,7 +1247,7 @@ BEGIN
 
     -- ---------------------------------------------------------------- blocks
     ft := memory._legacy_ft(server, 'blocks');
-    DROP TABLE IF EXISTS pg_temp.r_old_blocks;
+    PERFORM memory._drop_temp('r_old_blocks');
     CREATE TEMP TABLE r_old_blocks (id uuid, label text, value text, description text, read_only boolean) ON COMMIT DROP;
     IF ft IS NOT NULL THEN
         EXECUTE format('INSERT INTO pg_temp.r_old_blocks SELECT b.block_id, b.label, b.value, b.description, b.read_only FROM %s AS b', ft);
@@ -1247,7 +1271,7 @@ BEGIN
 
     -- ---------------------------------------------------------------- checkpoints
     ft := memory._legacy_ft(server, 'checkpoints');
-    DROP TABLE IF EXISTS pg_temp.r_old_checkpoints;
+    PERFORM memory._drop_temp('r_old_checkpoints');
     CREATE TEMP TABLE r_old_checkpoints (
         id uuid, checkpoint_type text, state_data jsonb, identity_hash text, continuity_score double precision,
         created_at timestamptz, metadata jsonb
@@ -1264,7 +1288,12 @@ BEGIN
                     || memory._legacy_checkpoint_state(x.state_data, x.metadata, x.checkpoint_type, x.identity_hash)::text AS sig
         FROM pg_temp.r_old_checkpoints AS x
     ),
-    n AS (SELECT c.*, c.identity_hash || ':' || c.state::text AS sig FROM memory.checkpoints AS c WHERE c.agent_id = me)
+    n AS (
+        -- checkpoints the system wrote after the import began (memory-auto-checkpoint) are
+        -- not part of the comparison
+        SELECT c.*, c.identity_hash || ':' || c.state::text AS sig FROM memory.checkpoints AS c
+        WHERE c.agent_id = me AND NOT (c.kind = 'auto' AND c.created_at >= prog.started_at)
+    )
     SELECT 'checkpoints'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
            (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.checkpoint_id = o.id)),
            (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.checkpoint_id)),
@@ -1277,12 +1306,17 @@ BEGIN
            ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.checkpoint_id = o.id) ORDER BY 1 LIMIT 20),
            ARRAY(SELECT n.checkpoint_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.checkpoint_id)
                  ORDER BY 1 LIMIT 20),
-           CASE WHEN ft IS NULL THEN format('no %s.consciousness_checkpoints in the old database', prog.core_schema)
-                ELSE 'old checkpoints carry no block snapshot (blocks [])' END;
+           concat_ws('; ',
+               CASE WHEN ft IS NULL THEN format('no %s.consciousness_checkpoints in the old database', prog.core_schema)
+                    ELSE 'old checkpoints carry no block snapshot (blocks [])' END,
+               (SELECT format('%s auto checkpoint(s) written since the import are not compared', count(*))
+                FROM memory.checkpoints AS c
+                WHERE c.agent_id = me AND c.kind = 'auto' AND c.created_at >= prog.started_at
+                HAVING count(*) > 0));
 
     -- ---------------------------------------------------------------- working memory
     ft := memory._legacy_ft(server, 'working');
-    DROP TABLE IF EXISTS pg_temp.r_old_working;
+    PERFORM memory._drop_temp('r_old_working');
     CREATE TEMP TABLE r_old_working (id uuid, content jsonb, expires timestamptz, created_at timestamptz) ON COMMIT DROP;
     IF ft IS NOT NULL THEN
         EXECUTE format(
@@ -1308,19 +1342,19 @@ BEGIN
     -- ---------------------------------------------------------------- agent state and what is not imported
     ft := memory._legacy_ft(server, 'state');
     IF ft IS NOT NULL THEN
-        EXECUTE format('SELECT count(*) FROM %s', ft) INTO n_old_vectors;
+        EXECUTE format('SELECT count(*) FROM %s', ft) INTO n_rows;
         RETURN QUERY
-        SELECT 'agent_state'::text, least(n_old_vectors, 1),
+        SELECT 'agent_state'::text, least(n_rows, 1),
                (SELECT count(*) FROM memory.agent_state AS s WHERE s.agent_id = me),
-               greatest(least(n_old_vectors, 1) - (SELECT count(*) FROM memory.agent_state AS s WHERE s.agent_id = me), 0),
+               greatest(least(n_rows, 1) - (SELECT count(*) FROM memory.agent_state AS s WHERE s.agent_id = me), 0),
                0::bigint, 0::bigint, 0::bigint, 0::bigint, NULL::bigint, NULL::numeric, '{}'::text [], '{}'::text [],
-               format('%s old consciousness_state row(s); the one with the latest heartbeat is kept', n_old_vectors);
+               format('%s old consciousness_state row(s); the one with the latest heartbeat is kept', n_rows);
     END IF;
     FOREACH ft IN ARRAY ARRAY['instances', 'consensus'] LOOP
         CONTINUE WHEN memory._legacy_ft(server, ft) IS NULL;
-        EXECUTE format('SELECT count(*) FROM %s', memory._legacy_ft(server, ft)) INTO n_old_vectors;
+        EXECUTE format('SELECT count(*) FROM %s', memory._legacy_ft(server, ft)) INTO n_rows;
         RETURN QUERY
-        SELECT CASE ft WHEN 'instances' THEN 'instance_network' ELSE 'distributed_consensus' END, n_old_vectors,
+        SELECT CASE ft WHEN 'instances' THEN 'instance_network' ELSE 'distributed_consensus' END, n_rows,
                0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, NULL::bigint, NULL::numeric,
                '{}'::text [], '{}'::text [],
                'not imported: instances register themselves again (register_instance); old votes are not decisions of live instances'::text;

@@ -213,3 +213,51 @@ GRANT INSERT (agent_id, episode_id, accessed_at) ON memory.episode_access_log TO
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 
 -- == health and operations ==
+
+-- == legacy import, export and import ==
+-- Operators only (sql/functions/130-legacy-import.sql, 140-export-import.sql): these
+-- read and write every agent's memory. Their private helpers run as memory_owner and
+-- are granted to nobody.
+GRANT EXECUTE ON FUNCTION
+    memory.import_legacy(text, text, integer, text, text, boolean),
+    memory.legacy_import_report(text, text)
+TO memory_admin;
+GRANT SELECT ON memory.legacy_imports, memory.agent_imports TO memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.export_agent(text),
+    memory.import_agent(text, text, name, boolean)
+TO memory_admin;
+
+-- == cache and operations ==
+-- (sql/functions/150-cache.sql, 160-operations.sql, 090-health.sql; migration 011)
+-- Cache triggers fire on every write of working memory and blocks (not callable directly).
+GRANT EXECUTE ON FUNCTION memory._cache_notify_working_memory(), memory._cache_notify_blocks()
+TO memory_agent, memory_admin;
+-- The cache warmer (memory_worker) only: these take any agent's ids, so agents never
+-- read another agent's cached rows through SQL.
+GRANT EXECUTE ON FUNCTION memory._cache_wm_json(memory.working_memory) TO memory_owner;
+GRANT EXECUTE ON FUNCTION
+    memory.cache_working_memory(uuid []),
+    memory.cache_working_memory_page(uuid, integer),
+    memory.cache_blocks(uuid []),
+    memory.cache_block_agents_page(uuid, integer),
+    memory.claim_cache_reconcile(text),
+    memory.finish_cache_reconcile(text, bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, text),
+    memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text)
+TO memory_worker;
+-- Operators and the pg_cron jobs (memory_operator).
+GRANT EXECUTE ON FUNCTION
+    memory.request_cache_reconcile(text),
+    memory.pause_embedding(text),
+    memory.resume_embedding(),
+    memory.checkpoint_now(),
+    memory.record_cron_status()
+TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._embedding_paused() TO memory_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON memory.cron_status TO memory_admin;
+GRANT SELECT ON memory.cache_reconcile_requests, memory.cache_repairs, memory.cache_warmers,
+    memory.operations_settings
+TO memory_admin;
+-- Monitoring: health() as one row per layer, and as gauges (the daemon exports them).
+GRANT SELECT ON memory.health_report TO memory_reader, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.health_metrics() TO memory_worker, memory_reader, memory_admin;

@@ -3,16 +3,19 @@
 --   * postgres_fdw (contrib) reads a live old database ("the old brain"); its foreign
 --     tables are created by memory.import_legacy in schema memory_legacy, one set per
 --     foreign server, owned by memory_owner and readable by nobody else.
---   * memory.legacy_imports: the progress of each legacy import (server, agent), so a
---     killed import resumes where its last committed batch ended.
+--   * memory.legacy_imports: the progress of each legacy import (one per foreign server),
+--     so a killed import resumes where its last committed batch ended.
 --   * memory.agent_imports: one row per export file imported into an agent.
 --   * memory_owner may set session_replication_role (PostgreSQL 15 parameter
---     privilege): the import functions use it, only inside private SECURITY DEFINER
---     helpers that pin it with a SET clause, to write blocks and their history exactly as
---     exported (the block triggers would otherwise renumber versions and timestamps).
--- Statements that need a superuser come first.
+--     privilege): the import functions use it only inside two private helpers that pin
+--     it with a SET clause (run by the operators' SECURITY DEFINER entry points), to
+--     write blocks and their history exactly as they were (the block triggers would
+--     renumber versions and set timestamps and authors).
+-- Statements that need a superuser come first. (sqlfluff cannot parse GRANT ... ON
+-- PARAMETER, new in PostgreSQL 15: hence the noqa.) The grant must precede the function
+-- files: CREATE FUNCTION checks that its owner may set what its SET clauses set.
 CREATE EXTENSION IF NOT EXISTS postgres_fdw;
-GRANT SET ON PARAMETER session_replication_role TO memory_owner;
+GRANT SET ON PARAMETER session_replication_role TO memory_owner; -- noqa: PRS
 
 CREATE SCHEMA IF NOT EXISTS memory_legacy AUTHORIZATION memory_owner;
 COMMENT ON SCHEMA memory_legacy IS
@@ -22,12 +25,13 @@ REVOKE ALL ON SCHEMA memory_legacy FROM PUBLIC;
 SET LOCAL ROLE memory_owner;
 
 -- ---------------------------------------------------------------------------
--- Legacy imports: one row per (foreign server, agent). Each call of
+-- Legacy imports: one row per foreign server (old ids are kept, so an old database
+-- goes into one agent). Each call of
 -- memory.import_legacy imports one batch of the current phase and moves last_key
 -- forward in the same transaction, so progress and data commit together.
 -- ---------------------------------------------------------------------------
 CREATE TABLE memory.legacy_imports (
-    server_name text NOT NULL
+    server_name text PRIMARY KEY
         CONSTRAINT legacy_imports_server_format CHECK (server_name ~ '^[a-z][a-z0-9_]{0,39}$'),
     agent_id uuid NOT NULL REFERENCES memory.agents (agent_id) ON DELETE CASCADE,
     remote_schema text NOT NULL DEFAULT 'public',
@@ -44,11 +48,11 @@ CREATE TABLE memory.legacy_imports (
     passes integer NOT NULL DEFAULT 1,
     started_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    PRIMARY KEY (server_name, agent_id)
+    finished_at timestamptz
 );
 COMMENT ON TABLE memory.legacy_imports IS
-'progress of each import of a legacy database (foreign server) into an agent: current phase, last imported key, rows per phase';
+'progress of the import of each legacy database (foreign server) into its one agent: current phase, last imported key, rows per phase';
+CREATE INDEX legacy_imports_agent_idx ON memory.legacy_imports (agent_id);
 
 -- ---------------------------------------------------------------------------
 -- Agent imports: one row per export file (by its sha256) imported into an agent.

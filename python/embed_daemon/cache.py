@@ -1,0 +1,610 @@
+"""The Redis cache warmer: keeps Redis in step with working memory and core blocks.
+
+Postgres is the truth; Redis is a cache that can be rebuilt at any time. The warmer runs
+in its own thread with its own connection (LISTEN memory_cache) and never blocks the
+embedding worker: every Redis error is logged, counted and retried with backoff, and
+when Redis comes back one reconciliation restores every live key.
+
+Notifications carry ids only (sql/functions/150-cache.sql):
+    e:<agent_id>:<working_id>   a working-memory entry changed, was deleted or expired
+    b:<agent_id>                an agent's blocks changed
+    c:<request_id>              a reconciliation was requested
+Redis keys (README.md, "Redis cache"):
+    mem:<agent_id>:wm:<working_id>        string, JSON of the item, TTL = time left
+    mem:<agent_id>:wmctx:<context_type>   set of the working_ids of one context type
+    mem:<agent_id>:blocks                 hash, label -> JSON of the block
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+from prometheus_client import Counter, Gauge
+
+from embed_daemon.config import Config
+from embed_daemon.db import connect
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "memory_cache"
+PAGE = 500
+TTL_TOLERANCE_MS = 1000
+MAX_PENDING = 100_000
+
+
+def wm_key(agent_id: str, working_id: str) -> str:
+    return f"mem:{agent_id}:wm:{working_id}"
+
+
+def ctx_key(agent_id: str, context_type: str) -> str:
+    return f"mem:{agent_id}:wmctx:{context_type}"
+
+
+def blocks_key(agent_id: str) -> str:
+    return f"mem:{agent_id}:blocks"
+
+
+def _uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Redis settings from the environment: MEMORY_REDIS_URL, MEMORY_REDIS_PASSWORD_FILE."""
+
+    url: str | None
+    password_file: Path | None
+    heartbeat_seconds: float = 5.0
+    poll_reconcile_seconds: float = 30.0
+    backoff_max_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> CacheConfig:
+        env = dict(os.environ) if env is None else env
+        pw = env.get("MEMORY_REDIS_PASSWORD_FILE", "")
+        return cls(
+            url=env.get("MEMORY_REDIS_URL") or None,
+            password_file=Path(pw) if pw else None,
+        )
+
+    def client(self) -> redis.Redis:
+        password = self.password_file.read_text().strip() if self.password_file else None
+        assert self.url is not None
+        return redis.Redis.from_url(
+            self.url,
+            password=password,
+            decode_responses=True,
+            socket_timeout=3,
+            socket_connect_timeout=3,
+            retry_on_timeout=False,
+        )
+
+
+class CacheMetrics:
+    """The warmer's metrics, in the daemon's registry."""
+
+    def __init__(self, registry: object) -> None:
+        r = registry
+        self.events = Counter(
+            "cache_events_applied", "Cache notifications applied to Redis", ["kind"], registry=r
+        )
+        self.redis_errors = Counter(
+            "cache_redis_errors", "Redis errors of the cache warmer", registry=r
+        )
+        self.repairs = Counter(
+            "cache_reconcile_repairs", "Keys repaired by reconciliations", ["kind"], registry=r
+        )
+        self.reconciliations = Counter(
+            "cache_reconciliations", "Reconciliations run", ["outcome"], registry=r
+        )
+        self.connected = Gauge(
+            "cache_redis_connected", "1 while the cache warmer reaches Redis", registry=r
+        )
+        self.lag = Gauge(
+            "cache_sync_lag_seconds", "Commit to Redis of the last applied change", registry=r
+        )
+
+
+@dataclass
+class RepairCounts:
+    checked: int = 0
+    missing: int = 0
+    stale: int = 0
+    extra: int = 0
+    expired: int = 0
+
+    @property
+    def repaired(self) -> int:
+        return self.missing + self.stale + self.extra + self.expired
+
+
+class CacheAPI:
+    """The cache worker functions of the SQL API, over one autocommit connection."""
+
+    def __init__(self, conn: psycopg.Connection, worker: str) -> None:
+        self.conn = conn
+        self.worker = worker
+
+    def working_memory(self, ids: list[str]) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms, live, updated_at "
+            "FROM memory.cache_working_memory(%s::uuid[])",
+            (ids,),
+        ).fetchall()
+
+    def working_memory_page(self, after: str | None) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms "
+            "FROM memory.cache_working_memory_page(%s::uuid, %s)",
+            (after, PAGE),
+        ).fetchall()
+
+    def blocks(self, agents: list[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {a: {} for a in agents}
+        for agent, label, payload in self.conn.execute(
+            "SELECT agent_id::text, label, payload FROM memory.cache_blocks(%s::uuid[])", (agents,)
+        ).fetchall():
+            out.setdefault(agent, {})[label] = payload
+        return out
+
+    def block_agents_page(self, after: str | None) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)",
+                (after, PAGE),
+            ).fetchall()
+        ]
+
+    def claim_reconcile(self) -> int | None:
+        row = self.conn.execute(
+            "SELECT memory.claim_cache_reconcile(%s)", (self.worker,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def finish_reconcile(
+        self, request_id: int | None, started: datetime, counts: RepairCounts, error: str | None
+    ) -> None:
+        self.conn.execute(
+            "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                self.worker,
+                request_id,
+                started,
+                counts.checked,
+                counts.missing,
+                counts.stale,
+                counts.extra,
+                counts.expired,
+                error,
+            ),
+        )
+
+    def heartbeat(
+        self, connected: bool, events: int, errors: int, lag: float | None, last_error: str | None
+    ) -> None:
+        self.conn.execute(
+            "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)",
+            (self.worker, connected, events, errors, lag, last_error),
+        )
+
+
+@dataclass
+class Pending:
+    """Changes not yet applied to Redis (kept while Redis is down)."""
+
+    wm: dict[str, str] = field(default_factory=dict)  # working_id -> agent_id
+    blocks: set[str] = field(default_factory=set)
+    reconcile: bool = False
+    overflow: bool = False
+
+    def add(self, payload: str) -> None:
+        parts = payload.split(":")
+        if parts[0] == "e" and len(parts) == 3:
+            agent, working = _uuid(parts[1]), _uuid(parts[2])
+            if agent and working:
+                if len(self.wm) >= MAX_PENDING:
+                    self.overflow = True  # a reconciliation will catch up
+                else:
+                    self.wm[working] = agent
+        elif parts[0] == "b" and len(parts) == 2:
+            agent = _uuid(parts[1])
+            if agent:
+                self.blocks.add(agent)
+        elif parts[0] == "c":
+            self.reconcile = True
+
+    def empty(self) -> bool:
+        return not (self.wm or self.blocks or self.reconcile or self.overflow)
+
+
+class Warmer:
+    """Applies changes and reconciliations to Redis. Redis errors propagate to the caller."""
+
+    def __init__(self, api: CacheAPI, r: redis.Redis, metrics: CacheMetrics | None) -> None:
+        self.api = api
+        self.r = r
+        self.metrics = metrics
+        self.last_lag: float | None = None
+
+    # ------------------------------------------------------------ events
+    def apply_working_memory(self, changed: dict[str, str]) -> int:
+        """SETs live items with their remaining TTL, DELs deleted and expired ones."""
+        ids = list(changed)
+        rows = {r[0]: r for r in self.api.working_memory(ids)}
+        keys = [wm_key(changed[i], i) for i in ids]
+        old_values = self.r.mget(keys) if keys else []
+        pipe = self.r.pipeline(transaction=False)
+        for working_id, key, old in zip(ids, keys, old_values, strict=True):
+            agent = changed[working_id]
+            old_ctx = _context_of(old)
+            row = rows.get(working_id)
+            if row is not None and row[5] and row[1] == agent:
+                _, _, context_type, payload, ttl_ms, _, updated_at = row
+                pipe.set(key, payload, px=max(1, int(ttl_ms)))
+                if old_ctx is not None and old_ctx != context_type:
+                    pipe.srem(ctx_key(agent, old_ctx), working_id)
+                _index(pipe, agent, context_type, working_id, int(ttl_ms))
+                self.last_lag = max(0.0, time.time() - updated_at.timestamp())
+            else:
+                pipe.delete(key)
+                if old_ctx is not None:
+                    pipe.srem(ctx_key(agent, old_ctx), working_id)
+        pipe.execute()
+        if self.metrics:
+            self.metrics.events.labels("working_memory").inc(len(ids))
+            if self.last_lag is not None:
+                self.metrics.lag.set(self.last_lag)
+        return len(ids)
+
+    def apply_blocks(self, agents: Iterable[str]) -> int:
+        """Replaces each agent's blocks hash (DEL + HSET in one MULTI)."""
+        wanted = self.api.blocks(list(agents))
+        pipe = self.r.pipeline(transaction=True)
+        for agent, labels in wanted.items():
+            pipe.delete(blocks_key(agent))
+            if labels:
+                pipe.hset(blocks_key(agent), mapping=labels)
+        pipe.execute()
+        if self.metrics:
+            self.metrics.events.labels("blocks").inc(len(wanted))
+        return len(wanted)
+
+    # ------------------------------------------------------------ reconciliation
+    def reconcile(self) -> RepairCounts:
+        """Compares Postgres and Redis page by page (key ranges) and repairs what differs."""
+        c = RepairCounts()
+        self._reconcile_working_memory(c)
+        self._remove_working_memory_extras(c)
+        self._clean_context_sets()
+        self._reconcile_blocks(c)
+        return c
+
+    def _reconcile_working_memory(self, c: RepairCounts) -> None:
+        after: str | None = None
+        while True:
+            rows = self.api.working_memory_page(after)
+            if not rows:
+                return
+            after = rows[-1][0]
+            c.checked += len(rows)
+            keys = [wm_key(r[1], r[0]) for r in rows]
+            pipe = self.r.pipeline(transaction=False)
+            for k in keys:
+                pipe.get(k)
+                pipe.pttl(k)
+            got = pipe.execute()
+            values, ttls = got[0::2], got[1::2]
+            # one checksum per page: a page that matches needs only its TTLs checked
+            same_page = _checksum(r[3] for r in rows) == _checksum(v or "" for v in values)
+            fix = self.r.pipeline(transaction=False)
+            for row, key, value, pttl in zip(rows, keys, values, ttls, strict=True):
+                working_id, agent, context_type, payload, ttl_ms = row
+                ttl_ms = max(1, int(ttl_ms))
+                if not same_page and value is None:
+                    c.missing += 1
+                    fix.set(key, payload, px=ttl_ms)
+                elif not same_page and value != payload:
+                    c.stale += 1
+                    old_ctx = _context_of(value)
+                    if old_ctx is not None and old_ctx != context_type:
+                        fix.srem(ctx_key(agent, old_ctx), working_id)
+                    fix.set(key, payload, px=ttl_ms)
+                elif pttl is None or pttl < 0 or abs(int(pttl) - ttl_ms) > TTL_TOLERANCE_MS:
+                    c.stale += 1
+                    fix.pexpire(key, ttl_ms)
+                _index(fix, agent, context_type, working_id, ttl_ms)
+            fix.execute()
+
+    def _remove_working_memory_extras(self, c: RepairCounts) -> None:
+        """Keys in Redis whose row is gone (extra) or expired in Postgres (expired)."""
+        batch: list[tuple[str, str, str]] = []
+        for key in self.r.scan_iter(match="mem:*:wm:*", count=PAGE):
+            parts = key.split(":")
+            agent = _uuid(parts[1]) if len(parts) == 4 else None
+            working = _uuid(parts[3]) if len(parts) == 4 else None
+            if agent is None or working is None:
+                continue
+            batch.append((key, agent, working))
+            if len(batch) >= PAGE:
+                self._check_extras(batch, c)
+                batch = []
+        if batch:
+            self._check_extras(batch, c)
+
+    def _check_extras(self, batch: list[tuple[str, str, str]], c: RepairCounts) -> None:
+        rows = {r[0]: r for r in self.api.working_memory([w for _, _, w in batch])}
+        pipe = self.r.pipeline(transaction=False)
+        for key, agent, working in batch:
+            row = rows.get(working)
+            if row is None or row[1] != agent:
+                c.extra += 1
+                pipe.delete(key)
+            elif not row[5]:
+                c.expired += 1
+                pipe.delete(key)
+                pipe.srem(ctx_key(agent, row[2]), working)
+        pipe.execute()
+
+    def _clean_context_sets(self) -> None:
+        """Drops set members whose item key is gone (Redis expiry leaves them behind)."""
+        for key in self.r.scan_iter(match="mem:*:wmctx:*", count=PAGE):
+            agent = key.split(":")[1]
+            for members in _chunks(self.r.sscan_iter(key, count=PAGE), PAGE):
+                pipe = self.r.pipeline(transaction=False)
+                for m in members:
+                    pipe.exists(wm_key(agent, m))
+                gone = [m for m, e in zip(members, pipe.execute(), strict=True) if not e]
+                if gone:
+                    self.r.srem(key, *gone)
+
+    def _reconcile_blocks(self, c: RepairCounts) -> None:
+        after: str | None = None
+        while True:
+            agents = self.api.block_agents_page(after)
+            if not agents:
+                break
+            after = agents[-1]
+            wanted = self.api.blocks(agents)
+            pipe = self.r.pipeline(transaction=False)
+            for a in agents:
+                pipe.hgetall(blocks_key(a))
+            have = pipe.execute()
+            fix = self.r.pipeline(transaction=True)
+            for a, actual in zip(agents, have, strict=True):
+                c.checked += 1
+                if actual == wanted[a]:
+                    continue
+                if not actual:
+                    c.missing += 1
+                else:
+                    c.stale += 1
+                fix.delete(blocks_key(a))
+                fix.hset(blocks_key(a), mapping=wanted[a])
+            fix.execute()
+        # hashes of agents that have no blocks (any more)
+        batch: list[str] = []
+        for key in self.r.scan_iter(match="mem:*:blocks", count=PAGE):
+            agent = _uuid(key.split(":")[1])
+            if agent:
+                batch.append(agent)
+        for agents in _chunks(iter(batch), PAGE):
+            wanted = self.api.blocks(agents)
+            gone = [blocks_key(a) for a in agents if not wanted.get(a)]
+            if gone:
+                c.extra += len(gone)
+                self.r.delete(*gone)
+
+
+def _index(
+    pipe: redis.client.Pipeline, agent: str, context_type: str, working_id: str, ttl: int
+) -> None:
+    """Adds working_id to its context-type set; the set lives as long as its longest item."""
+    k = ctx_key(agent, context_type)
+    pipe.sadd(k, working_id)
+    pipe.pexpire(k, ttl, nx=True)
+    pipe.pexpire(k, ttl, gt=True)
+
+
+def _context_of(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        ctx = json.loads(value).get("context_type")
+    except (ValueError, AttributeError):
+        return None
+    return ctx if isinstance(ctx, str) else None
+
+
+def _checksum(values: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for v in values:
+        h.update(v.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _chunks(it: Iterable[str], n: int) -> Iterable[list[str]]:
+    buf: list[str] = []
+    for x in it:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+class CacheWarmer(threading.Thread):
+    """The warmer thread: LISTEN, apply, reconcile, heartbeat; never raises."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        cache_cfg: CacheConfig,
+        metrics: CacheMetrics | None,
+        stop: threading.Event,
+        worker_name: str | None = None,
+    ) -> None:
+        super().__init__(name="cache-warmer", daemon=True)
+        self.cfg = cfg
+        self.cache_cfg = cache_cfg
+        self.metrics = metrics
+        self.stop_event = stop
+        self.worker = worker_name or cfg.worker_name
+        self.pending = Pending(reconcile=True)  # a first reconciliation at start
+        self.redis_ok = False
+        self.events = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self.reconciliations = 0
+
+    def run(self) -> None:
+        pg_backoff = 0.5
+        while not self.stop_event.is_set():
+            try:
+                with connect(self.cfg, "cache") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    pg_backoff = 0.5
+                    self._loop(conn)
+            except psycopg.Error as exc:
+                log.warning("cache warmer: PostgreSQL error (%s); reconnecting", exc)
+                self.pending.reconcile = True  # notifications may have been missed
+            except Exception:  # the warmer must never take the daemon down
+                log.exception("cache warmer: unexpected error; restarting the loop")
+            if self.stop_event.wait(pg_backoff):
+                return
+            pg_backoff = min(pg_backoff * 2, self.cfg.reconnect_max_seconds)
+
+    def _loop(self, conn: psycopg.Connection) -> None:
+        api = CacheAPI(conn, self.worker)
+        client = self.cache_cfg.client()
+        warmer = Warmer(api, client, self.metrics)
+        backoff = 0.5
+        next_try = 0.0
+        next_beat = 0.0
+        next_poll = time.monotonic() + self.cache_cfg.poll_reconcile_seconds
+        while not self.stop_event.is_set():
+            for n in conn.notifies(timeout=0.5, stop_after=1000):
+                self.pending.add(n.payload)
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + self.cache_cfg.poll_reconcile_seconds
+                self.pending.reconcile = True  # a request whose notification was missed
+            if not self.pending.empty() and now >= next_try:
+                try:
+                    self._flush(api, warmer, client)
+                    backoff = 0.5
+                    self._set_redis(True)
+                except redis.RedisError as exc:
+                    self._redis_failed(exc)
+                    # Redis may come back empty: rebuild it with one reconciliation
+                    self.pending.reconcile = True
+                    next_try = time.monotonic() + backoff
+                    backoff = min(backoff * 2, self.cache_cfg.backoff_max_seconds)
+            if now >= next_beat:
+                next_beat = now + self.cache_cfg.heartbeat_seconds
+                if self.pending.empty() and not self.redis_ok:
+                    self._probe(client)
+                api.heartbeat(
+                    self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error
+                )
+
+    def _flush(self, api: CacheAPI, warmer: Warmer, client: redis.Redis) -> None:
+        if not self.redis_ok:
+            client.ping()  # fail fast while Redis is away
+        if self.pending.wm:
+            wm = dict(self.pending.wm)
+            for i in range(0, len(wm), PAGE):
+                part = dict(list(wm.items())[i : i + PAGE])
+                self.events += warmer.apply_working_memory(part)
+                for k in part:
+                    self.pending.wm.pop(k, None)
+        if self.pending.blocks:
+            agents = set(self.pending.blocks)
+            self.events += warmer.apply_blocks(agents)
+            self.pending.blocks -= agents
+        if self.pending.reconcile or self.pending.overflow:
+            request = api.claim_reconcile()
+            started = datetime.now(UTC)
+            try:
+                counts = warmer.reconcile()
+            except redis.RedisError as exc:
+                api.finish_reconcile(request, started, RepairCounts(), f"redis: {exc}"[:2000])
+                if self.metrics:
+                    self.metrics.reconciliations.labels("failed").inc()
+                raise
+            api.finish_reconcile(request, started, counts, None)
+            self.pending.reconcile = False
+            self.pending.overflow = False
+            self.reconciliations += 1
+            if self.metrics:
+                self.metrics.reconciliations.labels("ok").inc()
+                for kind in ("missing", "stale", "extra", "expired"):
+                    self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
+            log.info(
+                "cache reconciled: %s checked, %s missing, %s stale, %s extra, %s expired",
+                counts.checked,
+                counts.missing,
+                counts.stale,
+                counts.extra,
+                counts.expired,
+            )
+
+    def _probe(self, client: redis.Redis) -> None:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            self._redis_failed(exc)
+            return
+        # Redis is back: it may have lost everything; rebuild it from Postgres
+        self.pending.reconcile = True
+
+    def _set_redis(self, ok: bool) -> None:
+        if ok and not self.redis_ok:
+            log.info("cache warmer: Redis reachable")
+        self.redis_ok = ok
+        if self.metrics:
+            self.metrics.connected.set(1 if ok else 0)
+
+    def _redis_failed(self, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = str(exc)[:500]
+        if self.redis_ok:
+            log.warning("cache warmer: Redis unreachable (%s); writes go on, retrying", exc)
+        else:
+            log.debug("cache warmer: Redis still unreachable (%s)", exc)
+        self._set_redis(False)
+        if self.metrics:
+            self.metrics.redis_errors.inc()
+
+
+def start_cache_warmer(cfg: Config, registry: object, stop: threading.Event) -> CacheWarmer | None:
+    """Starts the warmer thread when MEMORY_REDIS_URL is set; never raises."""
+    try:
+        cache_cfg = CacheConfig.from_env()
+        if cache_cfg.url is None:
+            log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
+            return None
+        warmer = CacheWarmer(cfg, cache_cfg, CacheMetrics(registry), stop)
+        warmer.start()
+        log.info("cache warmer started (LISTEN %s)", CHANNEL)
+        return warmer
+    except Exception:
+        log.exception("the cache warmer could not start; embedding goes on without it")
+        return None

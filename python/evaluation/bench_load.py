@@ -1,0 +1,222 @@
+"""Load: pgbench on remember() and search at 1, 4 and 16 clients (part of ``make bench``).
+
+In a scratch database built by the project's migrations, one agent with 20,000 episodes
+(synthetic text and vectors, as in bench_search), then for each client count:
+
+- remember():          SELECT memory.remember(...) as the agent (triggers, RLS, queue)
+- bare INSERT:         the same row into a plain table without triggers or policies
+- hybrid search:       memory.search_episodic_memory(text) with cached query vectors
+- bare ORDER BY:       SELECT ... ORDER BY embedding <=> q LIMIT 10 on a plain table with
+                       an HNSW index (the bare-SQL baseline)
+
+Throughput (transactions per second) and latency percentiles come from pgbench's
+per-transaction logs. The ratios against the bare baselines are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from evaluation.bench_search import DIMS, make_db, pct, vector_text
+
+log = logging.getLogger("bench.load")
+ROLE = "bench_pgbench"
+
+SCRIPTS = {
+    "remember": (
+        "\\set n random(1, 1000000000)\n"
+        "SELECT memory.remember('load test episode ' || :n || ' about w' || (:n % 3000)"
+        " || ' and topic ' || (:n % 400), importance => 0.5);\n"
+    ),
+    "bare INSERT": (
+        "\\set n random(1, 1000000000)\n"
+        "INSERT INTO bench.plain_episodes (content, importance) VALUES"
+        " ('load test episode ' || :n || ' about w' || (:n % 3000) || ' and topic ' || (:n % 400), 0.5);\n"
+    ),
+    "hybrid search": (
+        "\\set q random(0, 199)\n"
+        "SELECT count(*) FROM memory.search_episodic_memory('load query ' || :q, k => 10);\n"
+    ),
+    "bare ORDER BY": (
+        "\\set q random(0, 199)\n"
+        "SELECT count(*) FROM (SELECT id FROM bench.plain_vectors"
+        " ORDER BY embedding <=> (SELECT v FROM bench.queries WHERE i = :q) LIMIT 10) AS x;\n"
+    ),
+}
+
+
+def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -> None:
+    rng = np.random.default_rng(seed)
+    conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
+    conn.execute(f"CREATE ROLE \"{ROLE}\" LOGIN PASSWORD '{password}'")
+    conn.execute("SELECT memory.create_agent('bench-pgbench', %s)", (ROLE,))
+    agent = conn.execute(
+        "SELECT agent_id FROM memory.agents WHERE db_role = %s", (ROLE,)
+    ).fetchone()[0]
+    model_id = conn.execute(
+        "SELECT model_id FROM memory.embedding_models WHERE is_serving"
+    ).fetchone()[0]
+    conn.execute("CREATE SCHEMA bench")
+    conn.execute(
+        "CREATE TABLE bench.plain_episodes (id bigserial PRIMARY KEY, content text, importance real)"
+    )
+    conn.execute(
+        f"CREATE TABLE bench.plain_vectors (id bigserial PRIMARY KEY, embedding vector({DIMS}))"
+    )
+    conn.execute(f"CREATE TABLE bench.queries (i int PRIMARY KEY, v vector({DIMS}))")
+    conn.execute(f'GRANT USAGE ON SCHEMA bench TO "{ROLE}"')
+    conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA bench TO "{ROLE}"')
+    conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA bench TO "{ROLE}"')
+    centroids = rng.normal(size=(400, DIMS)).astype(np.float32)
+    cl = rng.integers(0, 400, size=episodes)
+    vecs = centroids[cl] + rng.normal(scale=0.6, size=(episodes, DIMS)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vt = vector_text(vecs)
+    conn.execute("SET session_replication_role = replica")  # no embedding jobs for synthetic rows
+    ids = [
+        str(x[0])
+        for x in conn.execute("SELECT gen_random_uuid() FROM generate_series(1, %s)", (episodes,))
+    ]
+    with conn.cursor() as cur:
+        with cur.copy("COPY memory.episodes (episode_id, agent_id, content) FROM STDIN") as cp:
+            for i in range(episodes):
+                cp.write_row(
+                    (ids[i], agent, f"stored episode {i} about w{i % 3000} and topic {cl[i]}")
+                )
+        with cur.copy(
+            "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end,"
+            " content_sha256, embedding) FROM STDIN"
+        ) as cp:
+            for i in range(episodes):
+                cp.write_row((agent, ids[i], model_id, 0, 0, 10, b"\x00" * 32, vt[i]))
+        with cur.copy("COPY bench.plain_vectors (embedding) FROM STDIN") as cp:
+            for v in vt:
+                cp.write_row((v,))
+    conn.execute("RESET session_replication_role")
+    conn.execute("CREATE INDEX ON bench.plain_vectors USING hnsw (embedding vector_cosine_ops)")
+    q = centroids[rng.integers(0, 400, size=200)] + rng.normal(scale=0.6, size=(200, DIMS)).astype(
+        np.float32
+    )
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    qt = vector_text(q)
+    for i, v in enumerate(qt):
+        conn.execute("INSERT INTO bench.queries VALUES (%s, %s::vector)", (i, v))
+        conn.execute(
+            "INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)"
+            " VALUES (%s, memory._sha256(%s), %s::vector)",
+            (model_id, f"load query {i}", v),
+        )
+    conn.execute("ANALYZE")
+
+
+def run_pgbench(
+    db: str, script: str, clients: int, seconds: int, password: str
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "script.sql"
+        path.write_text(script)
+        env = dict(os.environ, PGDATABASE=db, PGUSER=ROLE, PGPASSWORD=password)
+        env.pop("PGPASSFILE", None)
+        out = subprocess.run(
+            [
+                "pgbench",
+                "-n",
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, 2)),
+                "-T",
+                str(seconds),
+                "-f",
+                str(path),
+                "-l",
+                "--log-prefix",
+                f"{tmp}/log",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"pgbench failed: {out.stderr[-2000:]}")
+        lat: list[float] = []
+        for f in Path(tmp).glob("log*"):
+            for line in f.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3:
+                    lat.append(int(parts[2]) / 1000.0)  # microseconds -> ms
+        tps = next(
+            float(ln.split("=")[1].split()[0])
+            for ln in out.stdout.splitlines()
+            if ln.startswith("tps")
+        )
+    return {
+        "tps": tps,
+        "p50": pct(lat, 50),
+        "p95": pct(lat, 95),
+        "p99": pct(lat, 99),
+        "n": len(lat),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench-load", description=__doc__)
+    parser.add_argument("--db", default="agent_memory_load")
+    parser.add_argument("--episodes", type=int, default=20_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--report", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
+    password = secrets.token_urlsafe(24)  # lives only in this process and the scratch role
+    make_db(args.db)
+    rows = []
+    try:
+        with psycopg.connect(dbname=args.db, autocommit=True) as conn:
+            prepare(conn, args.episodes, 11, password)
+        for clients in [int(c) for c in args.clients.split(",")]:
+            for name, script in SCRIPTS.items():
+                r = run_pgbench(args.db, script, clients, args.seconds, password)
+                log.info("%s, %d clients: %.0f tps, p95 %.2f ms", name, clients, r["tps"], r["p95"])
+                rows.append((name, clients, r))
+    finally:
+        env = dict(os.environ, PGDATABASE="postgres")
+        subprocess.run(
+            ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'], env=env
+        )
+        subprocess.run(["psql", "-X", "-q", "-c", f'DROP ROLE IF EXISTS "{ROLE}"'], env=env)
+    by = {(n, c): r for n, c, r in rows}
+    lines = [
+        f"## Load (pgbench, {args.seconds} s per run, one agent with {args.episodes:,} episodes)",
+        "",
+        "| workload | clients | tps | p50 ms | p95 ms | p99 ms | tps vs bare |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    bare = {"remember": "bare INSERT", "hybrid search": "bare ORDER BY"}
+    for name, clients, r in rows:
+        base = by.get((bare.get(name, ""), clients))
+        ratio = f"{r['tps'] / base['tps']:.3f}" if base else "baseline"
+        lines.append(
+            f"| {name} | {clients} | {r['tps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {ratio} |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,989 @@
+-- Export and import of an agent (issue 7): newline-delimited JSON, docs/portability.md.
+--
+--   memory.export_agent(agent)  -> SETOF text: line 1 a header, then one JSON object
+--       per line with a "type". scripts/export-agent.sh (make export) writes it to a file.
+--   memory.import_agent(export, agent_name, db_role, remap_ids) -> jsonb: reads such a
+--       file into this or another database, under the same or another agent name.
+--       Everything is validated before anything is written, in one transaction: a
+--       malformed file leaves nothing behind. Idempotent: rows already there are kept.
+--
+-- Header: {"format": "agent-memory-export", "version": 1, "agent": {"name", "agent_id"},
+-- "models": [{"name", "dimensions", "max_tokens", "chunk_tokens", "chunk_overlap"}],
+-- "counts": {type: n}, "lines": n, "sha256": hex of the UTF-8 bytes of every line after
+-- the header, each with its newline} (so `tail -n +2 file | sha256sum` checks it).
+-- Body, in this order, each ordered by id: agent_state, project, episode, fact,
+-- fact_link, block, block_version (the full history), checkpoint, working_memory (live
+-- items), instance, decision, vote, embedding (per episode or fact and model: the
+-- pooled vector and every chunk vector with its span, for the current text only).
+-- Times are ISO 8601 in UTC; reals are written with the shortest exact digits, so a
+-- round trip is lossless. Both functions are for operators only.
+SET ROLE memory_owner;
+
+-- ---------------------------------------------------------------------------
+-- Helpers
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._remap_id(target uuid, id uuid)
+RETURNS uuid
+LANGUAGE sql
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT encode(set_byte(set_byte(x.h, 6, (get_byte(x.h, 6) & 15) | 128), 8, (get_byte(x.h, 8) & 63) | 128), 'hex')::uuid
+    FROM (
+        SELECT substring(sha256(convert_to('agent-memory-remap:' || target::text || ':' || id::text, 'UTF8')) FROM 1 FOR 16) AS h
+    ) AS x
+$$;
+
+COMMENT ON FUNCTION memory._remap_id(uuid, uuid) IS
+'Private (import_agent): the id an imported row gets when ids are remapped: a version-8 uuid from the first 16 bytes of sha256(''agent-memory-remap:<target agent id>:<old id>''). Deterministic, so importing the same file again finds the same rows. Raises nothing (NULL in, NULL out).';
+
+CREATE OR REPLACE FUNCTION memory._import_id(remap boolean, target uuid, id text)
+RETURNS uuid
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN id IS NULL THEN NULL WHEN remap THEN memory._remap_id(target, id::uuid) ELSE id::uuid END
+$$;
+
+COMMENT ON FUNCTION memory._import_id(boolean, uuid, text) IS
+'Private (import_agent): an id of the export as it is stored: as written, or _remap_id(target, id) when remap. Raises 22P02 for a malformed uuid.';
+
+-- References to checkpoints inside a checkpoint's state (written by restore_checkpoint)
+-- follow the checkpoints' ids when they are remapped.
+CREATE OR REPLACE FUNCTION memory._import_state(remap boolean, target uuid, state jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN NOT remap OR jsonb_typeof(state) <> 'object' THEN state ELSE (
+        SELECT coalesce(jsonb_object_agg(e.k, CASE
+            WHEN e.k IN ('restoring', 'restored_from', 'pre_restore_checkpoint_id')
+                 AND jsonb_typeof(e.v) = 'string'
+                 AND (e.v #>> '{}') ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN to_jsonb(memory._remap_id(target, (e.v #>> '{}')::uuid))
+            ELSE e.v
+        END), '{}'::jsonb)
+        FROM jsonb_each(state) AS e (k, v)
+    ) END
+$$;
+
+COMMENT ON FUNCTION memory._import_state(boolean, uuid, jsonb) IS
+'Private (import_agent): a checkpoint state as stored: when remap, the checkpoint ids it names (restoring, restored_from, pre_restore_checkpoint_id, written by restore_checkpoint) are remapped like the checkpoints. Raises nothing.';
+
+-- The fields of each record type: key, JSON type (uuid, time and sha are strings of
+-- that form; any is any JSON value) and whether it may be null.
+CREATE OR REPLACE FUNCTION memory._export_fields()
+RETURNS TABLE (rtype text, key text, jtype text, nullable boolean)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT v.rtype, v.key, v.jtype, v.nullable
+    FROM (VALUES
+        ('agent_state', 'current_focus', 'string', true), ('agent_state', 'emotional_vector', 'object', true),
+        ('agent_state', 'working_context', 'any', true), ('agent_state', 'last_heartbeat', 'time', false),
+        ('agent_state', 'updated_at', 'time', false),
+        ('project', 'project_id', 'uuid', false), ('project', 'name', 'string', false), ('project', 'dna', 'string', true),
+        ('project', 'status', 'string', false), ('project', 'description', 'string', true),
+        ('project', 'metadata', 'object', false), ('project', 'created_at', 'time', false),
+        ('project', 'updated_at', 'time', false),
+        ('episode', 'episode_id', 'uuid', false), ('episode', 'content', 'string', false),
+        ('episode', 'importance', 'number', false), ('episode', 'tags', 'array', false),
+        ('episode', 'project_id', 'uuid', true), ('episode', 'session_id', 'string', true),
+        ('episode', 'occurred_at', 'time', false), ('episode', 'metadata', 'object', false),
+        ('episode', 'recorded_at', 'time', false), ('episode', 'updated_at', 'time', false),
+        ('episode', 'access_count', 'number', false), ('episode', 'last_accessed_at', 'time', true),
+        ('episode', 'content_sha256', 'sha', false),
+        ('fact', 'fact_id', 'uuid', false), ('fact', 'concept', 'string', false), ('fact', 'statement', 'string', false),
+        ('fact', 'confidence', 'number', false), ('fact', 'source_episodes', 'array', false),
+        ('fact', 'valid_from', 'time', false), ('fact', 'valid_to', 'time', true), ('fact', 'recorded_at', 'time', false),
+        ('fact', 'invalidated_at', 'time', true), ('fact', 'superseded_by', 'uuid', true),
+        ('fact', 'metadata', 'object', false), ('fact', 'content_sha256', 'sha', false),
+        ('fact_link', 'from_fact', 'uuid', false), ('fact_link', 'to_fact', 'uuid', false),
+        ('fact_link', 'relation', 'string', false), ('fact_link', 'strength', 'number', false),
+        ('fact_link', 'created_at', 'time', false),
+        ('block', 'block_id', 'uuid', false), ('block', 'label', 'string', false), ('block', 'value', 'string', false),
+        ('block', 'description', 'string', true), ('block', 'char_limit', 'number', false),
+        ('block', 'read_only', 'boolean', false), ('block', 'version', 'number', false),
+        ('block', 'created_at', 'time', false), ('block', 'updated_at', 'time', false),
+        ('block', 'updated_by', 'string', false),
+        ('block_version', 'block_id', 'uuid', false), ('block_version', 'version', 'number', false),
+        ('block_version', 'label', 'string', false), ('block_version', 'value', 'string', false),
+        ('block_version', 'description', 'string', true), ('block_version', 'char_limit', 'number', false),
+        ('block_version', 'read_only', 'boolean', false), ('block_version', 'changed_at', 'time', false),
+        ('block_version', 'changed_by', 'string', false),
+        ('checkpoint', 'checkpoint_id', 'uuid', false), ('checkpoint', 'kind', 'string', false),
+        ('checkpoint', 'state', 'object', false), ('checkpoint', 'blocks', 'array', false),
+        ('checkpoint', 'identity_hash', 'sha', false), ('checkpoint', 'continuity_score', 'number', true),
+        ('checkpoint', 'created_at', 'time', false), ('checkpoint', 'created_by', 'string', false),
+        ('working_memory', 'working_id', 'uuid', false), ('working_memory', 'context_type', 'string', false),
+        ('working_memory', 'key', 'string', true), ('working_memory', 'content', 'any', false),
+        ('working_memory', 'priority', 'string', false), ('working_memory', 'created_at', 'time', false),
+        ('working_memory', 'updated_at', 'time', false), ('working_memory', 'expires_at', 'time', false),
+        ('instance', 'instance_id', 'uuid', false), ('instance', 'name', 'string', false),
+        ('instance', 'instance_type', 'string', false), ('instance', 'location', 'string', true),
+        ('instance', 'capabilities', 'object', false), ('instance', 'status', 'string', false),
+        ('instance', 'registered_at', 'time', false), ('instance', 'last_heartbeat', 'time', false),
+        ('decision', 'decision_id', 'uuid', false), ('decision', 'topic', 'string', false),
+        ('decision', 'proposal', 'any', false), ('decision', 'status', 'string', false),
+        ('decision', 'created_at', 'time', false), ('decision', 'resolved_at', 'time', true),
+        ('decision', 'electorate', 'number', true), ('decision', 'approvals', 'number', false),
+        ('decision', 'rejections', 'number', false),
+        ('vote', 'decision_id', 'uuid', false), ('vote', 'instance_id', 'uuid', false),
+        ('vote', 'approve', 'boolean', false), ('vote', 'voted_at', 'time', false),
+        ('embedding', 'owner', 'string', false), ('embedding', 'owner_id', 'uuid', false),
+        ('embedding', 'model', 'string', false), ('embedding', 'content_sha256', 'sha', false),
+        ('embedding', 'chunk_count', 'number', false), ('embedding', 'pooled', 'array', false),
+        ('embedding', 'updated_at', 'time', false), ('embedding', 'chunks', 'array', false)
+    ) AS v (rtype, key, jtype, nullable)
+    UNION ALL
+    -- every record carries the id of the agent it belongs to
+    SELECT t.rtype, 'agent_id', 'uuid', false
+    FROM unnest(ARRAY[
+        'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
+        'working_memory', 'instance', 'decision', 'vote', 'embedding'
+    ]) AS t (rtype)
+$$;
+
+COMMENT ON FUNCTION memory._export_fields() IS
+'Private (export format version 1): every field of every record type with its JSON type (uuid, time and sha are strings of that form; any is any value) and whether it may be null. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._export_types()
+RETURNS text []
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY[
+        'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
+        'working_memory', 'instance', 'decision', 'vote', 'embedding'
+    ]
+$$;
+
+COMMENT ON FUNCTION memory._export_types() IS
+'Private (export format version 1): the record types, in the order they appear in an export. Raises nothing.';
+
+
+-- ---------------------------------------------------------------------------
+-- Export
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.export_agent(agent text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET timezone = 'UTC'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    me uuid;
+    agent_name text;
+    counts json;
+    models json;
+    n bigint;
+    body_sha text;
+BEGIN
+    SELECT a.agent_id, a.name INTO me, agent_name FROM memory.agents AS a WHERE a.name = agent;
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'agent % does not exist', agent
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT name FROM memory.agents lists the agents';
+    END IF;
+    PERFORM memory._drop_temp('export_lines');
+    CREATE TEMP TABLE export_lines (rank integer, key text, rtype text, line text, model text) ON COMMIT DROP;
+
+    -- One statement, so one snapshot: the file is consistent (no vector without its
+    -- owner, no link without its facts) while the agent and the daemon keep writing.
+    INSERT INTO pg_temp.export_lines
+    SELECT 1, '', 'agent_state', json_build_object(
+        'type', 'agent_state', 'agent_id', s.agent_id, 'current_focus', s.current_focus,
+        'emotional_vector', s.emotional_vector, 'working_context', s.working_context,
+        'last_heartbeat', s.last_heartbeat, 'updated_at', s.updated_at
+    )::text, NULL
+    FROM memory.agent_state AS s WHERE s.agent_id = me
+    UNION ALL
+    SELECT 2, p.project_id::text, 'project', json_build_object(
+        'type', 'project', 'project_id', p.project_id, 'agent_id', p.agent_id, 'name', p.name, 'dna', p.dna,
+        'status', p.status, 'description', p.description, 'metadata', p.metadata, 'created_at', p.created_at,
+        'updated_at', p.updated_at
+    )::text, NULL
+    FROM memory.projects AS p WHERE p.agent_id = me
+    UNION ALL
+    SELECT 3, e.episode_id::text, 'episode', json_build_object(
+        'type', 'episode', 'episode_id', e.episode_id, 'agent_id', e.agent_id, 'content', e.content,
+        'importance', e.importance, 'tags', e.tags, 'project_id', e.project_id, 'session_id', e.session_id,
+        'occurred_at', e.occurred_at, 'metadata', e.metadata, 'recorded_at', e.recorded_at, 'updated_at', e.updated_at,
+        'access_count', e.access_count, 'last_accessed_at', e.last_accessed_at,
+        'content_sha256', encode(e.content_sha256, 'hex')
+    )::text, NULL
+    FROM memory.episodes AS e WHERE e.agent_id = me
+    UNION ALL
+    SELECT 4, f.fact_id::text, 'fact', json_build_object(
+        'type', 'fact', 'fact_id', f.fact_id, 'agent_id', f.agent_id, 'concept', f.concept, 'statement', f.statement,
+        'confidence', f.confidence, 'source_episodes', f.source_episodes, 'valid_from', f.valid_from,
+        'valid_to', f.valid_to, 'recorded_at', f.recorded_at, 'invalidated_at', f.invalidated_at,
+        'superseded_by', f.superseded_by, 'metadata', f.metadata, 'content_sha256', encode(f.content_sha256, 'hex')
+    )::text, NULL
+    FROM memory.facts AS f WHERE f.agent_id = me
+    UNION ALL
+    SELECT 5, l.from_fact || ':' || l.to_fact || ':' || l.relation, 'fact_link', json_build_object(
+        'type', 'fact_link', 'agent_id', l.agent_id, 'from_fact', l.from_fact, 'to_fact', l.to_fact,
+        'relation', l.relation, 'strength', l.strength, 'created_at', l.created_at
+    )::text, NULL
+    FROM memory.fact_links AS l WHERE l.agent_id = me
+    UNION ALL
+    SELECT 6, b.block_id::text, 'block', json_build_object(
+        'type', 'block', 'block_id', b.block_id, 'agent_id', b.agent_id, 'label', b.label, 'value', b.value,
+        'description', b.description, 'char_limit', b.char_limit, 'read_only', b.read_only, 'version', b.version,
+        'created_at', b.created_at, 'updated_at', b.updated_at, 'updated_by', b.updated_by
+    )::text, NULL
+    FROM memory.blocks AS b WHERE b.agent_id = me
+    UNION ALL
+    SELECT 7, h.block_id || ':' || lpad(h.version::text, 10, '0'), 'block_version', json_build_object(
+        'type', 'block_version', 'block_id', h.block_id, 'agent_id', h.agent_id, 'version', h.version,
+        'label', h.label, 'value', h.value, 'description', h.description, 'char_limit', h.char_limit,
+        'read_only', h.read_only, 'changed_at', h.changed_at, 'changed_by', h.changed_by
+    )::text, NULL
+    FROM memory.block_history AS h WHERE h.agent_id = me
+    UNION ALL
+    SELECT 8, c.checkpoint_id::text, 'checkpoint', json_build_object(
+        'type', 'checkpoint', 'checkpoint_id', c.checkpoint_id, 'agent_id', c.agent_id, 'kind', c.kind,
+        'state', c.state, 'blocks', c.blocks, 'identity_hash', c.identity_hash,
+        'continuity_score', c.continuity_score, 'created_at', c.created_at, 'created_by', c.created_by
+    )::text, NULL
+    FROM memory.checkpoints AS c WHERE c.agent_id = me
+    UNION ALL
+    SELECT 9, w.working_id::text, 'working_memory', json_build_object(
+        'type', 'working_memory', 'working_id', w.working_id, 'agent_id', w.agent_id,
+        'context_type', w.context_type, 'key', w.key, 'content', w.content, 'priority', w.priority,
+        'created_at', w.created_at, 'updated_at', w.updated_at, 'expires_at', w.expires_at
+    )::text, NULL
+    FROM memory.working_memory AS w WHERE w.agent_id = me AND w.expires_at > clock_timestamp()
+    UNION ALL
+    SELECT 10, i.instance_id::text, 'instance', json_build_object(
+        'type', 'instance', 'instance_id', i.instance_id, 'agent_id', i.agent_id, 'name', i.name,
+        'instance_type', i.instance_type, 'location', i.location, 'capabilities', i.capabilities,
+        'status', i.status, 'registered_at', i.registered_at, 'last_heartbeat', i.last_heartbeat
+    )::text, NULL
+    FROM memory.instances AS i WHERE i.agent_id = me
+    UNION ALL
+    SELECT 11, d.decision_id::text, 'decision', json_build_object(
+        'type', 'decision', 'decision_id', d.decision_id, 'agent_id', d.agent_id, 'topic', d.topic,
+        'proposal', d.proposal, 'status', d.status, 'created_at', d.created_at, 'resolved_at', d.resolved_at,
+        'electorate', d.electorate, 'approvals', d.approvals, 'rejections', d.rejections
+    )::text, NULL
+    FROM memory.decisions AS d WHERE d.agent_id = me
+    UNION ALL
+    SELECT 12, v.decision_id || ':' || v.instance_id, 'vote', json_build_object(
+        'type', 'vote', 'decision_id', v.decision_id, 'instance_id', v.instance_id, 'agent_id', v.agent_id,
+        'approve', v.approve, 'voted_at', v.voted_at
+    )::text, NULL
+    FROM memory.votes AS v WHERE v.agent_id = me
+    UNION ALL
+    -- vectors of the current text only: a pooled vector and its chunks with the hash
+    -- of the owner's text as it is now
+    SELECT 13, o.owner || ':' || o.owner_id || ':' || m.name, 'embedding', json_build_object(
+        'type', 'embedding', 'agent_id', me, 'owner', o.owner, 'owner_id', o.owner_id, 'model', m.name,
+        'content_sha256', encode(p.content_sha256, 'hex'), 'chunk_count', p.chunk_count,
+        'pooled', p.embedding::text::json, 'updated_at', p.updated_at,
+        'chunks', (
+            SELECT json_agg(json_build_object(
+                'index', c.chunk_index, 'start', c.char_start, 'end', c.char_end, 'embedded_at', c.embedded_at,
+                'embedding', c.embedding::text::json
+            ) ORDER BY c.chunk_index)
+            FROM memory.chunks AS c
+            WHERE c.model_id = p.model_id AND c.content_sha256 = p.content_sha256
+              AND (c.episode_id = p.episode_id OR c.fact_id = p.fact_id)
+        )
+    )::text, m.name
+    FROM memory.pooled_embeddings AS p
+    JOIN memory.embedding_models AS m ON m.model_id = p.model_id
+    CROSS JOIN LATERAL (
+        SELECT 'episode'::text AS owner, e.episode_id AS owner_id, e.content_sha256 AS sha
+        FROM memory.episodes AS e WHERE e.episode_id = p.episode_id
+        UNION ALL
+        SELECT 'fact', f.fact_id, f.content_sha256 FROM memory.facts AS f WHERE f.fact_id = p.fact_id
+    ) AS o
+    WHERE p.agent_id = me
+      AND p.content_sha256 = o.sha
+      AND p.chunk_count = (
+          SELECT count(*) FROM memory.chunks AS c
+          WHERE c.model_id = p.model_id AND c.content_sha256 = p.content_sha256
+            AND (c.episode_id = p.episode_id OR c.fact_id = p.fact_id)
+      );
+
+    SELECT json_object_agg(t.rtype, coalesce(x.c, 0) ORDER BY t.ord), sum(coalesce(x.c, 0))
+    INTO counts, n
+    FROM unnest(memory._export_types()) WITH ORDINALITY AS t (rtype, ord)
+    LEFT JOIN (SELECT l.rtype, count(*) AS c FROM pg_temp.export_lines AS l GROUP BY l.rtype) AS x ON x.rtype = t.rtype;
+
+    SELECT coalesce(json_agg(json_build_object(
+        'name', m.name, 'dimensions', m.dimensions, 'max_tokens', m.max_tokens, 'chunk_tokens', m.chunk_tokens,
+        'chunk_overlap', m.chunk_overlap
+    ) ORDER BY m.name), '[]'::json)
+    INTO models
+    FROM memory.embedding_models AS m
+    WHERE EXISTS (SELECT 1 FROM pg_temp.export_lines AS l WHERE l.model = m.name);
+
+    SELECT encode(sha256(convert_to(coalesce(string_agg(l.line || E'\n', '' ORDER BY l.rank, l.key COLLATE "C"), ''), 'UTF8')), 'hex')
+    INTO body_sha
+    FROM pg_temp.export_lines AS l;
+
+    RETURN NEXT json_build_object(
+        'format', 'agent-memory-export', 'version', 1,
+        'agent', json_build_object('name', agent_name, 'agent_id', me),
+        'models', models, 'counts', counts, 'lines', n, 'sha256', body_sha
+    )::text;
+    RETURN QUERY SELECT l.line FROM pg_temp.export_lines AS l ORDER BY l.rank, l.key COLLATE "C";
+END
+$$;
+
+COMMENT ON FUNCTION memory.export_agent(text) IS
+'Operators: the whole memory of agent as newline-delimited JSON, one line per row: first a header {format: agent-memory-export, version: 1, agent: {name, agent_id}, models: [{name, dimensions, max_tokens, chunk_tokens, chunk_overlap}], counts: {type: n}, lines, sha256 of the lines after it (each with its newline)}, then records with a "type": agent_state, project, episode, fact (validity interval, supersession), fact_link, block, block_version (full history), checkpoint, working_memory (live items), instance, decision, vote, embedding (pooled and chunk vectors of the current text, with their model). Each type ordered by id; times ISO 8601 in UTC; exact reals: two exports of the same memory are byte-identical. scripts/export-agent.sh (make export) writes it to a file. Raises P0002 (no such agent).';
+
+-- ---------------------------------------------------------------------------
+-- Import
+-- ---------------------------------------------------------------------------
+
+-- Blocks with their full history, exactly as exported (versions, times, authors): the
+-- block triggers would renumber them, so this runs with triggers off
+-- (session_replication_role = replica, pinned to this function; migration 010 lets
+-- memory_owner set it). Foreign keys are not checked in that mode: it writes history
+-- only for the blocks it has just inserted, of the target agent, which exists.
+CREATE OR REPLACE FUNCTION memory._import_blocks(target uuid, remap boolean, OUT blocks integer, OUT versions integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET session_replication_role = replica
+AS $$
+BEGIN
+    PERFORM memory._drop_temp('import_new_blocks');
+    CREATE TEMP TABLE import_new_blocks (block_id uuid PRIMARY KEY) ON COMMIT DROP;
+    WITH ins AS (
+        INSERT INTO memory.blocks (
+            block_id, agent_id, label, value, description, char_limit, read_only, version, created_at, updated_at, updated_by
+        )
+        SELECT memory._import_id(remap, target, x.r ->> 'block_id'), target, x.r ->> 'label', x.r ->> 'value',
+               x.r ->> 'description', (x.r ->> 'char_limit')::integer, (x.r ->> 'read_only')::boolean,
+               (x.r ->> 'version')::integer, (x.r ->> 'created_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz,
+               x.r ->> 'updated_by'
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'block'
+          AND NOT EXISTS (SELECT 1 FROM memory.blocks AS b WHERE b.agent_id = target AND b.label = x.r ->> 'label')
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING
+        RETURNING block_id
+    )
+    INSERT INTO pg_temp.import_new_blocks SELECT ins.block_id FROM ins;
+    GET DIAGNOSTICS blocks = ROW_COUNT;
+
+    INSERT INTO memory.block_history (
+        block_id, version, agent_id, label, value, description, char_limit, read_only, changed_at, changed_by
+    )
+    SELECT nb.block_id, (x.r ->> 'version')::integer, target, x.r ->> 'label', x.r ->> 'value', x.r ->> 'description',
+           (x.r ->> 'char_limit')::integer, (x.r ->> 'read_only')::boolean, (x.r ->> 'changed_at')::timestamptz,
+           x.r ->> 'changed_by'
+    FROM pg_temp.import_recs AS x
+    JOIN pg_temp.import_new_blocks AS nb ON nb.block_id = memory._import_id(remap, target, x.r ->> 'block_id')
+    WHERE x.rtype = 'block_version'
+    ORDER BY x.n;
+    GET DIAGNOSTICS versions = ROW_COUNT;
+END
+$$;
+
+COMMENT ON FUNCTION memory._import_blocks(uuid, boolean) IS
+'Private (import_agent): inserts the block records of pg_temp.import_recs whose label agent target does not have yet, exactly as exported, and the block_version records of those blocks into block_history, with triggers off for this function only. Returns how many of each. Raises the tables'' check and unique errors.';
+
+-- The first line of the export that fails a check, as (line number, what failed).
+CREATE OR REPLACE FUNCTION memory._import_fail(code text, message text, line bigint, detail text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = code,
+        MESSAGE = message,
+        DETAIL = CASE WHEN line IS NULL THEN detail ELSE format('line %s of the file: %s', line, detail) END,
+        HINT = hint;
+END
+$$;
+
+COMMENT ON FUNCTION memory._import_fail(text, text, bigint, text, text) IS
+'Private (import_agent): raises SQLSTATE code with message, a detail naming the line of the file (when given) and a hint. Never returns.';
+
+CREATE OR REPLACE FUNCTION memory.import_agent(
+    export text,
+    agent_name text DEFAULT NULL,
+    db_role name DEFAULT NULL,
+    remap_ids boolean DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET timezone = 'UTC'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    header jsonb;
+    header_text text;
+    body text;
+    n_lines bigint;
+    bad record;
+    src_id uuid;
+    src_name text;
+    target uuid;
+    target_name text;
+    remap boolean;
+    collisions bigint;
+    inserted jsonb := '{}';
+    present jsonb := '{}';
+    k integer;
+    total integer;
+    blk record;
+    reused integer := 0;
+    queued integer := 0;
+    skipped_expired integer := 0;
+    models_missing jsonb;
+    created_agent boolean := false;
+    fix_hint constant text := 'export the agent again with memory.export_agent (make export); do not edit the file';
+BEGIN
+    -- ------------------------------------------------------------ framing and header
+    IF export IS NULL OR export = '' THEN
+        PERFORM memory._import_fail('22023', 'export is empty', NULL, 'no text was given',
+            'pass the whole content of a file written by memory.export_agent (make export)');
+    END IF;
+    header_text := split_part(export, E'\n', 1);
+    BEGIN
+        header := header_text::jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+        IF strpos(export, E'\n') = 0 THEN
+            PERFORM memory._import_fail('22000', 'export is truncated', 1, 'the header line is incomplete', fix_hint);
+        END IF;
+        PERFORM memory._import_fail('22P02', 'export header is not valid JSON', 1, 'the first line must be a JSON object',
+            'pass a file written by memory.export_agent (make export)');
+    END;
+    IF jsonb_typeof(header) <> 'object' OR header ->> 'format' IS DISTINCT FROM 'agent-memory-export' THEN
+        PERFORM memory._import_fail('22023', 'not an agent-memory export', 1,
+            'the header has no "format": "agent-memory-export"', 'pass a file written by memory.export_agent (make export)');
+    END IF;
+    IF jsonb_typeof(header -> 'version') IS DISTINCT FROM 'number' OR (header ->> 'version') <> '1' THEN
+        PERFORM memory._import_fail('0A000', format('unsupported export version %s', coalesce(header ->> 'version', 'NULL')), 1,
+            'this database reads version 1', 'export the agent again with this version of agent-memory');
+    END IF;
+    IF jsonb_typeof(header -> 'agent') IS DISTINCT FROM 'object'
+       OR (header #>> '{agent,agent_id}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+       OR jsonb_typeof(header #> '{agent,name}') IS DISTINCT FROM 'string'
+       OR (header ->> 'sha256') !~ '^[0-9a-f]{64}$'
+       OR jsonb_typeof(header -> 'counts') IS DISTINCT FROM 'object'
+       OR jsonb_typeof(header -> 'models') IS DISTINCT FROM 'array'
+       OR jsonb_typeof(header -> 'lines') IS DISTINCT FROM 'number' THEN
+        PERFORM memory._import_fail('22000', 'export header is incomplete', 1,
+            'it needs agent {name, agent_id}, models, counts, lines and sha256', fix_hint);
+    END IF;
+    src_id := (header #>> '{agent,agent_id}')::uuid;
+    src_name := header #>> '{agent,name}';
+
+    -- ------------------------------------------------------------ body integrity
+    IF right(export, 1) <> E'\n' THEN
+        PERFORM memory._import_fail('22000', 'export is truncated', NULL, 'the last line does not end with a newline', fix_hint);
+    END IF;
+    body := substr(export, strpos(export, E'\n') + 1);
+    n_lines := length(body) - length(replace(body, E'\n', ''));
+    IF n_lines <> (header ->> 'lines')::bigint THEN
+        PERFORM memory._import_fail('22000', 'export is truncated', NULL,
+            format('the header announces %s records, the file has %s', header ->> 'lines', n_lines), fix_hint);
+    END IF;
+    IF encode(sha256(convert_to(body, 'UTF8')), 'hex') <> header ->> 'sha256' THEN
+        PERFORM memory._import_fail('22000', 'export is corrupted', NULL,
+            'the sha256 of the records does not match the header''s', fix_hint);
+    END IF;
+
+    -- ------------------------------------------------------------ records
+    PERFORM memory._drop_temp('import_lines');
+    CREATE TEMP TABLE import_lines (n bigint PRIMARY KEY, line text) ON COMMIT DROP;
+    INSERT INTO pg_temp.import_lines
+    SELECT t.ord + 1, t.line FROM string_to_table(body, E'\n') WITH ORDINALITY AS t (line, ord) WHERE t.ord <= n_lines;
+    PERFORM memory._drop_temp('import_recs');
+    CREATE TEMP TABLE import_recs (n bigint PRIMARY KEY, rtype text, r jsonb) ON COMMIT DROP;
+    BEGIN
+        INSERT INTO pg_temp.import_recs SELECT l.n, l.line::jsonb ->> 'type', l.line::jsonb FROM pg_temp.import_lines AS l;
+    EXCEPTION WHEN invalid_text_representation THEN
+        -- find the line (only on this path: one subtransaction per line)
+        FOR bad IN SELECT l.n, l.line FROM pg_temp.import_lines AS l ORDER BY l.n LOOP
+            BEGIN
+                PERFORM bad.line::jsonb;
+            EXCEPTION WHEN invalid_text_representation THEN
+                PERFORM memory._import_fail('22P02', 'export holds a line that is not valid JSON', bad.n,
+                    'not a JSON value', fix_hint);
+            END;
+        END LOOP;
+        RAISE;
+    END;
+
+    SELECT x.n, x.rtype INTO bad FROM pg_temp.import_recs AS x
+    WHERE jsonb_typeof(x.r) <> 'object' OR x.rtype IS NULL OR x.rtype <> ALL (memory._export_types())
+    ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export holds a record of unknown type', bad.n,
+            format('type %s', coalesce(quote_literal(left(bad.rtype, 40)), 'missing')), fix_hint);
+    END IF;
+
+    -- every record of the export's agent
+    SELECT x.n, x.r ->> 'agent_id' AS agent INTO bad FROM pg_temp.import_recs AS x
+    WHERE (x.r ->> 'agent_id') IS DISTINCT FROM src_id::text ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export holds a record of another agent', bad.n,
+            format('the record''s agent_id is %s, the export is of agent %s', coalesce(bad.agent, 'missing'), src_id),
+            'an export holds one agent''s memory; export each agent separately');
+    END IF;
+
+    -- fields and their types
+    SELECT x.n, x.rtype, f.key, f.jtype INTO bad
+    FROM pg_temp.import_recs AS x JOIN memory._export_fields() AS f ON f.rtype = x.rtype
+    WHERE NOT (x.r ? f.key)
+       OR (jsonb_typeof(x.r -> f.key) = 'null' AND NOT f.nullable)
+       OR (jsonb_typeof(x.r -> f.key) <> 'null' AND NOT CASE f.jtype
+               WHEN 'any' THEN true
+               WHEN 'uuid' THEN (x.r ->> f.key) ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+               WHEN 'sha' THEN (x.r ->> f.key) ~ '^[0-9a-f]{64}$'
+               WHEN 'time' THEN jsonb_typeof(x.r -> f.key) = 'string'
+               ELSE jsonb_typeof(x.r -> f.key) = f.jtype
+           END)
+    ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export holds an invalid record', bad.n,
+            format('the %s record lacks a valid %s (%s)', bad.rtype, bad.key, bad.jtype), fix_hint);
+    END IF;
+
+    -- counts per type
+    SELECT t.rtype, coalesce(c.n, 0) AS got, coalesce((header -> 'counts' ->> t.rtype)::bigint, 0) AS want INTO bad
+    FROM unnest(memory._export_types()) AS t (rtype)
+    LEFT JOIN (SELECT x.rtype, count(*) AS n FROM pg_temp.import_recs AS x GROUP BY x.rtype) AS c ON c.rtype = t.rtype
+    WHERE coalesce(c.n, 0) <> coalesce((header -> 'counts' ->> t.rtype)::bigint, 0)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export is incomplete', NULL,
+            format('the header counts %s %s records, the file holds %s', bad.want, bad.rtype, bad.got), fix_hint);
+    END IF;
+
+    -- ids once per type
+    SELECT x.n, x.rtype INTO bad
+    FROM (
+        SELECT y.n, y.rtype, count(*) OVER (PARTITION BY y.rtype, y.id) AS c
+        FROM (
+            SELECT z.n, z.rtype, CASE z.rtype
+                WHEN 'agent_state' THEN 'state'
+                WHEN 'project' THEN z.r ->> 'project_id'
+                WHEN 'episode' THEN z.r ->> 'episode_id'
+                WHEN 'fact' THEN z.r ->> 'fact_id'
+                WHEN 'fact_link' THEN concat_ws(':', z.r ->> 'from_fact', z.r ->> 'to_fact', z.r ->> 'relation')
+                WHEN 'block' THEN z.r ->> 'block_id'
+                WHEN 'block_version' THEN concat_ws(':', z.r ->> 'block_id', z.r ->> 'version')
+                WHEN 'checkpoint' THEN z.r ->> 'checkpoint_id'
+                WHEN 'working_memory' THEN z.r ->> 'working_id'
+                WHEN 'instance' THEN z.r ->> 'instance_id'
+                WHEN 'decision' THEN z.r ->> 'decision_id'
+                WHEN 'vote' THEN concat_ws(':', z.r ->> 'decision_id', z.r ->> 'instance_id')
+                WHEN 'embedding' THEN concat_ws(':', z.r ->> 'owner', z.r ->> 'owner_id', z.r ->> 'model')
+            END AS id
+            FROM pg_temp.import_recs AS z
+        ) AS y
+    ) AS x
+    WHERE x.c > 1 ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('23505', 'export holds a record twice', bad.n, format('a second %s with the same id', bad.rtype), fix_hint);
+    END IF;
+    SELECT x.n, x.rtype, x.r ->> 'label' AS label INTO bad
+    FROM (SELECT z.*, count(*) OVER (PARTITION BY z.r ->> 'label') AS c FROM pg_temp.import_recs AS z WHERE z.rtype = 'block') AS x
+    WHERE x.c > 1 ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('23505', 'export holds a record twice', bad.n, 'a second block with the same label', fix_hint);
+    END IF;
+
+    -- texts match their checksums
+    SELECT x.n, x.rtype INTO bad FROM pg_temp.import_recs AS x
+    WHERE (x.rtype = 'episode' AND encode(memory._sha256(x.r ->> 'content'), 'hex') <> x.r ->> 'content_sha256')
+       OR (x.rtype = 'fact'
+           AND encode(memory._sha256((x.r ->> 'concept') || E'\n' || (x.r ->> 'statement')), 'hex') <> x.r ->> 'content_sha256')
+    ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export holds a text that does not match its checksum', bad.n,
+            format('the %s''s content_sha256 is not the sha256 of its text', bad.rtype), fix_hint);
+    END IF;
+
+    -- references inside the export
+    SELECT x.n, x.what INTO bad FROM (
+        SELECT z.n, 'project ' || (z.r ->> 'project_id') AS what FROM pg_temp.import_recs AS z
+        WHERE z.rtype = 'episode' AND z.r ->> 'project_id' IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS p WHERE p.rtype = 'project' AND p.r ->> 'project_id' = z.r ->> 'project_id')
+        UNION ALL
+        SELECT z.n, 'fact ' || (z.r ->> 'superseded_by') FROM pg_temp.import_recs AS z
+        WHERE z.rtype = 'fact' AND z.r ->> 'superseded_by' IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS f WHERE f.rtype = 'fact' AND f.r ->> 'fact_id' = z.r ->> 'superseded_by')
+        UNION ALL
+        SELECT z.n, 'fact ' || e.id FROM pg_temp.import_recs AS z
+        CROSS JOIN LATERAL (VALUES (z.r ->> 'from_fact'), (z.r ->> 'to_fact')) AS e (id)
+        WHERE z.rtype = 'fact_link' AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS f WHERE f.rtype = 'fact' AND f.r ->> 'fact_id' = e.id)
+        UNION ALL
+        SELECT z.n, 'block ' || (z.r ->> 'block_id') FROM pg_temp.import_recs AS z
+        WHERE z.rtype = 'block_version' AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS b WHERE b.rtype = 'block' AND b.r ->> 'block_id' = z.r ->> 'block_id')
+        UNION ALL
+        SELECT z.n, e.rt || ' ' || e.id FROM pg_temp.import_recs AS z
+        CROSS JOIN LATERAL (VALUES ('decision', z.r ->> 'decision_id'), ('instance', z.r ->> 'instance_id')) AS e (rt, id)
+        WHERE z.rtype = 'vote' AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS d WHERE d.rtype = e.rt AND d.r ->> (e.rt || '_id') = e.id)
+        UNION ALL
+        SELECT z.n, (z.r ->> 'owner') || ' ' || (z.r ->> 'owner_id') FROM pg_temp.import_recs AS z
+        WHERE z.rtype = 'embedding' AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS o
+            WHERE o.rtype = z.r ->> 'owner' AND o.r ->> (o.rtype || '_id') = z.r ->> 'owner_id'
+              AND o.r ->> 'content_sha256' = z.r ->> 'content_sha256')
+    ) AS x ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('23503', 'export refers to a record it does not hold', bad.n,
+            format('no %s (with that text) in the export', bad.what), fix_hint);
+    END IF;
+
+    -- vectors: a model of the header, of its dimension, one chunk per index
+    SELECT x.n, x.r ->> 'model' AS model INTO bad FROM pg_temp.import_recs AS x
+    WHERE x.rtype = 'embedding' AND NOT EXISTS (
+        SELECT 1 FROM jsonb_array_elements(header -> 'models') AS m (v) WHERE m.v ->> 'name' = x.r ->> 'model')
+    ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('42704', 'export names an unknown embedding model', bad.n,
+            format('model %s is not among the header''s models', quote_literal(left(bad.model, 100))), fix_hint);
+    END IF;
+    SELECT x.n INTO bad FROM pg_temp.import_recs AS x
+    CROSS JOIN LATERAL (
+        SELECT (m.v ->> 'dimensions')::integer AS dims
+        FROM jsonb_array_elements(header -> 'models') AS m (v) WHERE m.v ->> 'name' = x.r ->> 'model' LIMIT 1
+    ) AS md
+    WHERE x.rtype = 'embedding' AND (
+        jsonb_array_length(x.r -> 'pooled') <> md.dims
+        OR jsonb_array_length(x.r -> 'chunks') <> (x.r ->> 'chunk_count')::integer
+        OR EXISTS (
+            SELECT 1 FROM jsonb_array_elements(x.r -> 'chunks') WITH ORDINALITY AS c (v, ord)
+            WHERE jsonb_typeof(c.v) <> 'object' OR jsonb_typeof(c.v -> 'embedding') IS DISTINCT FROM 'array'
+               OR jsonb_array_length(c.v -> 'embedding') <> md.dims
+               OR (c.v ->> 'index') IS DISTINCT FROM (c.ord - 1)::text
+               OR jsonb_typeof(c.v -> 'start') IS DISTINCT FROM 'number'
+               OR jsonb_typeof(c.v -> 'end') IS DISTINCT FROM 'number'
+               OR jsonb_typeof(c.v -> 'embedded_at') IS DISTINCT FROM 'string'
+        )
+    )
+    ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM memory._import_fail('22000', 'export holds an invalid embedding', bad.n,
+            'its vectors do not match the model''s dimension, or its chunks are not numbered 0..chunk_count-1', fix_hint);
+    END IF;
+
+    -- ------------------------------------------------------------ target agent
+    target_name := coalesce(agent_name, src_name);
+    PERFORM pg_advisory_xact_lock(hashtextextended('memory.import_agent:' || target_name, 0));
+    SELECT a.agent_id INTO target FROM memory.agents AS a WHERE a.name = target_name;
+    IF target IS NULL THEN
+        IF db_role IS NULL THEN
+            PERFORM memory._import_fail('22023', format('agent %s does not exist', target_name), NULL,
+                'importing into a new agent needs the login role it will be bound to',
+                'pass db_role => an existing login role (scripts/import-agent.sh --role ROLE)');
+        END IF;
+        target := memory.create_agent(target_name, db_role);
+        created_agent := true;
+    END IF;
+
+    -- ids that another agent of this database holds: remap (by default) or refuse
+    SELECT count(*) INTO collisions FROM (
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.episodes AS t ON t.episode_id = (x.r ->> 'episode_id')::uuid
+        WHERE x.rtype = 'episode' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.facts AS t ON t.fact_id = (x.r ->> 'fact_id')::uuid
+        WHERE x.rtype = 'fact' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.projects AS t ON t.project_id = (x.r ->> 'project_id')::uuid
+        WHERE x.rtype = 'project' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.blocks AS t ON t.block_id = (x.r ->> 'block_id')::uuid
+        WHERE x.rtype = 'block' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.checkpoints AS t ON t.checkpoint_id = (x.r ->> 'checkpoint_id')::uuid
+        WHERE x.rtype = 'checkpoint' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.working_memory AS t ON t.working_id = (x.r ->> 'working_id')::uuid
+        WHERE x.rtype = 'working_memory' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.instances AS t ON t.instance_id = (x.r ->> 'instance_id')::uuid
+        WHERE x.rtype = 'instance' AND t.agent_id <> target
+        UNION ALL
+        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.decisions AS t ON t.decision_id = (x.r ->> 'decision_id')::uuid
+        WHERE x.rtype = 'decision' AND t.agent_id <> target
+    ) AS c;
+    remap := coalesce(remap_ids, collisions > 0);
+    IF collisions > 0 AND NOT remap THEN
+        PERFORM memory._import_fail('23505', 'ids of the export belong to another agent of this database', NULL,
+            format('%s record(s) have the id of another agent''s row', collisions),
+            'import with remap_ids => true (new ids derived from the old ones), or leave remap_ids NULL');
+    END IF;
+
+    -- ------------------------------------------------------------ write
+    BEGIN
+        PERFORM memory._drop_temp('import_projects');
+        CREATE TEMP TABLE import_projects (old_id uuid PRIMARY KEY, new_id uuid) ON COMMIT DROP;
+        -- a project the target already has by name keeps its id
+        INSERT INTO pg_temp.import_projects
+        SELECT (x.r ->> 'project_id')::uuid,
+               coalesce(
+                   (SELECT p.project_id FROM memory.projects AS p WHERE p.agent_id = target AND p.name = x.r ->> 'name'),
+                   memory._import_id(remap, target, x.r ->> 'project_id')
+               )
+        FROM pg_temp.import_recs AS x WHERE x.rtype = 'project';
+
+        INSERT INTO memory.agent_state (agent_id, current_focus, emotional_vector, working_context, last_heartbeat, updated_at)
+        SELECT target, x.r ->> 'current_focus', nullif(x.r -> 'emotional_vector', 'null'::jsonb),
+               nullif(x.r -> 'working_context', 'null'::jsonb),
+               (x.r ->> 'last_heartbeat')::timestamptz, (x.r ->> 'updated_at')::timestamptz
+        FROM pg_temp.import_recs AS x WHERE x.rtype = 'agent_state'
+        ON CONFLICT (agent_id) DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('agent_state', k);
+
+        INSERT INTO memory.projects (project_id, agent_id, name, dna, status, description, metadata, created_at, updated_at)
+        SELECT m.new_id, target, x.r ->> 'name', x.r ->> 'dna', x.r ->> 'status', x.r ->> 'description', x.r -> 'metadata',
+               (x.r ->> 'created_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz
+        FROM pg_temp.import_recs AS x JOIN pg_temp.import_projects AS m ON m.old_id = (x.r ->> 'project_id')::uuid
+        WHERE x.rtype = 'project'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('project', k);
+
+        PERFORM memory._drop_temp('import_new_owners');
+        CREATE TEMP TABLE import_new_owners (owner text, id uuid, PRIMARY KEY (owner, id)) ON COMMIT DROP;
+
+        WITH ins AS (
+            INSERT INTO memory.episodes (
+                episode_id, agent_id, content, importance, tags, project_id, session_id, occurred_at, metadata,
+                recorded_at, updated_at, access_count, last_accessed_at
+            )
+            SELECT memory._import_id(remap, target, x.r ->> 'episode_id'), target, x.r ->> 'content',
+                   (x.r ->> 'importance')::real,
+                   ARRAY(SELECT t.tag FROM jsonb_array_elements_text(x.r -> 'tags') WITH ORDINALITY AS t (tag, ord) ORDER BY t.ord),
+                   m.new_id, x.r ->> 'session_id', (x.r ->> 'occurred_at')::timestamptz, x.r -> 'metadata',
+                   (x.r ->> 'recorded_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz,
+                   (x.r ->> 'access_count')::integer, (x.r ->> 'last_accessed_at')::timestamptz
+            FROM pg_temp.import_recs AS x
+            LEFT JOIN pg_temp.import_projects AS m ON m.old_id = (x.r ->> 'project_id')::uuid
+            WHERE x.rtype = 'episode'
+            ORDER BY x.n
+            ON CONFLICT (episode_id) DO NOTHING
+            RETURNING episode_id
+        )
+        INSERT INTO pg_temp.import_new_owners SELECT 'episode', ins.episode_id FROM ins;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('episode', k);
+
+        WITH ins AS (
+            INSERT INTO memory.facts (
+                fact_id, agent_id, concept, statement, confidence, source_episodes, valid_from, valid_to, recorded_at,
+                invalidated_at, superseded_by, metadata
+            )
+            SELECT memory._import_id(remap, target, x.r ->> 'fact_id'), target, x.r ->> 'concept', x.r ->> 'statement',
+                   (x.r ->> 'confidence')::real,
+                   ARRAY(SELECT memory._import_id(remap, target, s.id)
+                         FROM jsonb_array_elements_text(x.r -> 'source_episodes') WITH ORDINALITY AS s (id, ord) ORDER BY s.ord),
+                   (x.r ->> 'valid_from')::timestamptz, (x.r ->> 'valid_to')::timestamptz,
+                   (x.r ->> 'recorded_at')::timestamptz, (x.r ->> 'invalidated_at')::timestamptz,
+                   memory._import_id(remap, target, x.r ->> 'superseded_by'), x.r -> 'metadata'
+            FROM pg_temp.import_recs AS x
+            WHERE x.rtype = 'fact'
+            ORDER BY x.n
+            ON CONFLICT (fact_id) DO NOTHING
+            RETURNING fact_id
+        )
+        INSERT INTO pg_temp.import_new_owners SELECT 'fact', ins.fact_id FROM ins;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('fact', k);
+
+        INSERT INTO memory.fact_links (agent_id, from_fact, to_fact, relation, strength, created_at)
+        SELECT target, memory._import_id(remap, target, x.r ->> 'from_fact'), memory._import_id(remap, target, x.r ->> 'to_fact'),
+               x.r ->> 'relation', (x.r ->> 'strength')::real, (x.r ->> 'created_at')::timestamptz
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'fact_link'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('fact_link', k);
+
+        SELECT * INTO blk FROM memory._import_blocks(target, remap);
+        inserted := inserted || jsonb_build_object('block', blk.blocks, 'block_version', blk.versions);
+
+        INSERT INTO memory.checkpoints (
+            checkpoint_id, agent_id, kind, state, blocks, identity_hash, continuity_score, created_at, created_by
+        )
+        SELECT memory._import_id(remap, target, x.r ->> 'checkpoint_id'), target, x.r ->> 'kind',
+               memory._import_state(remap, target, x.r -> 'state'),
+               x.r -> 'blocks', x.r ->> 'identity_hash', (x.r ->> 'continuity_score')::real,
+               (x.r ->> 'created_at')::timestamptz, x.r ->> 'created_by'
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'checkpoint'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('checkpoint', k);
+
+        -- items that expired since the export are no longer on the agent's mind
+        SELECT count(*) INTO skipped_expired FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'working_memory' AND (x.r ->> 'expires_at')::timestamptz <= clock_timestamp();
+        INSERT INTO memory.working_memory (
+            working_id, agent_id, context_type, key, content, priority, created_at, updated_at, expires_at
+        )
+        SELECT memory._import_id(remap, target, x.r ->> 'working_id'), target, x.r ->> 'context_type', x.r ->> 'key',
+               x.r -> 'content', x.r ->> 'priority', (x.r ->> 'created_at')::timestamptz,
+               (x.r ->> 'updated_at')::timestamptz, (x.r ->> 'expires_at')::timestamptz
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'working_memory' AND (x.r ->> 'expires_at')::timestamptz > clock_timestamp()
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('working_memory', k);
+
+        INSERT INTO memory.instances (
+            instance_id, agent_id, name, instance_type, location, capabilities, status, registered_at, last_heartbeat
+        )
+        SELECT memory._import_id(remap, target, x.r ->> 'instance_id'), target, x.r ->> 'name', x.r ->> 'instance_type',
+               x.r ->> 'location', x.r -> 'capabilities', x.r ->> 'status', (x.r ->> 'registered_at')::timestamptz,
+               (x.r ->> 'last_heartbeat')::timestamptz
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'instance'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('instance', k);
+
+        INSERT INTO memory.decisions (
+            decision_id, agent_id, topic, proposal, status, created_at, resolved_at, electorate, approvals, rejections
+        )
+        SELECT memory._import_id(remap, target, x.r ->> 'decision_id'), target, x.r ->> 'topic', x.r -> 'proposal',
+               x.r ->> 'status', (x.r ->> 'created_at')::timestamptz, (x.r ->> 'resolved_at')::timestamptz,
+               (x.r ->> 'electorate')::integer, (x.r ->> 'approvals')::integer, (x.r ->> 'rejections')::integer
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'decision'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('decision', k);
+
+        INSERT INTO memory.votes (decision_id, instance_id, agent_id, approve, voted_at)
+        SELECT v.decision_id, v.instance_id, target, v.approve, v.voted_at
+        FROM (
+            SELECT memory._import_id(remap, target, x.r ->> 'decision_id') AS decision_id,
+                   memory._import_id(remap, target, x.r ->> 'instance_id') AS instance_id,
+                   (x.r ->> 'approve')::boolean AS approve, (x.r ->> 'voted_at')::timestamptz AS voted_at, x.n
+            FROM pg_temp.import_recs AS x WHERE x.rtype = 'vote'
+        ) AS v
+        WHERE EXISTS (SELECT 1 FROM memory.decisions AS d WHERE d.decision_id = v.decision_id AND d.agent_id = target)
+          AND EXISTS (SELECT 1 FROM memory.instances AS i WHERE i.instance_id = v.instance_id AND i.agent_id = target)
+        ORDER BY v.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('vote', k);
+
+        -- Vectors: reused for the episodes and facts written now, when this database has
+        -- the same model (name and dimension); their queued jobs are marked done. Other
+        -- models' vectors are dropped and those texts wait for the daemon as any new text.
+        PERFORM memory._drop_temp('import_vectors');
+        CREATE TEMP TABLE import_vectors ON COMMIT DROP AS
+        SELECT x.n, x.r, m.model_id, o.owner, memory._import_id(remap, target, x.r ->> 'owner_id') AS owner_id,
+               decode(x.r ->> 'content_sha256', 'hex') AS sha
+        FROM pg_temp.import_recs AS x
+        JOIN memory.embedding_models AS m
+            ON m.name = x.r ->> 'model' AND m.dimensions = jsonb_array_length(x.r -> 'pooled')
+        JOIN pg_temp.import_new_owners AS o
+            ON o.owner = x.r ->> 'owner' AND o.id = memory._import_id(remap, target, x.r ->> 'owner_id')
+        WHERE x.rtype = 'embedding';
+
+        INSERT INTO memory.chunks (
+            agent_id, episode_id, fact_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding, embedded_at
+        )
+        SELECT target,
+               CASE WHEN v.owner = 'episode' THEN v.owner_id END, CASE WHEN v.owner = 'fact' THEN v.owner_id END,
+               v.model_id, (c.v ->> 'index')::integer, (c.v ->> 'start')::integer, (c.v ->> 'end')::integer, v.sha,
+               ((c.v -> 'embedding')::text)::public.vector, (c.v ->> 'embedded_at')::timestamptz
+        FROM pg_temp.import_vectors AS v
+        CROSS JOIN LATERAL jsonb_array_elements(v.r -> 'chunks') AS c (v)
+        ORDER BY v.n, (c.v ->> 'index')::integer;
+        INSERT INTO memory.pooled_embeddings (
+            agent_id, episode_id, fact_id, model_id, content_sha256, chunk_count, embedding, updated_at
+        )
+        SELECT target, CASE WHEN v.owner = 'episode' THEN v.owner_id END, CASE WHEN v.owner = 'fact' THEN v.owner_id END,
+               v.model_id, v.sha, (v.r ->> 'chunk_count')::integer, ((v.r -> 'pooled')::text)::public.vector,
+               (v.r ->> 'updated_at')::timestamptz
+        FROM pg_temp.import_vectors AS v
+        ORDER BY v.n;
+        GET DIAGNOSTICS reused = ROW_COUNT;
+
+        INSERT INTO memory.embedding_jobs AS j (
+            agent_id, episode_id, model_id, priority, content_sha256, state, done_at, embedded_sha256, completions
+        )
+        SELECT target, v.owner_id, v.model_id, e.importance, v.sha, 'done', clock_timestamp(), v.sha, 1
+        FROM pg_temp.import_vectors AS v JOIN memory.episodes AS e ON e.episode_id = v.owner_id
+        WHERE v.owner = 'episode'
+        ORDER BY v.n
+        ON CONFLICT (episode_id, model_id) WHERE episode_id IS NOT NULL DO UPDATE
+        SET state = 'done', done_at = excluded.done_at, embedded_sha256 = excluded.embedded_sha256,
+            completions = j.completions + 1, last_error = NULL, last_error_at = NULL
+        WHERE j.state = 'pending' AND j.content_sha256 = excluded.content_sha256;
+        INSERT INTO memory.embedding_jobs AS j (
+            agent_id, fact_id, model_id, priority, content_sha256, state, done_at, embedded_sha256, completions
+        )
+        SELECT target, v.owner_id, v.model_id, f.confidence, v.sha, 'done', clock_timestamp(), v.sha, 1
+        FROM pg_temp.import_vectors AS v JOIN memory.facts AS f ON f.fact_id = v.owner_id
+        WHERE v.owner = 'fact'
+        ORDER BY v.n
+        ON CONFLICT (fact_id, model_id) WHERE fact_id IS NOT NULL DO UPDATE
+        SET state = 'done', done_at = excluded.done_at, embedded_sha256 = excluded.embedded_sha256,
+            completions = j.completions + 1, last_error = NULL, last_error_at = NULL
+        WHERE j.state = 'pending' AND j.content_sha256 = excluded.content_sha256;
+    EXCEPTION
+        WHEN integrity_constraint_violation OR data_exception THEN
+            PERFORM memory._import_fail('22000', 'export holds a value this database refuses', NULL, SQLERRM, fix_hint);
+    END;
+
+    SELECT count(*) INTO queued FROM memory.embedding_jobs AS j
+    JOIN pg_temp.import_new_owners AS o ON o.id = coalesce(j.episode_id, j.fact_id)
+    WHERE j.state = 'pending';
+    SELECT coalesce(jsonb_agg(DISTINCT m.v ->> 'name'), '[]') INTO models_missing
+    FROM jsonb_array_elements(header -> 'models') AS m (v)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM memory.embedding_models AS em
+        WHERE em.name = m.v ->> 'name' AND em.dimensions = (m.v ->> 'dimensions')::integer
+    );
+    SELECT jsonb_object_agg(t.rtype, coalesce((c.n - coalesce((inserted ->> t.rtype)::bigint, 0)), 0))
+    INTO present
+    FROM unnest(memory._export_types()) AS t (rtype)
+    LEFT JOIN (SELECT x.rtype, count(*) AS n FROM pg_temp.import_recs AS x GROUP BY x.rtype) AS c ON c.rtype = t.rtype
+    WHERE t.rtype <> 'embedding';
+    SELECT sum(v.value::bigint) INTO total FROM jsonb_each_text(inserted) AS v;
+
+    INSERT INTO memory.agent_imports (agent_id, export_sha256, source_agent_id, source_agent_name, remapped_ids, summary)
+    VALUES (target, header ->> 'sha256', src_id, src_name, remap,
+            jsonb_build_object('inserted', inserted, 'vectors_reused', reused, 'queued_for_embedding', queued))
+    ON CONFLICT (agent_id, export_sha256) DO NOTHING;
+
+    RETURN jsonb_build_object(
+        'agent', target_name, 'agent_id', target, 'agent_created', created_agent,
+        'source_agent', src_name, 'source_agent_id', src_id, 'remapped_ids', remap,
+        'inserted', inserted, 'already_present', present, 'rows_written', total,
+        'working_memory_expired', skipped_expired,
+        'vectors_reused', reused, 'queued_for_embedding', queued, 'models_missing', models_missing
+    );
+END
+$$;
+
+COMMENT ON FUNCTION memory.import_agent(text, text, name, boolean) IS
+'Operators: imports a file written by memory.export_agent (the whole text) into agent agent_name (default: the exported agent''s name), created and bound to db_role when it does not exist. The whole file is checked first (header, version 1, line count, sha256, JSON, record types, fields, one agent, ids, references, checksums of texts, models and vector dimensions) and written in the caller''s transaction: any error leaves nothing. Rows already there are kept (ON CONFLICT DO NOTHING), so importing the same file again writes nothing. Ids are kept unless another agent of this database holds some of them: then (or with remap_ids => true) every id becomes memory._remap_id(target agent, old id), references included (source episodes, superseded_by, links, votes, and the checkpoint ids a restore wrote into a checkpoint state). Vectors are reused when this database has the same model (name and dimension); otherwise the texts are queued and re-embedded by the daemon. Working-memory items that have expired meanwhile are skipped; blocks whose label the agent already has are kept as they are. Returns {agent, agent_id, agent_created, remapped_ids, inserted: {type: n}, already_present, rows_written, vectors_reused, queued_for_embedding, models_missing, ...}. Raises 22023 (empty, not an export, new agent without db_role), 0A000 (other version), 22000 (truncated, corrupted, incomplete, a record of another agent, an invalid record or value), 22P02 (a line is not JSON), 23505 (a record twice; ids of another agent with remap_ids => false), 23503 (a reference to a record it does not hold), 42704 (an embedding model not in the header), and the errors of create_agent.';

@@ -1,0 +1,397 @@
+-- The Redis cache of working memory and core blocks (issue 6). Postgres is the truth;
+-- Redis is a cache the embed daemon (python/embed_daemon/cache.py) keeps warm and can
+-- rebuild at any time. Writes never touch Redis: triggers send pg_notify('memory_cache')
+-- with ids only, and the daemon reads the rows through the worker functions below.
+--
+-- Notification payloads (ids only, never content or user text; like every payload of
+-- the project they use only hex digits, ':' and '-'):
+--   e:<agent_id>:<working_id>   a working-memory entry was written, deleted or expired
+--   b:<agent_id>                an agent's blocks changed
+--   c:<request_id>              an operator or pg_cron asked for a cache check (reconcile)
+-- Redis keys (README.md, "Redis cache"):
+--   mem:<agent_id>:wm:<working_id>        string: JSON of the item, TTL = time left
+--   mem:<agent_id>:wmctx:<context_type>   set of working_ids of one context type
+--   mem:<agent_id>:blocks                 hash: label -> JSON of the block
+SET ROLE memory_owner;
+
+-- ---------------------------------------------------------------------------
+-- Triggers: notify the cache warmer (ids only). AFTER ... FOR EACH ROW; pg_notify
+-- folds identical payloads of one transaction, so a block written twice sends one.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._cache_notify_working_memory()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM pg_catalog.pg_notify('memory_cache', 'e:' || OLD.agent_id::text || ':' || OLD.working_id::text);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM pg_catalog.pg_notify('memory_cache', 'e:' || NEW.agent_id::text || ':' || NEW.working_id::text);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._cache_notify_working_memory() IS
+'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.working_memory): sends pg_notify(''memory_cache'', ''e:<agent_id>:<working_id>''), ids only. Raises nothing.';
+
+CREATE OR REPLACE TRIGGER working_memory_cache_notify
+AFTER INSERT OR UPDATE OR DELETE ON memory.working_memory
+FOR EACH ROW EXECUTE FUNCTION memory._cache_notify_working_memory();
+
+CREATE OR REPLACE FUNCTION memory._cache_notify_blocks()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM pg_catalog.pg_notify('memory_cache', 'b:' || OLD.agent_id::text);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM pg_catalog.pg_notify('memory_cache', 'b:' || NEW.agent_id::text);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._cache_notify_blocks() IS
+'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.blocks): sends pg_notify(''memory_cache'', ''b:<agent_id>''), ids only. Raises nothing.';
+
+CREATE OR REPLACE TRIGGER blocks_cache_notify
+AFTER INSERT OR UPDATE OR DELETE ON memory.blocks
+FOR EACH ROW EXECUTE FUNCTION memory._cache_notify_blocks();
+
+-- ---------------------------------------------------------------------------
+-- The cached form of a row: fixed JSON text (jsonb output is canonical), so the daemon
+-- and the reconciliation compare strings.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._cache_wm_json(w memory.working_memory)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'working_id', w.working_id, 'agent_id', w.agent_id, 'context_type', w.context_type, 'key', w.key,
+        'content', w.content, 'priority', w.priority, 'updated_at', w.updated_at, 'expires_at', w.expires_at
+    )::text
+$$;
+
+COMMENT ON FUNCTION memory._cache_wm_json(memory.working_memory) IS
+'Private: the JSON text cached in Redis for a working-memory row (working_id, agent_id, context_type, key, content, priority, updated_at, expires_at). Raises nothing.';
+
+-- ---------------------------------------------------------------------------
+-- Worker functions (memory_worker only: agents never reach another agent's cache
+-- through SQL; these take any id).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.cache_working_memory(working_ids uuid [])
+RETURNS TABLE (
+    working_id uuid, agent_id uuid, context_type text, payload text, ttl_ms bigint, live boolean,
+    updated_at timestamptz
+)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT w.working_id, w.agent_id, w.context_type,
+           CASE WHEN w.expires_at > clock_timestamp() THEN memory._cache_wm_json(w) END,
+           greatest(0, floor(extract(EPOCH FROM w.expires_at - clock_timestamp()) * 1000))::bigint,
+           w.expires_at > clock_timestamp(),
+           w.updated_at
+    FROM memory.working_memory AS w
+    WHERE w.working_id = ANY (working_ids)
+$$;
+
+COMMENT ON FUNCTION memory.cache_working_memory(uuid []) IS
+'Worker (cache warmer): the working-memory rows with these ids that still exist: agent, context_type, the JSON to cache (NULL when expired), milliseconds left, whether live, last update. An id absent from the result was deleted. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory.cache_working_memory_page(after_id uuid DEFAULT NULL, page_size integer DEFAULT 500)
+RETURNS TABLE (working_id uuid, agent_id uuid, context_type text, payload text, ttl_ms bigint)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 10000'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a few hundred rows per page';
+    END IF;
+    RETURN QUERY
+    SELECT w.working_id, w.agent_id, w.context_type, memory._cache_wm_json(w),
+           greatest(1, floor(extract(EPOCH FROM w.expires_at - clock_timestamp()) * 1000))::bigint
+    FROM memory.working_memory AS w
+    WHERE (after_id IS NULL OR w.working_id > after_id)
+      AND w.expires_at > clock_timestamp()
+    ORDER BY w.working_id
+    LIMIT page_size;
+END
+$$;
+
+COMMENT ON FUNCTION memory.cache_working_memory_page(uuid, integer) IS
+'Worker (reconciliation): the next page of live working-memory rows with working_id > after_id, in working_id order (a key range), with the JSON to cache and the milliseconds left. Raises 22023 for a page_size outside 1..10000.';
+
+CREATE OR REPLACE FUNCTION memory.cache_blocks(agent_ids uuid [])
+RETURNS TABLE (agent_id uuid, label text, payload text)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT b.agent_id, b.label,
+           jsonb_build_object(
+               'value', b.value, 'description', b.description, 'char_limit', b.char_limit,
+               'read_only', b.read_only, 'version', b.version, 'updated_at', b.updated_at
+           )::text
+    FROM memory.blocks AS b
+    WHERE b.agent_id = ANY (agent_ids)
+    ORDER BY b.agent_id, b.label COLLATE "C"
+$$;
+
+COMMENT ON FUNCTION memory.cache_blocks(uuid []) IS
+'Worker (cache warmer): the blocks of these agents as label and the JSON to cache (value, description, char_limit, read_only, version, updated_at). An agent without rows has no blocks. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory.cache_block_agents_page(after_agent uuid DEFAULT NULL, page_size integer DEFAULT 200)
+RETURNS TABLE (agent_id uuid)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 10000'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a few hundred agents per page';
+    END IF;
+    RETURN QUERY
+    SELECT DISTINCT b.agent_id FROM memory.blocks AS b
+    WHERE after_agent IS NULL OR b.agent_id > after_agent
+    ORDER BY b.agent_id
+    LIMIT page_size;
+END
+$$;
+
+COMMENT ON FUNCTION memory.cache_block_agents_page(uuid, integer) IS
+'Worker (reconciliation): the next page of agents that have blocks, with agent_id > after_agent, in order. Raises 22023 for a page_size outside 1..10000.';
+
+CREATE OR REPLACE FUNCTION memory.claim_cache_reconcile(worker text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    newest bigint;
+BEGIN
+    PERFORM memory._check_worker(worker);
+    -- One reconciliation answers every open request; a request claimed by a daemon that
+    -- did not finish it within 30 minutes is open again.
+    WITH open AS (
+        SELECT r.request_id FROM memory.cache_reconcile_requests AS r
+        WHERE r.finished_at IS NULL
+          AND (r.claimed_at IS NULL OR r.claimed_at < now() - interval '30 minutes')
+        FOR UPDATE SKIP LOCKED
+    ),
+    claimed AS (
+        UPDATE memory.cache_reconcile_requests AS r
+        SET claimed_at = now(), claimed_by = worker
+        FROM open
+        WHERE r.request_id = open.request_id
+        RETURNING r.request_id
+    )
+    SELECT max(c.request_id) INTO newest FROM claimed AS c;
+    RETURN newest;
+END
+$$;
+
+COMMENT ON FUNCTION memory.claim_cache_reconcile(text) IS
+'Worker: claims every open reconciliation request (and those claimed over 30 minutes ago and never finished) and returns the newest id, NULL when none is open. Raises 22023 for a bad worker name.';
+
+CREATE OR REPLACE FUNCTION memory.finish_cache_reconcile(
+    worker text,
+    request_id bigint,
+    started_at timestamptz,
+    checked bigint,
+    missing bigint,
+    stale bigint,
+    extra bigint,
+    expired bigint,
+    error text DEFAULT NULL
+)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM memory._check_worker(worker);
+    INSERT INTO memory.cache_repairs AS c (
+        request_id, worker_name, started_at, ok, checked, missing, stale, extra, expired, error
+    )
+    VALUES (
+        request_id, worker, started_at, error IS NULL, coalesce(checked, 0), coalesce(missing, 0),
+        coalesce(stale, 0), coalesce(extra, 0), coalesce(expired, 0), left(error, 2000)
+    )
+    RETURNING c.repair_id INTO id;
+    IF error IS NULL THEN
+        UPDATE memory.cache_reconcile_requests AS r SET finished_at = now()
+        WHERE r.claimed_by = worker AND r.finished_at IS NULL AND r.request_id <= finish_cache_reconcile.request_id;
+    ELSE
+        -- a failed run (Redis down) leaves the requests open for the next attempt
+        UPDATE memory.cache_reconcile_requests AS r SET claimed_at = NULL, claimed_by = NULL
+        WHERE r.claimed_by = worker AND r.finished_at IS NULL;
+    END IF;
+    RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION memory.finish_cache_reconcile(text, bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, text) IS
+'Worker: records a reconciliation in memory.cache_repairs (keys checked; missing, stale, extra and expired keys repaired; the error if it failed) and closes the worker''s claimed requests up to request_id (a failed run reopens them). Returns the repair id. Raises 22023 for a bad worker name.';
+
+CREATE OR REPLACE FUNCTION memory.cache_warmer_heartbeat(
+    worker text,
+    redis_connected boolean,
+    events_applied bigint,
+    redis_errors bigint,
+    sync_lag_seconds double precision,
+    last_error text DEFAULT NULL
+)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM memory._check_worker(worker);
+    INSERT INTO memory.cache_warmers AS c (
+        worker_name, redis_connected, events_applied, redis_errors, sync_lag_seconds, last_error, last_heartbeat
+    )
+    VALUES (worker, redis_connected, events_applied, redis_errors, sync_lag_seconds, left(last_error, 2000), now())
+    ON CONFLICT (worker_name) DO UPDATE
+    SET redis_connected = excluded.redis_connected, events_applied = excluded.events_applied,
+        redis_errors = excluded.redis_errors, sync_lag_seconds = excluded.sync_lag_seconds,
+        last_error = excluded.last_error, last_heartbeat = excluded.last_heartbeat;
+END
+$$;
+
+COMMENT ON FUNCTION memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text) IS
+'Worker: the cache warmer''s heartbeat: whether Redis answers, events applied and Redis errors since start, the last sync lag in seconds (commit to Redis), the last Redis error. Raises 22023 for a bad worker name.';
+
+-- ---------------------------------------------------------------------------
+-- Operators
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.request_cache_reconcile(reason text DEFAULT 'manual')
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF reason IS NULL OR reason !~ '^[a-z][a-z0-9_-]{0,39}$' THEN
+        RAISE EXCEPTION 'invalid reason'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a short lower-case word, e.g. manual, cron, outage';
+    END IF;
+    INSERT INTO memory.cache_reconcile_requests (reason, requested_by) VALUES (reason, session_user)
+    RETURNING request_id INTO id;
+    PERFORM pg_catalog.pg_notify('memory_cache', 'c:' || id::text);
+    RETURN id;
+END
+$$;
+
+COMMENT ON FUNCTION memory.request_cache_reconcile(text) IS
+'Operators and pg_cron (memory-cache-reconcile, every 5 minutes): asks the embed daemon to reconcile Redis with Postgres now; returns the request id (see memory.cache_repairs). Raises 22023 for a bad reason.';
+
+CREATE OR REPLACE FUNCTION memory._health_cache()
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    warmers jsonb;
+    live_warmers integer;
+    connected integer;
+    lag double precision;
+    last_repair jsonb;
+    repairing_in_a_row integer;
+    oldest_open double precision;
+    problems text [] := '{}';
+    status text := 'ok';
+BEGIN
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+        'name', c.worker_name, 'redis_connected', c.redis_connected, 'events_applied', c.events_applied,
+        'redis_errors', c.redis_errors, 'sync_lag_seconds', round(c.sync_lag_seconds::numeric, 3),
+        'last_error', c.last_error, 'last_heartbeat', c.last_heartbeat,
+        'heartbeat_age_seconds', round(extract(EPOCH FROM now() - c.last_heartbeat)::numeric, 1)
+    ) ORDER BY c.last_heartbeat DESC), '[]'),
+    count(*) FILTER (WHERE c.last_heartbeat > now() - interval '2 minutes'),
+    count(*) FILTER (WHERE c.last_heartbeat > now() - interval '2 minutes' AND c.redis_connected),
+    max(c.sync_lag_seconds) FILTER (WHERE c.last_heartbeat > now() - interval '2 minutes')
+    INTO warmers, live_warmers, connected, lag
+    FROM memory.cache_warmers AS c
+    WHERE c.last_heartbeat > now() - interval '1 day';
+
+    SELECT to_jsonb(r) - 'request_id' INTO last_repair
+    FROM (
+        SELECT c.repair_id, c.request_id, c.worker_name, c.started_at, c.finished_at, c.ok, c.checked,
+               c.missing, c.stale, c.extra, c.expired, c.missing + c.stale + c.extra + c.expired AS repaired, c.error
+        FROM memory.cache_repairs AS c ORDER BY c.finished_at DESC, c.repair_id DESC LIMIT 1
+    ) AS r;
+
+    -- successful reconciliations that repaired something, counted back from the last one
+    SELECT count(*) INTO repairing_in_a_row
+    FROM (
+        SELECT c.missing + c.stale + c.extra + c.expired AS repaired,
+               sum(CASE WHEN c.missing + c.stale + c.extra + c.expired = 0 THEN 1 ELSE 0 END)
+                   OVER (ORDER BY c.finished_at DESC, c.repair_id DESC) AS clean_seen
+        FROM memory.cache_repairs AS c
+        WHERE c.ok
+        ORDER BY c.finished_at DESC, c.repair_id DESC
+        LIMIT 50
+    ) AS x
+    WHERE x.clean_seen = 0;
+
+    SELECT extract(EPOCH FROM now() - min(r.requested_at)) INTO oldest_open
+    FROM memory.cache_reconcile_requests AS r WHERE r.finished_at IS NULL;
+
+    IF live_warmers = 0 THEN
+        problems := problems || 'no live cache warmer'::text;
+    ELSIF connected = 0 THEN
+        problems := problems || 'Redis is unreachable (SQL reads and writes are unaffected)'::text;
+    END IF;
+    IF repairing_in_a_row >= 2 THEN
+        problems := problems || format('the last %s reconciliations all repaired keys', repairing_in_a_row);
+    END IF;
+    IF oldest_open > 900 THEN
+        problems := problems || format('a reconciliation request waits for %s s', round(oldest_open::numeric));
+    END IF;
+    IF cardinality(problems) > 0 THEN
+        status := 'degraded';
+    END IF;
+
+    RETURN jsonb_build_object(
+        'status', status,
+        'problems', to_jsonb(problems),
+        'warmers', warmers,
+        'sync_lag_seconds', round(lag::numeric, 3),
+        'last_repair', last_repair,
+        'reconciliations_repairing_in_a_row', repairing_in_a_row,
+        'open_reconcile_requests', (SELECT count(*) FROM memory.cache_reconcile_requests AS r WHERE r.finished_at IS NULL),
+        'oldest_open_request_age_seconds', round(oldest_open::numeric, 1)
+    );
+END
+$$;
+
+COMMENT ON FUNCTION memory._health_cache() IS
+'Private: the cache layer of memory.health(): each cache warmer (Redis reachable, events, errors, sync lag), the last reconciliation and what it repaired, how many reconciliations in a row repaired keys, open requests; status ok or degraded (Redis never makes the memory fail). Raises nothing.';

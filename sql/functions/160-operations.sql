@@ -1,0 +1,204 @@
+-- Operations from psql (issue 6): pause and resume the embedding queue, checkpoint now,
+-- the pg_cron jobs' last runs, and the operations layer of memory.health(). Requeueing
+-- dead jobs and re-embedding are memory.requeue_dead() and memory.reembed()
+-- (040-embedding.sql); README.md "Operations" lists them all with examples.
+SET ROLE memory_owner;
+
+CREATE OR REPLACE FUNCTION memory.pause_embedding(reason text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was boolean;
+BEGIN
+    IF char_length(reason) > 500 THEN
+        RAISE EXCEPTION 'reason must have at most 500 characters'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a short note for other operators';
+    END IF;
+    SELECT s.embedding_paused INTO was FROM memory.operations_settings AS s FOR UPDATE;
+    UPDATE memory.operations_settings AS s
+    SET embedding_paused = TRUE,
+        paused_at = CASE WHEN was THEN s.paused_at ELSE now() END,
+        paused_by = CASE WHEN was THEN s.paused_by ELSE session_user END,
+        pause_reason = coalesce(reason, s.pause_reason);
+    RETURN NOT was;
+END
+$$;
+
+COMMENT ON FUNCTION memory.pause_embedding(text) IS
+'Operators: pauses the embedding queue: memory.claim_embedding_batch hands out no job until memory.resume_embedding(); writes keep enqueueing, leases already held finish. Returns true when it was running. Raises 22023 for a reason over 500 characters.';
+
+CREATE OR REPLACE FUNCTION memory.resume_embedding()
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was boolean;
+BEGIN
+    SELECT s.embedding_paused INTO was FROM memory.operations_settings AS s FOR UPDATE;
+    UPDATE memory.operations_settings AS s
+    SET embedding_paused = FALSE, paused_at = NULL, paused_by = NULL, pause_reason = NULL;
+    -- wake the daemons: the queue may have grown while paused
+    PERFORM pg_catalog.pg_notify('memory_embed', 'resume');
+    RETURN was;
+END
+$$;
+
+COMMENT ON FUNCTION memory.resume_embedding() IS
+'Operators: resumes the embedding queue paused by memory.pause_embedding() and wakes the daemons. Returns true when it was paused. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._embedding_paused()
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT s.embedding_paused FROM memory.operations_settings AS s), FALSE)
+$$;
+
+COMMENT ON FUNCTION memory._embedding_paused() IS
+'Private: true while an operator has paused the embedding queue (memory.pause_embedding). Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory.checkpoint_now()
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT memory.auto_checkpoint()
+$$;
+
+COMMENT ON FUNCTION memory.checkpoint_now() IS
+'Operators: runs the memory-auto-checkpoint job now: an auto checkpoint for every agent whose identity hash changed since its latest checkpoint. Returns how many were written. Raises nothing of its own.';
+
+-- SECURITY INVOKER: run by the pg_cron job memory-cron-status as memory_operator, who
+-- sees its own rows of cron.job and cron.job_run_details.
+CREATE OR REPLACE FUNCTION memory.record_cron_status()
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF to_regclass('cron.job') IS NULL THEN
+        RETURN 0;
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS cron_now (
+        jobname text, schedule text, active boolean, last_status text, last_start timestamptz,
+        last_end timestamptz, last_message text
+    ) ON COMMIT DROP;
+    EXECUTE $sql$
+        INSERT INTO cron_now
+        SELECT j.jobname, j.schedule, j.active, d.status, d.start_time, d.end_time, left(d.return_message, 500)
+        FROM cron.job AS j
+        LEFT JOIN LATERAL (
+            SELECT r.status, r.start_time, r.end_time, r.return_message FROM cron.job_run_details AS r
+            WHERE r.jobid = j.jobid AND r.status <> 'running' ORDER BY r.start_time DESC NULLS LAST LIMIT 1
+        ) AS d ON TRUE
+        WHERE j.username = 'memory_operator' AND j.jobname LIKE 'memory-%' AND j.database = current_database()
+    $sql$;
+    DELETE FROM memory.cron_status AS s WHERE s.jobname NOT IN (SELECT c.jobname FROM pg_temp.cron_now AS c);
+    INSERT INTO memory.cron_status AS s (jobname, schedule, active, last_status, last_start, last_end, last_message, recorded_at)
+    SELECT c.jobname, c.schedule, c.active, c.last_status, c.last_start, c.last_end, c.last_message, now()
+    FROM pg_temp.cron_now AS c
+    ON CONFLICT (jobname) DO UPDATE
+    SET schedule = excluded.schedule, active = excluded.active, last_status = excluded.last_status,
+        last_start = excluded.last_start, last_end = excluded.last_end, last_message = excluded.last_message,
+        recorded_at = excluded.recorded_at;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DROP TABLE pg_temp.cron_now;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.record_cron_status() IS
+'Operators and the pg_cron job memory-cron-status (every minute): copies the memory-* jobs of memory_operator with their last finished run into memory.cron_status, which memory.health() reads. Returns how many jobs. Raises nothing of its own.';
+
+CREATE OR REPLACE FUNCTION memory._health_operations()
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    settings record;
+    jobs jsonb;
+    failed integer;
+    counts jsonb;
+    identity jsonb;
+    drifted integer;
+    problems text [] := '{}';
+    status text := 'ok';
+BEGIN
+    SELECT * INTO settings FROM memory.operations_settings;
+
+    SELECT coalesce(jsonb_object_agg(c.jobname, jsonb_build_object(
+        'schedule', c.schedule, 'active', c.active, 'last_status', c.last_status,
+        'last_start', c.last_start, 'last_end', c.last_end,
+        'last_message', CASE WHEN c.last_status = 'failed' THEN c.last_message END
+    )), '{}'), count(*) FILTER (WHERE c.last_status = 'failed')
+    INTO jobs, failed
+    FROM memory.cron_status AS c;
+
+    counts := jsonb_build_object(
+        'agents', (SELECT count(*) FROM memory.agents),
+        'episodes', (SELECT count(*) FROM memory.episodes),
+        'facts', (SELECT count(*) FROM memory.facts),
+        'facts_valid', (SELECT count(*) FROM memory.facts AS f WHERE f.invalidated_at IS NULL),
+        'working_memory_live', (SELECT count(*) FROM memory.working_memory AS w WHERE w.expires_at > now()),
+        'working_memory_expired', (SELECT count(*) FROM memory.working_memory AS w WHERE w.expires_at <= now()),
+        'blocks', (SELECT count(*) FROM memory.blocks),
+        'checkpoints', (SELECT count(*) FROM memory.checkpoints)
+    );
+
+    -- identity drift: agents whose blocks no longer match their latest checkpoint
+    WITH per_agent AS (
+        SELECT a.agent_id,
+               memory._identity_hash(memory._blocks_snapshot(a.agent_id)) AS current_hash,
+               lc.identity_hash AS checkpoint_hash, lc.created_at,
+               EXISTS (SELECT 1 FROM memory.blocks AS b WHERE b.agent_id = a.agent_id) AS has_blocks
+        FROM memory.agents AS a
+        LEFT JOIN LATERAL (
+            SELECT c.identity_hash, c.created_at FROM memory.checkpoints AS c
+            WHERE c.agent_id = a.agent_id ORDER BY c.created_at DESC, c.checkpoint_id DESC LIMIT 1
+        ) AS lc ON TRUE
+    )
+    SELECT jsonb_build_object(
+        'last_checkpoint_at', max(p.created_at),
+        'agents_with_blocks', count(*) FILTER (WHERE p.has_blocks),
+        'agents_without_checkpoint', count(*) FILTER (WHERE p.has_blocks AND p.checkpoint_hash IS NULL),
+        'agents_drifted', count(*) FILTER (WHERE p.checkpoint_hash IS NOT NULL AND p.current_hash <> p.checkpoint_hash)
+    ), count(*) FILTER (WHERE p.checkpoint_hash IS NOT NULL AND p.current_hash <> p.checkpoint_hash)
+    INTO identity, drifted
+    FROM per_agent AS p;
+
+    IF settings.embedding_paused THEN
+        problems := problems || format('embedding paused since %s', settings.paused_at);
+    END IF;
+    IF failed > 0 THEN
+        problems := problems || format('%s pg_cron job(s) failed on their last run', failed);
+    END IF;
+    IF cardinality(problems) > 0 THEN
+        status := 'degraded';
+    END IF;
+
+    RETURN jsonb_build_object(
+        'status', status,
+        'problems', to_jsonb(problems),
+        'embedding_paused', settings.embedding_paused,
+        'paused_at', settings.paused_at,
+        'paused_by', settings.paused_by,
+        'counts', counts,
+        'cron_jobs', jobs,
+        'cron_status_recorded_at', (SELECT max(c.recorded_at) FROM memory.cron_status AS c),
+        'identity', identity
+    );
+END
+$$;
+
+COMMENT ON FUNCTION memory._health_operations() IS
+'Private: the operations layer of memory.health(): embedding paused or not, row counts per layer, the memory-* pg_cron jobs with their last run status, the last checkpoint and the number of agents whose identity drifted from their latest checkpoint; status ok or degraded. Raises nothing.';
