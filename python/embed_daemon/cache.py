@@ -212,6 +212,7 @@ class Pending:
     blocks: set[str] = field(default_factory=set)
     reconcile: bool = False
     overflow: bool = False
+    poll: bool = False  # look for an open request (its notification may have been missed)
 
     def add(self, payload: str) -> None:
         parts = payload.split(":")
@@ -230,7 +231,7 @@ class Pending:
             self.reconcile = True
 
     def empty(self) -> bool:
-        return not (self.wm or self.blocks or self.reconcile or self.overflow)
+        return not (self.wm or self.blocks or self.reconcile or self.overflow or self.poll)
 
 
 class Warmer:
@@ -505,7 +506,7 @@ class CacheWarmer(threading.Thread):
             now = time.monotonic()
             if now >= next_poll:
                 next_poll = now + self.cache_cfg.poll_reconcile_seconds
-                self.pending.reconcile = True  # a request whose notification was missed
+                self.pending.poll = True
             if not self.pending.empty() and now >= next_try:
                 try:
                     self._flush(api, warmer, client)
@@ -539,32 +540,40 @@ class CacheWarmer(threading.Thread):
             agents = set(self.pending.blocks)
             self.events += warmer.apply_blocks(agents)
             self.pending.blocks -= agents
-        if self.pending.reconcile or self.pending.overflow:
+        if self.pending.poll and not (self.pending.reconcile or self.pending.overflow):
             request = api.claim_reconcile()
-            started = datetime.now(UTC)
-            try:
-                counts = warmer.reconcile()
-            except redis.RedisError as exc:
-                api.finish_reconcile(request, started, RepairCounts(), f"redis: {exc}"[:2000])
-                if self.metrics:
-                    self.metrics.reconciliations.labels("failed").inc()
-                raise
-            api.finish_reconcile(request, started, counts, None)
-            self.pending.reconcile = False
-            self.pending.overflow = False
-            self.reconciliations += 1
+            self.pending.poll = False
+            if request is None:
+                return
+        elif self.pending.reconcile or self.pending.overflow:
+            request = api.claim_reconcile()
+        else:
+            return
+        started = datetime.now(UTC)
+        try:
+            counts = warmer.reconcile()
+        except redis.RedisError as exc:
+            api.finish_reconcile(request, started, RepairCounts(), f"redis: {exc}"[:2000])
             if self.metrics:
-                self.metrics.reconciliations.labels("ok").inc()
-                for kind in ("missing", "stale", "extra", "expired"):
-                    self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
-            log.info(
-                "cache reconciled: %s checked, %s missing, %s stale, %s extra, %s expired",
-                counts.checked,
-                counts.missing,
-                counts.stale,
-                counts.extra,
-                counts.expired,
-            )
+                self.metrics.reconciliations.labels("failed").inc()
+            raise
+        api.finish_reconcile(request, started, counts, None)
+        self.pending.reconcile = False
+        self.pending.overflow = False
+        self.pending.poll = False
+        self.reconciliations += 1
+        if self.metrics:
+            self.metrics.reconciliations.labels("ok").inc()
+            for kind in ("missing", "stale", "extra", "expired"):
+                self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
+        log.info(
+            "cache reconciled: %s checked, %s missing, %s stale, %s extra, %s expired",
+            counts.checked,
+            counts.missing,
+            counts.stale,
+            counts.extra,
+            counts.expired,
+        )
 
     def _probe(self, client: redis.Redis) -> None:
         try:

@@ -93,10 +93,11 @@ COMMENT ON FUNCTION memory.health_metrics() IS
 -- Monitoring (memory_reader): health() one row per layer. Counts and statuses, no
 -- memory content.
 CREATE OR REPLACE VIEW memory.health_report AS
-SELECT l.key AS layer,
-       l.value ->> 'status' AS status,
-       l.value -> 'problems' AS problems,
-       l.value AS detail
+SELECT
+    l.key AS layer,
+    l.value ->> 'status' AS status,
+    l.value -> 'problems' AS problems,
+    l.value AS detail
 FROM jsonb_each(memory.health()) AS l
 WHERE jsonb_typeof(l.value) = 'object';
 

@@ -367,8 +367,11 @@ BEGIN
 
     IF live_warmers = 0 THEN
         problems := problems || 'no live cache warmer'::text;
-    ELSIF connected = 0 THEN
-        problems := problems || 'Redis is unreachable (SQL reads and writes are unaffected)'::text;
+    ELSIF connected < live_warmers THEN
+        problems := problems || format(
+            'Redis is unreachable from %s of %s cache warmer(s) (SQL reads and writes are unaffected)',
+            live_warmers - connected, live_warmers
+        );
     END IF;
     IF repairing_in_a_row >= 2 THEN
         problems := problems || format('the last %s reconciliations all repaired keys', repairing_in_a_row);
