@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import ROOT, conninfo
-from psycopg import sql
+from psycopg import errors, sql
 
 SUFFIX = secrets.token_hex(3)
 AGENT, ROLE = f"Backup{SUFFIX}", f"pytest_backup_{SUFFIX}"
@@ -105,9 +105,16 @@ def source(pg_env) -> Iterator[dict]:
                 time.sleep(1)
             yield {"agent_id": agent_id}
         finally:
-            su.execute("RESET SESSION AUTHORIZATION")
-            su.execute("DELETE FROM memory.agents WHERE name = %s", (AGENT,))
-            su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(ROLE)))
+            with psycopg.connect(conninfo(), autocommit=True) as clean:
+                for attempt in range(20):  # the daemon may be writing the agent's vectors
+                    try:
+                        clean.execute("DELETE FROM memory.agents WHERE name = %s", (AGENT,))
+                        break
+                    except errors.DeadlockDetected:
+                        if attempt == 19:
+                            raise
+                        time.sleep(0.5)
+                clean.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(ROLE)))
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,25 @@ EXPORT = ["bash", str(ROOT / "scripts" / "export-agent.sh")]
 IMPORT = ["bash", str(ROOT / "scripts" / "import-agent.sh")]
 
 
+def forget(names: list[str], roles: list[str]) -> None:
+    """Deletes agents with all their memory, then roles, on a fresh connection.
+
+    The embed daemon may be storing vectors of these agents meanwhile: the cascade can
+    deadlock with it, and is tried again.
+    """
+    with psycopg.connect(conninfo(), autocommit=True) as conn:
+        for attempt in range(20):
+            try:
+                conn.execute("DELETE FROM memory.agents WHERE name = ANY(%s)", (names,))
+                break
+            except errors.DeadlockDetected:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+        for role in roles:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
 def run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
@@ -176,10 +195,7 @@ def alpha(pg_env, tmp_path_factory) -> Iterator[dict]:
             lines = export(pg_env, ALPHA, path)
             yield {"id": alpha_id, "path": path, "lines": lines}
         finally:
-            su.execute(
-                "DELETE FROM memory.agents WHERE name = ANY(%s)",
-                ([ALPHA, BETA, GAMMA, DELTA, BAD],),
-            )
+            forget([ALPHA, BETA, GAMMA, DELTA, BAD], [])
 
 
 @pytest.fixture(scope="module")
@@ -206,18 +222,13 @@ def superconn_module() -> Iterator[psycopg.Connection]:
         try:
             yield conn
         finally:
-            conn.execute(
-                "DELETE FROM memory.agents WHERE name = ANY(%s)", ([BETA, GAMMA, DELTA, BAD],)
-            )
-            for role in ROLES[1:]:
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            forget([BETA, GAMMA, DELTA, BAD], ROLES[1:])
 
 
 @pytest.fixture(scope="module", autouse=True)
 def drop_alpha_role(superconn_module) -> Iterator[None]:
     yield
-    superconn_module.execute("DELETE FROM memory.agents WHERE name = %s", (ALPHA,))
-    superconn_module.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(ALPHA_ROLE)))
+    forget([ALPHA], [ALPHA_ROLE])
 
 
 # ---------------------------------------------------------------------------------------

@@ -161,6 +161,15 @@ BEGIN
     INSERT INTO memory.episode_access_log (episode_id) VALUES (e1);
     INSERT INTO pg_temp.ids VALUES (who, 'agent', memory.current_agent());
     EXECUTE 'RESET SESSION AUTHORIZATION';
+    IF to_regclass('memory.legacy_imports') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.legacy_imports (server_name, agent_id) VALUES ($1, $2)'
+        USING 'iso_' || lower(who), pg_temp.id(who, 'agent');
+    END IF;
+    IF to_regclass('memory.agent_imports') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.agent_imports (agent_id, export_sha256, source_agent_id, source_agent_name, remapped_ids) '
+                'VALUES ($1, encode(sha256(convert_to($2, ''UTF8'')), ''hex''), $1, $2, false)'
+        USING pg_temp.id(who, 'agent'), m;
+    END IF;
     -- Vectors are written by the embed daemon (complete_embedding_batch), which cannot
     -- see this uncommitted transaction: write one chunk and one pooled vector of the
     -- first episode as the daemon would.
