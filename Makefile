@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-py lint bench eval seed clean-data
+.PHONY: help up down status psql dsn test test-sql test-py lint bench eval seed clean-data \
+	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,8 +48,8 @@ test-py: ## pytest suites under python/tests
 lint: ## sqlfluff on sql/, ruff on python/
 	@bash scripts/lint.sh
 
-bench: ## embedding pipeline benchmarks as ratios measured in one run (reports/bench-embedding.md)
-	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME=var/cache/hf $(PY) python/bench/bench_embedding.py
+bench: ## every benchmark (embedding pipeline, search at 100k, pgbench load), ratios against baselines of the same run (reports/bench.md)
+	@bash scripts/bench.sh
 
 eval: ## retrieval evaluation on LoCoMo (recall@5/10/20 per category; hybrid, vector, text, BM25, exact cosine)
 	@bash scripts/eval.sh
