@@ -259,7 +259,17 @@ def measure(
                 hnsw_recalls.append(len(set(ann) & set(exact)) / max(1, len(exact)))
         conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
         if daemon_socket:
-            conn.execute("SELECT set_config('memory.embed_socket', %s, false)", (daemon_socket,))
+            # embed_query asks the daemons registered in this database; the running
+            # daemon serves the main database, so register its socket here as well.
+            conn.execute("RESET SESSION AUTHORIZATION")
+            conn.execute(
+                "INSERT INTO memory.embedding_workers (worker_name, status, query_socket, models, last_heartbeat)"
+                " VALUES ('bench-proxy', 'running', %s, ARRAY[(SELECT name FROM memory.embedding_models"
+                " WHERE is_serving)], now() + interval '1 hour')"
+                " ON CONFLICT (worker_name) DO UPDATE SET last_heartbeat = excluded.last_heartbeat",
+                (daemon_socket,),
+            )
+            conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
             for i in range(min(queries, 100)):
                 q = f"what did we decide about topic {i} and w{i:05d}?"
                 t0 = time.perf_counter()

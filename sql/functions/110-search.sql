@@ -128,6 +128,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 SET "hnsw.iterative_scan" = 'relaxed_order'
 SET "hnsw.ef_search" = 100
+-- a search is a few milliseconds of work: JIT compilation would cost far more
+SET jit = off
 AS $$
 DECLARE
     me uuid := memory._require_agent();
@@ -331,6 +333,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 SET "hnsw.iterative_scan" = 'relaxed_order'
 SET "hnsw.ef_search" = 100
+-- a search is a few milliseconds of work: JIT compilation would cost far more
+SET jit = off
 AS $$
 DECLARE
     me uuid := memory._require_agent();
