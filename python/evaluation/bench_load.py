@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database and role")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
     password = secrets.token_urlsafe(24)  # lives only in this process and the scratch role
@@ -191,11 +192,13 @@ def main(argv: list[str] | None = None) -> int:
                 log.info("%s, %d clients: %.0f tps, p95 %.2f ms", name, clients, r["tps"], r["p95"])
                 rows.append((name, clients, r))
     finally:
-        env = dict(os.environ, PGDATABASE="postgres")
-        subprocess.run(
-            ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'], env=env
-        )
-        subprocess.run(["psql", "-X", "-q", "-c", f'DROP ROLE IF EXISTS "{ROLE}"'], env=env)
+        if not args.keep:
+            env = dict(os.environ, PGDATABASE="postgres")
+            subprocess.run(
+                ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'],
+                env=env,
+            )
+            subprocess.run(["psql", "-X", "-q", "-c", f'DROP ROLE IF EXISTS "{ROLE}"'], env=env)
     by = {(n, c): r for n, c, r in rows}
     lines = [
         f"## Load (pgbench, {args.seconds} s per run, one agent with {args.episodes:,} episodes)",
