@@ -79,3 +79,33 @@ LANGUAGE sql
 AS $$
     UPDATE memory.embedding_settings SET worker_timeout = interval '0';
 $$;
+
+-- Everything stored for an agent: for each table of memory keyed on agent_id, the row
+-- count and a hash of the rows. Bad-input suites compare it before and after a refused
+-- call to show that nothing changed.
+CREATE OR REPLACE FUNCTION tests.stored(agent uuid)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t text;
+    n bigint;
+    h text;
+    acc text := '';
+BEGIN
+    FOR t IN
+        SELECT c.relname FROM pg_catalog.pg_class AS c
+        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
+        ORDER BY 1
+    LOOP
+        EXECUTE format(
+            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
+            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
+        INTO n, h USING agent;
+        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
+    END LOOP;
+    RETURN acc;
+END
+$$;

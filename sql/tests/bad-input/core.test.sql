@@ -18,34 +18,6 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- A 5 MB JSON object that arrives compressed (about 57 kB), as any value read from a
 -- table does: a size limit must measure the value, not its compressed form.
 CREATE TEMP TABLE big (j jsonb);
@@ -62,7 +34,7 @@ INSERT INTO ids VALUES
     ('checkpoint', memory.create_checkpoint('manual', '{"note": "first"}')),
     ('unknown', gen_random_uuid());
 RESET SESSION AUTHORIZATION;
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- set_block
@@ -108,9 +80,9 @@ SELECT throws_ok($$SELECT * FROM memory.block_history('never_set')$$, 'P0002', '
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok($$SELECT memory.set_block('persona', 'v')$$, '42501', 'this session is not an agent',
     'set_block: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused block calls every block, version and history row is unchanged');
-INSERT INTO snaps VALUES ('before checkpoints', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before checkpoints', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- create_checkpoint, restore_checkpoint
@@ -138,9 +110,9 @@ SELECT throws_ok(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('unkn
     'restore_checkpoint: an unknown id');
 
 RESET SESSION AUTHORIZATION;
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before checkpoints'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before checkpoints'),
     'after the refused checkpoint calls Alpha has exactly its one checkpoint and unchanged blocks');
-INSERT INTO snaps VALUES ('before heartbeat', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before heartbeat', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- heartbeat
@@ -158,7 +130,7 @@ SELECT throws_ok($$SELECT memory.heartbeat(NULL, NULL, (SELECT j FROM pg_temp.bi
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok($$SELECT memory.heartbeat('focus')$$, '42501', 'this session is not an agent',
     'heartbeat: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before heartbeat'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before heartbeat'),
     'after the refused heartbeats Alpha''s state (focus, emotions, context, last heartbeat) is unchanged');
 
 SELECT * FROM finish();

@@ -18,34 +18,6 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- ---------------------------------------------------------------- data
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
@@ -53,7 +25,7 @@ INSERT INTO ids VALUES
     ('episode', memory.remember('the original episode', 0.4, ARRAY['keep'], 'proj', '2024-01-01', '{"k": "v"}', 'sess')),
     ('unknown', gen_random_uuid());
 RESET SESSION AUTHORIZATION;
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- remember
@@ -101,9 +73,9 @@ SELECT throws_ok($$SELECT memory.remember('ok', session_id => repeat('s', 201))$
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok($$SELECT memory.remember('from a session that is no agent')$$, '42501', 'this session is not an agent',
     'remember: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused remember calls nothing of Alpha''s changed (no episode, project, job or access row)');
-INSERT INTO snaps VALUES ('before update', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before update', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- update_episode
@@ -137,7 +109,7 @@ SELECT throws_ok(format('SELECT memory.update_episode(%L, %L, 0.9, ARRAY[%L], %L
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok(format('SELECT memory.update_episode(%L, %L)', pg_temp.id('episode'), 'x'), '42501', 'this session is not an agent',
     'update_episode: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before update'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before update'),
     'after the refused update_episode calls Alpha''s episode (content, importance, tags, metadata, updated_at) is unchanged');
 SELECT is(
     (SELECT (e.content, e.importance, e.tags, e.metadata)::text FROM memory.episodes AS e WHERE e.episode_id = pg_temp.id('episode')),

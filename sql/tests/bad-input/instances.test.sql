@@ -18,34 +18,6 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- A 5 MB JSON object that arrives compressed (about 57 kB), as any value read from a
 -- table does: a size limit must measure the value, not its compressed form.
 CREATE TEMP TABLE big (j jsonb);
@@ -69,7 +41,7 @@ SELECT memory.vote(pg_temp.id('decided'), pg_temp.id('two'), TRUE);
 RESET SESSION AUTHORIZATION;
 -- 'stale' last beat an hour ago: not live (the threshold is 2 minutes).
 UPDATE memory.instances SET last_heartbeat = now() - interval '1 hour' WHERE instance_id = pg_temp.id('stale');
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- register_instance, instance_heartbeat
@@ -104,9 +76,9 @@ SELECT throws_ok(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('unkn
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok($$SELECT memory.register_instance('x')$$, '42501', 'this session is not an agent',
     'register_instance: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused instance calls Alpha has its three instances, unchanged (the stale one still stale)');
-INSERT INTO snaps VALUES ('before decisions', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before decisions', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- propose_decision, vote
@@ -143,7 +115,7 @@ SELECT throws_ok(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('open'), 
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('open'), pg_temp.id('two')), '42501',
     'this session is not an agent', 'vote: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before decisions'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before decisions'),
     'after the refused decision calls Alpha''s decisions, tallies and votes are unchanged');
 SELECT is(
     (SELECT string_agg(d.status || ' ' || d.approvals || '/' || d.rejections, ', ' ORDER BY d.topic) FROM memory.decisions AS d

@@ -18,40 +18,12 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- ---------------------------------------------------------------- data
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES ('alpha', memory.current_agent()), ('episode', memory.remember('the launch was delayed by rain'));
 SELECT memory.learn_fact('launch', 'the launch is on Friday');
 RESET SESSION AUTHORIZATION;
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- search_episodic_memory(text, ...)
@@ -139,7 +111,7 @@ SELECT throws_ok($$SELECT * FROM memory.search_semantic_memory('launch', mode =>
     'search_semantic_memory: a session that is not an agent');
 SELECT throws_ok($$SELECT memory.build_context('launch')$$, '42501', 'this session is not an agent',
     'build_context: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused searches nothing of Alpha''s changed (no access logged)');
 
 -- ---------------------------------------------------------------- and the valid calls work

@@ -18,34 +18,6 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- ---------------------------------------------------------------- data
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
@@ -59,7 +31,7 @@ INSERT INTO ids VALUES
 SELECT memory.invalidate_fact(pg_temp.id('closed'), '2024-06-01');
 SELECT memory.link_facts(pg_temp.id('open'), pg_temp.id('other'), 'relates_to');
 RESET SESSION AUTHORIZATION;
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- learn_fact
@@ -103,9 +75,9 @@ SELECT throws_ok($$SELECT memory.learn_fact('concept', 'statement', valid_from =
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok($$SELECT memory.learn_fact('concept', 'statement')$$, '42501', 'this session is not an agent',
     'learn_fact: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused learn_fact calls nothing of Alpha''s changed (no new fact, no superseded fact closed, no job)');
-INSERT INTO snaps VALUES ('before invalidate', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before invalidate', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- invalidate_fact
@@ -122,9 +94,9 @@ SELECT throws_ok(format('SELECT memory.invalidate_fact(%L, %L)', pg_temp.id('ope
     'valid_to must be a finite time', 'invalidate_fact: valid_to infinity');
 
 RESET SESSION AUTHORIZATION;
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before invalidate'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before invalidate'),
     'after the refused invalidate_fact calls every fact keeps its validity');
-INSERT INTO snaps VALUES ('before link', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('before link', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- link_facts
@@ -151,7 +123,7 @@ SELECT throws_ok(format('SELECT memory.link_facts(%L, %L, %L, %L)', pg_temp.id('
 RESET SESSION AUTHORIZATION;
 SELECT throws_ok(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('open'), pg_temp.id('other'), 'relates_to'), '42501',
     'this session is not an agent', 'link_facts: a session that is not an agent');
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before link'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'before link'),
     'after the refused link_facts calls Alpha has exactly its one link, with its strength');
 
 SELECT * FROM finish();

@@ -18,34 +18,6 @@ LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
 
--- Everything stored for an agent: per table keyed on agent_id, row count and a hash of the rows.
-CREATE FUNCTION pg_temp.stored(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    n bigint;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format(
-            'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
-            'FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
-    END LOOP;
-    RETURN acc;
-END
-$$;
-
 -- A jsonb value of 5 MB (a 5,000,000-character string) that arrives compressed, as any
 -- value read from a table does: a size check must measure the value, not its
 -- compressed form (about 57 kB).
@@ -59,7 +31,7 @@ INSERT INTO ids VALUES
     ('alpha', memory.current_agent()),
     ('item', memory.set_working_memory('task', '{"step": 1}', '1 hour', 'high', 'current'));
 RESET SESSION AUTHORIZATION;
-INSERT INTO snaps VALUES ('start', pg_temp.stored(pg_temp.id('alpha')));
+INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- set_working_memory
@@ -106,7 +78,7 @@ SELECT is(
     (SELECT count(*) FROM memory.get_working_memory()), 0::bigint,
     'get_working_memory: a session that is not an agent gets nothing'
 );
-SELECT is(pg_temp.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM snaps WHERE k = 'start'),
     'after the refused calls Alpha''s working memory is unchanged (same item, content, priority and expiry)');
 SELECT is(
     (SELECT (w.content, w.priority)::text FROM memory.working_memory AS w WHERE w.working_id = pg_temp.id('item')),
