@@ -7,7 +7,7 @@ SET ROLE memory_owner;
 -- natural-language questions rarely share every word with the memory that answers
 -- them, so AND semantics would miss most of them; ts_rank_cd then prefers documents
 -- that cover more of the terms, closer together.
-CREATE OR REPLACE FUNCTION memory._fts_query(query text)
+CREATE OR REPLACE FUNCTION memory._fts_query(query text, skip text[] DEFAULT '{}')
 RETURNS tsquery
 LANGUAGE sql
 IMMUTABLE
@@ -30,11 +30,37 @@ AS $$
         ) AS x
         WHERE cardinality(en) > 0 AND cardinality(es) > 0
     )
-    SELECT (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s)::tsquery
+    -- leave out the lexemes in skip, unless nothing else would remain
+    SELECT coalesce(
+        (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s
+         WHERE s.lexeme <> ALL (coalesce(skip, '{}'))),
+        (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s)
+    )::tsquery
 $$;
 
-COMMENT ON FUNCTION memory._fts_query(text) IS
-'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language left out. NULL for a question of stop words only.';
+COMMENT ON FUNCTION memory._fts_query(text, text[]) IS
+'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language left out, and the lexemes in skip too unless nothing else remains. NULL for a question of stop words only.';
+
+-- Lexemes that ANALYZE found in more than a fifth of the rows of memory.<tbl>.fts: as
+-- common as stop words, they rank nothing and make ts_rank_cd score most of the table.
+-- SECURITY DEFINER: pg_stats hides the statistics of tables with row-level security
+-- from the agents; only this list of frequent words across all agents comes out.
+CREATE OR REPLACE FUNCTION memory._common_lexemes(tbl text)
+RETURNS text[]
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(e.lexeme), '{}')
+    FROM pg_catalog.pg_stats AS s,
+         unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e (lexeme, freq)
+    WHERE s.schemaname = 'memory' AND s.tablename = tbl AND s.attname = 'fts'
+      AND e.lexeme IS NOT NULL AND e.freq > 0.2
+$$;
+
+COMMENT ON FUNCTION memory._common_lexemes(text) IS
+'Private: lexemes of memory.<tbl>.fts (episodes or facts) that the planner''s statistics put in more than 20% of the rows; search leaves them out of the text query.';
 
 CREATE OR REPLACE FUNCTION memory.fold_access_stats()
 RETURNS integer

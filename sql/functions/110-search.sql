@@ -180,7 +180,7 @@ BEGIN
         qvec := memory._query_vector(query);
     END IF;
     IF mode <> 'vector' OR qvec IS NULL THEN
-        tq := memory._fts_query(query);
+        tq := memory._fts_query(query, memory._common_lexemes('episodes'));
     END IF;
     -- RRF is normalised between a floor (last candidate of one list) and the best
     -- possible value (first in every list used), so relevance spans 0..1 and the
@@ -359,7 +359,7 @@ BEGIN
         qvec := memory._query_vector(query);
     END IF;
     IF mode <> 'vector' OR qvec IS NULL THEN
-        tq := memory._fts_query(query);
+        tq := memory._fts_query(query, memory._common_lexemes('facts'));
     END IF;
     -- as_of is world time: a fact counts when valid_from <= as_of < valid_to.
     validity := CASE WHEN include_invalid THEN 'true'

@@ -189,7 +189,8 @@ GRANT SELECT, UPDATE ON memory.embedding_settings TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 
 -- == search and context ==
-GRANT EXECUTE ON FUNCTION memory._fts_query(text) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._fts_query(text, text[]) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._common_lexemes(text) TO memory_agent;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
     memory._rank_exactly(uuid, smallint),
