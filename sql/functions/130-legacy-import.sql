@@ -783,7 +783,7 @@ BEGIN
            coalesce(b.created_at, now()),
            'legacy:' || server
     FROM pg_temp.legacy_checkpoints AS b
-    WHERE pg_column_size(b.state_data) <= 1048576
+    WHERE octet_length(b.state_data::text) <= 1048576  -- the JSON text, as the API measures it
     ORDER BY b.checkpoint_id
     ON CONFLICT (checkpoint_id) DO NOTHING;
     GET DIAGNOSTICS rows_written = ROW_COUNT;
@@ -837,7 +837,7 @@ BEGIN
     WHERE memory._legacy_expires_at(b.expires_at, coalesce(b.created_at, now()), b.ttl_seconds) > clock_timestamp()
       AND memory._legacy_expires_at(b.expires_at, coalesce(b.created_at, now()), b.ttl_seconds) > coalesce(b.created_at, now())
       AND b.active_content IS NOT NULL
-      AND pg_column_size(b.active_content) <= 1048576
+      AND octet_length(b.active_content::text) <= 1048576  -- the JSON text, as the table constraint measures it
     ORDER BY b.working_id
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS rows_written = ROW_COUNT;
