@@ -1198,6 +1198,7 @@ SET jit = off
 AS $$
 DECLARE
     m record;
+    me uuid := memory.current_agent();
 BEGIN
     IF query_embedding IS NULL THEN
         RAISE EXCEPTION 'query_embedding must not be NULL'
@@ -1224,13 +1225,15 @@ BEGIN
     -- The nearest chunks by the model's own partial HNSW index (the cast and the model
     -- id are literals so that the planner can match it), then the best chunk per
     -- episode. Iterative scans keep going when row-level security filters neighbours out.
+    -- An agent with few chunks is ranked exactly instead, as in search_episodic_memory(text)
+    -- (memory._rank_exactly): the shared graph can strand a small agent's neighbours.
     RETURN QUERY EXECUTE format(
         $q$
         WITH nearest AS MATERIALIZED (
             SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
             FROM memory.chunks AS c
-            WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL
-            ORDER BY c.embedding::vector(%1$s) <=> $1::vector(%1$s)
+            WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
+            ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s))%4$s
             LIMIT $2
         )
         SELECT e.episode_id, e.content, (1 - min(n.distance))::double precision, e.occurred_at, e.tags
@@ -1241,8 +1244,10 @@ BEGIN
         ORDER BY 3 DESC, e.episode_id
         LIMIT $4
         $q$,
-        m.dimensions, m.model_id
-    ) USING query_embedding, greatest(100, limit_results * 10), similarity_threshold, limit_results;
+        m.dimensions, m.model_id,
+        CASE WHEN me IS NOT NULL THEN ' AND c.agent_id = $5' ELSE '' END,
+        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN ' + 0' ELSE '' END
+    ) USING query_embedding, greatest(100, limit_results * 10), similarity_threshold, limit_results, me;
 END
 $$;
 
