@@ -72,7 +72,7 @@ def test_no_secret_is_tracked_by_git():
         value = path.read_text().strip()
         assert len(value) >= 32, path.name
         found = subprocess.run(
-            ["git", "grep", "-F", "-l", value], cwd=ROOT, capture_output=True, text=True
+            ["git", "grep", "-F", "-l", "-e", value], cwd=ROOT, capture_output=True, text=True
         )
         assert found.returncode == 1, f"{path.name} appears in {found.stdout}"
     ignored = subprocess.run(
