@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-py lint bench eval seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-py test-soak lint bench soak eval seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -37,7 +37,7 @@ psql: ## open psql as the operator
 dsn: ## print the operator's libpq connection URI
 	@bash scripts/dsn.sh
 
-test: test-sql test-py lint ## run every test: pgTAP, pytest, lint
+test: test-sql test-py test-soak lint ## run every test: pgTAP, pytest, the short soak, lint
 
 test-sql: ## pgTAP suites under sql/tests through pg_prove
 	@bash scripts/test-sql.sh
@@ -45,11 +45,17 @@ test-sql: ## pgTAP suites under sql/tests through pg_prove
 test-py: ## pytest suites under python/tests
 	@bash scripts/test-py.sh
 
+test-soak: ## the short soak (70 s of load and six faults on a stack of its own in var/soak)
+	@bash scripts/soak.sh --profile short
+
 lint: ## sqlfluff on sql/, ruff on python/
 	@bash scripts/lint.sh
 
 bench: ## every benchmark (embedding pipeline, search at 100k, pgbench load), ratios against baselines of the same run (reports/bench.md)
 	@bash scripts/bench.sh
+
+soak: ## the long soak: 10 min of load, two rounds of faults, invariants (reports/soak.md)
+	@bash scripts/soak.sh --profile long --report reports/soak.md
 
 eval: ## retrieval evaluation on LoCoMo (recall@5/10/20 per category; hybrid, vector, text, BM25, exact cosine)
 	@bash scripts/eval.sh

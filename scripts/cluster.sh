@@ -33,7 +33,7 @@ cron.use_background_workers = on
 cron.log_statement = off
 max_worker_processes = 24
 max_connections = 200
-shared_buffers = 1GB
+shared_buffers = ${PG_SHARED_BUFFERS:-1GB}
 maintenance_work_mem = 1GB
 work_mem = 32MB
 effective_cache_size = 8GB
@@ -54,7 +54,7 @@ HBA
 
 init() {
   [ -f "$PGDATA_DIR/PG_VERSION" ] && return 0
-  log "initialising the cluster in var/pgdata"
+  log "initialising the cluster in $PGDATA_DIR"
   mkdir -p "$PGDATA_DIR"
   chmod 700 "$PGDATA_DIR"
   [ "$(id -u)" = 0 ] && chown "$SERVICE_USER": "$PGDATA_DIR"

@@ -17,7 +17,7 @@ start() {
   # Configuration from the environment; the password from the secrets folder via pgpass.
   as_service env \
     PGHOST="$RUN_DIR" PGPORT="$PGPORT_MEMORY" PGDATABASE="$MEMORY_DB" PGUSER=memory_daemon \
-    PGPASSFILE="$SECRETS/pgpass" \
+    PGPASSFILE="$PGPASS" \
     MEMORY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT_MEMORY/0" \
     MEMORY_REDIS_PASSWORD_FILE="$SECRETS/redis_password" \
     MEMORY_EMBED_SOCKET="$RUN_DIR/embed.sock" \

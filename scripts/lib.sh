@@ -7,11 +7,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../config.env
 . "$ROOT/config.env"
 PG_BIN=/usr/lib/postgresql/15/bin
-VAR=$ROOT/var
+# MEMORY_VAR_DIR moves the whole stack (data, sockets, logs); `make soak` uses var/soak.
+VAR=${MEMORY_VAR_DIR:-$ROOT/var}
 PGDATA_DIR=$VAR/pgdata
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
 SECRETS=$ROOT/.secrets
+# the libpq password file of this stack (MEMORY_PGPASS: another stack, e.g. the soak's)
+PGPASS=${MEMORY_PGPASS:-$SECRETS/pgpass}
 VENV=$ROOT/.venv
 SERVICE_USER=postgres   # the OS account the Debian package creates
 
@@ -26,5 +29,5 @@ secret() { cat "$SECRETS/$1"; }
 # libpq environment for the superuser over the project's Unix socket.
 pg_env_super() {
   export PGHOST=$RUN_DIR PGPORT=$PGPORT_MEMORY PGUSER=postgres PGDATABASE=$MEMORY_DB
-  export PGPASSFILE=$SECRETS/pgpass
+  export PGPASSFILE=$PGPASS
 }

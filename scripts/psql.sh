@@ -3,5 +3,5 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export PGHOST=$RUN_DIR PGPORT=$PGPORT_MEMORY PGUSER=memory_operator PGDATABASE=$MEMORY_DB
-export PGPASSFILE=$SECRETS/pgpass
+export PGPASSFILE=$PGPASS
 exec psql "$@"

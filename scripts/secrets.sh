@@ -18,7 +18,7 @@ gen redis_password
 # One pgpass for the socket and the loopback address.
 (
   umask 077
-  : > "$SECRETS/pgpass.new"
+  : > "$PGPASS.new"
   # the stack's roles, and the agents created by `make seed` (agent_*_password)
   roles=(postgres memory_operator memory_daemon)
   for f in "$SECRETS"/agent_*_password; do
@@ -26,10 +26,10 @@ gen redis_password
   done
   for role in "${roles[@]}"; do
     for host in "$RUN_DIR" 127.0.0.1 localhost; do
-      printf '%s:%s:*:%s:%s\n' "$host" "$PGPORT_MEMORY" "$role" "$(secret ${role}_password)" >> "$SECRETS/pgpass.new"
+      printf '%s:%s:*:%s:%s\n' "$host" "$PGPORT_MEMORY" "$role" "$(secret ${role}_password)" >> "$PGPASS.new"
     done
   done
-  mv "$SECRETS/pgpass.new" "$SECRETS/pgpass"
+  mv "$PGPASS.new" "$PGPASS"
 )
 # The services run as the service account and read their own secrets.
-if [ "$(id -u)" = 0 ]; then chown -R "$SERVICE_USER": "$SECRETS"; fi
+if [ "$(id -u)" = 0 ]; then chown -R "$SERVICE_USER": "$SECRETS" "$PGPASS"; fi

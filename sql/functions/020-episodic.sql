@@ -116,6 +116,14 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
 BEGIN
+    -- Lock order: the episode's embedding jobs first, then the episode, as a daemon
+    -- completing a batch does (jobs FOR UPDATE, then the chunks' foreign key share-locks
+    -- the episode). Deleting the episode first and its jobs by cascade took the two in
+    -- the opposite order and deadlocked against a concurrent completion (found by the soak).
+    PERFORM 1 FROM memory.embedding_jobs AS j
+    WHERE j.episode_id = forget_episode.episode_id AND j.agent_id = me
+    ORDER BY j.job_id
+    FOR UPDATE;
     DELETE FROM memory.episodes AS e WHERE e.episode_id = forget_episode.episode_id AND e.agent_id = me;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'episode not found'

@@ -1,0 +1,99 @@
+"""Lock order between agents' writes and the embed daemon, with two real sessions.
+
+A daemon completing a batch locks the embedding jobs (FOR UPDATE) and then, through the
+chunks' foreign key, share-locks the episode. A write that takes the same two locks the
+other way round deadlocks with it: the soak caught forget_episode doing so (it deleted
+the episode, then its jobs by cascade). These tests hold the daemon's first lock in one
+session, start the agent's write in another, then take the daemon's second lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from embed_daemon.devtools import ScratchDatabase, wait_for
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[ScratchDatabase]:
+    scratch = ScratchDatabase("locktest").create()
+    try:
+        yield scratch
+    finally:
+        scratch.drop()
+
+
+@pytest.fixture(scope="module")
+def agent(db: ScratchDatabase) -> str:
+    return db.make_agent("Locker")
+
+
+def waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
+    row = conn.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return bool(row and row[0] == "Lock")
+
+
+def run_while_daemon_holds_the_job(db: ScratchDatabase, agent: str, sql: str, eid: object) -> None:
+    """Daemon-like session: job FOR UPDATE; the agent's statement starts and must wait
+    for that lock alone; then the daemon share-locks the episode and commits."""
+    outcome: dict[str, BaseException | None] = {}
+    with db.connect() as daemon, db.as_agent(agent) as writer, db.connect() as watcher:
+        daemon.autocommit = False
+        daemon.execute("SET lock_timeout = '10s'")
+        daemon.execute(
+            "SELECT 1 FROM memory.embedding_jobs WHERE episode_id = %s FOR UPDATE", (eid,)
+        )
+        writer.execute("SET lock_timeout = '20s'")
+        writer_pid = writer.info.backend_pid
+
+        def write() -> None:
+            try:
+                writer.execute(sql, (eid,))
+                outcome["error"] = None
+            except psycopg.Error as exc:
+                outcome["error"] = exc
+
+        t = threading.Thread(target=write)
+        t.start()
+        wait_for("the write to wait for the job lock", lambda: waiting_on_lock(watcher, writer_pid))
+        # the second lock of a completion: the chunks' foreign key check on the episode
+        daemon.execute("SELECT 1 FROM memory.episodes WHERE episode_id = %s FOR KEY SHARE", (eid,))
+        daemon.commit()
+        t.join(30)
+        assert not t.is_alive(), "the write finished once the daemon committed"
+        assert outcome["error"] is None, f"the write failed: {outcome['error']!r}"
+
+
+def test_forget_takes_the_job_lock_before_the_episode(db, agent):
+    with db.as_agent(agent) as conn:
+        sql = "SELECT memory.remember('an episode to forget under load')"
+        eid = conn.execute(sql).fetchone()[0]
+    run_while_daemon_holds_the_job(db, agent, "SELECT memory.forget_episode(%s)", eid)
+    with db.connect() as conn:
+        gone = conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM memory.episodes WHERE episode_id = %s) "
+            "AND NOT EXISTS (SELECT 1 FROM memory.embedding_jobs WHERE episode_id = %s)",
+            (eid, eid),
+        ).fetchone()[0]
+    assert gone, "the episode and its job are gone"
+
+
+def test_update_waits_for_the_job_without_deadlock(db, agent):
+    with db.as_agent(agent) as conn:
+        sql = "SELECT memory.remember('an episode to rewrite under load')"
+        eid = conn.execute(sql).fetchone()[0]
+    run_while_daemon_holds_the_job(
+        db, agent, "SELECT memory.update_episode(%s, content => 'rewritten while embedded')", eid
+    )
+    with db.connect() as conn:
+        content, state = conn.execute(
+            "SELECT e.content, j.state FROM memory.episodes AS e "
+            "JOIN memory.embedding_jobs AS j USING (episode_id) WHERE e.episode_id = %s",
+            (eid,),
+        ).fetchone()
+    assert (content, state) == ("rewritten while embedded", "pending"), "new text, queued again"
