@@ -181,7 +181,8 @@ BEGIN
         RAISE EXCEPTION 'chunk_tokens must be at least 8'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'the model''s window in word pieces, less a margin';
     END IF;
-    IF overlap_tokens < 0 OR overlap_tokens * 2 > chunk_tokens THEN
+    -- chunk_tokens / 2, not overlap_tokens * 2: the product overflows an integer (22003)
+    IF overlap_tokens < 0 OR overlap_tokens > chunk_tokens / 2 THEN
         RAISE EXCEPTION 'overlap_tokens must be between 0 and half of chunk_tokens'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'a sentence or two: 32 for chunks of 200';
     END IF;
@@ -296,6 +297,9 @@ COMMENT ON FUNCTION memory._maybe_switch_serving(smallint) IS
 -- queue and one notification per model, however many rows); a change of the embedded
 -- text (or owner) per row, and only then: tags, importance, access counts never fire.
 -- Deletes need nothing: chunks, pooled vectors and jobs go with their owner (FK cascade).
+-- They are SECURITY DEFINER and trust NEW: each refuses to run as a trigger of any
+-- other table (a role allowed to attach it to a table of its own could feed it another
+-- agent's ids). Firing needs no EXECUTE privilege; agents hold none (999-grants.sql).
 -- ---------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION memory._enqueue_new_episodes()
 RETURNS trigger
@@ -306,6 +310,10 @@ AS $$
 DECLARE
     targets smallint [];
 BEGIN
+    IF TG_RELID <> 'memory.episodes'::regclass THEN
+        RAISE EXCEPTION 'memory._enqueue_new_episodes() runs only as a trigger of memory.episodes'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
     -- on every write: inline, no helper calls
     SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
     INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
@@ -319,7 +327,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_episodes() IS
-'Private statement trigger: queues an embedding job per inserted episode and target model, then notifies memory_embed.';
+'Private statement trigger (AFTER INSERT on memory.episodes): queues an embedding job per inserted episode and target model, then notifies memory_embed. Raises 42501 when fired on any other table.';
 
 CREATE OR REPLACE FUNCTION memory._enqueue_new_facts()
 RETURNS trigger
@@ -330,6 +338,10 @@ AS $$
 DECLARE
     targets smallint [];
 BEGIN
+    IF TG_RELID <> 'memory.facts'::regclass THEN
+        RAISE EXCEPTION 'memory._enqueue_new_facts() runs only as a trigger of memory.facts'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
     -- on every write: inline, no helper calls
     SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
     INSERT INTO memory.embedding_jobs (agent_id, fact_id, model_id, priority, content_sha256)
@@ -343,7 +355,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_facts() IS
-'Private statement trigger: queues an embedding job per inserted fact and target model, then notifies memory_embed.';
+'Private statement trigger (AFTER INSERT on memory.facts): queues an embedding job per inserted fact and target model, then notifies memory_embed. Raises 42501 when fired on any other table.';
 
 -- The old vectors describe text that no longer exists: they go at once (the owner is
 -- found by full-text search meanwhile), and the job of each target model is reset to
@@ -356,12 +368,17 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    targets smallint [] := memory._embedding_targets();
+    targets smallint [];
     owner uuid;
 BEGIN
+    IF TG_RELID NOT IN ('memory.episodes'::regclass, 'memory.facts'::regclass) THEN
+        RAISE EXCEPTION 'memory._reenqueue_changed() runs only as a trigger of memory.episodes and memory.facts'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    targets := memory._embedding_targets();
     -- Jobs first, then vectors: the order complete_embedding_batch() locks them in,
     -- so that a completion and a change of the same text never deadlock.
-    IF TG_TABLE_NAME = 'episodes' THEN
+    IF TG_RELID = 'memory.episodes'::regclass THEN
         owner := NEW.episode_id;
         DELETE FROM memory.embedding_jobs AS j WHERE j.episode_id = owner AND j.model_id <> ALL (targets);
         INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
@@ -392,7 +409,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._reenqueue_changed() IS
-'Private row trigger: after the embedded text (or owner) of an episode or fact changed, drops its stale vectors and re-queues it for every target model.';
+'Private row trigger (AFTER UPDATE on memory.episodes and memory.facts): after the embedded text (or owner) of an episode or fact changed, drops its stale vectors and re-queues it for every target model. Raises 42501 when fired on any other table.';
 
 CREATE OR REPLACE TRIGGER episodes_enqueue_embedding
 AFTER INSERT ON memory.episodes
@@ -1222,6 +1239,12 @@ BEGIN
             vector_dims(query_embedding), m.name, m.dimensions
             USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
     END IF;
+    -- A zero vector has no direction: its cosine similarity to anything is NaN, which
+    -- PostgreSQL sorts above every threshold.
+    IF vector_norm(query_embedding) = 0 THEN
+        RAISE EXCEPTION 'query_embedding must not be a zero vector'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
+    END IF;
     -- The nearest chunks by the model's own partial HNSW index (the cast and the model
     -- id are literals so that the planner can match it), then the best chunk per
     -- episode. Iterative scans keep going when row-level security filters neighbours out.
@@ -1239,6 +1262,8 @@ BEGIN
         SELECT e.episode_id, e.content, (1 - min(n.distance))::double precision, e.occurred_at, e.tags
         FROM nearest AS n
         JOIN memory.episodes AS e ON e.episode_id = n.episode_id
+        -- NaN: a vector so small that single precision loses it (no similarity at all)
+        WHERE n.distance <> 'NaN'::double precision
         GROUP BY e.episode_id
         HAVING 1 - min(n.distance) >= $3
         ORDER BY 3 DESC, e.episode_id
@@ -1252,7 +1277,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.search_episodic_memory(vector, integer, double precision) IS
-'The seed''s vector search: the current agent''s episodes nearest to query_embedding (a vector of the serving model, e.g. from memory.embed_query(text)), best chunk per episode, cosine similarity at least similarity_threshold, at most limit_results. SECURITY INVOKER: row-level security keeps each agent to its own episodes. Raises 22023 (NULL or wrong-dimension vector, bad limits), 55000 (no serving model).';
+'The seed''s vector search: the current agent''s episodes nearest to query_embedding (a vector of the serving model, e.g. from memory.embed_query(text)), best chunk per episode, cosine similarity at least similarity_threshold, at most limit_results. SECURITY INVOKER: row-level security keeps each agent to its own episodes. A vector too small for single precision matches nothing. Raises 22023 (NULL, zero or wrong-dimension vector, bad limits), 55000 (no serving model); the vector type itself refuses NaN or infinite elements (22000) and over 16,000 dimensions (54000).';
 
 CREATE OR REPLACE FUNCTION memory.episode_embedding(episode_id uuid, model text DEFAULT NULL)
 RETURNS vector

@@ -33,6 +33,8 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
     id uuid;
+    t0 timestamptz := clock_timestamp();
+    expires timestamptz;
 BEGIN
     IF context_type IS NULL OR context_type !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' THEN
         RAISE EXCEPTION 'invalid context_type'
@@ -51,7 +53,14 @@ BEGIN
                   HINT = 'working memory is for small, current context; store large texts with remember()';
     END IF;
     ttl := coalesce(ttl, '24 hours');
-    IF ttl <= interval '0' OR ttl > interval '366 days' THEN
+    -- Intervals compare with 30-day months, but an item lives until now + ttl: with
+    -- months and days of opposite signs ('-1 month 30 days') that moment can be in the
+    -- past or beyond 366 days although the interval compares within them. Both are
+    -- checked (the first keeps now + ttl from overflowing).
+    IF ttl > interval '0' AND ttl <= interval '366 days' THEN
+        expires := t0 + ttl;
+    END IF;
+    IF expires IS NULL OR expires <= t0 OR expires > t0 + interval '366 days' THEN
         RAISE EXCEPTION 'ttl must be positive and at most 366 days'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('got %s', ttl),
@@ -69,11 +78,11 @@ BEGIN
 
     IF key IS NULL THEN
         INSERT INTO memory.working_memory (agent_id, context_type, content, priority, expires_at)
-        VALUES (me, context_type, content, priority, clock_timestamp() + ttl)
+        VALUES (me, context_type, content, priority, expires)
         RETURNING working_id INTO id;
     ELSE
         INSERT INTO memory.working_memory AS w (agent_id, context_type, key, content, priority, expires_at)
-        VALUES (me, context_type, key, content, priority, clock_timestamp() + ttl)
+        VALUES (me, context_type, key, content, priority, expires)
         ON CONFLICT (agent_id, context_type, key) WHERE key IS NOT NULL
         DO UPDATE SET content = excluded.content,
                       priority = excluded.priority,
@@ -86,7 +95,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.set_working_memory(text, jsonb, interval, text, text) IS
-'Puts an item in the current agent''s working memory for ttl (default 24 hours) and returns its id. With a key, an item of the same context_type and key is replaced (upsert). priority: critical, high, normal or low. Raises 42501, 22023 (bad context_type, ttl, priority or key), 22004 (NULL content), 54000 (content over 1 MiB).';
+'Puts an item in the current agent''s working memory for ttl (default 24 hours) and returns its id. With a key, an item of the same context_type and key is replaced (upsert). priority: critical, high, normal or low. ttl must be positive and end at most 366 days from now (an interval of months ends on the calendar). Raises 42501, 22023 (bad context_type, ttl, priority or key), 22004 (NULL content), 54000 (content over 1 MiB).';
 
 CREATE OR REPLACE FUNCTION memory.get_working_memory(context_type text DEFAULT NULL)
 RETURNS TABLE (

@@ -174,7 +174,9 @@ COMMENT ON FUNCTION memory._blocks_before_write() IS
 'Trigger (BEFORE INSERT OR UPDATE on memory.blocks): sets version (1, then +1 per change), created_at, updated_at, updated_by (session_user); skips an update that changes none of value, description, char_limit, read_only; refuses a change of a read-only block unless the session is an admin (42501) and a change of block_id, agent_id or label (23514).';
 
 -- AFTER INSERT OR UPDATE: a full snapshot of the new version. SECURITY DEFINER
--- because agents cannot insert into block_history; it copies NEW and nothing else.
+-- because agents cannot insert into block_history; it copies NEW and nothing else, so
+-- it refuses to run as a trigger of any other table (NEW could be anything there).
+-- Firing needs no EXECUTE privilege; agents hold none (999-grants.sql).
 CREATE OR REPLACE FUNCTION memory._blocks_record_history()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -182,6 +184,10 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> 'memory.blocks'::regclass THEN
+        RAISE EXCEPTION 'memory._blocks_record_history() runs only as a trigger of memory.blocks'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
     IF TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version THEN
         INSERT INTO memory.block_history
             (block_id, version, agent_id, label, value, description, char_limit, read_only, changed_at, changed_by)
@@ -194,7 +200,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._blocks_record_history() IS
-'Trigger (AFTER INSERT OR UPDATE on memory.blocks, SECURITY DEFINER): writes the new version of the block as a full snapshot to memory.block_history, changed_by = the session_user that made the change. Raises 23505 if a version is written twice.';
+'Trigger (AFTER INSERT OR UPDATE on memory.blocks, SECURITY DEFINER): writes the new version of the block as a full snapshot to memory.block_history, changed_by = the session_user that made the change. Raises 23505 if a version is written twice, 42501 when fired on any other table.';
 
 CREATE OR REPLACE TRIGGER blocks_before_write
 BEFORE INSERT OR UPDATE ON memory.blocks

@@ -23,12 +23,15 @@ AS $$
         LIMIT 64
     ),
     stems AS (
-        SELECT unnest(en || es) AS lexeme
+        SELECT l.lexeme
         FROM (
             SELECT ts_lexize('english_stem', w.word) AS en, ts_lexize('spanish_stem', w.word) AS es
             FROM words AS w
-        ) AS x
-        WHERE cardinality(en) > 0 AND cardinality(es) > 0
+        ) AS x,
+            unnest(x.en || x.es) AS l (lexeme)
+        -- a tsquery refuses a word of 2047 bytes or more (54000) and to_tsvector never
+        -- indexes one, so such a word could match nothing: it is left out
+        WHERE cardinality(x.en) > 0 AND cardinality(x.es) > 0 AND octet_length(l.lexeme) < 2047
     )
     -- leave out the lexemes in skip, unless nothing else would remain
     SELECT coalesce(
@@ -39,7 +42,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory._fts_query(text, text[]) IS
-'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language left out, and the lexemes in skip too unless nothing else remains. NULL for a question of stop words only.';
+'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language and words of 2047 bytes or more (never indexed) left out, and the lexemes in skip too unless nothing else remains. NULL for a question of stop words only.';
 
 -- Lexemes that ANALYZE found in more than a fifth of the rows of memory.<tbl>.fts: as
 -- common as stop words, they rank nothing and make ts_rank_cd score most of the table.

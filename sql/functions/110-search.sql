@@ -167,6 +167,16 @@ BEGIN
         RAISE EXCEPTION 'candidates must be between k and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n_cand := coalesce(candidates, greatest(4 * k, 40));
+    -- A float product or power that underflows is an error (22003) in PostgreSQL, not 0:
+    -- a weight under 1e-12 counts as 0, and the recency factor stops at 0.5 ^ 1000 (an
+    -- episode more than 1,000 half-lives old, e.g. from 1900 with the default 30 days),
+    -- so no term of the score can underflow. Neither changes a score by 1e-12.
+    IF recency_weight < 1e-12 THEN
+        recency_weight := 0;
+    END IF;
+    IF importance_weight < 1e-12 THEN
+        importance_weight := 0;
+    END IF;
 
     IF p_project IS NOT NULL THEN
         SELECT p.project_id INTO project_filter FROM memory.projects AS p WHERE p.agent_id = me AND p.name = p_project;
@@ -242,7 +252,7 @@ BEGIN
         res AS (
             SELECT e.episode_id, e.content,
                    ((1 - $13 - $14) * greatest(f.rrf - $17, 0) / ($12 - $17)
-                    + $13 * power(0.5, greatest(extract(EPOCH FROM now() - e.occurred_at), 0) / $15)
+                    + $13 * power(0.5, least(greatest(extract(EPOCH FROM now() - e.occurred_at), 0) / $15, 1000))
                     + $14 * e.importance)::double precision AS score,
                    f.vector_score, f.text_score, e.occurred_at, e.importance, e.tags, e.session_id, e.metadata,
                    CASE WHEN f.char_start IS NOT NULL
@@ -308,7 +318,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer) IS
-'Searches the current agent''s episodes by meaning and by words. mode: hybrid (default; reciprocal rank fusion of the HNSW vector list and the full-text list), vector, or text. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance (RRF normalised to 0..1 between the last candidate of one list and first place in every list) + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance. vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: ts_rank_cd; matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
+'Searches the current agent''s episodes by meaning and by words. mode: hybrid (default; reciprocal rank fusion of the HNSW vector list and the full-text list), vector, or text. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance (RRF normalised to 0..1 between the last candidate of one list and first place in every list) + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12 counts as 0; the recency factor stops at 0.5^1000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: ts_rank_cd; matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
 
 CREATE OR REPLACE FUNCTION memory.search_semantic_memory(
     query text,
@@ -354,6 +364,10 @@ BEGIN
         RAISE EXCEPTION 'rrf_k must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n_cand := greatest(4 * k, 40);
+    -- as in search_episodic_memory: a product that underflows would be an error (22003)
+    IF confidence_weight < 1e-12 THEN
+        confidence_weight := 0;
+    END IF;
     SELECT * INTO model FROM memory._serving_model();
     IF mode <> 'text' AND model.model_id IS NOT NULL THEN
         qvec := memory._query_vector(query);
@@ -418,4 +432,4 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, integer) IS
-'Searches the current agent''s facts by meaning and by words (mode hybrid, vector or text, as search_episodic_memory). By default only facts valid in the world at as_of (valid_from <= as_of < valid_to; default now()) are returned, so a superseded fact appears for an as_of inside its validity and not after; include_invalid returns every fact whatever its validity. score = (1 - confidence_weight) * normalised RRF + confidence_weight * confidence. Falls back to full text with a NOTICE when the query cannot be embedded. Raises 42501, 22023 (empty query, k, mode, weights), 22001 (query over 10,000 characters), 22008 (infinite as_of).';
+'Searches the current agent''s facts by meaning and by words (mode hybrid, vector or text, as search_episodic_memory). By default only facts valid in the world at as_of (valid_from <= as_of < valid_to; default now()) are returned, so a superseded fact appears for an as_of inside its validity and not after; include_invalid returns every fact whatever its validity. score = (1 - confidence_weight) * normalised RRF + confidence_weight * confidence (a confidence_weight under 1e-12 counts as 0). Falls back to full text with a NOTICE when the query cannot be embedded. Raises 42501, 22023 (empty query, k, mode, weights), 22001 (query over 10,000 characters), 22008 (infinite as_of).';

@@ -128,15 +128,28 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.build_context(text, integer, integer, integer) IS
-'Assembles the context of an LLM prompt for the current agent as jsonb with keys blocks (core memory, label order), working_memory (up to max_working_items live items, most important first), episodes and facts (the best candidates of search_episodic_memory and search_semantic_memory for query, interleaved by score), token_estimate (sum of memory.estimate_tokens of the items plus 24 for headings, never above token_budget, an upper bound of the estimate of the rendered text), omitted (items left out for the budget) and search_degraded (true when vector search was unavailable). Whole items only: nothing is cut. Raises 42501, 22023 (budget or limits out of range).';
+'Assembles the context of an LLM prompt for the current agent as jsonb with keys blocks (core memory, label order), working_memory (up to max_working_items live items, most important first), episodes and facts (the best candidates of search_episodic_memory and search_semantic_memory for query, interleaved by score), token_estimate (sum of memory.estimate_tokens of the items plus 24 for headings, never above token_budget, an upper bound of the estimate of the rendered text), omitted (items left out for the budget) and search_degraded (true when vector search was unavailable). Whole items only: nothing is cut. Raises 42501, 22023 (budget or limits out of range), 22001 (a query over 10,000 characters, as the searches).';
 
 CREATE OR REPLACE FUNCTION memory.render_context(context jsonb)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT concat_ws(
+DECLARE
+    bad text;
+BEGIN
+    SELECT s.k INTO bad
+    FROM unnest(ARRAY['blocks', 'working_memory', 'facts', 'episodes']) AS s (k)
+    WHERE jsonb_typeof(context) = 'object' AND context ? s.k AND jsonb_typeof(context -> s.k) <> 'array'
+    LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'context section % must be a JSON array', bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got a JSON %s', jsonb_typeof(context -> bad)),
+                  HINT = 'pass the jsonb that memory.build_context() returns';
+    END IF;
+    RETURN concat_ws(
         E'\n\n',
         CASE WHEN jsonb_array_length(context -> 'blocks') > 0 THEN
             E'## Core memory\n' || (
@@ -158,11 +171,12 @@ AS $$
                 SELECT string_agg(format('- [%s] %s', left(e ->> 'occurred_at', 10), e ->> 'content'), E'\n' ORDER BY ord)
                 FROM jsonb_array_elements(context -> 'episodes') WITH ORDINALITY AS x (e, ord))
         END
-    )
+    );
+END
 $$;
 
 COMMENT ON FUNCTION memory.render_context(jsonb) IS
-'Renders the jsonb of build_context as prompt text with sections Core memory, Working memory, Known facts, Relevant episodes.';
+'Renders the jsonb of build_context as prompt text with sections Core memory, Working memory, Known facts, Relevant episodes (a missing section is left out). Raises 22023 when a section (blocks, working_memory, facts, episodes) is there but not a JSON array.';
 
 CREATE OR REPLACE FUNCTION memory.build_context_text(query text, token_budget integer DEFAULT 2000)
 RETURNS text

@@ -122,9 +122,14 @@ GRANT EXECUTE ON FUNCTION
     memory._blocks_snapshot(uuid),
     memory._check_block_label(text)
 TO memory_agent, memory_admin;
--- Trigger functions cannot be called directly; the grant only states who fires them
--- (the catalog test wants an explicit grant on every SECURITY DEFINER function).
-GRANT EXECUTE ON FUNCTION memory._blocks_before_write(), memory._blocks_record_history() TO memory_agent, memory_admin;
+-- Trigger functions fire whatever the writer's privileges. EXECUTE only lets a role
+-- attach one to a table of its own (CREATE TRIGGER on a temporary table): a SECURITY
+-- DEFINER one would then run as memory_owner on rows the role made up, so those are
+-- granted to operators only (the catalog test wants an explicit grant) and refuse to
+-- run on other tables anyway (sql/tests/isolation/security-definer.test.sql).
+GRANT EXECUTE ON FUNCTION memory._blocks_before_write() TO memory_agent, memory_admin;
+REVOKE EXECUTE ON FUNCTION memory._blocks_record_history() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._blocks_record_history() TO memory_admin;
 -- Operators and the pg_cron job memory-auto-checkpoint (memory_operator). Not agents:
 -- _take_checkpoint and _lock_identity take any agent's id.
 GRANT EXECUTE ON FUNCTION
@@ -149,10 +154,14 @@ GRANT EXECUTE ON FUNCTION memory.mark_stale_instances_offline() TO memory_admin;
 -- plpython3u helpers (owned by the superuser): only the functions that call them.
 GRANT EXECUTE ON FUNCTION memory._split_text(text, integer, integer) TO memory_owner, memory_admin, memory_agent;
 GRANT EXECUTE ON FUNCTION memory._embed_query_remote(text, text, text [], integer) TO memory_owner;
--- Trigger functions run on every write of episodes and facts (not callable directly).
-GRANT EXECUTE ON FUNCTION memory._enqueue_new_episodes() TO memory_agent, memory_admin;
-GRANT EXECUTE ON FUNCTION memory._enqueue_new_facts() TO memory_agent, memory_admin;
-GRANT EXECUTE ON FUNCTION memory._reenqueue_changed() TO memory_agent, memory_admin;
+-- Trigger functions run on every write of episodes and facts, whoever writes. They are
+-- SECURITY DEFINER: not for agents, who could attach them to a table of their own (see
+-- == core memory and identity ==).
+REVOKE EXECUTE ON FUNCTION memory._enqueue_new_episodes(), memory._enqueue_new_facts(), memory._reenqueue_changed()
+FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._enqueue_new_episodes() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._enqueue_new_facts() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._reenqueue_changed() TO memory_admin;
 -- The daemon (memory_worker): the queue API and nothing else.
 GRANT EXECUTE ON FUNCTION memory.claim_embedding_batch(text, integer, interval, integer, text []) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.complete_embedding_batch(text, uuid [], integer [], vector []) TO memory_worker;

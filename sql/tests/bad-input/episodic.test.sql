@@ -3,7 +3,7 @@
 -- everything the agent has stored exactly as it was (row counts and contents of every
 -- table keyed on agent_id, compared before and after each group of calls).
 BEGIN;
-SELECT plan(49);
+SELECT plan(53);
 
 SELECT tests.make_agent('Alpha');
 
@@ -144,6 +144,28 @@ SELECT is(
     (SELECT char_length(e.content) FROM memory.episodes AS e WHERE e.importance = 1),
     500000,
     'the 500,000 characters are stored whole'
+);
+-- Found by python/tests/test_bad_input_properties.py: a text of many distinct words has
+-- a full-text vector over the tsvector limit of 1 MB (54000); it is stored anyway.
+CREATE TEMP TABLE diverse AS
+SELECT string_agg(chr(131072 + i % 40000) || chr(131072 + i / 40000) || chr(135168 + (i * 7) % 40000) || chr(19968), ' ') AS t
+FROM generate_series(1, 99999) AS i;
+GRANT SELECT ON diverse TO PUBLIC;
+SELECT lives_ok($$SELECT memory.remember((SELECT t FROM pg_temp.diverse), 0.25)$$,
+    'remember: 499,994 characters of 99,999 distinct words of 4-byte letters (2 MB of lexemes) are accepted');
+SELECT is(
+    (SELECT (char_length(e.content), e.content = d.t, length(e.fts) > 0)::text FROM memory.episodes AS e, pg_temp.diverse AS d
+     WHERE e.importance = 0.25),
+    (499994, TRUE, TRUE)::text,
+    'the text of many distinct words is stored whole, with a full-text vector of the words that fit'
+);
+SELECT lives_ok($$SELECT memory.update_episode((SELECT e.episode_id FROM memory.episodes AS e WHERE e.importance = 1),
+    (SELECT t FROM pg_temp.diverse))$$,
+    'update_episode: the same text as a new content is accepted');
+SELECT is(
+    (SELECT count(*) FROM memory.episodes AS e, pg_temp.diverse AS d WHERE e.content = d.t),
+    2::bigint,
+    'both episodes hold the text of many distinct words'
 );
 
 RESET SESSION AUTHORIZATION;

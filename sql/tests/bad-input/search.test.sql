@@ -3,7 +3,7 @@
 -- with the SQLSTATE and message its RAISE documents, before any work is done (no query
 -- is embedded, nothing is logged), and leave everything the agent has stored as it was.
 BEGIN;
-SELECT plan(36);
+SELECT plan(47);
 
 SELECT tests.make_agent('Alpha');
 
@@ -126,6 +126,49 @@ SELECT is(
     1::bigint,
     'search_semantic_memory (text) with k 1000 finds the fact'
 );
+
+-- ---------------------------------------------------------------- found by the property-based suite
+-- (python/tests/test_bad_input_properties.py)
+-- A score term that underflows is an error in PostgreSQL: an episode more than 1,000
+-- half-lives old, or a weight of 1e-300 times an importance of 1e-45, made every search
+-- of the agent fail with 22003.
+SELECT memory.remember('rain on the first day of 1900', 1e-45, occurred_at => '1900-01-01');
+SELECT memory.remember('the first rain on record', occurred_at => '4713-11-24 00:00:00+00 BC');
+SELECT memory.learn_fact('drizzle', 'drizzle is light rain', 1e-40);
+SELECT is(
+    (SELECT count(*) FROM memory.search_episodic_memory('rain', 10, 'text')), 3::bigint,
+    'search_episodic_memory: episodes from 1900 and 4713 BC are found with the default weights'
+);
+SELECT lives_ok(
+    $$SELECT * FROM memory.search_episodic_memory('rain', mode => 'text', recency_weight => 5e-324, importance_weight => 1e-300,
+                                                  recency_half_life => '1 microsecond')$$,
+    'search_episodic_memory: subnormal weights and a half-life of 1 microsecond'
+);
+SELECT lives_ok($$SELECT * FROM memory.search_semantic_memory('drizzle rain', mode => 'text', confidence_weight => 5e-324)$$,
+    'search_semantic_memory: a subnormal confidence_weight with a confidence of 1e-40');
+SELECT lives_ok($$SELECT memory.build_context('rain')$$, 'build_context: the same episodes and facts');
+-- A word of 2,047 bytes or more makes a tsquery fail (54000); it is never indexed either.
+SELECT is((SELECT count(*) FROM memory.search_episodic_memory(repeat('x', 9999), mode => 'text')), 0::bigint,
+    'search_episodic_memory: a query of one 9,999-character word finds nothing and raises nothing');
+SELECT is((SELECT count(*) FROM memory.search_semantic_memory(repeat('x', 3000) || ' drizzle', mode => 'text')), 1::bigint,
+    'search_semantic_memory: a 3,000-character word is left out of the query, the other words still match');
+-- A zero vector has no direction (its cosine similarity is NaN, above every threshold).
+SELECT throws_ok($$SELECT * FROM memory.search_episodic_memory(array_fill(0::real, ARRAY[384])::public.vector)$$, '22023',
+    'query_embedding must not be a zero vector', 'search_episodic_memory(vector): a zero vector');
+RESET SESSION AUTHORIZATION;
+SELECT tests.put_episode_vector(pg_temp.id('episode'), tests.unit_vector(ARRAY[1]));
+SELECT tests.act_as('Alpha');
+SELECT is(
+    (SELECT count(*) FROM memory.search_episodic_memory(('[0,1e-45' || repeat(',0', 382) || ']')::public.vector, 10, -1)),
+    0::bigint,
+    'search_episodic_memory(vector): a vector too small for single precision (similarity NaN) matches nothing'
+);
+SELECT throws_ok($$SELECT memory.build_context(repeat('q', 10001))$$, '22001', 'query is too long',
+    'build_context: a query of 10,001 characters (documented now)');
+SELECT throws_ok($$SELECT * FROM memory.chunk_text('a b c', 2000000000, 1500000000)$$, '22023',
+    'overlap_tokens must be between 0 and half of chunk_tokens', 'chunk_text: an overlap whose double overflows an integer');
+SELECT throws_ok($$SELECT memory.render_context('{"blocks": "x"}')$$, '22023', 'context section blocks must be a JSON array',
+    'render_context: a section that is not an array');
 
 RESET SESSION AUTHORIZATION;
 SELECT * FROM finish();

@@ -3,7 +3,7 @@
 -- documented in COMMENT ON FUNCTION, and leave everything the agent has stored exactly
 -- as it was (row counts and contents of every table keyed on agent_id).
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 
 SELECT tests.make_agent('Alpha');
 
@@ -58,6 +58,14 @@ SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', '367 days')$$,
     'set_working_memory: ttl of 367 days');
 SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', '-1 microsecond', key => 'current')$$, '22023',
     'ttl must be positive and at most 366 days', 'set_working_memory: a negative ttl for an existing key (it does not expire it)');
+-- Found by python/tests/test_bad_input_properties.py: intervals compare with 30-day
+-- months, but an item lives until now + ttl. Any 7 months last at least 212 days, any 12
+-- months at least 365.
+SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', '-7 months 211 days')$$, '22023',
+    'ttl must be positive and at most 366 days',
+    'set_working_memory: a ttl that compares positive (+1 day) but ends in the past (it broke a table constraint, 23514)');
+SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', '12 months 6 days')$$, '22023',
+    'ttl must be positive and at most 366 days', 'set_working_memory: a ttl that compares as 366 days but lasts 371 or more');
 SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', priority => 'urgent')$$, '22023', 'unknown priority ''urgent''',
     'set_working_memory: unknown priority');
 SELECT throws_ok($$SELECT memory.set_working_memory('task', '{}', priority => 'HIGH')$$, '22023', 'unknown priority ''HIGH''',
