@@ -297,13 +297,14 @@ def cache_matches(conn: psycopg.Connection, r: redis.Redis) -> Check:
 
 # ---------------------------------------------------------------------- latency
 def percentiles(
-    samples: list[list[Any]], ops: list[str]
+    samples: list[list[Any]], groups: dict[str, list[str]]
 ) -> list[tuple[str, int, float, float, float, float]]:
+    """p50/p95/p99/max in ms per group of calls (a group may be one call)."""
     out = []
-    for op in ops:
-        ms = np.array([s[2] for s in samples if s[0] == op and s[3]])
+    for name, ops in groups.items():
+        ms = np.array([s[2] for s in samples if s[0] in ops and s[3]])
         if ms.size == 0:
             continue
         p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        out.append((op, int(ms.size), float(p50), float(p95), float(p99), float(ms.max())))
+        out.append((name, int(ms.size), float(p50), float(p95), float(p99), float(ms.max())))
     return out

@@ -502,3 +502,40 @@ def test_two_daemons_never_embed_the_same_job_with_eight_writers(db, daemons):
     assert a.metric("embedding_jobs_completed_total") + b.metric(
         "embedding_jobs_completed_total"
     ) >= len(ids)
+
+
+def test_job_by_job_retry_keeps_its_leases_alive(db, agent, daemons):
+    """A poisoned text fails its batch; the rest are retried one by one, which takes longer
+    than a lease. The daemon must keep extending the leases meanwhile: before, the reaper
+    took the healthy jobs back and each expiry cost them an attempt (found by the soak)."""
+    marker = "XLEASEPOISONX"
+    # two chunks each; the poison in the longest text, so the batch fails at its first
+    # sub-batch and every other job is retried alone
+    texts = [prose(1400, 1000 + i) for i in range(150)]
+    texts[0] = prose(2000, 999) + f" {marker}"
+    d = start(daemons, db, "leases", MEMORY_POISON_MARKER=marker, MEMORY_LEASE_SECONDS="3")
+    stop = threading.Event()
+
+    def reaper() -> None:
+        with db.connect() as conn:
+            while not stop.is_set():
+                conn.execute("SELECT memory.reap_expired_leases()")
+                time.sleep(0.2)
+
+    t = threading.Thread(target=reaper, daemon=True)
+    t.start()
+    try:
+        ids = insert(db, agent, texts)
+        good = ids[1:]
+        wait_for("the healthy jobs done", lambda: all_done(db, good), timeout=300, interval=0.2)
+    finally:
+        stop.set()
+        t.join(10)
+    with db.connect() as conn:
+        attempts = conn.execute(
+            "SELECT max(attempts), count(*) FILTER (WHERE last_error LIKE 'lease%%') "
+            "FROM memory.embedding_jobs WHERE episode_id = ANY(%s)",
+            (good,),
+        ).fetchone()
+    assert "retrying job by job" in d.log_tail(200), "the batch was retried job by job"
+    assert attempts == (1, 0), "no healthy job lost its lease or an attempt"
