@@ -1258,9 +1258,23 @@ BEGIN
             WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
             ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s))%4$s
             LIMIT $2
+        ),
+        -- exact ranking when the shared HNSW graph yields fewer rows than asked for (as
+        -- in memory._search_episodes)
+        nearest_all AS (
+            SELECT * FROM nearest
+            UNION ALL
+            SELECT * FROM (
+                SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
+                FROM memory.chunks AS c
+                WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
+                ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s)) + 0
+                LIMIT $2
+            ) AS ex
+            WHERE %5$s AND (SELECT count(*) FROM nearest) < $2
         )
         SELECT e.episode_id, e.content, (1 - min(n.distance))::double precision, e.occurred_at, e.tags
-        FROM nearest AS n
+        FROM nearest_all AS n
         JOIN memory.episodes AS e ON e.episode_id = n.episode_id
         -- NaN: a vector so small that single precision loses it (no similarity at all)
         WHERE n.distance <> 'NaN'::double precision
@@ -1271,7 +1285,8 @@ BEGIN
         $q$,
         m.dimensions, m.model_id,
         CASE WHEN me IS NOT NULL THEN ' AND c.agent_id = $5' ELSE '' END,
-        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN ' + 0' ELSE '' END
+        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN ' + 0' ELSE '' END,
+        CASE WHEN me IS NOT NULL AND NOT memory._rank_exactly(me, m.model_id) THEN 'TRUE' ELSE 'FALSE' END
     ) USING query_embedding, greatest(100, limit_results * 10), similarity_threshold, limit_results, me;
 END
 $$;

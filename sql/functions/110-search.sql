@@ -4,7 +4,10 @@
 --   * vector: the HNSW index of the serving model over chunk vectors (cosine), best
 --     chunk per owner; pgvector 0.8 iterative index scans keep the scan going when
 --     row-level security or a filter removes most neighbours. An agent with at most
---     10,000 chunks is ranked exactly instead (memory._rank_exactly): faster, and exact;
+--     10,000 chunks is ranked exactly instead (memory._rank_exactly): faster, and exact.
+--     The graph is shared by all agents, so other agents' vectors can strand the walk:
+--     when the index yields fewer rows than asked for, the agent's chunks are ranked
+--     exactly (a one-time gate: the exact scan runs only then);
 --   * text: the owners' tsvector (English + Spanish stems) against an OR of the
 --     question's stems (memory._fts_query), ranked with ts_rank_cd.
 -- They are fused by reciprocal rank fusion, RRF(d) = sum over lists of 1 / (rrf_k + rank),
@@ -141,6 +144,7 @@ DECLARE
     relevance_scale double precision;
     relevance_floor double precision;
     filters text;
+    exact boolean;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -199,6 +203,7 @@ BEGIN
                         + CASE WHEN tq IS NOT NULL AND (mode <> 'vector' OR qvec IS NULL) THEN 1 ELSE 0 END)::double precision
                        / (rrf_k + 1);
     relevance_floor := 1.0 / (rrf_k + n_cand);
+    exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
 
     filters := concat_ws(' AND ',
         'e.agent_id = $4',
@@ -215,19 +220,37 @@ BEGIN
     -- on the episodes. Skipped in a read-only transaction (e.g. on a replica).
     RETURN QUERY EXECUTE format(
         $q$
-        WITH vec AS (
+        WITH near AS MATERIALIZED (
+            SELECT c.episode_id, c.char_start, c.char_end,
+                   c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+            FROM memory.chunks AS c%5$s
+            WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
+            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%7$s
+            LIMIT $3 * 2
+        ),
+        -- The HNSW graph is shared by every agent: a dense cluster of other agents'
+        -- vectors can strand the walk before it finds enough of ours. Then (fewer rows
+        -- than asked for) the agent's chunks are ranked exactly; the gate is evaluated
+        -- once, before the exact scan would start.
+        near_all AS (
+            SELECT * FROM near
+            UNION ALL
+            SELECT * FROM (
+                SELECT c.episode_id, c.char_start, c.char_end,
+                       c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+                FROM memory.chunks AS c%5$s
+                WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
+                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
+                LIMIT $3 * 2
+            ) AS ex
+            WHERE %8$s AND (SELECT count(*) FROM near) < $3 * 2
+        ),
+        vec AS (
             SELECT x.episode_id, x.dist, x.char_start, x.char_end,
                    row_number() OVER (ORDER BY x.dist, x.episode_id) AS rnk
             FROM (
                 SELECT DISTINCT ON (c.episode_id) c.episode_id, c.dist, c.char_start, c.char_end
-                FROM (
-                    SELECT c.episode_id, c.char_start, c.char_end,
-                           c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
-                    FROM memory.chunks AS c%5$s
-                    WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
-                    ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%7$s
-                    LIMIT $3 * 2
-                ) AS c
+                FROM near_all AS c
                 ORDER BY c.episode_id, c.dist
             ) AS x
             ORDER BY x.dist
@@ -271,7 +294,8 @@ BEGIN
         -- the vector list joins the episodes only when a filter needs their columns
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
-        CASE WHEN qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id) THEN ' + 0' ELSE '' END
+        CASE WHEN exact THEN ' + 0' ELSE '' END,
+        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END
     )
     USING qvec, tq, n_cand, me, p_tags, project_filter, p_session_id, since, until,
           min_importance, rrf_k, greatest(relevance_scale, relevance_floor + 1e-12), recency_weight, importance_weight,
@@ -354,6 +378,7 @@ DECLARE
     n_cand integer;
     at timestamptz := memory._check_time('as_of', as_of);
     validity text;
+    exact boolean;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -375,24 +400,41 @@ BEGIN
     IF mode <> 'vector' OR qvec IS NULL THEN
         tq := memory._fts_query(query, memory._common_lexemes('facts'));
     END IF;
+    exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
     -- as_of is world time: a fact counts when valid_from <= as_of < valid_to.
     validity := CASE WHEN include_invalid THEN 'true'
                      ELSE 'f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)' END;
 
     RETURN QUERY EXECUTE format(
         $q$
-        WITH vec AS (
+        WITH near AS MATERIALIZED (
+            SELECT c.fact_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+            FROM memory.chunks AS c
+            JOIN memory.facts AS f ON f.fact_id = c.fact_id
+            WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
+            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
+            LIMIT $3 * 2
+        ),
+        -- exact ranking when the shared HNSW graph yields fewer rows than asked for (as
+        -- in memory._search_episodes)
+        near_all AS (
+            SELECT * FROM near
+            UNION ALL
+            SELECT * FROM (
+                SELECT c.fact_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+                FROM memory.chunks AS c
+                JOIN memory.facts AS f ON f.fact_id = c.fact_id
+                WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
+                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
+                LIMIT $3 * 2
+            ) AS ex
+            WHERE %5$s AND (SELECT count(*) FROM near) < $3 * 2
+        ),
+        vec AS (
             SELECT x.fact_id, row_number() OVER (ORDER BY x.dist, x.fact_id) AS rnk
             FROM (
                 SELECT DISTINCT ON (c.fact_id) c.fact_id, c.dist
-                FROM (
-                    SELECT c.fact_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
-                    FROM memory.chunks AS c
-                    JOIN memory.facts AS f ON f.fact_id = c.fact_id
-                    WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
-                    ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
-                    LIMIT $3 * 2
-                ) AS c
+                FROM near_all AS c
                 ORDER BY c.fact_id, c.dist
             ) AS x
             ORDER BY x.dist
@@ -422,7 +464,8 @@ BEGIN
         LIMIT $8
         $q$,
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity,
-        CASE WHEN qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id) THEN ' + 0' ELSE '' END
+        CASE WHEN exact THEN ' + 0' ELSE '' END,
+        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END
     )
     USING qvec, tq, n_cand, me, at, rrf_k, confidence_weight, k, 1.0 / (rrf_k + n_cand),
           greatest((CASE WHEN qvec IS NOT NULL THEN 1 ELSE 0 END

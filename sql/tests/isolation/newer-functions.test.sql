@@ -17,9 +17,9 @@
 --     monitoring role's functions carry no memory text.
 -- The embed daemon is made unreachable for the transaction: a query is embedded only
 -- through the query cache (tests.cache_query_vector), so vector results are exact.
--- One known dependence remains, marked TODO below: on the HNSW path (agents with over
--- 10,000 chunks) the graph is shared, and a dense cluster of Alpha's vectors next to
--- Beta's query can strand Beta's walk.
+-- On the HNSW path (agents with over 10,000 chunks) the graph is shared, and a dense
+-- cluster of Alpha's vectors next to Beta's query can strand Beta's walk: search then
+-- falls back to exact ranking, and the results must not change.
 BEGIN;
 SELECT plan(52);
 
@@ -558,12 +558,11 @@ SELECT is(
     0::bigint,
     'through the HNSW index Beta gets none of Alpha''s rows, text or ids (before or after Alpha''s vectors joined the graph)'
 );
--- Known issue (reported with issue 8): the graph is shared, so Alpha's vectors can
--- change what Beta's walk finds. 326 vectors packed next to the query often form an
--- island: the walk enters it, every neighbour it sees is inside, and the iterative scan
--- ends after the island with Beta's nearest row alone (e.g. 1 of 320 chunk rows asked
--- for), in roughly one run of three. Exact ranking (below 10,000 chunks) is immune.
-SELECT todo('the shared HNSW graph lets another agent''s dense cluster strand an agent''s walk', 2);
+-- The graph is shared, so Alpha's vectors can change what Beta's walk finds: 326
+-- vectors packed next to the query often form an island the walk enters and never
+-- leaves, and the iterative scan ends with Beta's nearest row alone (e.g. 1 of 320
+-- chunk rows asked for; roughly one run in three before the fix). Search now ranks
+-- exactly when the index yields fewer rows than it asked for.
 SELECT is(
     ARRAY(
         SELECT b.name || ' #' || b.ord FROM hnsw_rows AS b
