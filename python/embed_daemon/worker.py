@@ -65,6 +65,8 @@ class Worker:
         self.chunks_done = 0
         self.jobs_done = 0
         self.delivery = Delivery(cfg, self, metrics, stop)
+        # the batch being encoded, until its result is handed to the delivery thread
+        self.held: list[ClaimedJob] = []
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
@@ -140,6 +142,12 @@ class Worker:
         # earlier run), or to a claim whose answer a broken connection swallowed;
         # results being delivered are waited for first.
         self.delivery.flush()
+        if self.held:
+            # This process lost its connection mid-batch (a Postgres restart, say): not
+            # the jobs' fault, so they go back with the claim's attempt refunded.
+            refunded = api.release(self.held)
+            log.info("gave back %s job(s) of the interrupted batch", refunded)
+            self.held = []
         released = api.release_own_leases()
         if released:
             log.info("released %s job(s) leased to %s before", released, self.cfg.worker_name)
@@ -203,8 +211,10 @@ class Worker:
             if not jobs:
                 return
             started = time.monotonic()
+            self.held = jobs
             result = self._process(api, jobs)
             self.delivery.submit(result, started, jobs[0].model)
+            self.held = []
         self.delivery.flush()
 
     def _process(self, api: QueueAPI, jobs: list[ClaimedJob]) -> BatchResult:

@@ -539,3 +539,35 @@ def test_job_by_job_retry_keeps_its_leases_alive(db, agent, daemons):
         ).fetchone()
     assert "retrying job by job" in d.log_tail(200), "the batch was retried job by job"
     assert attempts == (1, 0), "no healthy job lost its lease or an attempt"
+
+
+def test_a_batch_cut_by_a_postgres_restart_keeps_its_attempts(db, agent, daemons):
+    """The connection breaks while the daemon encodes a batch (its lease extension fails):
+    the same process gives the batch back with the claim's attempt refunded, so restarts
+    never push healthy jobs towards dead (found by the soak)."""
+    d = start(daemons, db, "refund", MEMORY_LEASE_SECONDS="3")
+    ids = insert(db, agent, [prose(1500, seed=700 + i) for i in range(80)])
+    wait_for(
+        "the batch claimed",
+        lambda: states(db, ids).get("processing", 0) >= 40,
+        timeout=120,
+        interval=0.05,
+    )
+    time.sleep(0.5)
+    subprocess.run(
+        [
+            "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D",
+            str(ROOT / "var" / "pgdata"), "-l", str(ROOT / "var" / "log" / "postgres.log"),
+            "-w", "-t", "120", "restart", "-m", "fast",
+        ],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    wait_for("postgres to accept connections", lambda: _can_connect(db), timeout=120, interval=0.2)
+    wait_for("every job to be done", lambda: all_done(db, ids), timeout=300, interval=0.2)
+    log = d.log_tail(400)
+    with db.connect() as conn:
+        attempts = conn.execute(
+            "SELECT max(attempts) FROM memory.embedding_jobs WHERE episode_id = ANY(%s)", (ids,)
+        ).fetchone()[0]
+    assert attempts == 1, "no job was charged an attempt for the restart"
+    assert "gave back" in log, "the interrupted batch was given back"
