@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embed_daemon.devtools import ROOT, wait_for
+from embed_daemon.devtools import wait_for
 
 from soak import invariants
 from soak.invariants import Check
@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info(
         "all %d invariants hold (report of this run above%s)",
         len(checks),
-        f", and in {args.report.relative_to(ROOT)}" if args.report else "",
+        f", and in {args.report}" if args.report else "",
     )
     return 0
 
