@@ -1,30 +1,28 @@
 #!/usr/bin/env bash
 # make bench: every benchmark of the project, each figure beside a baseline measured in
-# the same run. Each part writes reports/bench-<part>.md; reports/bench.md gathers them
-# with the machine they ran on. Parts: embedding, search, load (default: all).
+# the same run. Parts: embedding, search, load (default: all; BENCH_PARTS="search load"
+# runs some). Each part writes its section (reports/bench-<part>.md) and its figures and
+# raw samples (reports/data/<part>.json); then python/bench/report.py draws the plots
+# (reports/plots/*.png), writes reports/bench.md (figures table, sections, plots, the
+# machine, and the latest `make eval` report) and refreshes the README's figures.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 pg_env_super
 cd "$ROOT"
 export PYTHONPATH=$ROOT/python HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$VAR/cache/hf"
-mkdir -p reports
+export MPLBACKEND=Agg MPLCONFIGDIR="$VAR/cache/matplotlib"
+mkdir -p reports/data reports/plots
 parts=${BENCH_PARTS:-embedding search load}
 for part in $parts; do
+  started=$SECONDS
   log "bench: $part"
   case $part in
-    embedding) "$VENV/bin/python" python/bench/bench_embedding.py --output reports/bench-embedding.md ;;
-    search) "$VENV/bin/python" -m evaluation.bench_search --report reports/bench-search.md ;;
-    load) "$VENV/bin/python" -m evaluation.bench_load --report reports/bench-load.md ;;
+    embedding) "$VENV/bin/python" -m bench.bench_embedding --output reports/bench-embedding.md --data reports/data/embedding.json ;;
+    search) "$VENV/bin/python" -m evaluation.bench_search --report reports/bench-search.md --data reports/data/search.json ;;
+    load) "$VENV/bin/python" -m evaluation.bench_load --report reports/bench-load.md --data reports/data/load.json ;;
     *) die "unknown bench part $part (embedding, search, load)" ;;
   esac
+  log "bench: $part took $((SECONDS - started)) s"
 done
-{
-  echo "# Benchmarks"
-  echo
-  echo "Machine: $(nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), PostgreSQL $(psql -X -At -c 'SHOW server_version'), no GPU. $(date -u +%Y-%m-%d)."
-  echo
-  for part in embedding search load; do
-    [ -f "reports/bench-$part.md" ] && { cat "reports/bench-$part.md"; echo; }
-  done
-} > reports/bench.md
-log "bench: report in reports/bench.md"
+"$VENV/bin/python" -m bench.report
+log "bench: report in reports/bench.md, plots in reports/plots/ (${SECONDS} s in all)"

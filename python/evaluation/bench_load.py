@@ -9,8 +9,15 @@ In a scratch database built by the project's migrations, one agent with 20,000 e
 - bare ORDER BY:       SELECT ... ORDER BY embedding <=> q LIMIT 10 on a plain table with
                        an HNSW index (the bare-SQL baseline)
 
+Every run starts with fresh planner statistics (ANALYZE): remember() runs add thousands
+of rows whose words ("load") are also in the search queries, and the search leaves out
+of its text query the words its statistics put in more than 20% of the rows, so without
+it a search run's cost depended on whether autovacuum had analyzed the table since.
+
 Throughput (transactions per second) and latency percentiles come from pgbench's
 per-transaction logs. The ratios against the bare baselines are measured in the same run.
+The figures and the per-transaction latencies (ms; at most LOAD_POINTS evenly spaced
+quantiles per run) go to reports/data/load.json for the plots.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from bench import common
 from evaluation.bench_search import DIMS, make_db, pct, vector_text
 
 log = logging.getLogger("bench.load")
 ROLE = "bench_pgbench"
+LOAD_POINTS = 1000  # per run in reports/data/load.json: enough for a distribution plot
+BARE = {"remember": "bare INSERT", "hybrid search": "bare ORDER BY"}
 
 SCRIPTS = {
     "remember": (
@@ -120,7 +130,8 @@ def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -
 
 def run_pgbench(
     db: str, script: str, clients: int, seconds: int, password: str
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[float]]:
+    """(tps and latency percentiles in ms, every transaction's latency in ms)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "script.sql"
         path.write_text(script)
@@ -167,7 +178,7 @@ def run_pgbench(
         "p95": pct(lat, 95),
         "p99": pct(lat, 99),
         "n": len(lat),
-    }
+    }, lat
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,18 +188,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=common.DATA / "load.json",
+        help="where the figures and per-transaction latencies go (JSON)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and role")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
     password = secrets.token_urlsafe(24)  # lives only in this process and the scratch role
+    started = common.now_utc()
     make_db(args.db)
     rows = []
+    samples: dict[str, list[float]] = {}
     try:
         with psycopg.connect(dbname=args.db, autocommit=True) as conn:
             prepare(conn, args.episodes, 11, password)
         for clients in [int(c) for c in args.clients.split(",")]:
             for name, script in SCRIPTS.items():
-                r = run_pgbench(args.db, script, clients, args.seconds, password)
+                with psycopg.connect(dbname=args.db, autocommit=True) as conn:
+                    conn.execute("ANALYZE")
+                r, lat = run_pgbench(args.db, script, clients, args.seconds, password)
+                samples[f"{name}, {clients} clients"] = lat
                 log.info("%s, %d clients: %.0f tps, p95 %.2f ms", name, clients, r["tps"], r["p95"])
                 rows.append((name, clients, r))
     finally:
@@ -203,12 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"## Load (pgbench, {args.seconds} s per run, one agent with {args.episodes:,} episodes)",
         "",
+        "The remember() runs add rows as they go; statistics are refreshed (ANALYZE) before"
+        " every run. Ratios: tps of the workload / tps of its bare baseline at the same"
+        " client count.",
+        "",
         "| workload | clients | tps | p50 ms | p95 ms | p99 ms | tps vs bare |",
         "|---|---|---|---|---|---|---|",
     ]
-    bare = {"remember": "bare INSERT", "hybrid search": "bare ORDER BY"}
     for name, clients, r in rows:
-        base = by.get((bare.get(name, ""), clients))
+        base = by.get((BARE.get(name, ""), clients))
         ratio = f"{r['tps'] / base['tps']:.3f}" if base else "baseline"
         lines.append(
             f"| {name} | {clients} | {r['tps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {ratio} |"
@@ -218,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(text + "\n")
+    summary = {
+        "episodes": args.episodes,
+        "seconds": args.seconds,
+        "baselines": BARE,
+        "runs": [{"workload": n, "clients": c, **r} for n, c, r in rows],
+    }
+    common.save("load", started, summary, samples, limit=LOAD_POINTS, path=args.data)
     return 0
 
 

@@ -12,6 +12,8 @@ vocabulary with a Zipf-like law). Measured in the same run:
 - latency of hybrid search inside the database (query vector from the query cache, so
   the query embedding is excluded), of exact vector search as the baseline, and of
   hybrid search with the query embedded by the running daemon (included).
+
+Every per-call latency (ms) goes to reports/data/search.json for the plots.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from bench import common
 
 log = logging.getLogger("bench.search")
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,6 +296,37 @@ def measure(
     )
 
 
+SERIES = {
+    "hybrid, query embedding excluded (cached)": "hybrid_ms",
+    "hybrid, query embedded by the daemon (included)": "hybrid_embed_ms",
+    "vector, the planner's choice": "vector_ms",
+    "vector, HNSW + RLS + iterative scan forced": "hnsw_ms",
+    "exact ORDER BY distance, sequential scan (baseline)": "exact_ms",
+}
+
+
+def save_data(f: Figures, n: int, agents: int, share: float, started: str, path: Path) -> None:
+    """The figures of the report and every per-call latency, for bench.report and bench.plots."""
+    series = {name: getattr(f, attr) for name, attr in SERIES.items()}
+    summary = {
+        "episodes": n,
+        "agents": agents,
+        "share": share,
+        "queries": len(f.hybrid_ms),
+        "recall_at_10": f.recall_at_10,
+        "hnsw_recall_at_10": f.hnsw_recall_at_10,
+        "recall_target": 0.95,
+        "load_s": f.load_s,
+        "index_s": f.index_s,
+        "latency_ms": {
+            name: {"p50": pct(v, 50), "p95": pct(v, 95), "n": len(v)}
+            for name, v in series.items()
+            if v
+        },
+    }
+    common.save("search", started, summary, series, path=path)
+
+
 def report(f: Figures, n: int, agents: int, share: float) -> str:
     lines = [
         f"## Search at {n:,} episodes ({agents} agents, the measured one holds {share:.0%})",
@@ -333,10 +367,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--daemon-socket", default=str(ROOT / "var" / "run" / "embed.sock"))
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=common.DATA / "search.json",
+        help="where the figures and per-call latencies go (JSON)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
 
+    started = common.now_utc()
     make_db(args.db)
     try:
         with psycopg.connect(dbname=args.db, autocommit=True) as conn:
@@ -358,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(text + "\n")
+    save_data(figures, args.episodes, args.agents, args.share, started, args.data)
     return 0
 
 
