@@ -230,7 +230,7 @@ def vectors_match_text(conn: psycopg.Connection, encoder: Any, sample: int, seed
         )
     texts = [t for t, _ in picked]
     stored = np.array([json.loads(v) for _, v in picked], dtype=np.float32)
-    fresh = encoder.encode(texts, normalize_embeddings=True, batch_size=32)
+    fresh = encoder.encode(texts, normalize_embeddings=True, batch_size=32, show_progress_bar=False)
     cos = np.sum(stored * fresh, axis=1) / np.linalg.norm(stored, axis=1)
     worst = float(cos.min())
     return Check(
