@@ -146,11 +146,12 @@ def freshness(data: Data, out: Path) -> None:
         ax.axvline(value, color="tab:blue", linestyle=style, linewidth=1)
         ax.annotate(
             f"{q} {value:.0f} ms",
-            xy=(value, 0.5 if q == "p50" else 0.95),
+            xy=(value, 0.04 if q == "p50" else 0.1),
             xytext=(4, 0),
             textcoords="offset points",
             fontsize=8,
             color="tab:blue",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     ax.axvline(f["target_p95_ms"], color="tab:red", linewidth=1.5, label="target: p95 < 1 s")
     ax.set_xscale("log")

@@ -155,6 +155,11 @@ def warmer() -> Iterator[CacheWarmer]:
         w.join(timeout=15)
         os.environ.clear()
         os.environ.update(saved)
+        # the warmer's heartbeat row would otherwise stay in health()'s list for a day
+        with psycopg.connect(conninfo(), autocommit=True) as su:
+            su.execute(
+                "DELETE FROM memory.cache_warmers WHERE worker_name = %s", (cfg.worker_name,)
+            )
 
 
 def pg_ttl_ms(su: psycopg.Connection, working_id: uuid.UUID) -> float:

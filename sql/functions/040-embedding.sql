@@ -20,6 +20,12 @@ PARALLEL SAFE
 ROWS 4
 SET search_path = pg_catalog, pg_temp
 AS $py$
+# memory.chunk_text() checks first with its own messages; this guards direct calls
+if chunk_tokens < 8 or overlap_tokens < 0 or overlap_tokens > chunk_tokens // 2:
+    plpy.error(
+        "chunk_tokens must be at least 8 and overlap_tokens between 0 and half of it",
+        sqlstate="22023",
+    )
 split = SD.get("split")
 if split is None:
     import bisect
@@ -107,7 +113,7 @@ return [(i, s, e, content[s:e]) for i, (s, e) in enumerate(split(content, chunk_
 $py$;
 
 COMMENT ON FUNCTION memory._split_text(text, integer, integer) IS
-'Private: the splitter behind memory.chunk_text(), which checks its arguments.';
+'Private: the splitter behind memory.chunk_text(), which checks its arguments with its own messages; raises 22023 for bad sizes when called directly.';
 
 CREATE OR REPLACE FUNCTION memory._embed_query_remote(query text, model text, sockets text [], timeout_ms integer)
 RETURNS text

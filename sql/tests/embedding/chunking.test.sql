@@ -1,7 +1,7 @@
 -- memory.chunk_text: the recursive splitter of the embedding pipeline. Every character
 -- of a text is in at least one chunk, spans are exact, nothing is truncated.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 -- What is wrong with the chunks of a text (an empty array when nothing is).
 CREATE FUNCTION pg_temp.chunk_problems(t text, size integer DEFAULT 200, overlap integer DEFAULT 32)
@@ -96,6 +96,13 @@ SELECT throws_ok($$ SELECT * FROM memory.chunk_text('text', 4, 0) $$, '22023', '
     'a chunk size below 8 is refused');
 SELECT throws_ok($$ SELECT * FROM memory.chunk_text('text', 100, 51) $$, '22023',
     'overlap_tokens must be between 0 and half of chunk_tokens', 'an overlap above half the chunk is refused');
+-- the private splitter guards itself too: a zero budget would loop in range() (38000)
+SELECT throws_ok($$ SELECT * FROM memory._split_text('one two three', 0, 0) $$, '22023', NULL,
+    'the private splitter refuses a chunk size of 0 with 22023');
+SELECT throws_ok($$ SELECT * FROM memory._split_text('one two three', 100, -1) $$, '22023', NULL,
+    'the private splitter refuses a negative overlap with 22023');
+SELECT throws_ok($$ SELECT * FROM memory._split_text('one two three', 100, 51) $$, '22023', NULL,
+    'the private splitter refuses an overlap above half the chunk with 22023');
 SELECT ok(
     (SELECT provolatile = 'i' AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpython3u')
      FROM pg_proc WHERE oid = 'memory._split_text(text, integer, integer)'::regprocedure),
