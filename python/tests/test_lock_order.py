@@ -1,10 +1,11 @@
-"""Lock order between agents' writes and the embed daemon, with two real sessions.
+"""Lock order between agents' writes and the embed daemon, and between searches, with real sessions.
 
 A daemon completing a batch locks the embedding jobs (FOR UPDATE) and then, through the
 chunks' foreign key, share-locks the episode. A write that takes the same two locks the
 other way round deadlocks with it: the soak caught forget_episode doing so (it deleted
 the episode, then its jobs by cascade). These tests hold the daemon's first lock in one
-session, start the agent's write in another, then take the daemon's second lock.
+session, start the agent's write in another, then take the daemon's second lock. The
+last one checks that a search never waits for another agent's open transaction.
 """
 
 from __future__ import annotations
@@ -97,3 +98,37 @@ def test_update_waits_for_the_job_without_deadlock(db, agent):
             (eid,),
         ).fetchone()
     assert (content, state) == ("rewritten while embedded", "pending"), "new text, queued again"
+
+
+def test_a_search_never_waits_for_another_agents_open_transaction(db, agent):
+    """The query-embedding cache is shared: two agents searching the same text touch the
+    same cache row. The second must not wait for the first's transaction to end."""
+    other = db.make_agent("Bystander")
+    text = "which lock does the cache take?"
+    with db.connect() as conn:
+        conn.execute(
+            "INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding) "
+            "SELECT model_id, sha256(convert_to(%s, 'UTF8')), "
+            "array_fill(0.05::real, ARRAY[dimensions])::vector "
+            "FROM memory.embedding_models WHERE is_serving",
+            (text,),
+        )
+    search = "SELECT count(*) FROM memory.search_episodic_memory(%s, k => 5)"
+    with db.as_agent(agent) as first, db.as_agent(other) as second:
+        first.autocommit = False
+        first.execute(search, (text,))  # counts its hit: holds the cache row until commit
+        notices: list[str] = []
+        second.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        # Had it waited for the row, the lock timeout (55P03) would end the wait and
+        # search would fall back to full text with a NOTICE.
+        second.execute("SET lock_timeout = '3s'")
+        second.execute(search, (text,))
+        first.commit()
+    assert not notices, f"the second search ran without waiting or falling back: {notices}"
+    with db.connect() as conn:
+        hits = conn.execute(
+            "SELECT hits FROM memory.query_embedding_cache "
+            "WHERE query_sha256 = sha256(convert_to(%s, 'UTF8'))",
+            (text,),
+        ).fetchone()[0]
+    assert hits == 1, "the first search counted its hit, the second did not wait to count its own"

@@ -1129,11 +1129,19 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'memory.embedding_models lists the registered models';
     END IF;
     h := memory._sha256(query);
+    -- The cache is shared by every agent: a hit is counted only when the row can be
+    -- locked at once (SKIP LOCKED), so a search never waits for another session's open
+    -- transaction that searched the same text; it reads the vector without a lock then.
     IF writable THEN
-        UPDATE memory.query_embedding_cache AS c SET hits = c.hits + 1, last_used_at = now()
+        SELECT c.embedding INTO v FROM memory.query_embedding_cache AS c
         WHERE c.model_id = m.model_id AND c.query_sha256 = h
-        RETURNING c.embedding INTO v;
-    ELSE
+        FOR UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            UPDATE memory.query_embedding_cache AS c SET hits = c.hits + 1, last_used_at = now()
+            WHERE c.model_id = m.model_id AND c.query_sha256 = h;
+        END IF;
+    END IF;
+    IF v IS NULL THEN
         SELECT c.embedding INTO v FROM memory.query_embedding_cache AS c
         WHERE c.model_id = m.model_id AND c.query_sha256 = h;
     END IF;

@@ -9,7 +9,9 @@
 --     when the index yields fewer rows than asked for, the agent's chunks are ranked
 --     exactly (a one-time gate: the exact scan runs only then);
 --   * text: the owners' tsvector (English + Spanish stems) against an OR of the
---     question's stems (memory._fts_query), ranked with ts_rank_cd.
+--     question's stems (memory._fts_query), through the GIN index
+--     (memory._episode_text_list, memory._fact_text_list): ts_rank keeps the best
+--     10 * candidates (at least 400) of the matches, ts_rank_cd orders them.
 -- They are fused by reciprocal rank fusion, RRF(d) = sum over lists of 1 / (rrf_k + rank),
 -- normalised to relevance 0..1 between the RRF of the last candidate of one list
 -- (1 / (rrf_k + candidates)) and the best possible (first in every list used), and weighed:
@@ -94,6 +96,112 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._check_search_args(integer, text) IS 'Private: raises 22023 for k outside 1..1000 or an unknown mode.';
+
+-- The full-text lists. Row-level security keeps the GIN indexes out of an agent's own
+-- query: @@ is not leakproof, so PostgreSQL evaluates it only after the policy, row by
+-- row over everything the agent owns (an agent with 30,000 episodes paid about 7 ms for a
+-- few dozen matches). These two run as the tables' owner, scoped to the caller's agent
+-- (memory._require_agent(), from session_user, never from an argument), so the planner
+-- can use the (agent_id, fts) GIN index; they return ids and ranks only, and the search
+-- reads the rows themselves under the caller's policies.
+-- Two stages: ts_rank keeps the best 10 * lim (at least 400) matches, ts_rank_cd
+-- orders those. ts_rank_cd costs about 15 times ts_rank per row, and alone it puts a
+-- document repeating one word of the question above documents holding all of them (on
+-- LoCoMo the two stages find more of the evidence).
+CREATE OR REPLACE FUNCTION memory._episode_text_list(
+    tq tsquery,
+    lim integer,
+    p_tags text[] DEFAULT NULL,
+    project_filter uuid DEFAULT NULL,
+    p_session_id text DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    min_importance real DEFAULT NULL
+)
+RETURNS TABLE (episode_id uuid, rank_cd double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+-- the planner's estimate: a search asks for 40 candidates by default
+ROWS 40
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
+        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tq IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        $q$
+        SELECT p.episode_id, ts_rank_cd(p.fts, $1, 1)::double precision AS rank_cd
+        FROM (
+            SELECT e.episode_id, e.fts
+            FROM memory.episodes AS e
+            WHERE e.agent_id = $2 AND e.fts @@ $1%s
+            ORDER BY ts_rank(e.fts, $1, 1) DESC, e.episode_id
+            LIMIT greatest($3 * 10, 400)
+        ) AS p
+        ORDER BY rank_cd DESC, p.episode_id
+        LIMIT $3
+        $q$,
+        concat(
+            CASE WHEN p_tags IS NOT NULL AND cardinality(p_tags) > 0 THEN ' AND e.tags @> $4' END,
+            CASE WHEN project_filter IS NOT NULL THEN ' AND e.project_id = $5' END,
+            CASE WHEN p_session_id IS NOT NULL THEN ' AND e.session_id = $6' END,
+            CASE WHEN since IS NOT NULL THEN ' AND e.occurred_at >= $7' END,
+            CASE WHEN until IS NOT NULL THEN ' AND e.occurred_at <= $8' END,
+            CASE WHEN min_importance IS NOT NULL THEN ' AND e.importance >= $9' END
+        )
+    )
+    USING tq, me, lim, p_tags, project_filter, p_session_id, since, until, min_importance;
+END
+$$;
+
+COMMENT ON FUNCTION memory._episode_text_list(tsquery, integer, text[], uuid, text, timestamptz, timestamptz, real) IS
+'Private: the full-text list of episode search for the calling agent (session_user): the best lim matches of tq passing the filters, as (episode_id, ts_rank_cd), of the 10 * lim (at least 400) best by ts_rank. SECURITY DEFINER so that the GIN index serves it; nothing but ids and ranks comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+
+CREATE OR REPLACE FUNCTION memory._fact_text_list(tq tsquery, lim integer, at timestamptz, include_invalid boolean)
+RETURNS TABLE (fact_id uuid, rank_cd double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+-- the planner's estimate: a search asks for 40 candidates by default
+ROWS 40
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
+        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tq IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT p.fact_id, ts_rank_cd(p.fts, tq, 1)::double precision AS rank_cd
+    FROM (
+        SELECT f.fact_id, f.fts
+        FROM memory.facts AS f
+        WHERE f.agent_id = me AND f.fts @@ tq
+          AND (coalesce(include_invalid, false)
+               OR (f.valid_from <= at AND (f.valid_to IS NULL OR f.valid_to > at)))
+        ORDER BY ts_rank(f.fts, tq, 1) DESC, f.fact_id
+        LIMIT greatest(lim * 10, 400)
+    ) AS p
+    ORDER BY rank_cd DESC, p.fact_id
+    LIMIT lim;
+END
+$$;
+
+COMMENT ON FUNCTION memory._fact_text_list(tsquery, integer, timestamptz, boolean) IS
+'Private: the full-text list of fact search for the calling agent (session_user): the best lim facts matching tq and valid at at (any validity with include_invalid), as (fact_id, ts_rank_cd), of the 10 * lim (at least 400) best by ts_rank. SECURITY DEFINER so that the GIN index serves it; nothing but ids and ranks comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
 
 -- The body of search_episodic_memory. plpgsql does not allow an argument and a result
 -- column of the same name (tags, session_id), which the contract has: the public
@@ -258,15 +366,11 @@ BEGIN
         ),
         txt AS (
             SELECT t.episode_id, t.rank_cd, row_number() OVER (ORDER BY t.rank_cd DESC, t.episode_id) AS rnk
-            FROM (
-                SELECT e.episode_id, ts_rank_cd(e.fts, $2, 1)::double precision AS rank_cd
-                FROM memory.episodes AS e
-                WHERE $2 IS NOT NULL AND e.fts @@ $2 AND %3$s
-                ORDER BY rank_cd DESC
-                LIMIT $3
-            ) AS t
+            FROM memory._episode_text_list($2, $3, $5, $6, $7, $8, $9, $10) AS t
         ),
-        fused AS (
+        -- materialized: joined on a plain column, the episodes are probed by primary key
+        -- (on the COALESCE of a full join the planner scans all of the agent's episodes)
+        fused AS MATERIALIZED (
             SELECT coalesce(v.episode_id, t.episode_id) AS episode_id,
                    (coalesce(1.0 / ($11 + v.rnk), 0) + coalesce(1.0 / ($11 + t.rnk), 0))::double precision AS rrf,
                    1 - v.dist AS vector_score, t.rank_cd AS text_score, v.char_start, v.char_end
@@ -342,7 +446,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer) IS
-'Searches the current agent''s episodes by meaning and by words. mode: hybrid (default; reciprocal rank fusion of the HNSW vector list and the full-text list), vector, or text. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance (RRF normalised to 0..1 between the last candidate of one list and first place in every list) + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12 counts as 0; the recency factor stops at 0.5^1000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: ts_rank_cd; matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
+'Searches the current agent''s episodes by meaning and by words. mode: hybrid (default; reciprocal rank fusion of the HNSW vector list and the full-text list), vector, or text. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance (RRF normalised to 0..1 between the last candidate of one list and first place in every list) + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12 counts as 0; the recency factor stops at 0.5^1000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: ts_rank_cd (of the matches that ts_rank puts among the best 10 * candidates, at least 400); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
 
 CREATE OR REPLACE FUNCTION memory.search_semantic_memory(
     query text,
@@ -442,15 +546,10 @@ BEGIN
         ),
         txt AS (
             SELECT t.fact_id, row_number() OVER (ORDER BY t.rank_cd DESC, t.fact_id) AS rnk
-            FROM (
-                SELECT f.fact_id, ts_rank_cd(f.fts, $2, 1) AS rank_cd
-                FROM memory.facts AS f
-                WHERE $2 IS NOT NULL AND f.fts @@ $2 AND f.agent_id = $4 AND %3$s
-                ORDER BY rank_cd DESC
-                LIMIT $3
-            ) AS t
+            FROM memory._fact_text_list($2, $3, $5, %6$s) AS t
         ),
-        fused AS (
+        -- materialized, as in memory._search_episodes: facts probed by primary key
+        fused AS MATERIALIZED (
             SELECT coalesce(v.fact_id, t.fact_id) AS fact_id,
                    (coalesce(1.0 / ($6 + v.rnk), 0) + coalesce(1.0 / ($6 + t.rnk), 0))::double precision AS rrf
             FROM vec AS v FULL JOIN txt AS t ON t.fact_id = v.fact_id
@@ -465,7 +564,8 @@ BEGIN
         $q$,
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity,
         CASE WHEN exact THEN ' + 0' ELSE '' END,
-        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END
+        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
+        CASE WHEN include_invalid THEN 'TRUE' ELSE 'FALSE' END
     )
     USING qvec, tq, n_cand, me, at, rrf_k, confidence_weight, k, 1.0 / (rrf_k + n_cand),
           greatest((CASE WHEN qvec IS NOT NULL THEN 1 ELSE 0 END

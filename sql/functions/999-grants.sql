@@ -200,6 +200,11 @@ GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 -- == search and context ==
 GRANT EXECUTE ON FUNCTION memory._fts_query(text, text[]) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory._common_lexemes(text) TO memory_agent;
+-- SECURITY DEFINER, scoped to the caller's agent: ids and ranks of its own rows only
+GRANT EXECUTE ON FUNCTION
+    memory._episode_text_list(tsquery, integer, text[], uuid, text, timestamptz, timestamptz, real),
+    memory._fact_text_list(tsquery, integer, timestamptz, boolean)
+TO memory_agent;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
     memory._rank_exactly(uuid, smallint),
