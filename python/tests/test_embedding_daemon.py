@@ -216,6 +216,33 @@ def test_embed_query_is_cached_and_times_out_without_a_daemon(db):
             conn.execute("UPDATE memory.embedding_settings SET query_timeout = DEFAULT")
 
 
+def test_a_query_embedded_twice_at_once_never_waits(db):
+    """Two sessions embed the same new text: the first stores it in an open transaction,
+    the second gets its vector from the daemon and does not wait to store it too."""
+    text = "which session stores the vector first?"
+    with db.connect() as conn:
+        conn.execute("UPDATE memory.embedding_workers SET status = 'stopped'")  # the silent one
+    d = DaemonProcess(db.name, f"twice-{uuid.uuid4().hex[:6]}").start().wait_ready()
+    try:
+        with db.connect() as first, db.connect() as second:
+            first.autocommit = False
+            v1 = first.execute("SELECT memory.embed_query(%s)::text", (text,)).fetchone()[0]
+            # an insert would wait for `first` on the unique key: 55P03 after 3 s
+            second.execute("SET lock_timeout = '3s'")
+            v2 = second.execute("SELECT memory.embed_query(%s)::text", (text,)).fetchone()[0]
+            first.commit()
+        assert v1 == v2, "both sessions got the same vector"
+        with db.connect() as conn:
+            stored = conn.execute(
+                "SELECT count(*) FROM memory.query_embedding_cache "
+                "WHERE query_sha256 = sha256(convert_to(%s, 'UTF8'))",
+                (text,),
+            ).fetchone()[0]
+        assert stored == 1, "the first session's vector is cached"
+    finally:
+        assert d.stop() == 0
+
+
 def test_the_encoder_never_truncates_a_text_longer_than_the_window():
     from embed_daemon.db import ModelSpec
     from embed_daemon.model import ModelPool

@@ -1176,17 +1176,22 @@ BEGIN
         RAISE EXCEPTION 'the embed daemon answered with % dimensions, model % has %', vector_dims(v), m.name, m.dimensions
             USING ERRCODE = 'data_exception', HINT = 'check the model''s source in memory.embedding_models';
     END IF;
-    IF writable THEN
+    -- Store it unless another session is storing the same text right now (it holds the
+    -- lock until its commit): an insert would wait for that session's transaction on the
+    -- unique key, and the vector is already in hand.
+    IF writable AND pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended(
+        'memory.query_cache:' || m.model_id::text || ':' || pg_catalog.encode(h, 'hex'), 0
+    )) THEN
         INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)
         VALUES (m.model_id, h, v)
-        ON CONFLICT (model_id, query_sha256) DO UPDATE SET last_used_at = now();
+        ON CONFLICT (model_id, query_sha256) DO NOTHING;
     END IF;
     RETURN v;
 END
 $$;
 
 COMMENT ON FUNCTION memory.embed_query(text, text) IS
-'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text. Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
+'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit or a miss never waits for another session''s transaction). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
 
 CREATE OR REPLACE FUNCTION memory.prune_query_cache()
 RETURNS integer

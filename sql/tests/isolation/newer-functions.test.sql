@@ -8,7 +8,7 @@
 --   * Beta's results are identical, to the last digit of every score, before and after
 --     Alpha stores 170 episodes and 150 facts that match Beta's queries better than
 --     Beta's own rows (and vectors at distance 0): search ranks only Beta's rows. The
---     two documented shared statistics (README "Search") are not exercised: the query
+--     two documented shared statistics (README "Known limits") are not exercised: the query
 --     cache answers Beta's cached queries alike in both phases, and the common-lexeme
 --     list comes from committed statistics only (nothing here is committed);
 --   * names and ids only Alpha uses behave like names and ids nobody uses;
