@@ -7,6 +7,7 @@ GRANT USAGE ON SCHEMA tests TO PUBLIC;
 CREATE OR REPLACE FUNCTION tests.make_agent(agent_name text)
 RETURNS uuid
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     role_name name := 'test_' || lower(agent_name);
@@ -17,7 +18,9 @@ END
 $$;
 
 -- Act as an agent (session_user changes, so memory.current_agent() follows) until the
--- next tests.act_as / tests.act_as_superuser or the end of the transaction.
+-- next tests.act_as, RESET SESSION AUTHORIZATION or the end of the transaction.
+-- The one fixture without a pinned search_path: a SET clause on a function undoes every
+-- SET LOCAL made inside it when it returns, the session authorization included.
 CREATE OR REPLACE FUNCTION tests.act_as(agent_name text)
 RETURNS void
 LANGUAGE plpgsql
@@ -32,6 +35,7 @@ CREATE OR REPLACE FUNCTION tests.unit_vector(hot integer[], dims integer DEFAULT
 RETURNS public.vector
 LANGUAGE sql
 IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ('[' || string_agg(CASE WHEN i = ANY (hot) THEN (1 / sqrt(cardinality(hot)))::text ELSE '0' END, ',' ORDER BY i)
             || ']')::public.vector
@@ -43,6 +47,7 @@ $$;
 CREATE OR REPLACE FUNCTION tests.put_episode_vector(episode uuid, v public.vector)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding)
     SELECT e.agent_id, e.episode_id, m.model_id, 0, 0, char_length(e.content), e.content_sha256, v
@@ -53,6 +58,7 @@ $$;
 CREATE OR REPLACE FUNCTION tests.put_fact_vector(fact uuid, v public.vector)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO memory.chunks (agent_id, fact_id, model_id, chunk_index, char_start, char_end, content_sha256, embedding)
     SELECT f.agent_id, f.fact_id, m.model_id, 0, 0, char_length(f.concept || E'\n' || f.statement), f.content_sha256, v
@@ -65,6 +71,7 @@ $$;
 CREATE OR REPLACE FUNCTION tests.cache_query_vector(query text, v public.vector)
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)
     SELECT m.model_id, memory._sha256(query), v FROM memory.embedding_models AS m WHERE m.is_serving
@@ -76,6 +83,7 @@ $$;
 CREATE OR REPLACE FUNCTION tests.daemon_unreachable()
 RETURNS void
 LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
 AS $$
     UPDATE memory.embedding_settings SET worker_timeout = interval '0';
 $$;
@@ -86,6 +94,7 @@ $$;
 CREATE OR REPLACE FUNCTION tests.stored(agent uuid)
 RETURNS text
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t text;
