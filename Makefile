@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-py test-soak lint bench soak eval seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak lint bench soak eval seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -37,10 +37,13 @@ psql: ## open psql as the operator
 dsn: ## print the operator's libpq connection URI
 	@bash scripts/dsn.sh
 
-test: test-sql test-py test-soak lint ## run every test: pgTAP, pytest, the short soak, lint
+test: test-sql test-upgrade test-py test-soak lint ## run every test: pgTAP, the upgrade test, pytest, the short soak, lint
 
 test-sql: ## pgTAP suites under sql/tests through pg_prove
 	@bash scripts/test-sql.sh
+
+test-upgrade: ## the previous release (sql/PREVIOUS_RELEASE) upgraded with this tree's migrations has the catalog of a fresh install
+	@bash scripts/test-upgrade.sh
 
 test-py: ## pytest suites under python/tests
 	@bash scripts/test-py.sh
