@@ -128,3 +128,10 @@ $$;
 
 COMMENT ON FUNCTION memory._check_time(text, timestamptz) IS
 'Private: NULL becomes now(); raises 22008 for infinity.';
+
+-- Two helpers live in migration 002 because table constraints use them; their comments
+-- live here, with the other validation helpers.
+COMMENT ON FUNCTION memory._sha256(text) IS
+'Private: sha256 of the UTF-8 bytes of content (immutable; used for content hashes and identity). NULL for NULL; raises nothing.';
+COMMENT ON FUNCTION memory._valid_tags(text[]) IS
+'Private: true when tags is an empty or one-dimensional array of at most 64 tags, each 1..100 characters and not NULL (the CHECK of every tags column). Raises nothing.';
