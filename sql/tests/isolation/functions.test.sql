@@ -4,7 +4,7 @@
 -- and no error may carry Alpha's text. Names Alpha uses (working-memory keys, block
 -- labels, instance names) must behave for Beta like names nobody uses.
 BEGIN;
-SELECT plan(59);
+SELECT plan(62);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -22,18 +22,6 @@ RETURNS uuid
 LANGUAGE sql
 STABLE
 AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
-
--- Does memory.<name>(<first argument type>, ...) exist (it may land after this file)?
-CREATE FUNCTION pg_temp.has_function(name text, first_arg regtype)
-RETURNS boolean
-LANGUAGE sql
-STABLE
-AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace AND p.proname = $1 AND p.proargtypes[0] = $2
-    )
-$$;
 
 -- How a statement fails: 'SQLSTATE: message / detail: ... / hint: ...' with every uuid
 -- and every string of masks replaced, or 'no error' (then the statement is undone).
@@ -416,41 +404,35 @@ SELECT is(
 );
 
 -- ---------------------------------------------------------------- search and context (issue 4)
-SELECT CASE WHEN NOT pg_temp.has_function('search_episodic_memory', 'text')
-    THEN skip('memory.search_episodic_memory(text, ...) does not exist yet', 1)
-    ELSE is(
-        pg_temp.scalar(format(
-            'SELECT count(*) FROM memory.search_episodic_memory(%L, mode => %L) AS s '
-            'WHERE s.content LIKE %L OR s.episode_id = %L',
-            'alpha-secret-zq7 episode one', 'text', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'episode')
-        )),
-        '0',
-        'search_episodic_memory (text mode) for Alpha''s exact words finds none of Alpha''s episodes'
-    )
-END;
-SELECT CASE WHEN NOT pg_temp.has_function('search_semantic_memory', 'text')
-    THEN skip('memory.search_semantic_memory(text, ...) does not exist yet', 1)
-    ELSE is(
-        pg_temp.scalar(format(
-            'SELECT count(*) FROM memory.search_semantic_memory(%L, include_invalid => true) AS s '
-            'WHERE s.statement LIKE %L OR s.fact_id = %L',
-            'concept alpha-secret-zq7 statement one', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'fact')
-        )),
-        '0',
-        'search_semantic_memory for Alpha''s exact words (closed facts included) finds none of Alpha''s facts'
-    )
-END;
-SELECT CASE WHEN NOT pg_temp.has_function('build_context', 'text')
-    THEN skip('memory.build_context does not exist yet', 1)
-    ELSE is(
-        pg_temp.scalar(format(
-            'SELECT strpos(memory.build_context(%L, 100000)::text, %L)',
-            'alpha-secret-zq7 episode one statement persona', 'alpha-secret-zq7'
-        )),
-        '0',
-        'build_context for Alpha''s exact words contains nothing of Alpha''s'
-    )
-END;
+SELECT has_function('memory', 'search_episodic_memory', 'memory.search_episodic_memory exists');
+SELECT is(
+    pg_temp.scalar(format(
+        'SELECT count(*) FROM memory.search_episodic_memory(%L, mode => %L) AS s '
+        'WHERE s.content LIKE %L OR s.episode_id = %L',
+        'alpha-secret-zq7 episode one', 'text', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'episode')
+    )),
+    '0',
+    'search_episodic_memory (text mode) for Alpha''s exact words finds none of Alpha''s episodes'
+);
+SELECT has_function('memory', 'search_semantic_memory', 'memory.search_semantic_memory exists');
+SELECT is(
+    pg_temp.scalar(format(
+        'SELECT count(*) FROM memory.search_semantic_memory(%L, include_invalid => true) AS s '
+        'WHERE s.statement LIKE %L OR s.fact_id = %L',
+        'concept alpha-secret-zq7 statement one', '%alpha-secret-zq7%', pg_temp.id('Alpha', 'fact')
+    )),
+    '0',
+    'search_semantic_memory for Alpha''s exact words (closed facts included) finds none of Alpha''s facts'
+);
+SELECT has_function('memory', 'build_context', 'memory.build_context exists');
+SELECT is(
+    pg_temp.scalar(format(
+        'SELECT strpos(memory.build_context(%L, 100000)::text, %L)',
+        'alpha-secret-zq7 episode one statement persona', 'alpha-secret-zq7'
+    )),
+    '0',
+    'build_context for Alpha''s exact words contains nothing of Alpha''s'
+);
 
 -- ---------------------------------------------------------------- leaks and final state
 SELECT is(
