@@ -7,7 +7,8 @@ when Redis comes back one reconciliation restores every live key.
 
 Notifications carry no identifiers, since any session may LISTEN (sql/functions/150-cache.sql):
     changes                     working memory or blocks changed: what changed is taken
-                                from memory.cache_changes (memory.take_cache_changes)
+                                from memory.cache_changes (memory.take_cache_changes);
+                                each change is taken by one warmer (the stack has one Redis)
     c:<request_id>              a reconciliation was requested
 Redis keys (README.md, "Redis cache"):
     mem:<agent_id>:wm:<working_id>        string, JSON of the item, TTL = time left
@@ -543,7 +544,9 @@ class CacheWarmer(threading.Thread):
             if now >= next_beat:
                 next_beat = now + self.cache_cfg.heartbeat_seconds
                 self.pending.changes = True  # a notification may have been missed
-                if self.pending.empty() and not self.redis_ok:
+                if self.pending.empty():
+                    # Changes may be taken by another daemon's warmer (one Redis per
+                    # stack): a quiet warmer still notices an outage by this probe.
                     self._probe(client)
                 api.heartbeat(
                     self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error
@@ -604,8 +607,9 @@ class CacheWarmer(threading.Thread):
         except redis.RedisError as exc:
             self._redis_failed(exc)
             return
-        # Redis is back: it may have lost everything; rebuild it from Postgres
-        self.pending.reconcile = True
+        if not self.redis_ok:
+            # Redis is back: it may have lost everything; rebuild it from Postgres
+            self.pending.reconcile = True
 
     def _set_redis(self, ok: bool) -> None:
         if ok and not self.redis_ok:

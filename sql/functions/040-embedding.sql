@@ -480,11 +480,13 @@ BEGIN
 
     -- Fair across agents: each agent's due jobs in its own order (importance, then
     -- oldest) get turns 1, 2, 3, ...; the batch takes turn 1 of every agent, then turn 2,
-    -- and so on (oldest first within a turn), so one agent's backlog delays another
-    -- agent's new job by at most the batch being encoded. Each agent contributes at most
-    -- max_items candidates (its pending-jobs index; agents found by a loose index scan).
-    -- Locks others hold are skipped; then the jobs that start within the byte budget are
-    -- kept (the first always).
+    -- and so on; within a turn the agents served least recently by a claim go first
+    -- (memory.claim_turns), so that the turns rotate even when the byte budget admits
+    -- one text per batch. One agent's backlog delays another agent's new job by at most
+    -- the batch being encoded. Each agent contributes at most max_items candidates (its
+    -- pending-jobs index; the agents are found by a loose index scan). Locks others hold
+    -- are skipped; then the jobs that start within the byte budget are kept (the first
+    -- always).
     WITH RECURSIVE agents AS (
         (SELECT j.agent_id FROM memory.embedding_jobs AS j WHERE j.state = 'pending' ORDER BY j.agent_id LIMIT 1)
         UNION ALL
@@ -497,8 +499,9 @@ BEGIN
         WHERE a.agent_id IS NOT NULL
     ),
     candidates AS (
-        SELECT c.job_id, c.turn, c.enqueued_at
+        SELECT c.job_id, c.turn, t.last_claimed_at, c.enqueued_at
         FROM agents AS a
+        LEFT JOIN memory.claim_turns AS t ON t.agent_id = a.agent_id
         CROSS JOIN LATERAL (
             SELECT j.job_id, j.enqueued_at,
                    row_number() OVER (ORDER BY j.priority DESC, j.enqueued_at, j.job_id) AS turn
@@ -516,25 +519,37 @@ BEGIN
         WHERE a.agent_id IS NOT NULL
     ),
     picked AS MATERIALIZED (
-        SELECT j.job_id, c.turn, c.enqueued_at, j.episode_id, j.fact_id
+        SELECT j.job_id, j.agent_id, c.turn, c.last_claimed_at, c.enqueued_at, j.episode_id, j.fact_id
         FROM memory.embedding_jobs AS j
         JOIN candidates AS c ON c.job_id = j.job_id
         WHERE j.state = 'pending'
-        ORDER BY c.turn, c.enqueued_at, j.job_id
+        ORDER BY c.turn, c.last_claimed_at NULLS FIRST, c.enqueued_at, j.job_id
         LIMIT max_items
         FOR UPDATE OF j SKIP LOCKED
     ),
     sized AS (
-        SELECT p.job_id, s.bytes,
-               sum(s.bytes) OVER (ORDER BY p.turn, p.enqueued_at, p.job_id) AS running
+        SELECT p.job_id, p.agent_id, s.bytes,
+               sum(s.bytes) OVER (
+                   ORDER BY p.turn, p.last_claimed_at NULLS FIRST, p.enqueued_at, p.job_id
+               ) AS running
         FROM picked AS p
         LEFT JOIN memory.episodes AS e ON e.episode_id = p.episode_id
         LEFT JOIN memory.facts AS f ON f.fact_id = p.fact_id
         CROSS JOIN LATERAL (
             SELECT coalesce(octet_length(e.content), octet_length(f.concept) + octet_length(f.statement) + 1, 0) AS bytes
         ) AS s
+    ),
+    kept AS (
+        SELECT z.job_id, z.agent_id FROM sized AS z WHERE z.running - z.bytes < max_bytes
+    ),
+    served AS (
+        INSERT INTO memory.claim_turns AS t (agent_id, last_claimed_at)
+        SELECT d.agent_id, clock_timestamp() FROM (SELECT DISTINCT k.agent_id FROM kept AS k) AS d
+        ON CONFLICT (agent_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+        RETURNING t.agent_id
     )
-    SELECT array_agg(z.job_id) INTO ids FROM sized AS z WHERE z.running - z.bytes < max_bytes;
+    -- (served runs whether or not it is read: a data-modifying CTE always does)
+    SELECT array_agg(k.job_id) INTO ids FROM kept AS k;
 
     IF ids IS NULL THEN
         RETURN;

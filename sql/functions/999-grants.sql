@@ -297,3 +297,4 @@ GRANT EXECUTE ON FUNCTION memory.my_quota() TO memory_agent;
 GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
 GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
+GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;

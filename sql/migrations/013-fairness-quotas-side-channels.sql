@@ -77,6 +77,19 @@ AS PERMISSIVE FOR ALL TO memory_admin USING (true) WITH CHECK (true);
 CREATE POLICY "operators manage the agents' usage" ON memory.agent_usage
 AS PERMISSIVE FOR ALL TO memory_admin USING (true) WITH CHECK (true);
 
+-- When each agent was last served by a claim: within a turn, the agents served least
+-- recently go first, so the turns rotate across claims. Written by the claim only (the
+-- daemon), never by an agent's write: an agent's open transaction cannot stall a claim.
+CREATE TABLE memory.claim_turns (
+    agent_id uuid PRIMARY KEY REFERENCES memory.agents (agent_id) ON DELETE CASCADE,
+    last_claimed_at timestamptz NOT NULL
+);
+COMMENT ON TABLE memory.claim_turns IS
+'when the embedding queue last handed out a job of each agent (fair claiming rotates on it)';
+ALTER TABLE memory.claim_turns ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "operators manage the claim turns" ON memory.claim_turns
+AS PERMISSIVE FOR ALL TO memory_admin USING (true) WITH CHECK (true);
+
 -- Each agent's pending jobs in its own order (fair claiming; the queued-jobs quota).
 CREATE INDEX embedding_jobs_agent_pending_idx ON memory.embedding_jobs (agent_id, priority DESC, enqueued_at, job_id)
 WHERE state = 'pending';
