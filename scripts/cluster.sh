@@ -40,7 +40,16 @@ effective_cache_size = 8GB
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
-log_min_duration_statement = 2000
+# Agents' memories must not end up in the server log (docs/security.md): no statement
+# text with errors or slow statements, no bind parameters, no DETAIL (a failing row's
+# values), the log file readable by the service account and its group only.
+log_min_error_statement = panic
+log_min_duration_statement = -1
+log_statement = 'none'
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
+log_error_verbosity = terse
+log_file_mode = 0640
 CONF
   grep -q "^include_if_exists 'agent-memory.conf'" "$PGDATA_DIR/postgresql.conf" \
     || echo "include_if_exists 'agent-memory.conf'" >> "$PGDATA_DIR/postgresql.conf"
@@ -66,6 +75,7 @@ running() { as_service "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1;
 
 start() {
   ensure_dirs
+  restrict_logs
   init
   write_conf
   if running; then

@@ -14,6 +14,8 @@ start() {
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR/cache"
   if [ "$(id -u)" = 0 ]; then chown "$SERVICE_USER": "$VAR/cache"; fi
   log "starting the embed daemon"
+  restrict_logs
+  umask 027   # the log (and anything else the daemon writes): 0640 at most
   # Configuration from the environment; the password from the secrets folder via pgpass.
   as_service env \
     PGHOST="$RUN_DIR" PGPORT="$PGPORT_MEMORY" PGDATABASE="$MEMORY_DB" PGUSER=memory_daemon \

@@ -11,6 +11,12 @@ if [ "$(PGDATABASE=postgres psql -X -At -c "SELECT 1 FROM pg_database WHERE datn
 fi
 "$ROOT/scripts/migrate.sh" "$ROOT/sql"
 
+# Any login may connect to a database that grants PUBLIC CONNECT (the default): an
+# agent could list the cluster's roles and databases from `postgres`. Only the memory
+# database admits the project's roles (migration 001); superusers are not affected.
+PGDATABASE=postgres psql -X -q -v ON_ERROR_STOP=1 \
+  -c 'REVOKE CONNECT ON DATABASE postgres FROM PUBLIC' -c 'REVOKE CONNECT ON DATABASE template1 FROM PUBLIC'
+
 # Passwords come from the secrets files and travel over the socket only; a role whose
 # password already works is left alone, so a second run changes nothing.
 for role in memory_operator memory_daemon; do

@@ -51,6 +51,8 @@ with psycopg.connect() as conn:
             "SELECT memory.import_agent(%s, %s, %s, %s)",
             (text, name or None, role or None, {"true": True, "false": False}.get(remap)),
         ).fetchone()
+        # a new agent's login role gets its limits (ALTER ROLE: the operator's rights)
+        conn.execute("SELECT memory.apply_agent_limits(%s)", (row[0]["agent"],))
     except psycopg.Error as exc:
         d = exc.diag
         msg = f"[agent-memory] error: {d.sqlstate}: {d.message_primary}"

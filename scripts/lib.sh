@@ -31,3 +31,11 @@ pg_env_super() {
   export PGHOST=$RUN_DIR PGPORT=$PGPORT_MEMORY PGUSER=postgres PGDATABASE=$MEMORY_DB
   export PGPASSFILE=$PGPASS
 }
+
+# Logs are 0640 or tighter (docs/security.md): files that exist are tightened, new ones
+# are created under umask 027 by the scripts that start the services.
+restrict_logs() {
+  if [ -d "$LOG_DIR" ]; then
+    find "$LOG_DIR" -maxdepth 1 -type f -perm /0137 -exec chmod u-x,g-wx,o-rwx {} +
+  fi
+}

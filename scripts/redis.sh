@@ -32,7 +32,8 @@ CONF
   )
   if [ "$(id -u)" = 0 ]; then chown -R "$SERVICE_USER": "$VAR/redis"; fi
   log "starting Redis on 127.0.0.1:$REDIS_PORT_MEMORY"
-  as_service redis-server "$conf"
+  restrict_logs
+  (umask 027 && as_service redis-server "$conf")   # its log: 0640 at most
   for _ in $(seq 50); do running && return 0; sleep 0.1; done
   die "Redis did not start (see var/log/redis.log)"
 }

@@ -31,8 +31,13 @@ from typing import Any
 from bench import common, plots
 
 log = logging.getLogger("bench.report")
-PARTS = ("embedding", "search", "load")
-TITLES = {"embedding": "embedding pipeline", "search": "search", "load": "load (pgbench)"}
+PARTS = ("embedding", "search", "load", "fairness")
+TITLES = {
+    "embedding": "embedding pipeline",
+    "search": "search",
+    "load": "load (pgbench)",
+    "fairness": "fairness",
+}
 EVAL_REPORT = common.REPORTS / "eval-locomo.md"
 README = common.ROOT / "README.md"
 FIGURES_BEGIN = "<!-- bench figures: begin (written by make bench, python/bench/report.py) -->"
@@ -195,6 +200,30 @@ def load_rows(d: Data) -> list[Row]:
     return rows
 
 
+def fairness_rows(d: Data) -> list[Row]:
+    s = d["summary"]
+    q, f = s["query_ms"], s["freshness_ms"]
+    flood = f"during agent B's flood ({s['flood_episodes']} long episodes, importance 1.0)"
+    return [
+        Row(
+            "fairness",
+            f"agent A's `embed_query` latency {flood}",
+            f"p95 {num(q['flood']['p95'])} ms (p50 {num(q['flood']['p50'])})",
+            f"A alone: p95 {num(q['alone']['p95'])} ms (p50 {num(q['alone']['p50'])}); "
+            f"target p95 < {s['query_target_ms']:.0f} ms",
+            f"x{q['flood']['p95'] / q['alone']['p95']:.1f} (p95)",
+        ),
+        Row(
+            "fairness",
+            f"agent A's new episode, commit to vectors stored {flood}",
+            f"max {num(f['flood']['max'])} ms (p50 {num(f['flood']['p50'])})",
+            f"A alone: max {num(f['alone']['max'])} ms (p50 {num(f['alone']['p50'])}); "
+            f"target < {s['freshness_target_ms']:,.0f} ms",
+            f"x{f['flood']['p50'] / f['alone']['p50']:.1f} (p50)",
+        ),
+    ]
+
+
 def file_date(path: Path) -> str:
     """When a report was written: its last commit if unchanged since, else its mtime."""
     rel = str(path.relative_to(common.ROOT))
@@ -305,7 +334,12 @@ def build(readme: Path | None) -> str:
     datas = {p: d for p in PARTS if (d := common.load(p)) is not None}
     made = plots.make_all()
     rows: list[Row] = []
-    for part, fn in (("embedding", embedding_rows), ("search", search_rows), ("load", load_rows)):
+    for part, fn in (
+        ("embedding", embedding_rows),
+        ("search", search_rows),
+        ("load", load_rows),
+        ("fairness", fairness_rows),
+    ):
         if part in datas:
             rows += fn(datas[part])
         else:

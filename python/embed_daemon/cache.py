@@ -5,9 +5,10 @@ in its own thread with its own connection (LISTEN memory_cache) and never blocks
 embedding worker: every Redis error is logged, counted and retried with backoff, and
 when Redis comes back one reconciliation restores every live key.
 
-Notifications carry ids only (sql/functions/150-cache.sql):
-    e:<agent_id>:<working_id>   a working-memory entry changed, was deleted or expired
-    b:<agent_id>                an agent's blocks changed
+Notifications carry no identifiers, since any session may LISTEN (sql/functions/150-cache.sql):
+    changes                     working memory or blocks changed: what changed is taken
+                                from memory.cache_changes (memory.take_cache_changes);
+                                each change is taken by one warmer (the stack has one Redis)
     c:<request_id>              a reconciliation was requested
 Redis keys (README.md, "Redis cache"):
     mem:<agent_id>:wm:<working_id>        string, JSON of the item, TTL = time left
@@ -42,6 +43,7 @@ CHANNEL = "memory_cache"
 PAGE = 500
 TTL_TOLERANCE_MS = 1000
 MAX_PENDING = 100_000
+CHANGES_PAGE = 1000
 
 
 def wm_key(agent_id: str, working_id: str) -> str:
@@ -171,6 +173,16 @@ class CacheAPI:
             ).fetchall()
         ]
 
+    def take_changes(self) -> list[tuple[str, str | None]]:
+        """(agent_id, working_id) of changed items, (agent_id, None) of changed block sets."""
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)",
+                (self.worker, CHANGES_PAGE),
+            ).fetchall()
+        ]
+
     def claim_reconcile(self) -> int | None:
         row = self.conn.execute(
             "SELECT memory.claim_cache_reconcile(%s)", (self.worker,)
@@ -213,22 +225,28 @@ class Pending:
     reconcile: bool = False
     overflow: bool = False
     poll: bool = False  # look for an open request (its notification may have been missed)
+    changes: bool = True  # take the recorded changes (memory.cache_changes)
 
     def add(self, payload: str) -> None:
-        parts = payload.split(":")
-        if parts[0] == "e" and len(parts) == 3:
-            agent, working = _uuid(parts[1]), _uuid(parts[2])
-            if agent and working:
-                if len(self.wm) >= MAX_PENDING:
-                    self.overflow = True  # a reconciliation will catch up
-                else:
-                    self.wm[working] = agent
-        elif parts[0] == "b" and len(parts) == 2:
-            agent = _uuid(parts[1])
-            if agent:
-                self.blocks.add(agent)
-        elif parts[0] == "c":
+        if payload == "changes":
+            self.changes = True
+        elif payload.split(":")[0] == "c":
             self.reconcile = True
+
+    def add_change(self, agent_id: str, working_id: str | None) -> None:
+        agent = _uuid(agent_id)
+        if not agent:
+            return
+        if working_id is None:
+            self.blocks.add(agent)
+            return
+        working = _uuid(working_id)
+        if not working:
+            return
+        if len(self.wm) >= MAX_PENDING:
+            self.overflow = True  # a reconciliation will catch up
+        else:
+            self.wm[working] = agent
 
     def empty(self) -> bool:
         return not (self.wm or self.blocks or self.reconcile or self.overflow or self.poll)
@@ -503,6 +521,11 @@ class CacheWarmer(threading.Thread):
         while not self.stop_event.is_set():
             for n in conn.notifies(timeout=0.5, stop_after=1000):
                 self.pending.add(n.payload)
+            while self.pending.changes:
+                taken = api.take_changes()
+                for agent, working in taken:
+                    self.pending.add_change(agent, working)
+                self.pending.changes = len(taken) >= CHANGES_PAGE
             now = time.monotonic()
             if now >= next_poll:
                 next_poll = now + self.cache_cfg.poll_reconcile_seconds
@@ -520,7 +543,10 @@ class CacheWarmer(threading.Thread):
                     backoff = min(backoff * 2, self.cache_cfg.backoff_max_seconds)
             if now >= next_beat:
                 next_beat = now + self.cache_cfg.heartbeat_seconds
-                if self.pending.empty() and not self.redis_ok:
+                self.pending.changes = True  # a notification may have been missed
+                if self.pending.empty():
+                    # Changes may be taken by another daemon's warmer (one Redis per
+                    # stack): a quiet warmer still notices an outage by this probe.
                     self._probe(client)
                 api.heartbeat(
                     self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error
@@ -581,8 +607,9 @@ class CacheWarmer(threading.Thread):
         except redis.RedisError as exc:
             self._redis_failed(exc)
             return
-        # Redis is back: it may have lost everything; rebuild it from Postgres
-        self.pending.reconcile = True
+        if not self.redis_ok:
+            # Redis is back: it may have lost everything; rebuild it from Postgres
+            self.pending.reconcile = True
 
     def _set_redis(self, ok: bool) -> None:
         if ok and not self.redis_ok:

@@ -45,7 +45,9 @@ class Config:
     poll_seconds: float
     batch_jobs: int
     batch_bytes: int
+    batch_seconds: float
     encode_batch_size: int
+    encode_slice_seconds: float
     lease_seconds: float
     heartbeat_seconds: float
     reconnect_max_seconds: float
@@ -67,7 +69,9 @@ class Config:
             poll_seconds=_float(env, "MEMORY_POLL_SECONDS", 5.0, 0.05, 3600.0),
             batch_jobs=_int(env, "MEMORY_BATCH_JOBS", 512, 1, 10000),
             batch_bytes=_int(env, "MEMORY_BATCH_BYTES", 262144, 1, 1 << 30),
+            batch_seconds=_float(env, "MEMORY_BATCH_SECONDS", 2.0, 0.05, 3600.0),
             encode_batch_size=_int(env, "MEMORY_ENCODE_BATCH_SIZE", 32, 1, 4096),
+            encode_slice_seconds=_float(env, "MEMORY_ENCODE_SLICE_SECONDS", 0.25, 0.01, 60.0),
             lease_seconds=_float(env, "MEMORY_LEASE_SECONDS", 60.0, 1.0, 3600.0),
             heartbeat_seconds=_float(env, "MEMORY_HEARTBEAT_SECONDS", 5.0, 0.1, 600.0),
             reconnect_max_seconds=_float(env, "MEMORY_RECONNECT_MAX_SECONDS", 10.0, 0.1, 600.0),

@@ -61,6 +61,38 @@ def superuser(dbname: str | None = None) -> psycopg.Connection:
     return psycopg.connect(conninfo(dbname), autocommit=True)
 
 
+@contextlib.contextmanager
+def temporary_agents(*prefixes: str) -> Iterator[dict[str, psycopg.Connection]]:
+    """Agents with login roles on the real database, one session each (autocommit,
+    SET SESSION AUTHORIZATION), removed at the end with everything they stored: their
+    embedding jobs first (the daemon's lock order), then the agents, then the roles."""
+    with superuser() as admin:
+        made: list[tuple[str, str]] = []
+        conns: dict[str, psycopg.Connection] = {}
+        try:
+            for prefix in prefixes:
+                role = f"tmp_{prefix.lower()}_{uuid.uuid4().hex[:8]}"
+                name = f"{prefix}{uuid.uuid4().hex[:6]}"
+                admin.execute(f'CREATE ROLE "{role}" LOGIN')
+                made.append((name, role))
+                admin.execute("SELECT memory.create_agent(%s, %s)", (name, role))
+                conn = superuser()
+                conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
+                conns[prefix] = conn
+            yield conns
+        finally:
+            for conn in conns.values():
+                conn.close()
+            for name, role in made:
+                admin.execute(
+                    "DELETE FROM memory.embedding_jobs WHERE agent_id = "
+                    "(SELECT agent_id FROM memory.agents WHERE name = %s)",
+                    (name,),
+                )
+                admin.execute("DELETE FROM memory.agents WHERE name = %s", (name,))
+                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
 def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.05) -> T:
     """Polls check() until it returns something truthy; fails after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -67,6 +67,10 @@ class Worker:
         self.delivery = Delivery(cfg, self, metrics, stop)
         # the batch being encoded, until its result is handed to the delivery thread
         self.held: list[ClaimedJob] = []
+        # encoding time per chunk and text per second (moving averages): size the slices
+        # of a batch and the batches
+        self._seconds_per_chunk = 0.0
+        self._bytes_per_second = 0.0
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
@@ -205,7 +209,7 @@ class Worker:
             if not models:
                 return
             jobs = api.claim(
-                self.cfg.batch_jobs, self.cfg.lease_seconds, self.cfg.batch_bytes, models
+                self.cfg.batch_jobs, self.cfg.lease_seconds, self._batch_bytes(), models
             )
             self.health.beat(True, "draining")
             if not jobs:
@@ -236,6 +240,24 @@ class Worker:
             self.metrics.windowed.inc(enc.windowed_texts - windowed)
         return result
 
+    def _batch_bytes(self) -> int:
+        """A claim's budget of text: about batch_seconds of encoding, at most batch_bytes.
+
+        The claim is fair across agents, so a new job of another agent waits for at
+        most the batch being encoded: bounding a batch's time bounds that wait.
+        """
+        if self._bytes_per_second <= 0:
+            return min(self.cfg.batch_bytes, 16384)  # until the first slice is timed
+        fit = int(self._bytes_per_second * self.cfg.batch_seconds)
+        return max(1, min(self.cfg.batch_bytes, fit))
+
+    def _slice_size(self) -> int:
+        """Chunks per encode call: about encode_slice_seconds of work, 1..encode_batch_size."""
+        if self._seconds_per_chunk <= 0:
+            return min(4, self.cfg.encode_batch_size)  # until the first slice is timed
+        fit = int(self.cfg.encode_slice_seconds / self._seconds_per_chunk)
+        return max(1, min(self.cfg.encode_batch_size, fit))
+
     def _encode_jobs(
         self, api: QueueAPI, enc: Encoder, jobs: list[ClaimedJob], result: BatchResult
     ) -> None:
@@ -246,14 +268,28 @@ class Worker:
         )
         matrices = [np.empty((len(j.texts), enc.spec.dimensions), dtype=np.float32) for j in jobs]
         left = [len(j.texts) for j in jobs]
-        size = self.cfg.encode_batch_size
         last_extend = time.monotonic()
+        start = 0
         try:
-            for start in range(0, len(items), size):
+            while start < len(items):
                 if self.stop.is_set():
                     break
+                # Slices of about encode_slice_seconds (at most encode_batch_size chunks):
+                # a query embedding waits for the slice being encoded, never for the
+                # batch (the inference gate lets a waiting query go next).
+                size = self._slice_size()
                 part = items[start : start + size]
+                t0 = time.monotonic()
                 vecs = enc.encode([t for _, _, t in part])
+                took = max(time.monotonic() - t0, 1e-6)
+                self._seconds_per_chunk = 0.7 * self._seconds_per_chunk + 0.3 * took / len(part)
+                rate = sum(len(t) for _, _, t in part) / took
+                self._bytes_per_second = (
+                    rate
+                    if self._bytes_per_second <= 0
+                    else 0.7 * self._bytes_per_second + 0.3 * rate
+                )
+                start += len(part)
                 for (ji, ci, _), v in zip(part, vecs, strict=True):
                     matrices[ji][ci] = v
                     left[ji] -= 1

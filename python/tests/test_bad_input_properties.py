@@ -102,6 +102,7 @@ MODEL_CODES: dict[str, set[str]] = {
     "episode_embedding": set(),
     "estimate_tokens": set(),
     "render_context": {"22023"},
+    "my_quota": set(),
 }
 SIGNATURES = {
     "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer)",
@@ -1408,6 +1409,21 @@ def test_set_working_memory(api: Api, context_type, content, ttl, priority, key)
             "an item that expired before it was written (the ttl was accepted as positive)"
         )
         assert got[4], "an item that lives longer than 366 days"
+
+
+def test_my_quota(api: Api) -> None:
+    """No arguments: the caller's own limits and counters; nothing stored changes."""
+    before = api.fingerprint()
+    rows = api.call("SELECT memory.my_quota()", [], Expect("my_quota"))
+    assert rows is not None
+    quota = rows[0][0]
+    me = api.agent_id("Prop")
+    assert quota["stored_bytes"] == api.one(
+        "SELECT coalesce((SELECT stored_bytes FROM memory.agent_usage WHERE agent_id = %s), 0)",
+        [me],
+    )
+    assert quota["max_stored_bytes"] > 0 and quota["max_queued_jobs"] > 0
+    assert api.fingerprint() == before
 
 
 @PROPERTY

@@ -1,7 +1,9 @@
 """Isolation where pgTAP cannot look: notification payloads, NOTICEs, Redis, export files.
 
 Any session of a database may LISTEN to any channel, an agent's included, so every
-payload the project sends must carry ids and small metadata only. The channels are
+payload the project sends must carry no identifier of an agent or a row (issue 15: a
+listener learned other agents' ids from the cache channel): a model id, a constant word
+or an operator's request number. The channels are
 taken from the SQL (every pg_notify and NOTIFY in sql/), and every kind of write is
 made with a distinctive secret word in every text it takes. This runs in a scratch
 database of its own (migrated like the real one, dropped at the end): notifications are
@@ -38,8 +40,8 @@ pytestmark = pytest.mark.timeout(600)
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UUID_RE = re.compile(UUID)
 # Every payload the project may send (sql/functions/040-embedding.sql, 150-cache.sql,
-# 160-operations.sql): a model id, 'resume', e:<agent>:<working id>, b:<agent>, c:<request>.
-PAYLOAD_RE = re.compile(rf"[0-9]{{1,5}}|resume|e:{UUID}:{UUID}|b:{UUID}|c:[0-9]{{1,19}}")
+# 160-operations.sql): a model id, 'resume', 'changes', c:<request>; never a uuid.
+PAYLOAD_RE = re.compile(r"[0-9]{1,5}|resume|changes|c:[0-9]{1,19}")
 MAX_PAYLOAD = 80
 
 
@@ -229,7 +231,7 @@ def test_the_channels_are_known():
     assert daemon_channels() <= channels, "the daemon listens only to channels the SQL uses"
 
 
-def test_notification_payloads_carry_ids_only(scratch, agents):
+def test_notification_payloads_carry_no_identifiers(scratch, agents):
     alpha, beta = agents["alpha"], agents["beta"]
     channels = project_channels()
     # Beta listens, as any agent may; a superuser session listens too (it sees the same).
@@ -256,20 +258,24 @@ def test_notification_payloads_carry_ids_only(scratch, agents):
             assert fragment.lower() not in n.payload.lower(), (n.channel, n.payload)
     # every kind of payload was produced, so the checks above looked at each of them
     kinds = {p.split(":")[0] if ":" in p else ("model" if p.isdigit() else p) for p in payloads}
-    assert kinds == {"model", "resume", "e", "b", "c"}, kinds
-    # and the ids they carry are ids, never anything of the rows: every uuid is one of
-    # the agents (Alpha, Alpha's imported copy) or of their working-memory items
+    assert kinds == {"model", "resume", "changes", "c"}, kinds
+    assert not [p for p in payloads if UUID_RE.search(p)], "no payload names an agent or a row"
+    # what changed went to a table only the daemon reads: Beta cannot see it
+    for probe in (
+        "SELECT * FROM memory.cache_changes",
+        "SELECT * FROM memory.take_cache_changes('beta', 10)",
+    ):
+        with (
+            scratch.as_agent(beta.role) as spy,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            spy.execute(probe)
     with scratch.connect() as su:
-        known = {
-            str(r[0])
-            for r in su.execute(
-                "SELECT agent_id FROM memory.agents UNION ALL SELECT working_id FROM memory.working_memory"
-            )
-        } | {str(alpha.ids[k]) for k in ("working", "short", "cleared")}
-    carried = {u for p in payloads for u in UUID_RE.findall(p)}
-    assert carried, "cache notifications carry ids"
-    assert carried <= known, carried - known
-    assert str(beta.agent_id) not in carried, "Beta wrote nothing and is named by nothing"
+        recorded = {
+            str(r[0]) for r in su.execute("SELECT DISTINCT agent_id FROM memory.cache_changes")
+        }
+    assert str(alpha.agent_id) in recorded, "Alpha's changes are recorded for the daemon"
+    assert str(beta.agent_id) not in recorded, "Beta wrote nothing and is named by nothing"
 
 
 def test_search_notices_and_errors_carry_nothing_of_the_other_agent(scratch, agents):

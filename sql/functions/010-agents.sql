@@ -37,7 +37,9 @@ $$;
 COMMENT ON FUNCTION memory._require_agent() IS
 'Private: returns memory.current_agent() or raises insufficient_privilege (42501).';
 
-CREATE OR REPLACE FUNCTION memory.create_agent(name text, db_role name)
+-- Private: the part of create_agent that needs memory_owner's rights (the agents row,
+-- the grant of memory_agent, which memory_owner holds WITH ADMIN OPTION).
+CREATE OR REPLACE FUNCTION memory._bind_agent(name text, db_role name)
 RETURNS uuid
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -64,20 +66,38 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'bind a dedicated login role that is neither a superuser nor one of the memory_* roles';
     END IF;
-    IF EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.name = create_agent.name) THEN
+    IF EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.name = _bind_agent.name) THEN
         RAISE EXCEPTION 'agent % already exists', name
             USING ERRCODE = 'unique_violation', HINT = 'choose another name';
     END IF;
-    IF EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.db_role = create_agent.db_role) THEN
+    IF EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.db_role = _bind_agent.db_role) THEN
         RAISE EXCEPTION 'role % is already bound to an agent', db_role
             USING ERRCODE = 'unique_violation', HINT = 'each agent needs its own login role';
     END IF;
-    INSERT INTO memory.agents (name, db_role) VALUES (create_agent.name, create_agent.db_role)
+    INSERT INTO memory.agents (name, db_role) VALUES (_bind_agent.name, _bind_agent.db_role)
     RETURNING agent_id INTO new_id;
     EXECUTE format('GRANT memory_agent TO %I', db_role);
     RETURN new_id;
 END
 $$;
 
+COMMENT ON FUNCTION memory._bind_agent(text, name) IS
+'Private (create_agent): binds an existing login role to a new agent and grants it memory_agent. Returns the agent id. Raises 22023 (bad name, superuser or memory_* role), 42704 (no such role), 23505 (name or role taken).';
+
+-- SECURITY INVOKER: the role limits need ALTER ROLE, that is the operator's CREATEROLE.
+CREATE OR REPLACE FUNCTION memory.create_agent(name text, db_role name)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id uuid := memory._bind_agent(name, db_role);
+BEGIN
+    PERFORM memory.apply_agent_limits(name);
+    RETURN new_id;
+END
+$$;
+
 COMMENT ON FUNCTION memory.create_agent(text, name) IS
-'Admin: binds an existing login role to a new agent and grants it memory_agent. Returns the agent id. Raises 22023 (bad name, superuser or memory_* role), 42704 (no such role), 23505 (name or role taken).';
+'Admin (a role with CREATEROLE, e.g. memory_operator): binds an existing login role to a new agent, grants it memory_agent and sets the role limits of memory.quota_settings on the role (CONNECTION LIMIT, statement_timeout, idle_in_transaction_session_timeout; memory.set_agent_limits changes them). Returns the agent id. Raises 22023 (bad name, superuser or memory_* role), 42704 (no such role), 23505 (name or role taken), 42501 (no CREATEROLE).';

@@ -478,32 +478,78 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Lock up to max_items due jobs (highest priority, then oldest; others' locks are
-    -- skipped), then keep those that start within the byte budget (the first always).
-    WITH picked AS MATERIALIZED (
-        SELECT j.job_id, j.priority, j.enqueued_at, j.episode_id, j.fact_id
+    -- Fair across agents: each agent's due jobs in its own order (importance, then
+    -- oldest) get turns 1, 2, 3, ...; the batch takes turn 1 of every agent, then turn 2,
+    -- and so on; within a turn the agents served least recently by a claim go first
+    -- (memory.claim_turns), so that the turns rotate even when the byte budget admits
+    -- one text per batch. One agent's backlog delays another agent's new job by at most
+    -- the batch being encoded. Each agent contributes at most max_items candidates (its
+    -- pending-jobs index; the agents are found by a loose index scan). Locks others hold
+    -- are skipped; then the jobs that start within the byte budget are kept (the first
+    -- always).
+    WITH RECURSIVE agents AS (
+        (SELECT j.agent_id FROM memory.embedding_jobs AS j WHERE j.state = 'pending' ORDER BY j.agent_id LIMIT 1)
+        UNION ALL
+        SELECT (
+            SELECT j.agent_id FROM memory.embedding_jobs AS j
+            WHERE j.state = 'pending' AND j.agent_id > a.agent_id
+            ORDER BY j.agent_id LIMIT 1
+        )
+        FROM agents AS a
+        WHERE a.agent_id IS NOT NULL
+    ),
+    candidates AS (
+        SELECT c.job_id, c.turn, t.last_claimed_at, c.enqueued_at
+        FROM agents AS a
+        LEFT JOIN memory.claim_turns AS t ON t.agent_id = a.agent_id
+        CROSS JOIN LATERAL (
+            SELECT j.job_id, j.enqueued_at,
+                   row_number() OVER (ORDER BY j.priority DESC, j.enqueued_at, j.job_id) AS turn
+            FROM memory.embedding_jobs AS j
+            WHERE j.agent_id = a.agent_id
+              AND j.state = 'pending'
+              AND j.next_attempt_at <= clock_timestamp()
+              AND (
+                  models IS NULL
+                  OR j.model_id IN (SELECT m.model_id FROM memory.embedding_models AS m WHERE m.name = ANY (models))
+              )
+            ORDER BY j.priority DESC, j.enqueued_at, j.job_id
+            LIMIT max_items
+        ) AS c
+        WHERE a.agent_id IS NOT NULL
+    ),
+    picked AS MATERIALIZED (
+        SELECT j.job_id, j.agent_id, c.turn, c.last_claimed_at, c.enqueued_at, j.episode_id, j.fact_id
         FROM memory.embedding_jobs AS j
+        JOIN candidates AS c ON c.job_id = j.job_id
         WHERE j.state = 'pending'
-          AND j.next_attempt_at <= clock_timestamp()
-          AND (
-              models IS NULL
-              OR j.model_id IN (SELECT m.model_id FROM memory.embedding_models AS m WHERE m.name = ANY (models))
-          )
-        ORDER BY j.priority DESC, j.enqueued_at
+        ORDER BY c.turn, c.last_claimed_at NULLS FIRST, c.enqueued_at, j.job_id
         LIMIT max_items
         FOR UPDATE OF j SKIP LOCKED
     ),
     sized AS (
-        SELECT p.job_id, s.bytes,
-               sum(s.bytes) OVER (ORDER BY p.priority DESC, p.enqueued_at, p.job_id) AS running
+        SELECT p.job_id, p.agent_id, s.bytes,
+               sum(s.bytes) OVER (
+                   ORDER BY p.turn, p.last_claimed_at NULLS FIRST, p.enqueued_at, p.job_id
+               ) AS running
         FROM picked AS p
         LEFT JOIN memory.episodes AS e ON e.episode_id = p.episode_id
         LEFT JOIN memory.facts AS f ON f.fact_id = p.fact_id
         CROSS JOIN LATERAL (
             SELECT coalesce(octet_length(e.content), octet_length(f.concept) + octet_length(f.statement) + 1, 0) AS bytes
         ) AS s
+    ),
+    kept AS (
+        SELECT z.job_id, z.agent_id FROM sized AS z WHERE z.running - z.bytes < max_bytes
+    ),
+    served AS (
+        INSERT INTO memory.claim_turns AS t (agent_id, last_claimed_at)
+        SELECT d.agent_id, clock_timestamp() FROM (SELECT DISTINCT k.agent_id FROM kept AS k) AS d
+        ON CONFLICT (agent_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at
+        RETURNING t.agent_id
     )
-    SELECT array_agg(z.job_id) INTO ids FROM sized AS z WHERE z.running - z.bytes < max_bytes;
+    -- (served runs whether or not it is read: a data-modifying CTE always does)
+    SELECT array_agg(k.job_id) INTO ids FROM kept AS k;
 
     IF ids IS NULL THEN
         RETURN;
@@ -549,7 +595,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.claim_embedding_batch(text, integer, interval, integer, text []) IS
-'Worker: leases up to max_items due jobs (FOR UPDATE SKIP LOCKED; highest priority, then oldest; of models, or any) whose texts fit in max_bytes (the first always), chunks their texts and returns one row per chunk with the lease to complete or fail. Each claim counts an attempt. Raises 22023 for a bad worker name or limits.';
+'Worker: leases up to max_items due jobs (FOR UPDATE SKIP LOCKED; of models, or any), fair across agents: round-robin, each agent''s jobs in its own order of priority then age, so that importance orders jobs only within one agent; keeps those whose texts fit in max_bytes (the first always), chunks their texts and returns one row per chunk with the lease to complete or fail. Each claim counts an attempt. Raises 22023 for a bad worker name or limits.';
 
 CREATE OR REPLACE FUNCTION memory.complete_embedding_batch(
     worker text,

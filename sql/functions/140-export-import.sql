@@ -693,7 +693,9 @@ BEGIN
                 'importing into a new agent needs the login role it will be bound to',
                 'pass db_role => an existing login role (scripts/import-agent.sh --role ROLE)');
         END IF;
-        target := memory.create_agent(target_name, db_role);
+        -- memory_owner cannot ALTER ROLE: the role limits are set by the caller's
+        -- scripts/import-agent.sh (memory.apply_agent_limits) as the operator
+        target := memory._bind_agent(target_name, db_role);
         created_agent := true;
     END IF;
 

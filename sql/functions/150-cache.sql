@@ -1,12 +1,11 @@
 -- The Redis cache of working memory and core blocks (issue 6). Postgres is the truth;
 -- Redis is a cache the embed daemon (python/embed_daemon/cache.py) keeps warm and can
--- rebuild at any time. Writes never touch Redis: triggers send pg_notify('memory_cache')
--- with ids only, and the daemon reads the rows through the worker functions below.
+-- rebuild at any time. Writes never touch Redis: triggers record what changed and send
+-- pg_notify('memory_cache'), and the daemon reads the rows through the worker functions below.
 --
--- Notification payloads (ids only, never content or user text; like every payload of
--- the project they use only hex digits, ':' and '-'):
---   e:<agent_id>:<working_id>   a working-memory entry was written, deleted or expired
---   b:<agent_id>                an agent's blocks changed
+-- Notification payloads carry no identifier of an agent or a row (any session may
+-- LISTEN): what changed is in memory.cache_changes, which only the daemon reads.
+--   changes                     working memory or blocks changed (take_cache_changes)
 --   c:<request_id>              an operator or pg_cron asked for a cache check (reconcile)
 -- Redis keys (README.md, "Redis cache"):
 --   mem:<agent_id>:wm:<working_id>        string: JSON of the item, TTL = time left
@@ -15,27 +14,35 @@
 SET ROLE memory_owner;
 
 -- ---------------------------------------------------------------------------
--- Triggers: notify the cache warmer (ids only). AFTER ... FOR EACH ROW; pg_notify
--- folds identical payloads of one transaction, so a block written twice sends one.
+-- Triggers: notify the cache warmer. AFTER ... FOR EACH ROW; pg_notify folds identical
+-- payloads of one transaction, so a transaction sends one.
 -- ---------------------------------------------------------------------------
+-- SECURITY DEFINER (agents cannot write memory.cache_changes): each refuses to run as a
+-- trigger of any other table.
 CREATE OR REPLACE FUNCTION memory._cache_notify_working_memory()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> 'memory.working_memory'::regclass THEN
+        RAISE EXCEPTION 'memory._cache_notify_working_memory() runs only as a trigger of memory.working_memory'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM pg_catalog.pg_notify('memory_cache', 'e:' || OLD.agent_id::text || ':' || OLD.working_id::text);
+        INSERT INTO memory.cache_changes (agent_id, working_id) VALUES (OLD.agent_id, OLD.working_id);
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM pg_catalog.pg_notify('memory_cache', 'e:' || NEW.agent_id::text || ':' || NEW.working_id::text);
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.agent_id IS DISTINCT FROM OLD.agent_id) THEN
+        INSERT INTO memory.cache_changes (agent_id, working_id) VALUES (NEW.agent_id, NEW.working_id);
     END IF;
+    PERFORM pg_catalog.pg_notify('memory_cache', 'changes');
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._cache_notify_working_memory() IS
-'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.working_memory): sends pg_notify(''memory_cache'', ''e:<agent_id>:<working_id>''), ids only. Raises nothing.';
+'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.working_memory): records the item in memory.cache_changes (which only the daemon reads) and sends pg_notify(''memory_cache'', ''changes''), a payload without identifiers (folded to one per transaction). Raises 42501 when fired on any other table.';
 
 CREATE OR REPLACE TRIGGER working_memory_cache_notify
 AFTER INSERT OR UPDATE OR DELETE ON memory.working_memory
@@ -44,30 +51,60 @@ FOR EACH ROW EXECUTE FUNCTION memory._cache_notify_working_memory();
 CREATE OR REPLACE FUNCTION memory._cache_notify_blocks()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF TG_RELID <> 'memory.blocks'::regclass THEN
+        RAISE EXCEPTION 'memory._cache_notify_blocks() runs only as a trigger of memory.blocks'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM pg_catalog.pg_notify('memory_cache', 'b:' || OLD.agent_id::text);
+        INSERT INTO memory.cache_changes (agent_id) VALUES (OLD.agent_id);
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM pg_catalog.pg_notify('memory_cache', 'b:' || NEW.agent_id::text);
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.agent_id IS DISTINCT FROM OLD.agent_id) THEN
+        INSERT INTO memory.cache_changes (agent_id) VALUES (NEW.agent_id);
     END IF;
+    PERFORM pg_catalog.pg_notify('memory_cache', 'changes');
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._cache_notify_blocks() IS
-'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.blocks): sends pg_notify(''memory_cache'', ''b:<agent_id>''), ids only. Raises nothing.';
+'Private trigger (AFTER INSERT, UPDATE, DELETE on memory.blocks): records the agent in memory.cache_changes (which only the daemon reads) and sends pg_notify(''memory_cache'', ''changes''), a payload without identifiers. Raises 42501 when fired on any other table.';
 
 CREATE OR REPLACE TRIGGER blocks_cache_notify
 AFTER INSERT OR UPDATE OR DELETE ON memory.blocks
 FOR EACH ROW EXECUTE FUNCTION memory._cache_notify_blocks();
 
--- ---------------------------------------------------------------------------
--- The cached form of a row: fixed JSON text (jsonb output is canonical), so the daemon
--- and the reconciliation compare strings.
--- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.take_cache_changes(worker text, max_rows integer DEFAULT 1000)
+RETURNS TABLE (agent_id uuid, working_id uuid)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM memory._check_worker(worker);
+    IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'max_rows must be between 1 and 100000'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'a thousand at a time';
+    END IF;
+    RETURN QUERY
+    WITH taken AS (
+        DELETE FROM memory.cache_changes AS c
+        WHERE c.change_id IN (
+            SELECT x.change_id FROM memory.cache_changes AS x ORDER BY x.change_id LIMIT max_rows FOR UPDATE SKIP LOCKED
+        )
+        RETURNING c.agent_id, c.working_id
+    )
+    SELECT DISTINCT t.agent_id, t.working_id FROM taken AS t;
+END
+$$;
+
+COMMENT ON FUNCTION memory.take_cache_changes(text, integer) IS
+'Worker (cache warmer): takes (deletes and returns) up to max_rows recorded changes, oldest first: (agent, working_id) for a working-memory item, (agent, NULL) for an agent''s blocks. Raises 22023 for a bad worker name or max_rows.';
+
 CREATE OR REPLACE FUNCTION memory._cache_wm_json(w memory.working_memory)
 RETURNS text
 LANGUAGE sql
@@ -304,6 +341,9 @@ BEGIN
     END IF;
     INSERT INTO memory.cache_reconcile_requests (reason, requested_by) VALUES (reason, session_user)
     RETURNING request_id INTO id;
+    -- Changes no warmer took within an hour (none runs): the reconciliation asked for
+    -- here covers them, and a warmer reconciles when it starts. Keeps the table bounded.
+    DELETE FROM memory.cache_changes AS c WHERE c.changed_at < now() - interval '1 hour';
     PERFORM pg_catalog.pg_notify('memory_cache', 'c:' || id::text);
     RETURN id;
 END

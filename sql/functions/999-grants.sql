@@ -246,8 +246,10 @@ TO memory_admin;
 -- == cache and operations ==
 -- (sql/functions/150-cache.sql, 160-operations.sql, 090-health.sql; migration 011)
 -- Cache triggers fire on every write of working memory and blocks (not callable directly).
-GRANT EXECUTE ON FUNCTION memory._cache_notify_working_memory(), memory._cache_notify_blocks()
-TO memory_agent, memory_admin;
+-- SECURITY DEFINER (they write memory.cache_changes): not for agents, who could attach
+-- them to a table of their own (see == core memory and identity ==).
+REVOKE EXECUTE ON FUNCTION memory._cache_notify_working_memory(), memory._cache_notify_blocks() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._cache_notify_working_memory(), memory._cache_notify_blocks() TO memory_admin;
 -- The cache warmer (memory_worker) only: these take any agent's ids, so agents never
 -- read another agent's cached rows through SQL.
 GRANT EXECUTE ON FUNCTION memory._cache_wm_json(memory.working_memory) TO memory_owner;
@@ -258,8 +260,10 @@ GRANT EXECUTE ON FUNCTION
     memory.cache_block_agents_page(uuid, integer),
     memory.claim_cache_reconcile(text),
     memory.finish_cache_reconcile(text, bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, text),
-    memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text)
+    memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text),
+    memory.take_cache_changes(text, integer)
 TO memory_worker;
+GRANT SELECT ON memory.cache_changes TO memory_admin;
 -- Operators and the pg_cron jobs (memory_operator).
 GRANT EXECUTE ON FUNCTION
     memory.request_cache_reconcile(text),
@@ -276,3 +280,21 @@ TO memory_admin;
 -- Monitoring: health() as one row per layer, and as gauges (the daemon exports them).
 GRANT SELECT ON memory.health_report TO memory_reader, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.health_metrics() TO memory_worker, memory_reader, memory_admin;
+
+-- == quotas and role limits ==
+-- (sql/functions/170-quotas.sql, 010-agents.sql; migration 013)
+-- The usage trigger is SECURITY DEFINER: not for agents (see == core memory and identity ==).
+REVOKE EXECUTE ON FUNCTION memory._count_usage() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._count_usage() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._bind_agent(text, name) TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._agent_limits(uuid), memory._queued_jobs(uuid, integer) TO memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.apply_agent_limits(text),
+    memory.set_agent_limits(text, bigint, integer, integer, integer, interval, interval)
+TO memory_admin;
+-- Agents: their own quotas and usage only.
+GRANT EXECUTE ON FUNCTION memory.my_quota() TO memory_agent;
+GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
+GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
+GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;

@@ -10,7 +10,7 @@
 -- a function must not be executable by agents, the daemon or the reader, and must
 -- refuse to run on any table but its own.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -129,6 +129,7 @@ BEGIN
         (who, 'episode', memory.remember(m || ' episode')),
         (who, 'fact', memory.learn_fact('concept', m || ' fact'));
     PERFORM memory.set_block('persona', 'I am ' || m);
+    PERFORM memory.set_working_memory('task', jsonb_build_object('note', m));
     INSERT INTO pg_temp.ids SELECT who, 'block', b.block_id FROM memory.blocks AS b WHERE b.label = 'persona';
     EXECUTE 'RESET SESSION AUTHORIZATION';
     PERFORM tests.put_episode_vector(pg_temp.id(who, 'episode'), tests.unit_vector(ARRAY[1]));
@@ -212,19 +213,52 @@ SELECT is(
     '{}'::text [],
     'no role of the project may call the socket client (only embed_query, as memory_owner) or schedule_job directly'
 );
+-- The reviewed list (issue 15): every SECURITY DEFINER function an agent can execute,
+-- with the reason it is safe. The class of bug to look for: returning, or letting the
+-- caller infer, anything derived from other agents' rows (contents, counts, planner
+-- statistics, pg_stats, timing that depends on them). A new one fails the test below
+-- until it is reviewed and added here with its reason.
+CREATE TEMP TABLE reviewed_agent_definers (fn text PRIMARY KEY, reason text NOT NULL);
+INSERT INTO reviewed_agent_definers VALUES
+    ('memory._common_lexemes(text)',
+     'NOT SAFE: the issue 15 leak (lexemes from pg_stats over all agents'' rows); removed by the retrieval change, listed only until it is merged'),
+    ('memory._episode_text_list(tsquery,integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
+     'agent from _require_agent() (session_user), rows filtered on that agent_id; returns ids and ts_rank_cd of the caller''s own episodes (per-document ranks, normalisation 1: no corpus statistics)'),
+    ('memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
+     'agent from _require_agent(), rows filtered on that agent_id; returns ids and per-document ranks of the caller''s own facts'),
+    ('memory.clear_working_memory(text)',
+     'deletes and counts only rows WHERE agent_id = _require_agent(); the count is of the caller''s own items'),
+    ('memory.create_checkpoint(text,jsonb)',
+     'snapshots the blocks of _require_agent() only (_take_checkpoint(me)); returns the new checkpoint''s id'),
+    ('memory.current_agent()',
+     'returns the agent bound to session_user: the caller''s own id or NULL, never another agent''s'),
+    ('memory.embed_query(text,text)',
+     'returns the vector of the caller''s own text; the shared query cache holds no text or agent and its hits are not returned (its timing is a documented channel, docs/security.md)'),
+    ('memory.forget_episode(uuid)',
+     'locks and deletes only WHERE agent_id = _require_agent(); another agent''s id gets the same 02000 as a missing one'),
+    ('memory.link_facts(uuid,uuid,text,real)',
+     'both facts must belong to _require_agent() (else the same P0002 as a missing id); writes and deletes only the caller''s links'),
+    ('memory.my_quota()',
+     'the caller''s own limits and counters (agent_usage row and pending jobs of _require_agent()); the defaults are operator settings, not derived from other agents'),
+    ('memory.propose_decision(text,jsonb)',
+     'inserts for _require_agent(); the electorate counts only the caller''s own live instances'),
+    ('memory.restore_checkpoint(uuid)',
+     'reads the checkpoint only WHERE agent_id = _require_agent() (else P0002 like a missing id) and writes only the caller''s blocks'),
+    ('memory.schema_version()',
+     'the newest migration''s name: global, derived from no agent''s rows'),
+    ('memory.set_working_memory(text,jsonb,interval,text,text)',
+     'inserts or upserts only rows of _require_agent(); the key''s conflict target includes agent_id, so another agent''s keys cannot collide'),
+    ('memory.vote(uuid,uuid,boolean)',
+     'decision and instance must belong to _require_agent() (else P0002 like a missing id); counts only votes and instances of that decision, the caller''s own');
 SELECT is(
     pg_temp.definers_of('memory_agent'),
-    ARRAY[
-        'memory._common_lexemes(text)',
-        'memory._episode_text_list(tsquery,integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
-        'memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
-        'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
-        'memory.current_agent()', 'memory.embed_query(text,text)', 'memory.forget_episode(uuid)',
-        'memory.link_facts(uuid,uuid,text,real)', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
-        'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text)',
-        'memory.vote(uuid,uuid,boolean)'
-    ],
-    'agents may execute exactly the reviewed SECURITY DEFINER functions (each scoped to the caller or global by design)'
+    ARRAY(SELECT r.fn FROM reviewed_agent_definers AS r ORDER BY r.fn),
+    'agents may execute exactly the reviewed SECURITY DEFINER functions (issue 15 audit: each with the reason it derives nothing from other agents'' rows)'
+);
+SELECT is(
+    ARRAY(SELECT r.fn FROM reviewed_agent_definers AS r WHERE char_length(r.reason) < 40 ORDER BY r.fn),
+    '{}'::text [],
+    'every reviewed SECURITY DEFINER function of the agents has its reason written down'
 );
 SELECT is(
     pg_temp.definers_of('memory_worker'),
@@ -238,7 +272,7 @@ SELECT is(
         'memory.extend_embedding_leases(text,uuid[],interval)', 'memory.fail_embedding_batch(text,uuid[],text)',
         'memory.finish_cache_reconcile(text,bigint,timestamp with time zone,bigint,bigint,bigint,bigint,bigint,text)',
         'memory.health_metrics()', 'memory.release_embedding_batch(text,uuid[])', 'memory.release_worker_leases(text)',
-        'memory.schema_version()'
+        'memory.schema_version()', 'memory.take_cache_changes(text,integer)'
     ],
     'the daemon may execute exactly the reviewed SECURITY DEFINER functions (queue, cache, gauges)'
 );

@@ -165,6 +165,10 @@ BEGIN
         EXECUTE 'INSERT INTO memory.legacy_imports (server_name, agent_id) VALUES ($1, $2)'
         USING 'iso_' || lower(who), pg_temp.id(who, 'agent');
     END IF;
+    -- an operator's quota override of the agent (agent_usage is written by the triggers)
+    PERFORM memory.set_agent_limits(who, max_queued_jobs => 1000);
+    -- the daemon's last claim of the agent's jobs (fair claiming)
+    INSERT INTO memory.claim_turns VALUES (pg_temp.id(who, 'agent'), now());
     IF to_regclass('memory.agent_imports') IS NOT NULL THEN
         EXECUTE 'INSERT INTO memory.agent_imports (agent_id, export_sha256, source_agent_id, source_agent_name, remapped_ids) '
                 'VALUES ($1, encode(sha256(convert_to($2, ''UTF8'')), ''hex''), $1, $2, false)'

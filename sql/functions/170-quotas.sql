@@ -1,0 +1,322 @@
+-- Quotas and role limits per agent (issue 15; tables in migration 013). Operators set
+-- defaults in memory.quota_settings and per-agent overrides with memory.set_agent_limits.
+--   * stored bytes: text of the agent's episodes and facts (octet_length), counted in
+--     memory.agent_usage by the triggers below on every insert, change and delete;
+--   * episodes per minute: a fixed one-minute window per agent;
+--   * queued embedding work: the agent's pending embedding jobs.
+-- Crossing one raises 53400 (configuration_limit_exceeded) with a hint, from an AFTER
+-- trigger, so the whole statement is undone: nothing stored changes. Quotas bind agents'
+-- sessions; operators (imports, restores) are counted but never refused.
+-- Role limits: create_agent sets a connection limit, statement_timeout and
+-- idle_in_transaction_session_timeout on the agent's login role.
+SET ROLE memory_owner;
+
+CREATE OR REPLACE FUNCTION memory._agent_limits(agent uuid)
+RETURNS TABLE (
+    max_stored_bytes bigint, max_episodes_per_minute integer, max_queued_jobs integer,
+    connection_limit integer, statement_timeout interval, idle_in_transaction_timeout interval
+)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(q.max_stored_bytes, s.max_stored_bytes),
+           coalesce(q.max_episodes_per_minute, s.max_episodes_per_minute),
+           coalesce(q.max_queued_jobs, s.max_queued_jobs),
+           coalesce(q.connection_limit, s.connection_limit),
+           coalesce(q.statement_timeout, s.statement_timeout),
+           coalesce(q.idle_in_transaction_timeout, s.idle_in_transaction_timeout)
+    FROM memory.quota_settings AS s
+    LEFT JOIN memory.agent_quotas AS q ON q.agent_id = agent
+$$;
+
+COMMENT ON FUNCTION memory._agent_limits(uuid) IS
+'Private: the quotas and role limits in force for an agent: its overrides in memory.agent_quotas, else the defaults of memory.quota_settings. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._queued_jobs(agent uuid, cap integer)
+RETURNS integer
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)::integer FROM (
+        SELECT 1 FROM memory.embedding_jobs AS j WHERE j.agent_id = agent AND j.state = 'pending' LIMIT cap
+    ) AS x
+$$;
+
+COMMENT ON FUNCTION memory._queued_jobs(uuid, integer) IS
+'Private: the agent''s pending embedding jobs, counted up to cap (an index range of at most cap entries). Raises nothing.';
+
+-- Counts and checks. One function for the statement triggers (INSERT, DELETE) and the
+-- row trigger (a change of the text) of episodes and facts; SECURITY DEFINER (agents
+-- cannot write memory.agent_usage), so it refuses to run on any other table.
+CREATE OR REPLACE FUNCTION memory._count_usage()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory.current_agent();
+    lim record;
+    u record;
+    queued integer;
+BEGIN
+    IF TG_RELID NOT IN ('memory.episodes'::regclass, 'memory.facts'::regclass) THEN
+        RAISE EXCEPTION 'memory._count_usage() runs only as a trigger of memory.episodes and memory.facts'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    IF TG_LEVEL = 'ROW' THEN
+        -- the text of one episode or fact changed (a record's fields are looked up when
+        -- the statement runs: each table has its own statement)
+        IF TG_RELID = 'memory.episodes'::regclass THEN
+            INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
+            VALUES (NEW.agent_id, octet_length(NEW.content)::bigint - octet_length(OLD.content))
+            ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        ELSE
+            INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
+            VALUES (
+                NEW.agent_id,
+                octet_length(NEW.concept)::bigint + octet_length(NEW.statement)
+                - octet_length(OLD.concept) - octet_length(OLD.statement)
+            )
+            ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        END IF;
+    ELSIF TG_OP = 'DELETE' AND TG_RELID = 'memory.episodes'::regclass THEN
+        UPDATE memory.agent_usage AS au SET stored_bytes = au.stored_bytes - d.bytes
+        FROM (SELECT o.agent_id, sum(octet_length(o.content)) AS bytes FROM old_rows AS o GROUP BY o.agent_id) AS d
+        WHERE au.agent_id = d.agent_id;
+        RETURN NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE memory.agent_usage AS au SET stored_bytes = au.stored_bytes - d.bytes
+        FROM (
+            SELECT o.agent_id, sum(octet_length(o.concept) + octet_length(o.statement)) AS bytes
+            FROM old_rows AS o GROUP BY o.agent_id
+        ) AS d
+        WHERE au.agent_id = d.agent_id;
+        RETURN NULL;
+    ELSIF TG_RELID = 'memory.episodes'::regclass THEN
+        INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes, window_start, window_episodes)
+        SELECT n.agent_id, sum(octet_length(n.content)), now(), count(*) FROM new_rows AS n GROUP BY n.agent_id
+        ON CONFLICT (agent_id) DO UPDATE
+        SET stored_bytes = au.stored_bytes + excluded.stored_bytes,
+            window_start = CASE WHEN au.window_start > now() - interval '1 minute' THEN au.window_start ELSE now() END,
+            window_episodes = CASE WHEN au.window_start > now() - interval '1 minute'
+                                   THEN au.window_episodes + excluded.window_episodes
+                                   ELSE excluded.window_episodes END;
+    ELSE
+        INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
+        SELECT n.agent_id, sum(octet_length(n.concept) + octet_length(n.statement)) FROM new_rows AS n GROUP BY n.agent_id
+        ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    END IF;
+
+    IF me IS NULL THEN
+        RETURN NULL;  -- operators are counted, never refused
+    END IF;
+    SELECT * INTO lim FROM memory._agent_limits(me);
+    SELECT * INTO u FROM memory.agent_usage AS au WHERE au.agent_id = me;
+    IF u.stored_bytes > lim.max_stored_bytes THEN
+        RAISE EXCEPTION 'quota exceeded: stored bytes'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('this write would store %s bytes of text, the quota is %s', u.stored_bytes, lim.max_stored_bytes),
+                  HINT = 'forget episodes you no longer need, or ask an operator to raise max_stored_bytes (memory.set_agent_limits)';
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' AND TG_RELID = 'memory.episodes'::regclass
+       AND u.window_episodes > lim.max_episodes_per_minute THEN
+        RAISE EXCEPTION 'quota exceeded: episodes per minute'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('%s episodes in the current minute, the quota is %s', u.window_episodes, lim.max_episodes_per_minute),
+                  HINT = 'retry after a minute, or ask an operator to raise max_episodes_per_minute (memory.set_agent_limits)';
+    END IF;
+    -- the enqueue triggers (episodes_enqueue_embedding, facts_enqueue_embedding) fire
+    -- before this one (AFTER triggers fire in name order): the new jobs are counted
+    IF TG_LEVEL = 'STATEMENT' THEN
+        queued := memory._queued_jobs(me, lim.max_queued_jobs + 1);
+        IF queued > lim.max_queued_jobs THEN
+            RAISE EXCEPTION 'quota exceeded: queued embedding jobs'
+                USING ERRCODE = 'configuration_limit_exceeded',
+                      DETAIL = format('more than %s of this agent''s texts wait to be embedded', lim.max_queued_jobs),
+                      HINT = 'retry when the queue has drained (memory.my_quota() shows it), or ask an operator to raise max_queued_jobs';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._count_usage() IS
+'Private trigger (AFTER INSERT and DELETE per statement, AFTER UPDATE of the text per row, on memory.episodes and memory.facts): counts each agent''s stored bytes and episodes per minute in memory.agent_usage, and for an agent''s session refuses a write that crosses its quotas (stored bytes, episodes per minute, queued embedding jobs) with 53400, undoing the statement. Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER episodes_quota_insert
+AFTER INSERT ON memory.episodes
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE TRIGGER episodes_quota_delete
+AFTER DELETE ON memory.episodes
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE TRIGGER episodes_quota_update
+AFTER UPDATE OF content ON memory.episodes
+FOR EACH ROW
+WHEN (old.content_sha256 IS DISTINCT FROM new.content_sha256)
+EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE TRIGGER facts_quota_insert
+AFTER INSERT ON memory.facts
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE TRIGGER facts_quota_delete
+AFTER DELETE ON memory.facts
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE TRIGGER facts_quota_update
+AFTER UPDATE OF concept, statement ON memory.facts
+FOR EACH ROW
+WHEN (old.content_sha256 IS DISTINCT FROM new.content_sha256)
+EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE FUNCTION memory.my_quota()
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+    lim record;
+    u record;
+BEGIN
+    SELECT * INTO lim FROM memory._agent_limits(me);
+    SELECT * INTO u FROM memory.agent_usage AS au WHERE au.agent_id = me;
+    RETURN jsonb_build_object(
+        'stored_bytes', coalesce(u.stored_bytes, 0),
+        'max_stored_bytes', lim.max_stored_bytes,
+        'episodes_this_minute', CASE WHEN u.window_start > now() - interval '1 minute' THEN u.window_episodes ELSE 0 END,
+        'max_episodes_per_minute', lim.max_episodes_per_minute,
+        'queued_jobs', memory._queued_jobs(me, lim.max_queued_jobs + 1),
+        'max_queued_jobs', lim.max_queued_jobs,
+        'connection_limit', lim.connection_limit,
+        'statement_timeout', lim.statement_timeout,
+        'idle_in_transaction_timeout', lim.idle_in_transaction_timeout
+    );
+END
+$$;
+
+COMMENT ON FUNCTION memory.my_quota() IS
+'The calling agent''s quotas and usage: stored bytes of text, episodes written this minute, pending embedding jobs (counted up to the quota + 1), and its role limits. Only the caller''s own counters. Raises 42501 for a session that is not an agent.';
+
+-- Role limits. ALTER ROLE needs CREATEROLE, which memory_owner (whose rights SECURITY
+-- DEFINER functions run with) does not have: these run with the operator's rights.
+CREATE OR REPLACE FUNCTION memory.apply_agent_limits(agent_name text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    IF agent_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.name = agent_name) THEN
+        RAISE EXCEPTION 'agent % does not exist', agent_name
+            USING ERRCODE = 'undefined_object', HINT = 'SELECT name FROM memory.agents lists the agents';
+    END IF;
+    FOR r IN
+        SELECT a.db_role, l.*
+        FROM memory.agents AS a CROSS JOIN LATERAL memory._agent_limits(a.agent_id) AS l
+        WHERE (agent_name IS NULL OR a.name = agent_name)
+          AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS ro WHERE ro.rolname = a.db_role)
+        ORDER BY a.name
+    LOOP
+        EXECUTE format('ALTER ROLE %I CONNECTION LIMIT %s', r.db_role, r.connection_limit);
+        EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', r.db_role,
+                       (extract(EPOCH FROM r.statement_timeout) * 1000)::bigint || 'ms');
+        EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r.db_role,
+                       (extract(EPOCH FROM r.idle_in_transaction_timeout) * 1000)::bigint || 'ms');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.apply_agent_limits(text) IS
+'Operators (a role with CREATEROLE): sets on the login role of the named agent (all agents when NULL) the limits in force for it: CONNECTION LIMIT, statement_timeout and idle_in_transaction_session_timeout (new sessions). Returns how many roles. Raises 42704 (unknown agent), 42501 (no CREATEROLE).';
+
+CREATE OR REPLACE FUNCTION memory.set_agent_limits(
+    agent_name text,
+    max_stored_bytes bigint DEFAULT NULL,
+    max_episodes_per_minute integer DEFAULT NULL,
+    max_queued_jobs integer DEFAULT NULL,
+    connection_limit integer DEFAULT NULL,
+    statement_timeout interval DEFAULT NULL,
+    idle_in_transaction_timeout interval DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    agent uuid;
+BEGIN
+    SELECT a.agent_id INTO agent FROM memory.agents AS a WHERE a.name = agent_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'agent % does not exist', agent_name
+            USING ERRCODE = 'undefined_object', HINT = 'SELECT name FROM memory.agents lists the agents';
+    END IF;
+    BEGIN
+        INSERT INTO memory.agent_quotas AS q (
+            agent_id, max_stored_bytes, max_episodes_per_minute, max_queued_jobs, connection_limit,
+            statement_timeout, idle_in_transaction_timeout
+        )
+        VALUES (
+            agent, set_agent_limits.max_stored_bytes, set_agent_limits.max_episodes_per_minute,
+            set_agent_limits.max_queued_jobs, set_agent_limits.connection_limit, set_agent_limits.statement_timeout,
+            set_agent_limits.idle_in_transaction_timeout
+        )
+        ON CONFLICT (agent_id) DO UPDATE
+        SET max_stored_bytes = coalesce(excluded.max_stored_bytes, q.max_stored_bytes),
+            max_episodes_per_minute = coalesce(excluded.max_episodes_per_minute, q.max_episodes_per_minute),
+            max_queued_jobs = coalesce(excluded.max_queued_jobs, q.max_queued_jobs),
+            connection_limit = coalesce(excluded.connection_limit, q.connection_limit),
+            statement_timeout = coalesce(excluded.statement_timeout, q.statement_timeout),
+            idle_in_transaction_timeout = coalesce(excluded.idle_in_transaction_timeout, q.idle_in_transaction_timeout);
+    EXCEPTION
+        WHEN check_violation THEN
+            RAISE EXCEPTION 'invalid agent limit'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = SQLERRM,
+                      HINT = 'quotas are positive; connection_limit 1..10000; timeouts between 100 milliseconds and 1 day';
+    END;
+    PERFORM memory.apply_agent_limits(agent_name);
+    RETURN (SELECT to_jsonb(l) FROM memory._agent_limits(agent) AS l);
+END
+$$;
+
+COMMENT ON FUNCTION memory.set_agent_limits(text, bigint, integer, integer, integer, interval, interval) IS
+'Operators (a role with CREATEROLE): overrides the named agent''s quotas and role limits (a NULL argument keeps the current override; DELETE FROM memory.agent_quotas returns an agent to the defaults), applies the role limits to its login role and returns the limits in force. Raises 42704 (unknown agent), 22023 (a value out of range), 42501 (no CREATEROLE).';
+
+-- episode_access_log is a statistics log written by searches (folded every minute by
+-- memory-fold-access-stats). Past 64 MB further rows are dropped: an agent that inserts
+-- rows in bulk loses statistics, it cannot fill the disk or make others' searches fail.
+CREATE OR REPLACE FUNCTION memory._cap_access_log()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.pg_relation_size('memory.episode_access_log'::regclass) > 64 * 1024 * 1024 THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION memory._cap_access_log() IS
+'Private trigger (BEFORE INSERT on memory.episode_access_log, per row): drops the row once the log holds over 64 MB, so that it cannot grow without bound between two folds. Raises nothing.';
+
+CREATE OR REPLACE TRIGGER episode_access_log_cap
+BEFORE INSERT ON memory.episode_access_log
+FOR EACH ROW EXECUTE FUNCTION memory._cap_access_log();
