@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak lint bench soak eval seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak lint bench bench-scale soak eval seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -56,6 +56,9 @@ lint: ## sqlfluff on sql/, ruff on python/
 
 bench: ## every benchmark (embedding pipeline, search at 100k, pgbench load), ratios against baselines of the same run (reports/bench.md)
 	@bash scripts/bench.sh
+
+bench-scale: ## scale benchmark, not in make test: 100k and 1M episodes, 200 agents, synthetic vectors; HNSW build, recall, halfvec, ingest (reports/bench-scale.md; ~30 min)
+	@bash scripts/bench-scale.sh
 
 soak: ## the long soak: 10 min of load, two rounds of faults, invariants (reports/soak.md)
 	@bash scripts/soak.sh --profile long --report reports/soak.md

@@ -36,6 +36,8 @@ REQUIRED_FUNCTIONS = (
     "memory.embedding_worker_heartbeat(text,text,text[],text,integer,text,text,jsonb)",
     "memory.embedding_queue_depth()",
     "memory.embedding_model_registry()",
+    "memory.embedding_worker_sleep(text,text[])",
+    "memory.embedding_worker_wake(text,text[])",
 )
 
 
@@ -217,6 +219,18 @@ class QueueAPI:
         self.conn.execute(
             "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s::jsonb)",
             (self.worker, status, list(models), socket_path, pid, hostname, version, info),
+        )
+
+    def sleep(self, models: Sequence[str]) -> str:
+        """asleep, busy or paused (memory.embedding_worker_sleep)."""
+        row = self.conn.execute(
+            "SELECT memory.embedding_worker_sleep(%s, %s::text[])", (self.worker, list(models))
+        ).fetchone()
+        return str(row[0]) if row else "busy"
+
+    def wake(self, models: Sequence[str]) -> None:
+        self.conn.execute(
+            "SELECT memory.embedding_worker_wake(%s, %s::text[])", (self.worker, list(models))
         )
 
     def queue_depth(self) -> list[tuple[str, str, int, float | None]]:

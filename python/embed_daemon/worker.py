@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 MAX_ERROR_CHARS = 500
+# a daemon that could not go to sleep (writers between insert and commit) looks again
+BUSY_RETRY_SECONDS = 0.05
 
 
 def describe(exc: BaseException) -> str:
@@ -178,15 +180,38 @@ class Worker:
 
     # -- waiting -------------------------------------------------------------------------
     def _wait(self, conn: psycopg.Connection, api: QueueAPI) -> None:
-        """Until a notification, the next retry falling due, or the poll interval."""
-        timeout = self.cfg.poll_seconds
-        due = [
-            d
-            for _, state, _, d in api.queue_depth()
-            if state == "pending" and d is not None and d > 0
-        ]
-        if due:
-            timeout = min(timeout, max(min(due), 0.05))
+        """Sleeps after the queue came back empty, until a notification, the next retry
+        falling due, or the poll interval.
+
+        Writers notify only while a daemon sleeps (a notifying commit serialises with
+        every other): this daemon first advertises that it sleeps (the models' wake-up
+        locks, memory.embedding_worker_sleep, which waits for writers between their
+        insert and their commit), then looks at the queue once more, and lets go of the
+        locks as soon as it wakes (docs/DEVELOPING.md, "Waking the embed daemon").
+        """
+        models = self.models()
+        state = api.sleep(models) if models else "paused"
+        if state == "busy":
+            # writers still in flight (or a transaction left open after an insert):
+            # their jobs are looked for again shortly
+            self._listen(conn, BUSY_RETRY_SECONDS)
+            return
+        try:
+            timeout = self.cfg.poll_seconds
+            for model, st, _, due in api.queue_depth():
+                if st != "pending" or due is None or model not in models:
+                    continue
+                if due <= 0 and state == "asleep":
+                    return  # committed before the lock was taken: work, not sleep
+                if due > 0:
+                    timeout = min(timeout, max(due, 0.05))
+            self._listen(conn, timeout)
+        finally:
+            if state == "asleep":
+                api.wake(models)
+
+    def _listen(self, conn: psycopg.Connection, timeout: float) -> None:
+        """Until a notification or timeout seconds, beating the health state meanwhile."""
         deadline = time.monotonic() + timeout
         self.health.beat(True, "idle")
         while not self.stop.is_set():

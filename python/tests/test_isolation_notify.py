@@ -239,6 +239,11 @@ def test_notification_payloads_carry_no_identifiers(scratch, agents):
         assert spy.execute("SELECT memory.current_agent()").fetchone()[0] == beta.agent_id
         listen(spy, channels)
         listen(operator_view, channels)
+        # writers notify memory_embed only while a daemon sleeps: the operator's session
+        # plays one, holding the models' wake-up locks (040-embedding.sql)
+        operator_view.execute(
+            "SELECT pg_advisory_lock(1162691140, model_id) FROM memory.embedding_models"
+        )
         write_everything(scratch, alpha)
         operate(scratch, alpha)
         seen = drain(spy)

@@ -222,6 +222,22 @@ $$;
 
 COMMENT ON FUNCTION memory._check_worker(text) IS 'Private: returns a valid worker name or raises 22023.';
 
+-- ---------------------------------------------------------------------------
+-- Waking the daemon (docs/DEVELOPING.md, "Waking the embed daemon"). A transaction
+-- that queued a NOTIFY takes one database-wide lock at commit and holds it through
+-- its WAL flush, so a notification on every write would serialise all committing
+-- writers. Writers notify only when a daemon sleeps. The handshake is an advisory
+-- lock per model, key (1162691140, model_id); 1162691140 is 'EMBD' in ASCII:
+--   * a daemon that found the queue empty takes it EXCLUSIVE at session level, which
+--     waits for the writers in flight to commit; then it looks at the queue once
+--     more, and sleeps on LISTEN holding the lock; it lets go as soon as it wakes;
+--   * a writer tries it SHARED at transaction level, without waiting: refused means
+--     a daemon sleeps (or is about to) and the writer notifies; granted means no
+--     daemon sleeps, and the writer holds it until it commits, so a daemon going to
+--     sleep meanwhile waits for that commit and its last look sees the new job.
+-- So no wake-up is lost, and writers notify (and serialise) only while a daemon
+-- sleeps, which is when the queue was empty.
+-- ---------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION memory._notify_embed(model_ids smallint [])
 RETURNS void
 LANGUAGE plpgsql
@@ -230,15 +246,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- The payload is a model id, never content: any session may LISTEN. Identical
-    -- payloads in one transaction are delivered once, at commit.
+    -- payloads in one transaction are delivered once, at commit. Only when a daemon
+    -- sleeps (the wake-up handshake above): a notifying commit serialises.
     PERFORM pg_notify('memory_embed', x.m::text)
     FROM (SELECT DISTINCT unnest(model_ids) AS m) AS x
-    WHERE x.m IS NOT NULL;
+    WHERE x.m IS NOT NULL AND NOT pg_try_advisory_xact_lock_shared(1162691140, x.m);
 END
 $$;
 
 COMMENT ON FUNCTION memory._notify_embed(smallint []) IS
-'Private: pg_notify(''memory_embed'', model_id) once per model, delivered at commit.';
+'Private: wakes the embed daemons about new work of these models: per model, pg_notify(''memory_embed'', model_id) (delivered at commit) when a daemon sleeps on it, else a shared hold of the model''s wake-up lock until commit, so that a daemon going to sleep waits for this commit and then sees the work (memory.embedding_worker_sleep). Raises nothing.';
 
 -- Models that new or changed text is embedded with: the active and the serving one.
 CREATE OR REPLACE FUNCTION memory._embedding_targets()
@@ -326,14 +343,16 @@ BEGIN
     SELECT n.agent_id, n.episode_id, t.model_id, n.importance, n.content_sha256
     FROM new_episodes AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id);
+        -- memory._notify_embed() inlined: notify only the models a daemon sleeps on
+        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
+        WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
     END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_episodes() IS
-'Private statement trigger (AFTER INSERT on memory.episodes): queues an embedding job per inserted episode and target model, then notifies memory_embed. Raises 42501 when fired on any other table.';
+'Private statement trigger (AFTER INSERT on memory.episodes): queues an embedding job per inserted episode and target model, then wakes the daemons as memory._notify_embed() does. Raises 42501 when fired on any other table.';
 
 CREATE OR REPLACE FUNCTION memory._enqueue_new_facts()
 RETURNS trigger
@@ -354,14 +373,16 @@ BEGIN
     SELECT n.agent_id, n.fact_id, t.model_id, n.confidence, n.content_sha256
     FROM new_facts AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id);
+        -- memory._notify_embed() inlined: notify only the models a daemon sleeps on
+        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
+        WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
     END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_facts() IS
-'Private statement trigger (AFTER INSERT on memory.facts): queues an embedding job per inserted fact and target model, then notifies memory_embed. Raises 42501 when fired on any other table.';
+'Private statement trigger (AFTER INSERT on memory.facts): queues an embedding job per inserted fact and target model, then wakes the daemons as memory._notify_embed() does. Raises 42501 when fired on any other table.';
 
 -- The old vectors describe text that no longer exists: they go at once (the owner is
 -- found by full-text search meanwhile), and the job of each target model is reset to
@@ -934,6 +955,72 @@ $$;
 
 COMMENT ON FUNCTION memory.embedding_model_registry() IS
 'Worker: the registered embedding models, what to load for each (source), their dimensions and windows, and which are active and serving.';
+
+CREATE OR REPLACE FUNCTION memory.embedding_worker_sleep(worker text, models text [])
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- writers hold the shared lock from their insert to their commit: a few milliseconds
+-- unless a transaction stays open, and the daemon must not queue behind that one
+SET lock_timeout = '50ms'
+AS $$
+DECLARE
+    ids smallint [];
+    got smallint [] := '{}';
+    m smallint;
+BEGIN
+    PERFORM memory._check_worker(worker);
+    IF memory._embedding_paused() THEN
+        -- nothing can be claimed; memory.resume_embedding() notifies every daemon
+        RETURN 'paused';
+    END IF;
+    SELECT coalesce(array_agg(md.model_id ORDER BY md.model_id), '{}') INTO ids
+    FROM memory.embedding_models AS md WHERE md.name = ANY (models);
+    FOREACH m IN ARRAY ids LOOP
+        BEGIN
+            PERFORM pg_advisory_lock(1162691140, m);
+            got := got || m;
+        EXCEPTION WHEN lock_not_available THEN
+            -- Another daemon sleeping on this model wakes for all of its work (every
+            -- daemon hears a notification): this one may sleep without the lock.
+            -- Otherwise writers are in flight: give back what was taken.
+            CONTINUE WHEN EXISTS (
+                SELECT 1 FROM pg_locks AS l
+                WHERE l.locktype = 'advisory' AND l.classid = 1162691140 AND l.objid = m
+                  AND l.objsubid = 2 AND l.mode = 'ExclusiveLock' AND l.granted
+                  AND l.database = (SELECT d.oid FROM pg_database AS d WHERE d.datname = current_database())
+            );
+            PERFORM pg_advisory_unlock(1162691140, g) FROM unnest(got) AS g;
+            RETURN 'busy';
+        END;
+    END LOOP;
+    RETURN 'asleep';
+END
+$$;
+
+COMMENT ON FUNCTION memory.embedding_worker_sleep(text, text []) IS
+'Worker, when its claims come back empty: takes the wake-up lock of each of its models (advisory, session level, exclusive), which waits up to 50 ms for writers between their insert and their commit. Returns asleep (held, or held by another sleeping daemon: writers now notify; look at the queue once more, then LISTEN, then memory.embedding_worker_wake), busy (writers still in flight: nothing held, look again soon) or paused (an operator paused the queue: nothing held; resume notifies). Raises 22023 for a bad worker name.';
+
+CREATE OR REPLACE FUNCTION memory.embedding_worker_wake(worker text, models text [])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM memory._check_worker(worker);
+    -- only the locks this session holds: another daemon's stay
+    PERFORM pg_advisory_unlock(1162691140, l.objid::integer)
+    FROM pg_locks AS l
+    JOIN memory.embedding_models AS md ON md.model_id = l.objid::integer AND md.name = ANY (models)
+    WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.classid = 1162691140
+      AND l.objsubid = 2 AND l.mode = 'ExclusiveLock' AND l.granted;
+END
+$$;
+
+COMMENT ON FUNCTION memory.embedding_worker_wake(text, text []) IS
+'Worker, when it wakes: lets go of the wake-up locks of these models that memory.embedding_worker_sleep took in this session, so that writers stop notifying while it works. Raises 22023 for a bad worker name.';
 
 -- ---------------------------------------------------------------------------
 -- Operators: leases, dead jobs, models, re-embedding.

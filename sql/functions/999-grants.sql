@@ -172,6 +172,8 @@ GRANT EXECUTE ON FUNCTION memory.extend_embedding_leases(text, uuid [], interval
 GRANT EXECUTE ON FUNCTION memory.embedding_worker_heartbeat(text, text, text [], text, integer, text, text, jsonb)
 TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.embedding_model_registry() TO memory_worker, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.embedding_worker_sleep(text, text []) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.embedding_worker_wake(text, text []) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.embedding_queue_depth() TO memory_worker, memory_admin, memory_reader;
 -- Operators.
 GRANT EXECUTE ON FUNCTION memory.reap_expired_leases() TO memory_admin;

@@ -269,6 +269,7 @@ SELECT is(
         'memory.claim_cache_reconcile(text)', 'memory.claim_embedding_batch(text,integer,interval,integer,text[])',
         'memory.complete_embedding_batch(text,uuid[],integer[],vector[])', 'memory.embedding_model_registry()',
         'memory.embedding_queue_depth()', 'memory.embedding_worker_heartbeat(text,text,text[],text,integer,text,text,jsonb)',
+        'memory.embedding_worker_sleep(text,text[])', 'memory.embedding_worker_wake(text,text[])',
         'memory.extend_embedding_leases(text,uuid[],interval)', 'memory.fail_embedding_batch(text,uuid[],text)',
         'memory.finish_cache_reconcile(text,bigint,timestamp with time zone,bigint,bigint,bigint,bigint,bigint,text)',
         'memory.health_metrics()', 'memory.release_embedding_batch(text,uuid[])', 'memory.release_worker_leases(text)',
