@@ -221,7 +221,7 @@ SELECT is(
         'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
         'memory.current_agent()', 'memory.embed_query(text,text)', 'memory.forget_episode(uuid)',
         'memory.link_facts(uuid,uuid,text,real)', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
-        'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text)',
+        'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text,text)',
         'memory.vote(uuid,uuid,boolean)'
     ],
     'agents may execute exactly the reviewed SECURITY DEFINER functions (each scoped to the caller or global by design)'
