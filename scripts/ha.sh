@@ -72,6 +72,8 @@ dirs() {
 }
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# The pid of the service itself (not of runuser in front of it): faults signal it.
+real_pid() { pgrep -o -u "$SERVICE_USER" -f -- "$1"; }
 
 # ------------------------------------------------------------------ etcd
 etcd_url() { echo "http://127.0.0.1:$ETCD_PORT_HA"; }
@@ -84,9 +86,11 @@ etcd_start() {
     --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
     --initial-cluster "ha=$peer" --initial-cluster-state new --initial-cluster-token "$SCOPE" \
     --listen-metrics-urls "" >>"$HA_LOG/etcd.log" 2>&1 < /dev/null &
-  echo $! > "$HA_RUN/etcd.pid"
   for _ in $(seq 100); do
-    ETCDCTL_API=3 etcdctl --endpoints "$(etcd_url)" endpoint health >/dev/null 2>&1 && return 0
+    if ETCDCTL_API=3 etcdctl --endpoints "$(etcd_url)" endpoint health >/dev/null 2>&1; then
+      real_pid "--data-dir $HA/etcd" > "$HA_RUN/etcd.pid"
+      return 0
+    fi
     sleep 0.1
   done
   tail -20 "$HA_LOG/etcd.log" >&2
@@ -213,7 +217,11 @@ patroni_start() {
   patroni_conf "$n"
   log "starting Patroni node pg$n (PostgreSQL on 127.0.0.1:$(node_pgport "$n"), REST on 127.0.0.1:$(node_rest "$n"))"
   as_service setsid patroni "$HA/patroni-$n.yml" >>"$HA_LOG/patroni-$n.out" 2>&1 < /dev/null &
-  echo $! > "$HA_RUN/patroni-$n.pid"
+  for _ in $(seq 50); do
+    real_pid "patroni $HA/patroni-$n.yml" > "$HA_RUN/patroni-$n.pid" && return 0
+    sleep 0.1
+  done
+  die "Patroni node pg$n did not start (see $HA_LOG/patroni-$n.out)"
 }
 patroni_stop() {
   local n=$1

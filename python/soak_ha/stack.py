@@ -134,19 +134,22 @@ class HaStack:
         return out.stdout
 
     def wait_healthy(self, timeout: float = 180) -> None:
-        """A leader, two standbys streaming, one of them synchronous."""
+        """A leader whose pg_stat_replication shows two standbys streaming, one of them
+        synchronous, and Patroni agreeing."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 members = self.cluster()["members"]
                 up = [m for m in members if m["state"] in ("running", "streaming")]
-                if (
-                    len(up) == 3
-                    and any(m["role"] == "leader" for m in up)
-                    and any(m["role"] == "sync_standby" for m in up)
-                ):
-                    return
-            except (RuntimeError, KeyError, ValueError):
+                if len(up) == 3 and any(m["role"] == "sync_standby" for m in up):
+                    with self.connect_leader() as conn:
+                        row = conn.execute(
+                            "SELECT count(*) FILTER (WHERE state = 'streaming'), "
+                            "count(*) FILTER (WHERE sync_state = 'sync') FROM pg_stat_replication"
+                        ).fetchone()
+                    if tuple(row) == (2, 1):
+                        return
+            except (RuntimeError, KeyError, ValueError, psycopg.Error):
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"the cluster did not become healthy: {self.patronictl('list')}")
@@ -197,7 +200,7 @@ class HaStack:
 
     def reinit(self, node: str) -> None:
         log.info("fault: %s rebuilt from scratch (patronictl reinit)", node)
-        self.patronictl("reinit", "--force", "agent-memory-ha", node)
+        self.patronictl("reinit", "--force", "--wait", "agent-memory-ha", node)
 
     def etcd(self, action: str) -> None:
         """Stop (SIGSTOP: etcd freezes, as a partition would) or continue etcd."""
