@@ -93,3 +93,27 @@ backup: ## pg_dump the memory database with roles, jobs and a manifest: [OUT=dir
 
 restore: ## restore a backup into a fresh database and check it: BACKUP=dir DB=name [ARGS=--globals]
 	@bash scripts/restore.sh "$(BACKUP)" --dbname "$(DB)" $(ARGS)
+
+# == high availability (issue 18; opt-in, `make up` stays the single-node stack) ==
+.PHONY: up-ha down-ha status-ha dsn-ha test-ha soak-ha soak-ha-long
+
+up-ha: ## opt-in HA stack in var/ha: etcd, Patroni with three PostgreSQL nodes (synchronous), Redis, the daemon on the leader
+	@bash scripts/ha.sh up
+
+down-ha: ## stop the HA stack (replicas first, then the leader, then etcd; data kept in var/ha)
+	@bash scripts/ha.sh down
+
+status-ha: ## show the HA stack: etcd, the Patroni members and their roles, Redis, the daemon
+	@bash scripts/ha.sh status
+
+dsn-ha: ## print the HA libpq URIs: read-write (writers) and prefer-standby (searches)
+	@bash scripts/ha.sh dsn
+
+test-ha: ## against the HA stack (make up-ha): every read function of the API as an agent on each standby
+	@bash scripts/test-ha.sh
+
+soak-ha: ## failover soak, short profile (~3 min): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
+	@bash scripts/soak-ha.sh --profile short --report reports/soak-ha-short.tmp
+
+soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, two switchovers, etcd pause, reinit (reports/soak-ha.md)
+	@bash scripts/soak-ha.sh --profile long --report reports/soak-ha.md

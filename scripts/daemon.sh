@@ -17,9 +17,12 @@ start() {
   restrict_logs
   umask 027   # the log (and anything else the daemon writes): 0640 at most
   # Configuration from the environment; the password from the secrets folder via pgpass.
+  # The HA stack (scripts/ha.sh) passes every node (MEMORY_DAEMON_PGHOST/PGPORT lists) and
+  # target_session_attrs=read-write: libpq connects to the leader, also after a failover.
   as_service env \
-    PGHOST="$RUN_DIR" PGPORT="$PGPORT_MEMORY" PGDATABASE="$MEMORY_DB" PGUSER=memory_daemon \
-    PGPASSFILE="$PGPASS" \
+    PGHOST="${MEMORY_DAEMON_PGHOST:-$RUN_DIR}" PGPORT="${MEMORY_DAEMON_PGPORT:-$PGPORT_MEMORY}" \
+    PGTARGETSESSIONATTRS="${MEMORY_DAEMON_TARGET_SESSION_ATTRS:-any}" \
+    PGDATABASE="$MEMORY_DB" PGUSER=memory_daemon PGPASSFILE="$PGPASS" \
     MEMORY_REDIS_URL="redis://127.0.0.1:$REDIS_PORT_MEMORY/0" \
     MEMORY_REDIS_PASSWORD_FILE="$SECRETS/redis_password" \
     MEMORY_EMBED_SOCKET="$RUN_DIR/embed.sock" \

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -269,6 +270,25 @@ def mostly(valid: st.SearchStrategy[Any], bad: st.SearchStrategy[Any], n: int = 
 
 # a short text that is not blank (Python's notion is wider than PostgreSQL's \s: fine)
 SOME_TEXT = st.one_of(WORDS, st.text(UTF8, min_size=1, max_size=24).filter(str.strip))
+
+
+# idempotency keys (remember, learn_fact, set_working_memory): NULL mostly; else any text,
+# which idem_key() makes unique per call (two examples sharing a key would be a retry
+# with other arguments, 23505: sql/tests/idempotency covers that), or a bad length
+IDEM_KEYS = mostly(st.none(), st.one_of(TEXT, st.sampled_from(["", "k" * 201])), 2)
+IDEM_SERIAL = itertools.count()
+
+
+def idem_key(e: Expect, key: str | None) -> str | None:
+    """The key as sent (a key of 1..180 characters gets a unique suffix), with its rule."""
+    if key and len(key) <= 180:
+        key = f"{key}#{next(IDEM_SERIAL)}"
+    e.rule(
+        key is not None and "\x00" not in key and not 1 <= len(key) <= 200,
+        "22023",
+        "idempotency_key not 1..200 characters",
+    )
+    return key
 
 
 def texts(limit: int, n: int = 6) -> st.SearchStrategy[str | None]:
@@ -789,7 +809,7 @@ def test_the_harness_sees_a_stored_change(api: Api) -> None:
 
 
 # ------------------------------------------------------------------ episodic memory
-REMEMBER = "SELECT memory.remember(%b::text, %b::real, %b::text[], %b::text, %b::timestamptz, %b::jsonb, %b::text)"
+REMEMBER = "SELECT memory.remember(%b::text, %b::real, %b::text[], %b::text, %b::timestamptz, %b::jsonb, %b::text, %b::text)"
 
 
 def check_stored_episode(
@@ -815,12 +835,13 @@ def check_stored_episode(
     occurred_at=TIMES,
     metadata=jsons(65_536),
     session_id=mostly(st.none(), texts(200), 2),
+    idempotency_key=IDEM_KEYS,
 )
 def test_remember(
-    api: Api, content, importance, tags, project, occurred_at, metadata, session_id
+    api: Api, content, importance, tags, project, occurred_at, metadata, session_id, idempotency_key
 ) -> None:
     e = Expect("remember")
-    api.texts_in(e, content, tags, project, session_id)
+    api.texts_in(e, content, tags, project, session_id, idempotency_key)
     imp = api.real_in(e, importance)
     when = api.time_in(e, occurred_at)
     meta = api.json_in(e, metadata)
@@ -835,13 +856,26 @@ def test_remember(
         e.rule(meta is not None and meta[1] > 65_536, "54000", "metadata over 64 KiB")
         if session_id is not None:
             check_text(e, "session_id", session_id, 200)
+        idempotency_key = idem_key(e, idempotency_key)
     rows = api.call(
-        REMEMBER, [content, importance, tags, project, occurred_at, metadata, session_id], e
+        REMEMBER,
+        [content, importance, tags, project, occurred_at, metadata, session_id, idempotency_key],
+        e,
     )
     if rows is not None:
         check_stored_episode(
             api, rows[0][0], content, 0.5 if imp is None else imp, tags or [], metadata
         )
+        check_stored_key(api, idempotency_key, "remember", rows[0][0])
+
+
+def check_stored_key(api: Api, key: str | None, operation: str, result: uuid.UUID) -> None:
+    if key is not None:
+        got = api.su.execute(
+            "SELECT operation, result_id FROM memory.idempotency_keys WHERE idempotency_key = %s",
+            [key],
+        ).fetchone()
+        assert got == (operation, result), "the idempotency key is not stored with its id"
 
 
 @PROPERTY
@@ -942,9 +976,10 @@ SUPERSEDE_CHOICES = st.one_of(
     sources=mostly(st.none(), SOURCE_CHOICES, 2),
     valid_from=mostly(st.just(EARLY), TIMES, 1),
     supersedes=mostly(st.none(), SUPERSEDE_CHOICES, 2),
+    idempotency_key=IDEM_KEYS,
 )
 def test_learn_fact(
-    api: Api, concept, statement, confidence, sources, valid_from, supersedes
+    api: Api, concept, statement, confidence, sources, valid_from, supersedes, idempotency_key
 ) -> None:
     ids = api.ids
     fresh: dict[str, uuid.UUID] = {}
@@ -964,7 +999,7 @@ def test_learn_fact(
                 (c, pick(api, {"closed": "closed_fact"}.get(c, c), lambda: None, "other_fact"))
             )
     e = Expect("learn_fact")
-    api.texts_in(e, concept, statement)
+    api.texts_in(e, concept, statement, idempotency_key)
     conf = api.real_in(e, confidence)
     starts = api.time_in(e, valid_from)
     if not e.refused_by_type:
@@ -985,8 +1020,9 @@ def test_learn_fact(
             "22023",
             "superseding a fact that starts later",
         )
+        idempotency_key = idem_key(e, idempotency_key)
     rows = api.call(
-        "SELECT memory.learn_fact(%b::text, %b::text, %b::real, %b::uuid[], %b::timestamptz, %b::uuid[])",
+        "SELECT memory.learn_fact(%b::text, %b::text, %b::real, %b::uuid[], %b::timestamptz, %b::uuid[], %b::text)",
         [
             concept,
             statement,
@@ -994,11 +1030,13 @@ def test_learn_fact(
             source_ids,
             valid_from,
             None if supersedes is None else [i for _, i in old],
+            idempotency_key,
         ],
         e,
     )
     if rows is not None:
         new_id = rows[0][0]
+        check_stored_key(api, idempotency_key, "learn_fact", new_id)
         got = api.su.execute(
             "SELECT md5(concept), md5(statement), confidence::float8, source_episodes, extract(EPOCH FROM valid_from)::float8 "
             "FROM memory.facts WHERE fact_id = %s",
@@ -1354,10 +1392,13 @@ PRIORITIES = mostly(
         st.one_of(st.just("current"), TEXT, st.sampled_from(["", "k" * 200, "k" * 201])),
         2,
     ),
+    idempotency_key=IDEM_KEYS,
 )
-def test_set_working_memory(api: Api, context_type, content, ttl, priority, key) -> None:
+def test_set_working_memory(
+    api: Api, context_type, content, ttl, priority, key, idempotency_key
+) -> None:
     e = Expect("set_working_memory")
-    api.texts_in(e, context_type, priority, key)
+    api.texts_in(e, context_type, priority, key, idempotency_key)
     doc = api.json_in(e, content)
     if not e.refused_by_type:
         e.rule(
@@ -1391,13 +1432,15 @@ def test_set_working_memory(api: Api, context_type, content, ttl, priority, key)
             priority not in (None, "critical", "high", "normal", "low"), "22023", "unknown priority"
         )
         e.rule(key is not None and not 1 <= len(key) <= 200, "22023", "key not 1..200 characters")
+        idempotency_key = idem_key(e, idempotency_key)
     t0 = api.one("SELECT clock_timestamp()")
     rows = api.call(
-        "SELECT memory.set_working_memory(%b::text, %b::jsonb, %b::interval, %b::text, %b::text)",
-        [context_type, content, interval_param(ttl), priority, key],
+        "SELECT memory.set_working_memory(%b::text, %b::jsonb, %b::interval, %b::text, %b::text, %b::text)",
+        [context_type, content, interval_param(ttl), priority, key, idempotency_key],
         e,
     )
     if rows is not None:
+        check_stored_key(api, idempotency_key, "set_working_memory", rows[0][0])
         got = api.su.execute(
             "SELECT content = %b::jsonb, priority, key, expires_at > %s, expires_at <= clock_timestamp() + interval '366 days' "
             "FROM memory.working_memory WHERE working_id = %s",

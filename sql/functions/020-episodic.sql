@@ -32,6 +32,8 @@ $$;
 COMMENT ON FUNCTION memory._project_id(text) IS
 'Private: the current agent''s project of that name (created on first use), NULL for NULL.';
 
+-- the signature before idempotency_key (issue 18): one remember, not two overloads
+DROP FUNCTION IF EXISTS memory.remember(text, real, text[], text, timestamptz, jsonb, text);
 CREATE OR REPLACE FUNCTION memory.remember(
     content text,
     importance real DEFAULT 0.5,
@@ -39,7 +41,8 @@ CREATE OR REPLACE FUNCTION memory.remember(
     project text DEFAULT NULL,
     occurred_at timestamptz DEFAULT now(),
     metadata jsonb DEFAULT '{}',
-    session_id text DEFAULT NULL
+    session_id text DEFAULT NULL,
+    idempotency_key text DEFAULT NULL
 )
 RETURNS uuid
 LANGUAGE plpgsql
@@ -49,6 +52,12 @@ DECLARE
     me uuid := memory._require_agent();
     new_id uuid;
 BEGIN
+    new_id := memory._idempotency_claim(
+        'remember', idempotency_key, jsonb_build_array(content, importance, tags, project, metadata, session_id)
+    );
+    IF new_id IS NOT NULL THEN
+        RETURN new_id;
+    END IF;
     INSERT INTO memory.episodes (agent_id, content, importance, tags, project_id, occurred_at, metadata, session_id)
     VALUES (
         me,
@@ -61,12 +70,13 @@ BEGIN
         CASE WHEN session_id IS NULL THEN NULL ELSE memory._check_text('session_id', session_id, 200) END
     )
     RETURNING episode_id INTO new_id;
+    PERFORM memory._idempotency_record(idempotency_key, new_id);
     RETURN new_id;
 END
 $$;
 
-COMMENT ON FUNCTION memory.remember(text, real, text[], text, timestamptz, jsonb, text) IS
-'Stores an episode for the current agent and returns its id. Durable at commit; its embedding is queued in the same transaction. content: 1 to 500,000 characters, never truncated; importance 0..1 (default 0.5); tags: at most 64 of 1-100 characters; project: name, created on first use; occurred_at: when it happened (default now()); metadata: a JSON object; session_id: up to 200 characters. Raises 42501 (not an agent), 22023 (empty content, bad tags or metadata), 22001 (content too long), 22003 (importance out of range), 22008 (infinite time), 54000 (metadata over 64 KiB).';
+COMMENT ON FUNCTION memory.remember(text, real, text[], text, timestamptz, jsonb, text, text) IS
+'Stores an episode for the current agent and returns its id. Durable at commit; its embedding is queued in the same transaction. content: 1 to 500,000 characters, never truncated; importance 0..1 (default 0.5); tags: at most 64 of 1-100 characters; project: name, created on first use; occurred_at: when it happened (default now()); metadata: a JSON object; session_id: up to 200 characters; idempotency_key: 1-200 characters, optional: a retry with the same key and the same arguments (occurred_at aside) returns the first id and stores nothing, for memory.idempotency_retention() (24 hours). Raises 42501 (not an agent), 22023 (empty content, bad tags, metadata or idempotency_key), 23505 (idempotency_key already used with other arguments), 22001 (content too long), 22003 (importance out of range), 22008 (infinite time), 54000 (metadata over 64 KiB).';
 
 CREATE OR REPLACE FUNCTION memory.update_episode(
     episode_id uuid,

@@ -56,13 +56,16 @@ $$;
 
 COMMENT ON FUNCTION memory._fact_not_found(uuid) IS 'Private: raises P0002 for a fact the agent does not have.';
 
+-- the signature before idempotency_key (issue 18): one learn_fact, not two overloads
+DROP FUNCTION IF EXISTS memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[]);
 CREATE OR REPLACE FUNCTION memory.learn_fact(
     concept text,
     statement text,
     confidence real DEFAULT 0.5,
     source_episodes uuid[] DEFAULT '{}',
     valid_from timestamptz DEFAULT now(),
-    supersedes uuid[] DEFAULT '{}'
+    supersedes uuid[] DEFAULT '{}',
+    idempotency_key text DEFAULT NULL
 )
 RETURNS uuid
 LANGUAGE plpgsql
@@ -75,6 +78,12 @@ DECLARE
     missing uuid;
     old record;
 BEGIN
+    new_id := memory._idempotency_claim(
+        'learn_fact', idempotency_key, jsonb_build_array(concept, statement, confidence, source_episodes, supersedes)
+    );
+    IF new_id IS NOT NULL THEN
+        RETURN new_id;
+    END IF;
     source_episodes := coalesce(source_episodes, '{}');
     supersedes := coalesce(supersedes, '{}');
     IF cardinality(source_episodes) > 1000 OR cardinality(supersedes) > 1000 THEN
@@ -133,12 +142,13 @@ BEGIN
     IF FOUND THEN
         PERFORM memory._fact_not_found(missing);
     END IF;
+    PERFORM memory._idempotency_record(idempotency_key, new_id);
     RETURN new_id;
 END
 $$;
 
-COMMENT ON FUNCTION memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[]) IS
-'Records a fact for the current agent and returns its id. concept: 1-500 characters; statement: 1-100,000; confidence 0..1; source_episodes: the agent''s own episode ids; valid_from: when it became true in the world (default now()); supersedes: open facts it replaces, which are closed at valid_from (valid_to), marked invalidated now and linked by superseded_by, never deleted. Raises 42501, 22023 (empty text, too many ids, starts before a superseded fact), 22001, 22003, 22008, P0002 (unknown episode or fact), 55000 (superseding a closed fact).';
+COMMENT ON FUNCTION memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[], text) IS
+'Records a fact for the current agent and returns its id. concept: 1-500 characters; statement: 1-100,000; confidence 0..1; source_episodes: the agent''s own episode ids; valid_from: when it became true in the world (default now()); supersedes: open facts it replaces, which are closed at valid_from (valid_to), marked invalidated now and linked by superseded_by, never deleted; idempotency_key: 1-200 characters, optional: a retry with the same key and the same arguments (valid_from aside) returns the first id and stores nothing, for memory.idempotency_retention() (24 hours). Raises 42501, 22023 (empty text, too many ids, starts before a superseded fact, bad idempotency_key), 23505 (idempotency_key already used with other arguments), 22001, 22003, 22008, P0002 (unknown episode or fact), 55000 (superseding a closed fact).';
 
 CREATE OR REPLACE FUNCTION memory.invalidate_fact(fact_id uuid, valid_to timestamptz DEFAULT now())
 RETURNS void

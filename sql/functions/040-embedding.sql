@@ -1274,7 +1274,8 @@ BEGIN
             WHERE c.model_id = m.model_id AND c.query_sha256 = h;
         END IF;
     END IF;
-    IF v IS NULL THEN
+    -- the cache is UNLOGGED: a hot standby cannot read it (and asks the daemon instead)
+    IF v IS NULL AND NOT pg_catalog.pg_is_in_recovery() THEN
         SELECT c.embedding INTO v FROM memory.query_embedding_cache AS c
         WHERE c.model_id = m.model_id AND c.query_sha256 = h;
     END IF;
@@ -1324,7 +1325,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.embed_query(text, text) IS
-'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit or a miss never waits for another session''s transaction). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
+'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit or a miss never waits for another session''s transaction; on a hot standby the cache, UNLOGGED, is neither read nor written). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
 
 CREATE OR REPLACE FUNCTION memory.prune_query_cache()
 RETURNS integer

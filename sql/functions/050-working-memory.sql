@@ -17,12 +17,15 @@ COMMENT ON FUNCTION memory._priority_rank(text) IS
 
 -- SECURITY DEFINER: an upsert by key must see (and revive) an expired row of the same
 -- key, which the agents' read policy hides. Every statement is scoped to the caller.
+-- the signature before idempotency_key (issue 18): one set_working_memory, not two overloads
+DROP FUNCTION IF EXISTS memory.set_working_memory(text, jsonb, interval, text, text);
 CREATE OR REPLACE FUNCTION memory.set_working_memory(
     context_type text,
     content jsonb,
     ttl interval DEFAULT '24 hours',
     priority text DEFAULT 'normal',
-    key text DEFAULT NULL
+    key text DEFAULT NULL,
+    idempotency_key text DEFAULT NULL
 )
 RETURNS uuid
 LANGUAGE plpgsql
@@ -36,6 +39,12 @@ DECLARE
     t0 timestamptz := clock_timestamp();
     expires timestamptz;
 BEGIN
+    id := memory._idempotency_claim(
+        'set_working_memory', idempotency_key, jsonb_build_array(context_type, content, ttl, priority, key)
+    );
+    IF id IS NOT NULL THEN
+        RETURN id;
+    END IF;
     IF context_type IS NULL OR context_type !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' THEN
         RAISE EXCEPTION 'invalid context_type'
             USING ERRCODE = 'invalid_parameter_value',
@@ -90,12 +99,13 @@ BEGIN
                       expires_at = excluded.expires_at
         RETURNING w.working_id INTO id;
     END IF;
+    PERFORM memory._idempotency_record(idempotency_key, id);
     RETURN id;
 END
 $$;
 
-COMMENT ON FUNCTION memory.set_working_memory(text, jsonb, interval, text, text) IS
-'Puts an item in the current agent''s working memory for ttl (default 24 hours) and returns its id. With a key, an item of the same context_type and key is replaced (upsert). priority: critical, high, normal or low. ttl must be positive and end at most 366 days from now (an interval of months ends on the calendar). Raises 42501, 22023 (bad context_type, ttl, priority or key), 22004 (NULL content), 54000 (content over 1 MiB).';
+COMMENT ON FUNCTION memory.set_working_memory(text, jsonb, interval, text, text, text) IS
+'Puts an item in the current agent''s working memory for ttl (default 24 hours) and returns its id. With a key, an item of the same context_type and key is replaced (upsert). priority: critical, high, normal or low. idempotency_key: 1-200 characters, optional: a retry with the same key and the same arguments returns the first id and changes nothing (not even the expiry), for memory.idempotency_retention() (24 hours). ttl must be positive and end at most 366 days from now (an interval of months ends on the calendar). Raises 42501, 22023 (bad context_type, ttl, priority, key or idempotency_key), 23505 (idempotency_key already used with other arguments), 22004 (NULL content), 54000 (content over 1 MiB).';
 
 CREATE OR REPLACE FUNCTION memory.get_working_memory(context_type text DEFAULT NULL)
 RETURNS TABLE (

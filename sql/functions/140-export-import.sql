@@ -138,14 +138,17 @@ AS $$
         ('embedding', 'owner', 'string', false), ('embedding', 'owner_id', 'uuid', false),
         ('embedding', 'model', 'string', false), ('embedding', 'content_sha256', 'sha', false),
         ('embedding', 'chunk_count', 'number', false), ('embedding', 'pooled', 'array', false),
-        ('embedding', 'updated_at', 'time', false), ('embedding', 'chunks', 'array', false)
+        ('embedding', 'updated_at', 'time', false), ('embedding', 'chunks', 'array', false),
+        ('idempotency_key', 'idempotency_key', 'string', false), ('idempotency_key', 'operation', 'string', false),
+        ('idempotency_key', 'request_sha256', 'sha', false), ('idempotency_key', 'result_id', 'uuid', false),
+        ('idempotency_key', 'created_at', 'time', false)
     ) AS v (rtype, key, jtype, nullable)
     UNION ALL
     -- every record carries the id of the agent it belongs to
     SELECT t.rtype, 'agent_id', 'uuid', false
     FROM unnest(ARRAY[
         'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
-        'working_memory', 'instance', 'decision', 'vote', 'embedding'
+        'working_memory', 'instance', 'decision', 'vote', 'embedding', 'idempotency_key'
     ]) AS t (rtype)
 $$;
 
@@ -160,7 +163,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ARRAY[
         'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
-        'working_memory', 'instance', 'decision', 'vote', 'embedding'
+        'working_memory', 'instance', 'decision', 'vote', 'embedding', 'idempotency_key'
     ]
 $$;
 
@@ -313,7 +316,15 @@ BEGIN
           SELECT count(*) FROM memory.chunks AS c
           WHERE c.model_id = p.model_id AND c.content_sha256 = p.content_sha256
             AND (c.episode_id = p.episode_id OR c.fact_id = p.fact_id)
-      );
+      )
+    UNION ALL
+    -- completed idempotency keys, so that a retry after an import still finds its write
+    SELECT 14, k.idempotency_key, 'idempotency_key', json_build_object(
+        'type', 'idempotency_key', 'agent_id', k.agent_id, 'idempotency_key', k.idempotency_key,
+        'operation', k.operation, 'request_sha256', encode(k.request_sha256, 'hex'), 'result_id', k.result_id,
+        'created_at', k.created_at
+    )::text, NULL
+    FROM memory.idempotency_keys AS k WHERE k.agent_id = me AND k.result_id IS NOT NULL;
 
     SELECT json_object_agg(t.rtype, coalesce(x.c, 0) ORDER BY t.ord), sum(coalesce(x.c, 0))
     INTO counts, n
@@ -342,7 +353,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.export_agent(text) IS
-'Operators: the whole memory of agent as newline-delimited JSON, one line per row: first a header {format: agent-memory-export, version: 1, agent: {name, agent_id}, models: [{name, dimensions, max_tokens, chunk_tokens, chunk_overlap}], counts: {type: n}, lines, sha256 of the lines after it (each with its newline)}, then records with a "type": agent_state, project, episode, fact (validity interval, supersession), fact_link, block, block_version (full history), checkpoint, working_memory (live items), instance, decision, vote, embedding (pooled and chunk vectors of the current text, with their model). Each type ordered by id; times ISO 8601 in UTC; exact reals: two exports of the same memory are byte-identical. scripts/export-agent.sh (make export) writes it to a file. Raises P0002 (no such agent).';
+'Operators: the whole memory of agent as newline-delimited JSON, one line per row: first a header {format: agent-memory-export, version: 1, agent: {name, agent_id}, models: [{name, dimensions, max_tokens, chunk_tokens, chunk_overlap}], counts: {type: n}, lines, sha256 of the lines after it (each with its newline)}, then records with a "type": agent_state, project, episode, fact (validity interval, supersession), fact_link, block, block_version (full history), checkpoint, working_memory (live items), instance, decision, vote, embedding (pooled and chunk vectors of the current text, with their model), idempotency_key (completed keys of remember, learn_fact and set_working_memory with the id they returned). Each type ordered by id; times ISO 8601 in UTC; exact reals: two exports of the same memory are byte-identical. scripts/export-agent.sh (make export) writes it to a file. Raises P0002 (no such agent).';
 
 -- ---------------------------------------------------------------------------
 -- Import
@@ -589,6 +600,7 @@ BEGIN
                 WHEN 'decision' THEN z.r ->> 'decision_id'
                 WHEN 'vote' THEN concat_ws(':', z.r ->> 'decision_id', z.r ->> 'instance_id')
                 WHEN 'embedding' THEN concat_ws(':', z.r ->> 'owner', z.r ->> 'owner_id', z.r ->> 'model')
+                WHEN 'idempotency_key' THEN z.r ->> 'idempotency_key'
             END AS id
             FROM pg_temp.import_recs AS z
         ) AS y
@@ -854,6 +866,17 @@ BEGIN
         GET DIAGNOSTICS k = ROW_COUNT;
         inserted := inserted || jsonb_build_object('working_memory', k);
 
+        -- a key whose write is already in the target keeps that write's id
+        INSERT INTO memory.idempotency_keys (agent_id, idempotency_key, operation, request_sha256, result_id, created_at)
+        SELECT target, x.r ->> 'idempotency_key', x.r ->> 'operation', decode(x.r ->> 'request_sha256', 'hex'),
+               memory._import_id(remap, target, x.r ->> 'result_id'), (x.r ->> 'created_at')::timestamptz
+        FROM pg_temp.import_recs AS x
+        WHERE x.rtype = 'idempotency_key'
+        ORDER BY x.n
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        inserted := inserted || jsonb_build_object('idempotency_key', k);
+
         INSERT INTO memory.instances (
             instance_id, agent_id, name, instance_type, location, capabilities, status, registered_at, last_heartbeat
         )
@@ -988,4 +1011,4 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.import_agent(text, text, name, boolean) IS
-'Operators: imports a file written by memory.export_agent (the whole text) into agent agent_name (default: the exported agent''s name), created and bound to db_role when it does not exist. The whole file is checked first (header, version 1, line count, sha256, JSON, record types, fields, one agent, ids, references, checksums of texts, models and vector dimensions) and written in the caller''s transaction: any error leaves nothing. Rows already there are kept (ON CONFLICT DO NOTHING), so importing the same file again writes nothing. Ids are kept unless another agent of this database holds some of them: then (or with remap_ids => true) every id becomes memory._remap_id(target agent, old id), references included (source episodes, superseded_by, links, votes, and the checkpoint ids a restore wrote into a checkpoint state). Vectors are reused when this database has the same model (name and dimension); otherwise the texts are queued and re-embedded by the daemon. Working-memory items that have expired meanwhile are skipped; blocks whose label the agent already has are kept as they are. Returns {agent, agent_id, agent_created, remapped_ids, inserted: {type: n}, already_present, rows_written, vectors_reused, queued_for_embedding, models_missing, ...}. Raises 22023 (empty, not an export, new agent without db_role), 0A000 (other version), 22000 (truncated, corrupted, incomplete, a record of another agent, an invalid record or value), 22P02 (a line is not JSON), 23505 (a record twice; ids of another agent with remap_ids => false), 23503 (a reference to a record it does not hold), 42704 (an embedding model not in the header), and the errors of create_agent.';
+'Operators: imports a file written by memory.export_agent (the whole text) into agent agent_name (default: the exported agent''s name), created and bound to db_role when it does not exist. The whole file is checked first (header, version 1, line count, sha256, JSON, record types, fields, one agent, ids, references, checksums of texts, models and vector dimensions) and written in the caller''s transaction: any error leaves nothing. Rows already there are kept (ON CONFLICT DO NOTHING), so importing the same file again writes nothing. Ids are kept unless another agent of this database holds some of them: then (or with remap_ids => true) every id becomes memory._remap_id(target agent, old id), references included (source episodes, superseded_by, links, votes, and the checkpoint ids a restore wrote into a checkpoint state). Vectors are reused when this database has the same model (name and dimension); otherwise the texts are queued and re-embedded by the daemon. Idempotency keys keep their creation time (and are pruned 24 hours after it); a key the agent already has is kept. Working-memory items that have expired meanwhile are skipped; blocks whose label the agent already has are kept as they are. Returns {agent, agent_id, agent_created, remapped_ids, inserted: {type: n}, already_present, rows_written, vectors_reused, queued_for_embedding, models_missing, ...}. Raises 22023 (empty, not an export, new agent without db_role), 0A000 (other version), 22000 (truncated, corrupted, incomplete, a record of another agent, an invalid record or value), 22P02 (a line is not JSON), 23505 (a record twice; ids of another agent with remap_ids => false), 23503 (a reference to a record it does not hold), 42704 (an embedding model not in the header), and the errors of create_agent.';

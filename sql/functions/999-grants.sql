@@ -76,10 +76,22 @@ GRANT EXECUTE ON FUNCTION
     memory._check_tags(text[]), memory._check_object(text, jsonb), memory._check_time(text, timestamptz)
 TO memory_agent, memory_admin;
 
+-- == idempotency keys (remember, learn_fact, set_working_memory) ==
+-- Agents read, claim and complete their own keys (RLS); no DELETE (pruned by pg_cron).
+REVOKE ALL ON memory.idempotency_keys FROM memory_agent;
+GRANT SELECT ON memory.idempotency_keys TO memory_agent;
+GRANT INSERT (agent_id, idempotency_key, operation, request_sha256) ON memory.idempotency_keys TO memory_agent;
+GRANT UPDATE (result_id) ON memory.idempotency_keys TO memory_agent;
+GRANT SELECT, INSERT, UPDATE, DELETE ON memory.idempotency_keys TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.idempotency_retention() TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._idempotency_claim(text, text, jsonb), memory._idempotency_record(text, uuid)
+TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.prune_idempotency_keys() TO memory_admin;
+
 -- == episodic ==
 GRANT EXECUTE ON FUNCTION
     memory._project_id(text),
-    memory.remember(text, real, text[], text, timestamptz, jsonb, text),
+    memory.remember(text, real, text[], text, timestamptz, jsonb, text, text),
     memory.update_episode(uuid, text, real, text[], jsonb),
     memory.forget_episode(uuid)
 TO memory_agent;
@@ -87,7 +99,7 @@ TO memory_agent;
 -- == semantic ==
 GRANT EXECUTE ON FUNCTION memory._facts_guard(), memory._fact_not_found(uuid) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION
-    memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[]),
+    memory.learn_fact(text, text, real, uuid[], timestamptz, uuid[], text),
     memory.invalidate_fact(uuid, timestamptz),
     memory.link_facts(uuid, uuid, text, real)
 TO memory_agent;
@@ -95,7 +107,7 @@ TO memory_agent;
 -- == working memory ==
 GRANT EXECUTE ON FUNCTION memory._priority_rank(text) TO memory_agent, memory_admin, memory_worker;
 GRANT EXECUTE ON FUNCTION
-    memory.set_working_memory(text, jsonb, interval, text, text),
+    memory.set_working_memory(text, jsonb, interval, text, text, text),
     memory.get_working_memory(text),
     memory.clear_working_memory(text)
 TO memory_agent;

@@ -744,7 +744,8 @@ SELECT is(
         'working_memory', (SELECT count(*) FROM memory.working_memory WHERE agent_id = pg_temp.id('Beta', 'agent')),
         'instance', (SELECT count(*) FROM memory.instances WHERE agent_id = pg_temp.id('Beta', 'agent')),
         'decision', (SELECT count(*) FROM memory.decisions WHERE agent_id = pg_temp.id('Beta', 'agent')),
-        'vote', (SELECT count(*) FROM memory.votes WHERE agent_id = pg_temp.id('Beta', 'agent'))
+        'vote', (SELECT count(*) FROM memory.votes WHERE agent_id = pg_temp.id('Beta', 'agent')),
+        'idempotency_key', (SELECT count(*) FROM memory.idempotency_keys WHERE agent_id = pg_temp.id('Beta', 'agent'))
     )),
     'the export header counts Beta''s own rows only'
 );

@@ -246,8 +246,8 @@ INSERT INTO reviewed_agent_definers VALUES
      'reads the checkpoint only WHERE agent_id = _require_agent() (else P0002 like a missing id) and writes only the caller''s blocks'),
     ('memory.schema_version()',
      'the newest migration''s name: global, derived from no agent''s rows'),
-    ('memory.set_working_memory(text,jsonb,interval,text,text)',
-     'inserts or upserts only rows of _require_agent(); the key''s conflict target includes agent_id, so another agent''s keys cannot collide'),
+    ('memory.set_working_memory(text,jsonb,interval,text,text,text)',
+     'inserts or upserts only rows of _require_agent(); the key''s conflict target includes agent_id, so another agent''s keys cannot collide; the optional idempotency key is claimed in memory.idempotency_keys under the same agent_id'),
     ('memory.vote(uuid,uuid,boolean)',
      'decision and instance must belong to _require_agent() (else P0002 like a missing id); counts only votes and instances of that decision, the caller''s own');
 SELECT is(

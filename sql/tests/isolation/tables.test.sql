@@ -142,7 +142,7 @@ BEGIN
     PERFORM tests.act_as(who);
     e1 := memory.remember(m || ' episode one', 0.7, ARRAY['tag-' || m], 'project ' || m, now(),
                           jsonb_build_object('secret', m), 'session-' || m);
-    PERFORM memory.remember(m || ' episode two');
+    PERFORM memory.remember(m || ' episode two', idempotency_key => 'shared key ' || m);
     f1 := memory.learn_fact('concept ' || m, 'statement one ' || m, 0.6, ARRAY[e1]);
     f2 := memory.learn_fact('concept ' || m, 'statement two ' || m);
     f3 := memory.learn_fact('concept ' || m, 'statement three ' || m);

@@ -5,7 +5,7 @@
 -- malformed file refused with a clear error and nothing written.
 -- The round trip into a fresh database is python/tests/test_export_import.py.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 SELECT tests.make_agent('PortA');
 CREATE ROLE test_portb LOGIN;
@@ -25,7 +25,7 @@ INSERT INTO pg_temp.ids VALUES
     ('e1', memory.remember('first episode: the old brain had 4,704 episodes and no vectors', 0.9, ARRAY['migration', 'bug'], 'brain')),
     ('e2', memory.remember(repeat('Una sesión larga con Ricardo sobre la memoria — 🧬 "comillas" y \barras\. ', 90), 0.4,
                            '{}', NULL, '2025-08-01 10:00+00', '{"source": "terminal"}', 'session-7')),
-    ('e3', memory.remember('third, in another project', 0.2, ARRAY['x'], 'other'));
+    ('e3', memory.remember('third, in another project', 0.2, ARRAY['x'], 'other', idempotency_key => 'port-e3'));
 INSERT INTO pg_temp.ids VALUES ('f1', memory.learn_fact('Redis', 'a cache in front of PostgreSQL', 0.6,
                                                         ARRAY[pg_temp.id_of('e1')]));
 INSERT INTO pg_temp.ids VALUES ('f2', memory.learn_fact('Redis', 'a cache, never the source of truth', 0.9, '{}',
@@ -148,8 +148,9 @@ SELECT is(
 SELECT is(
     (SELECT (pg_temp.lines(t))[1]::jsonb -> 'counts' FROM pg_temp.ex),
     '{"agent_state": 1, "project": 2, "episode": 3, "fact": 3, "fact_link": 1, "block": 2, "block_version": 5,
-      "checkpoint": 3, "working_memory": 1, "instance": 1, "decision": 1, "vote": 1, "embedding": 1}'::jsonb,
-    'the header counts every record by type: state, projects, episodes, facts, links, blocks with their history, checkpoints, working memory, instances, decisions, votes, vectors'
+      "checkpoint": 3, "working_memory": 1, "instance": 1, "decision": 1, "vote": 1, "embedding": 1,
+      "idempotency_key": 1}'::jsonb,
+    'the header counts every record by type: state, projects, episodes, facts, links, blocks with their history, checkpoints, working memory, instances, decisions, votes, vectors, idempotency keys'
 );
 SELECT is(
     (SELECT (pg_temp.lines(t))[1]::jsonb ->> 'sha256' FROM pg_temp.ex),
@@ -208,9 +209,17 @@ SELECT is(
 SELECT is(
     (SELECT r -> 'inserted' FROM pg_temp.result WHERE k = 'b1'),
     '{"agent_state": 1, "project": 2, "episode": 3, "fact": 3, "fact_link": 1, "block": 2, "block_version": 5,
-      "checkpoint": 3, "working_memory": 1, "instance": 1, "decision": 1, "vote": 1}'::jsonb,
+      "checkpoint": 3, "working_memory": 1, "instance": 1, "decision": 1, "vote": 1, "idempotency_key": 1}'::jsonb,
     'every record is written'
 );
+INSERT INTO pg_temp.ids VALUES ('b-e3', memory._remap_id((SELECT agent_id FROM memory.agents WHERE name = 'PortB'), pg_temp.id_of('e3')));
+SELECT tests.act_as('PortB');
+SELECT is(
+    memory.remember('third, in another project', 0.2, ARRAY['x'], 'other', idempotency_key => 'port-e3'),
+    pg_temp.id_of('b-e3'),
+    'the imported idempotency key answers a retry with the imported (remapped) episode''s id'
+);
+RESET SESSION AUTHORIZATION;
 SELECT is((SELECT (r ->> 'vectors_reused')::integer FROM pg_temp.result WHERE k = 'b1'), 1, 'the vectors of the same model are reused');
 SELECT is(
     (SELECT count(*) FROM memory.embedding_jobs AS j JOIN memory.agents AS a USING (agent_id)
