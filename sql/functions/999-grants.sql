@@ -276,3 +276,15 @@ TO memory_admin;
 -- Monitoring: health() as one row per layer, and as gauges (the daemon exports them).
 GRANT SELECT ON memory.health_report TO memory_reader, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.health_metrics() TO memory_worker, memory_reader, memory_admin;
+
+-- == lifetime: erasure (sql/functions/170-lifetime.sql; migration 013) ==
+-- The trigger recording who asked for a cached query fires inside embed_query (as
+-- memory_owner) and on an operator's direct writes to the cache.
+GRANT EXECUTE ON FUNCTION memory._record_query_asker() TO memory_admin;
+-- Operators only: erasing an agent. The procedure commits between the batches of the
+-- SECURITY DEFINER step; agents can call neither.
+GRANT EXECUTE ON FUNCTION memory._drop_agent_batch(text, text, integer) TO memory_admin;
+GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memory_admin;
+GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
+-- The agent's own erasures.
+GRANT EXECUTE ON FUNCTION memory.forget_session(text), memory.forget_project(text) TO memory_agent, memory_admin;

@@ -113,8 +113,9 @@ RETURNS text
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT format('SELECT %s(%s)', p.oid::regproc,
-                  (SELECT string_agg('(SELECT NULL::' || format_type(t, NULL) || ')', ', ' ORDER BY o)
+    SELECT format(CASE WHEN p.prokind = 'p' THEN 'CALL %s(%s)' ELSE 'SELECT %s(%s)' END, p.oid::regproc,
+                  (SELECT string_agg(CASE WHEN p.prokind = 'p' THEN 'NULL::' || format_type(t, NULL)
+                                          ELSE '(SELECT NULL::' || format_type(t, NULL) || ')' END, ', ' ORDER BY o)
                    FROM unnest(p.proargtypes::oid []) WITH ORDINALITY AS a (t, o)))
     FROM pg_catalog.pg_proc AS p WHERE p.oid = f
 $$;
@@ -638,6 +639,7 @@ SELECT is(
         FROM pg_proc AS p, LATERAL (SELECT pg_temp.failure(pg_temp.null_call(p.oid::regprocedure)) AS r) AS x
         WHERE p.pronamespace = 'memory'::regnamespace AND NOT has_function_privilege(p.oid, 'EXECUTE')
           AND x.r NOT LIKE '42501: permission denied for function %'
+          AND x.r NOT LIKE '42501: permission denied for procedure %'
         ORDER BY 1
     ),
     '{}'::text [],

@@ -138,6 +138,8 @@ $$;
 
 SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
+-- a cached query, so that the cache's trigger has a row to be replayed on
+SELECT tests.cache_query_vector('replayed query', tests.unit_vector(ARRAY[5]));
 INSERT INTO kept VALUES ('alpha stored', tests.stored(pg_temp.id('Alpha', 'agent')));
 
 -- ---------------------------------------------------------------- catalog
@@ -220,6 +222,7 @@ SELECT is(
         'memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
         'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
         'memory.current_agent()', 'memory.embed_query(text,text)', 'memory.forget_episode(uuid)',
+        'memory.forget_project(text)', 'memory.forget_session(text)',
         'memory.link_facts(uuid,uuid,text,real)', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
         'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text)',
         'memory.vote(uuid,uuid,boolean)'

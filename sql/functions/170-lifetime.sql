@@ -1,0 +1,366 @@
+-- Memory over a lifetime (issue 20): erasure of an agent (operators), of a session or a
+-- project (the agent itself), and who caused each cached query embedding.
+-- Tables: migration 013 (agent_drops, query_embedding_askers). Decisions:
+-- docs/decisions.md ("Erasure").
+SET ROLE memory_owner;
+
+-- ---------------------------------------------------------------------------
+-- Who asked for each cached query embedding. The cache is shared and keyed by the
+-- text's hash only; this trigger records the agent of the session that stored a row or
+-- had a hit counted on it (embed_query counts a hit only when it can lock the row at
+-- once, so an uncounted hit leaves no asker: erring that way only costs a cache miss).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._record_query_asker()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory.current_agent();
+BEGIN
+    IF TG_RELID <> 'memory.query_embedding_cache'::regclass THEN
+        RAISE EXCEPTION 'memory._record_query_asker() runs only as a trigger of memory.query_embedding_cache'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    IF me IS NOT NULL THEN
+        INSERT INTO memory.query_embedding_askers (model_id, query_sha256, agent_id)
+        VALUES (NEW.model_id, NEW.query_sha256, me)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._record_query_asker() IS
+'Private trigger (AFTER INSERT OR UPDATE on memory.query_embedding_cache): records the session''s agent as an asker of the cached query (nothing for a session that is not an agent). Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER query_embedding_cache_askers
+AFTER INSERT OR UPDATE ON memory.query_embedding_cache
+FOR EACH ROW EXECUTE FUNCTION memory._record_query_asker();
+
+-- ---------------------------------------------------------------------------
+-- The tables that hold rows of an agent, read from the catalog: every ordinary table of
+-- schema memory with a uuid column named agent_id or *_agent_id, or with a foreign key
+-- to memory.agents; one row per (table, column). memory.agents is deleted last and
+-- memory.agent_drops is the erasure's own tombstone: neither is listed. Order: the
+-- query askers (their cache rows go with them), episodes and facts (their embedding
+-- jobs are locked before the owner, the daemon's lock order), the queue and vectors,
+-- then every other table by name.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._agent_tables()
+RETURNS TABLE (ord integer, table_name regclass, column_name name)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH cols AS (
+        SELECT c.oid AS rel, a.attname
+        FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind = 'r'
+          AND a.atttypid = 'uuid'::regtype
+          AND (a.attname = 'agent_id' OR a.attname LIKE '%\_agent\_id')
+        UNION
+        SELECT k.conrelid, a.attname
+        FROM pg_catalog.pg_constraint AS k
+        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+        WHERE k.contype = 'f' AND k.confrelid = 'memory.agents'::regclass
+          AND k.connamespace = 'memory'::regnamespace
+    )
+    SELECT (row_number() OVER (
+                ORDER BY array_position(
+                    ARRAY['query_embedding_askers', 'episodes', 'facts', 'embedding_jobs', 'chunks',
+                          'pooled_embeddings']::name [],
+                    c.relname
+                ) NULLS LAST, c.relname, cols.attname
+            ))::integer,
+           cols.rel::regclass, cols.attname
+    FROM cols
+    JOIN pg_catalog.pg_class AS c ON c.oid = cols.rel
+    WHERE cols.rel NOT IN ('memory.agents'::regclass, 'memory.agent_drops'::regclass)
+$$;
+
+COMMENT ON FUNCTION memory._agent_tables() IS
+'Private: every table of schema memory holding rows of an agent (a uuid column agent_id or *_agent_id, or a foreign key to memory.agents), with that column, in the order drop_agent empties them. Raises nothing.';
+
+-- One batch of at most batch_rows rows of one table: returns how many were removed.
+CREATE OR REPLACE FUNCTION memory._drop_agent_rows(agent uuid, tbl regclass, col name, batch_rows integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ids uuid [];
+    n bigint;
+BEGIN
+    IF tbl = 'memory.episodes'::regclass THEN
+        ids := ARRAY(SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = agent LIMIT batch_rows);
+        -- the daemon's lock order: the owners' jobs first, then the owners
+        PERFORM 1 FROM memory.embedding_jobs AS j WHERE j.episode_id = ANY (ids) ORDER BY j.job_id FOR UPDATE;
+        DELETE FROM memory.episodes AS e WHERE e.episode_id = ANY (ids);
+    ELSIF tbl = 'memory.facts'::regclass THEN
+        ids := ARRAY(SELECT f.fact_id FROM memory.facts AS f WHERE f.agent_id = agent LIMIT batch_rows);
+        PERFORM 1 FROM memory.embedding_jobs AS j WHERE j.fact_id = ANY (ids) ORDER BY j.job_id FOR UPDATE;
+        -- superseded_by has no ON DELETE action: unlink the facts of later batches first
+        UPDATE memory.facts AS f SET superseded_by = NULL
+        WHERE f.agent_id = agent AND f.superseded_by = ANY (ids) AND f.fact_id <> ALL (ids);
+        DELETE FROM memory.facts AS f WHERE f.fact_id = ANY (ids);
+    ELSIF tbl = 'memory.query_embedding_askers'::regclass THEN
+        -- the cached queries only this agent asked for go with its askers' rows
+        WITH mine AS (
+            SELECT q.model_id, q.query_sha256
+            FROM memory.query_embedding_askers AS q
+            WHERE q.agent_id = agent
+            LIMIT batch_rows
+        ),
+        gone_cache AS (
+            DELETE FROM memory.query_embedding_cache AS c
+            USING mine
+            WHERE c.model_id = mine.model_id AND c.query_sha256 = mine.query_sha256
+              AND NOT EXISTS (
+                  SELECT 1 FROM memory.query_embedding_askers AS o
+                  WHERE o.model_id = c.model_id AND o.query_sha256 = c.query_sha256 AND o.agent_id <> agent
+              )
+        )
+        DELETE FROM memory.query_embedding_askers AS q
+        USING mine
+        WHERE q.model_id = mine.model_id AND q.query_sha256 = mine.query_sha256 AND q.agent_id = agent;
+    ELSE
+        EXECUTE format(
+            'DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s WHERE %I = $1 LIMIT $2))', tbl, tbl, col
+        ) USING agent, batch_rows;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory._drop_agent_rows(uuid, regclass, name, integer) IS
+'Private (drop_agent): removes at most batch_rows rows of the agent from one table (episodes and facts with their jobs locked first, their chunks, vectors and jobs by cascade; cached queries only this agent asked for with its askers'' rows). Returns the rows removed. Raises nothing of its own.';
+
+-- ---------------------------------------------------------------------------
+-- drop_agent: one batch per call of the SECURITY DEFINER step; the procedure commits
+-- between batches (a function cannot), so no batch holds its locks for long.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._drop_agent_batch(name text, confirm text, batch_rows integer DEFAULT 2000)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    d memory.agent_drops;
+    t record;
+    n bigint;
+    started boolean := false;
+BEGIN
+    IF name IS NULL OR name !~ '^[A-Za-z][A-Za-z0-9_-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid agent name'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'the name memory.create_agent was given';
+    END IF;
+    IF confirm IS NULL OR confirm IS DISTINCT FROM name THEN
+        RAISE EXCEPTION 'drop_agent needs confirm => the agent''s name'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'dropping an agent erases all its memory and cannot be undone',
+                  HINT = format('CALL memory.drop_agent(%L, confirm => %L)', name, name);
+    END IF;
+    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch_rows must be between 1 and 100000'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'the default, 2000, keeps each batch short';
+    END IF;
+
+    SELECT ag.agent_id, ag.name, ag.db_role INTO a FROM memory.agents AS ag WHERE ag.name = _drop_agent_batch.name;
+    IF FOUND THEN
+        INSERT INTO memory.agent_drops (agent_id, agent_name, db_role)
+        VALUES (a.agent_id, a.name, a.db_role)
+        ON CONFLICT (agent_id) DO NOTHING;
+        started := FOUND;
+        SELECT * INTO d FROM memory.agent_drops AS x WHERE x.agent_id = a.agent_id FOR UPDATE;
+    ELSE
+        SELECT * INTO d FROM memory.agent_drops AS x
+        WHERE x.agent_name = _drop_agent_batch.name
+        ORDER BY x.requested_at DESC LIMIT 1 FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'agent % does not exist', name
+                USING ERRCODE = 'no_data_found', HINT = 'SELECT name FROM memory.agents lists the agents';
+        END IF;
+    END IF;
+    IF d.finished_at IS NOT NULL THEN
+        RETURN memory._drop_agent_status(d);
+    END IF;
+    -- First batch: the login role stops being an agent at once (no new rows while the
+    -- drop runs); the role itself is left to the operator (DROP ROLE), see the README.
+    IF started AND pg_catalog.pg_has_role(a.db_role, 'memory_agent', 'MEMBER') THEN
+        EXECUTE format('REVOKE memory_agent FROM %I', a.db_role);
+    END IF;
+
+    FOR t IN
+        SELECT x.ord, x.table_name, x.column_name FROM memory._agent_tables() AS x
+        WHERE d.current_table IS NULL
+           OR x.ord >= coalesce(
+               (SELECT y.ord FROM memory._agent_tables() AS y
+                WHERE y.table_name::text || '.' || y.column_name = d.current_table), 1)
+        ORDER BY x.ord
+    LOOP
+        n := memory._drop_agent_rows(d.agent_id, t.table_name, t.column_name, batch_rows);
+        IF n > 0 THEN
+            UPDATE memory.agent_drops AS x
+            SET current_table = t.table_name::text || '.' || t.column_name,
+                removed = jsonb_set(x.removed, ARRAY[t.table_name::text],
+                                    to_jsonb(coalesce((x.removed ->> t.table_name::text)::bigint, 0) + n)),
+                batches = x.batches + 1, updated_at = now()
+            WHERE x.agent_id = d.agent_id
+            RETURNING * INTO d;
+            RETURN memory._drop_agent_status(d);
+        END IF;
+    END LOOP;
+
+    -- A full pass found nothing from where it started; rows written by a session that
+    -- was already inside a transaction when the role lost memory_agent may sit in a
+    -- table emptied earlier: check every table, and go round again if any is left.
+    FOR t IN SELECT x.table_name, x.column_name FROM memory._agent_tables() AS x ORDER BY x.ord LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I = $1)', t.table_name, t.column_name)
+        INTO started USING d.agent_id;
+        IF started THEN
+            UPDATE memory.agent_drops AS x
+            SET current_table = NULL, passes = x.passes + 1, updated_at = now()
+            WHERE x.agent_id = d.agent_id
+            RETURNING * INTO d;
+            RETURN memory._drop_agent_status(d);
+        END IF;
+    END LOOP;
+
+    DELETE FROM memory.agents AS ag WHERE ag.agent_id = d.agent_id;
+    UPDATE memory.agent_drops AS x
+    SET current_table = NULL, finished_at = now(), updated_at = now()
+    WHERE x.agent_id = d.agent_id
+    RETURNING * INTO d;
+    -- the warmer removed the keys as the rows went (memory_cache notifications); a
+    -- reconciliation also sweeps what a Redis outage may have left behind
+    PERFORM memory.request_cache_reconcile('drop-agent');
+    RETURN memory._drop_agent_status(d);
+END
+$$;
+
+COMMENT ON FUNCTION memory._drop_agent_batch(text, text, integer) IS
+'Operators (through CALL memory.drop_agent): one batch of an agent''s erasure: at most batch_rows rows of one table, committed by the caller. The first batch revokes memory_agent from the agent''s login role; the last deletes the agent and asks for a cache reconciliation. Returns the progress as jsonb (state running or done). Raises 22023 (bad name, confirm not equal to the name, batch_rows outside 1..100000), P0002 (no such agent and no drop of that name).';
+
+CREATE OR REPLACE FUNCTION memory._drop_agent_status(d memory.agent_drops)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'agent', d.agent_name, 'agent_id', d.agent_id, 'db_role', d.db_role,
+        'state', CASE WHEN d.finished_at IS NULL THEN 'running' ELSE 'done' END,
+        'current_table', d.current_table, 'removed', d.removed, 'batches', d.batches, 'passes', d.passes,
+        'requested_at', d.requested_at, 'finished_at', d.finished_at
+    )
+$$;
+
+COMMENT ON FUNCTION memory._drop_agent_status(memory.agent_drops) IS
+'Private: a drop''s progress row as jsonb (agent, state running or done, current table, rows removed per table, batches, passes, times). Raises nothing.';
+
+-- A procedure so that it can COMMIT between batches. PostgreSQL refuses transaction
+-- control in a procedure that is SECURITY DEFINER or has SET clauses, so this one is
+-- SECURITY INVOKER (EXECUTE for memory_admin only) and pins its search_path with
+-- set_config at each transaction; every step runs in _drop_agent_batch.
+CREATE OR REPLACE PROCEDURE memory.drop_agent(
+    name text, confirm text DEFAULT NULL, batch_rows integer DEFAULT 2000, INOUT result jsonb DEFAULT NULL
+)
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    LOOP
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        result := memory._drop_agent_batch(name, confirm, batch_rows);
+        COMMIT;
+        EXIT WHEN result ->> 'state' = 'done';
+    END LOOP;
+END
+$$;
+
+COMMENT ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) IS
+'Operators: CALL memory.drop_agent(name, confirm => name) erases an agent: every row of it in every table of schema memory (episodes, facts, vectors, jobs, working memory, blocks, checkpoints, instances, ...), its Redis keys (through the cache warmer) and cached query embeddings only it asked for, then the agent; its login role loses memory_agent (drop the role yourself). Commits every batch_rows rows; call it again to resume an interrupted drop. Must run outside a transaction block. Returns the progress (memory.agent_drops) as jsonb. Raises 22023, P0002 (see memory._drop_agent_batch), 2D000 inside a transaction block.';
+
+-- ---------------------------------------------------------------------------
+-- The agent's own erasures: a session or a project, with their vectors and jobs.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._forget_episodes(me uuid, ids uuid [])
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    PERFORM 1 FROM memory.embedding_jobs AS j
+    WHERE j.episode_id = ANY (ids) AND j.agent_id = me
+    ORDER BY j.job_id
+    FOR UPDATE;
+    DELETE FROM memory.episodes AS e WHERE e.episode_id = ANY (ids) AND e.agent_id = me;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory._forget_episodes(uuid, uuid []) IS
+'Private: deletes these episodes of agent me (their embedding jobs locked first, chunks and jobs by cascade); returns how many. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory.forget_session(session_id text)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    PERFORM memory._check_text('session_id', session_id, 200);
+    RETURN memory._forget_episodes(me, ARRAY(
+        SELECT e.episode_id FROM memory.episodes AS e
+        WHERE e.agent_id = me AND e.session_id = forget_session.session_id
+        ORDER BY e.episode_id
+    ));
+END
+$$;
+
+COMMENT ON FUNCTION memory.forget_session(text) IS
+'Deletes every episode of the current agent with this session_id, with their chunks and embedding jobs; returns how many (0 when there are none). Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters).';
+
+CREATE OR REPLACE FUNCTION memory.forget_project(name text)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+    p uuid;
+    n integer;
+BEGIN
+    PERFORM memory._check_text('name', name, 200);
+    SELECT pr.project_id INTO p FROM memory.projects AS pr
+    WHERE pr.agent_id = me AND pr.name = forget_project.name
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'project not found'
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'this agent has no project of that name',
+                  HINT = 'it may have been forgotten already';
+    END IF;
+    n := memory._forget_episodes(me, ARRAY(
+        SELECT e.episode_id FROM memory.episodes AS e
+        WHERE e.agent_id = me AND e.project_id = p
+        ORDER BY e.episode_id
+    ));
+    DELETE FROM memory.projects AS pr WHERE pr.project_id = p AND pr.agent_id = me;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.forget_project(text) IS
+'Deletes the current agent''s project of this name and every episode in it, with their chunks and embedding jobs; returns how many episodes. Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters), P0002 (no such project).';
