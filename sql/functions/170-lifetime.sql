@@ -139,6 +139,25 @@ $$;
 COMMENT ON FUNCTION memory._drop_agent_rows(uuid, regclass, name, integer) IS
 'Private (drop_agent): removes at most batch_rows rows of the agent from one table (episodes and facts with their jobs locked first, their chunks, vectors and jobs by cascade; cached queries only this agent asked for with its askers'' rows). Returns the rows removed. Raises nothing of its own.';
 
+-- Private: a count argument within lo..hi (batch sizes and the like), else 22023.
+CREATE OR REPLACE FUNCTION memory._check_count(arg_name text, val integer, lo integer, hi integer)
+RETURNS integer
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL OR val NOT BETWEEN lo AND hi THEN
+        RAISE EXCEPTION '% must be between % and %', arg_name, lo, hi
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'leave it out for the default';
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_count(text, integer, integer, integer) IS
+'Private: returns val when it is within lo..hi; raises 22023 (NULL or outside) naming arg_name.';
+
 -- ---------------------------------------------------------------------------
 -- drop_agent: one batch per call of the SECURITY DEFINER step; the procedure commits
 -- between batches (a function cannot), so no batch holds its locks for long.
@@ -166,10 +185,7 @@ BEGIN
                   DETAIL = 'dropping an agent erases all its memory and cannot be undone',
                   HINT = format('CALL memory.drop_agent(%L, confirm => %L)', name, name);
     END IF;
-    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'batch_rows must be between 1 and 100000'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'the default, 2000, keeps each batch short';
-    END IF;
+    PERFORM memory._check_count('batch_rows', batch_rows, 1, 100000);
 
     SELECT ag.agent_id, ag.name, ag.db_role INTO a FROM memory.agents AS ag WHERE ag.name = _drop_agent_batch.name;
     IF FOUND THEN
@@ -364,3 +380,248 @@ $$;
 
 COMMENT ON FUNCTION memory.forget_project(text) IS
 'Deletes the current agent''s project of this name and every episode in it, with their chunks and embedding jobs; returns how many episodes. Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters), P0002 (no such project).';
+
+-- ---------------------------------------------------------------------------
+-- Decay and retention (migration 014). Effective importance (README, "Retention"):
+--   d   = 0.5 ^ (age / decay_half_life)          (1 without a half-life; age >= 0)
+--   u   = 1 - 0.5 ^ (access_count / 5)           (0 unused, 0.5 after 5 uses, -> 1)
+--   eff = importance * (d + (1 - d) * u)
+-- so 0 <= importance * d <= eff <= importance <= 1: age lowers it towards 0, use brings
+-- it back towards the importance the agent gave, never above.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.effective_importance(
+    importance real, occurred_at timestamptz, access_count integer, decay_half_life interval,
+    at timestamptz DEFAULT now()
+)
+RETURNS real
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- under 1e-30 is 0: a real cannot hold what a double can (the cast would underflow)
+    SELECT (CASE WHEN v < 1e-30 THEN 0 ELSE v END)::real
+    FROM (SELECT least(1, greatest(0, importance)) * (d + (1 - d) * u) AS v
+    FROM (
+        SELECT CASE
+                   WHEN decay_half_life IS NULL OR decay_half_life <= interval '0' THEN 1::double precision
+                   -- an infinite time: infinitely old (0) or not old at all (1)
+                   WHEN NOT (isfinite(occurred_at) AND isfinite(at)) THEN
+                       CASE WHEN occurred_at < at THEN 0::double precision ELSE 1::double precision END
+                   -- exponents capped at 1000 (0.5^1000 is 0 for a real; power() would underflow)
+                   ELSE power(0.5::double precision, least(1000,
+                              greatest(0, extract(EPOCH FROM at - occurred_at))::double precision
+                              / extract(EPOCH FROM decay_half_life)::double precision))
+               END AS d,
+               1 - power(0.5::double precision, least(1000, greatest(0, coalesce(access_count, 0)) / 5.0)) AS u
+    ) AS f) AS g
+$$;
+
+COMMENT ON FUNCTION memory.effective_importance(real, timestamptz, integer, interval, timestamptz) IS
+'An episode''s importance after decay and use: importance * (d + (1 - d) * u), d = 0.5^(age / decay_half_life) (1 when the half-life is NULL), u = 1 - 0.5^(access_count / 5); between importance * d and importance, never outside 0..1. Raises nothing (NULL in, NULL out).';
+
+-- The agent a policy call is about: the caller's own, or, for an operator, the named one.
+CREATE OR REPLACE FUNCTION memory._policy_agent(agent text)
+RETURNS uuid
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory.current_agent();
+    target uuid;
+BEGIN
+    IF agent IS NULL THEN
+        RETURN memory._require_agent();
+    END IF;
+    SELECT a.agent_id INTO target FROM memory.agents AS a WHERE a.name = agent;
+    IF target IS NOT NULL AND target = me THEN
+        RETURN me;
+    END IF;
+    IF NOT memory._is_admin() THEN
+        RAISE EXCEPTION 'only an operator may set another agent''s retention policy'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'leave agent NULL to set your own';
+    END IF;
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'agent % does not exist', agent
+            USING ERRCODE = 'no_data_found', HINT = 'SELECT name FROM memory.agents lists the agents';
+    END IF;
+    RETURN target;
+END
+$$;
+
+COMMENT ON FUNCTION memory._policy_agent(text) IS
+'Private: the agent a retention-policy call applies to: the caller''s own (agent NULL or its own name) or, for an operator, the named agent. Raises 42501 (not an agent; another agent''s name without being an operator), P0002 (an operator naming no agent).';
+
+CREATE OR REPLACE FUNCTION memory.set_retention_policy(
+    max_age interval DEFAULT NULL,
+    max_episodes integer DEFAULT NULL,
+    importance_floor real DEFAULT NULL,
+    protected_tags text [] DEFAULT '{}',
+    decay_half_life interval DEFAULT NULL,
+    agent text DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target uuid := memory._policy_agent(agent);
+    p memory.retention_policies;
+BEGIN
+    IF max_age IS NOT NULL AND (max_age <= interval '0' OR max_age > interval '1000 years') THEN
+        RAISE EXCEPTION 'max_age must be positive'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. interval ''365 days''; NULL keeps episodes of any age';
+    END IF;
+    IF decay_half_life IS NOT NULL AND (decay_half_life <= interval '0' OR decay_half_life > interval '1000 years') THEN
+        RAISE EXCEPTION 'decay_half_life must be positive'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'e.g. interval ''90 days''; NULL: importance does not decay';
+    END IF;
+    IF max_episodes IS NOT NULL AND max_episodes < 1 THEN
+        RAISE EXCEPTION 'max_episodes must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL keeps any number of episodes';
+    END IF;
+    IF importance_floor IS NOT NULL THEN
+        PERFORM memory._check_unit_interval('importance_floor', importance_floor);
+    END IF;
+    PERFORM memory._check_tags(coalesce(protected_tags, '{}'));
+    INSERT INTO memory.retention_policies AS r (
+        agent_id, max_age, max_episodes, importance_floor, protected_tags, decay_half_life, updated_at, updated_by
+    )
+    VALUES (target, max_age, max_episodes, importance_floor, coalesce(protected_tags, '{}'), decay_half_life,
+            now(), session_user)
+    ON CONFLICT (agent_id) DO UPDATE
+    SET max_age = excluded.max_age, max_episodes = excluded.max_episodes,
+        importance_floor = excluded.importance_floor, protected_tags = excluded.protected_tags,
+        decay_half_life = excluded.decay_half_life, updated_at = excluded.updated_at,
+        updated_by = excluded.updated_by
+    RETURNING * INTO p;
+    RETURN to_jsonb(p) - 'agent_id';
+END
+$$;
+
+COMMENT ON FUNCTION memory.set_retention_policy(interval, integer, real, text [], interval, text) IS
+'Sets (replaces) a retention policy: episodes older than max_age, beyond the max_episodes of highest effective importance, or with an effective importance under importance_floor are removed by the memory-retention job, except those carrying a protected tag; decay_half_life sets the decay of memory.effective_importance. NULL: no such rule. agent: NULL for the caller''s own; operators may name any agent. Returns the policy. Raises 42501 (not an agent; another agent without being an operator), P0002 (unknown agent), 22023 (non-positive max_age, half-life or max_episodes; bad tags), 22003 (floor outside 0..1).';
+
+CREATE OR REPLACE FUNCTION memory.clear_retention_policy(agent text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target uuid := memory._policy_agent(agent);
+BEGIN
+    DELETE FROM memory.retention_policies AS r WHERE r.agent_id = target;
+    RETURN FOUND;
+END
+$$;
+
+COMMENT ON FUNCTION memory.clear_retention_policy(text) IS
+'Removes a retention policy (the caller''s own, or an operator''s named agent''s); returns whether there was one. Raises 42501, P0002 as set_retention_policy.';
+
+-- One batch of one agent's retention: the first rule with work removes at most
+-- batch_rows episodes (logged first, then deleted with their jobs locked first).
+CREATE OR REPLACE FUNCTION memory._retention_batch(agent uuid, batch_rows integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p memory.retention_policies;
+    ids uuid [];
+    rule text;
+    excess bigint;
+BEGIN
+    SELECT * INTO p FROM memory.retention_policies AS r WHERE r.agent_id = agent;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    IF p.max_age IS NOT NULL THEN
+        rule := 'max_age';
+        ids := ARRAY(
+            SELECT e.episode_id FROM memory.episodes AS e
+            WHERE e.agent_id = agent AND e.occurred_at < now() - p.max_age AND NOT (e.tags && p.protected_tags)
+            ORDER BY e.occurred_at LIMIT batch_rows
+        );
+    END IF;
+    IF cardinality(ids) IS NOT DISTINCT FROM 0 AND p.importance_floor IS NOT NULL THEN
+        rule := 'importance_floor';
+        ids := ARRAY(
+            SELECT e.episode_id FROM memory.episodes AS e
+            WHERE e.agent_id = agent AND NOT (e.tags && p.protected_tags)
+              AND memory.effective_importance(e.importance, e.occurred_at, e.access_count, p.decay_half_life)
+                  < p.importance_floor
+            LIMIT batch_rows
+        );
+    END IF;
+    IF cardinality(ids) IS NOT DISTINCT FROM 0 AND p.max_episodes IS NOT NULL THEN
+        rule := 'max_episodes';
+        SELECT count(*) - p.max_episodes INTO excess FROM memory.episodes AS e WHERE e.agent_id = agent;
+        IF excess > 0 THEN
+            -- the least important first (protected ones count but are never removed)
+            ids := ARRAY(
+                SELECT e.episode_id FROM memory.episodes AS e
+                WHERE e.agent_id = agent AND NOT (e.tags && p.protected_tags)
+                ORDER BY memory.effective_importance(e.importance, e.occurred_at, e.access_count, p.decay_half_life),
+                         e.occurred_at, e.episode_id
+                LIMIT least(excess, batch_rows)
+            );
+        END IF;
+    END IF;
+    IF coalesce(cardinality(ids), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO memory.retention_log (
+        agent_id, episode_id, rule, occurred_at, tags, importance, effective_importance, access_count, content_sha256
+    )
+    SELECT e.agent_id, e.episode_id, rule, e.occurred_at, e.tags, e.importance,
+           memory.effective_importance(e.importance, e.occurred_at, e.access_count, p.decay_half_life),
+           e.access_count, e.content_sha256
+    FROM memory.episodes AS e
+    WHERE e.episode_id = ANY (ids) AND e.agent_id = agent;
+    RETURN memory._forget_episodes(agent, ids);
+END
+$$;
+
+COMMENT ON FUNCTION memory._retention_batch(uuid, integer) IS
+'Private (memory-retention): applies one batch of an agent''s policy: the first rule with work (max_age, then importance_floor, then max_episodes) removes at most batch_rows episodes not carrying a protected tag, each logged in memory.retention_log. Returns how many. Raises nothing of its own.';
+
+CREATE OR REPLACE FUNCTION memory.apply_retention(batch_rows integer DEFAULT 1000, max_batches integer DEFAULT 50)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '200ms'
+AS $$
+DECLARE
+    a uuid;
+    n integer;
+    total integer := 0;
+    batches integer := 0;
+BEGIN
+    PERFORM memory._check_count('batch_rows', batch_rows, 1, 100000);
+    PERFORM memory._check_count('max_batches', max_batches, 1, 100000);
+    -- Each agent in turn, one batch at a time; a batch that waits over lock_timeout
+    -- (200 ms) for rows the agent is writing now is undone and the agent skipped until
+    -- the next run: retention never waits long on an agent.
+    FOR a IN SELECT r.agent_id FROM memory.retention_policies AS r ORDER BY r.agent_id LOOP
+        LOOP
+            EXIT WHEN batches >= max_batches;
+            BEGIN
+                n := memory._retention_batch(a, batch_rows);
+            EXCEPTION WHEN lock_not_available THEN
+                n := 0;
+            END;
+            batches := batches + 1;
+            total := total + n;
+            EXIT WHEN n = 0;
+        END LOOP;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+COMMENT ON FUNCTION memory.apply_retention(integer, integer) IS
+'Operators and pg_cron (memory-retention): applies every retention policy, at most max_batches batches of batch_rows episodes in this call (the next run continues), each removal logged in memory.retention_log with its rule. Returns the episodes removed. Raises 22023 (batch_rows or max_batches outside 1..100000).';

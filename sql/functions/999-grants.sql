@@ -288,3 +288,13 @@ GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memo
 GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
 -- The agent's own erasures.
 GRANT EXECUTE ON FUNCTION memory.forget_session(text), memory.forget_project(text) TO memory_agent, memory_admin;
+-- == lifetime: retention and decay (migration 014) ==
+GRANT EXECUTE ON FUNCTION memory.effective_importance(real, timestamptz, integer, interval, timestamptz)
+TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.set_retention_policy(interval, integer, real, text [], interval, text),
+    memory.clear_retention_policy(text)
+TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._policy_agent(text) TO memory_owner;
+GRANT EXECUTE ON FUNCTION memory.apply_retention(integer, integer) TO memory_admin;
+GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent, memory_admin;

@@ -220,11 +220,12 @@ SELECT is(
         'memory._common_lexemes(text)',
         'memory._episode_text_list(tsquery,integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
         'memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
-        'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
+        'memory.clear_retention_policy(text)', 'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
         'memory.current_agent()', 'memory.embed_query(text,text)', 'memory.forget_episode(uuid)',
         'memory.forget_project(text)', 'memory.forget_session(text)',
         'memory.link_facts(uuid,uuid,text,real)', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
-        'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text)',
+        'memory.schema_version()', 'memory.set_retention_policy(interval,integer,real,text[],interval,text)',
+        'memory.set_working_memory(text,jsonb,interval,text,text)',
         'memory.vote(uuid,uuid,boolean)'
     ],
     'agents may execute exactly the reviewed SECURITY DEFINER functions (each scoped to the caller or global by design)'

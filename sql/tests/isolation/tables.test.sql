@@ -183,6 +183,14 @@ BEGIN
             SELECT c.model_id, c.query_sha256, $2 FROM c
         $sql$ USING m || ' query', pg_temp.id(who, 'agent');
     END IF;
+    IF to_regclass('memory.retention_log') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.retention_policies (agent_id, max_age) VALUES ($1, interval ''10 years'')'
+        USING pg_temp.id(who, 'agent');
+        EXECUTE 'INSERT INTO memory.retention_log (agent_id, episode_id, rule, occurred_at, tags, importance, '
+                'effective_importance, access_count, content_sha256) '
+                'VALUES ($1, gen_random_uuid(), ''max_age'', now(), ''{}'', 0.5, 0.5, 0, memory._sha256($2))'
+        USING pg_temp.id(who, 'agent'), m;
+    END IF;
     IF to_regclass('memory.agent_drops') IS NOT NULL THEN
         EXECUTE 'INSERT INTO memory.agent_drops (agent_id, agent_name, db_role) VALUES ($1, $2, $3)'
         USING pg_temp.id(who, 'agent'), who, 'test_' || lower(who);
