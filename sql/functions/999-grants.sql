@@ -234,7 +234,7 @@ GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 -- read and write every agent's memory. Their private helpers run as memory_owner and
 -- are granted to nobody.
 GRANT EXECUTE ON FUNCTION
-    memory.import_legacy(text, text, integer, text, text, boolean),
+    memory.import_legacy(text, text, integer, text, text, boolean, jsonb),
     memory.legacy_import_report(text, text)
 TO memory_admin;
 GRANT SELECT ON memory.legacy_imports, memory.agent_imports TO memory_admin;

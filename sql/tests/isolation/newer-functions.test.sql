@@ -620,7 +620,7 @@ SELECT is(
             'memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text)',
             'memory.finish_cache_reconcile(text, bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, text)',
             'memory.export_agent(text)', 'memory.import_agent(text, text, name, boolean)',
-            'memory.import_legacy(text, text, integer, text, text, boolean)', 'memory.legacy_import_report(text, text)',
+            'memory.import_legacy(text, text, integer, text, text, boolean, jsonb)', 'memory.legacy_import_report(text, text)',
             'memory.checkpoint_now()', 'memory.auto_checkpoint()', 'memory.pause_embedding(text)',
             'memory.resume_embedding()', 'memory.requeue_dead(bigint[])', 'memory.reembed(boolean)',
             'memory.set_active_model(text)', 'memory.fold_access_stats()', 'memory.record_cron_status()',
