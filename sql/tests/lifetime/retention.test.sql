@@ -2,7 +2,7 @@
 -- tags are never removed, the agent reads its own log only, policies are the agent's own
 -- or an operator's; effective importance is bounded and monotone; bad input.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -25,6 +25,12 @@ INSERT INTO ids VALUES ('beta_old', memory.remember('Beta has no policy', 0.1, o
 RESET SESSION AUTHORIZATION;
 UPDATE memory.episodes SET access_count = 50 WHERE episode_id = (SELECT id FROM ids WHERE name = 'used');
 INSERT INTO ids SELECT 'alpha', agent_id FROM memory.agents WHERE name = 'Alpha';
+
+SELECT is(
+    (SELECT schedule || ' ' || command || ' ' || username FROM cron.job WHERE jobname = 'memory-retention'),
+    '*/10 * * * * SELECT memory.apply_retention() memory_operator',
+    'memory-retention applies the policies every 10 minutes as memory_operator'
+);
 
 -- ---------------------------------------------------------------- decay
 SELECT is(
