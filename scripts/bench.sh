@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: every benchmark of the project, each figure beside a baseline measured in
-# the same run. Parts: embedding, search, load, fairness (default: all; BENCH_PARTS="search load"
+# the same run. Parts: embedding, search, load, fairness, erasure (default: all; BENCH_PARTS="search load"
 # runs some). Each part writes its section (reports/bench-<part>.md) and its figures and
 # raw samples (reports/data/<part>.json); then python/bench/report.py draws the plots
 # (reports/plots/*.png), writes reports/bench.md (figures table, sections, plots, the
@@ -12,7 +12,7 @@ cd "$ROOT"
 export PYTHONPATH=$ROOT/python HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$VAR/cache/hf"
 export MPLBACKEND=Agg MPLCONFIGDIR="$VAR/cache/matplotlib"
 mkdir -p reports/data reports/plots
-parts=${BENCH_PARTS:-embedding search load fairness}
+parts=${BENCH_PARTS:-embedding search load fairness erasure}
 for part in $parts; do
   started=$SECONDS
   log "bench: $part"
@@ -21,7 +21,8 @@ for part in $parts; do
     search) "$VENV/bin/python" -m evaluation.bench_search --report reports/bench-search.md --data reports/data/search.json ;;
     load) "$VENV/bin/python" -m evaluation.bench_load --report reports/bench-load.md --data reports/data/load.json ;;
     fairness) "$VENV/bin/python" -m bench.bench_fairness --report reports/bench-fairness.md ;;
-    *) die "unknown bench part $part (embedding, search, load, fairness)" ;;
+    erasure) "$VENV/bin/python" -m bench.bench_erasure --report reports/bench-erasure.md --data reports/data/erasure.json ;;
+    *) die "unknown bench part $part (embedding, search, load, fairness, erasure)" ;;
   esac
   log "bench: $part took $((SECONDS - started)) s"
 done

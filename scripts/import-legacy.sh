@@ -5,8 +5,8 @@
 #   scripts/import-legacy.sh --agent NAME [--role ROLE] [--server legacy_brain]
 #       [--dbname legacy_brain] [--host DIR_OR_HOST] [--port PORT] [--user legacy_reader]
 #       [--password-file FILE] [--batch 500] [--remote-schema public]
-#       [--core-schema nexus_memory] [--memory-db agent_memory] [--again] [--report-only]
-#       [--drop-server]
+#       [--core-schema nexus_memory] [--column-map JSON] [--memory-db agent_memory] [--again]
+#       [--report-only] [--drop-server]
 #   make import-legacy AGENT=NEXUS [ROLE=agent_nexus] [SERVER=...] [LEGACY_DB=...] [ARGS=...]
 #
 # Set-up (as the superuser, idempotent): the foreign server (host defaults to this
@@ -15,6 +15,10 @@
 # (default .secrets/<user>_password; never on a command line, never logged). With --role,
 # a missing agent is created and bound to that existing login role.
 #
+# The old episodes may be in any known layout (public.zep_episodic_memory keyed by
+# episode_id, nexus_memory.zep_episodic_memory keyed by uuid, memory_system.episodes);
+# --column-map '{"episodes": {"table": "old.notes", "content": "body"}}' names the table
+# and columns of another one (docs/portability.md).
 # Then memory.import_legacy() is called until it reports done, one transaction per call:
 # kill this script at any moment and run it again, and it resumes after the last
 # committed batch; nothing is written twice. --again runs a full second pass over an
@@ -28,7 +32,7 @@ set -euo pipefail
 pg_env_super
 
 server=legacy_brain dbname=legacy_brain host=$RUN_DIR port=$PGPORT_MEMORY user=legacy_reader
-password_file='' agent='' role='' batch=500 remote_schema=public core_schema=nexus_memory
+password_file='' agent='' role='' batch=500 remote_schema=public core_schema=nexus_memory column_map=''
 memory_db=$MEMORY_DB again=false report_only=false drop_server=false
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,11 +47,12 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2; shift 2 ;;
     --remote-schema) remote_schema=$2; shift 2 ;;
     --core-schema) core_schema=$2; shift 2 ;;
+    --column-map) column_map=$2; shift 2 ;;
     --memory-db) memory_db=$2; shift 2 ;;
     --again) again=true; shift ;;
     --report-only) report_only=true; shift ;;
     --drop-server) drop_server=true; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -84,8 +89,10 @@ SQL
   restart=$again
   while :; do
     out=$(echo "SELECT r->>'phase', r->>'rows_read', r->>'rows_written', r->>'next_phase', r->>'done', r->>'batches'
-                FROM memory.import_legacy(:'server', :'agent', :batch, :'rs', :'cs', :restart) AS r" \
-          | q -v batch="$batch" -v rs="$remote_schema" -v cs="$core_schema" -v restart="$restart" -F $'\t') || exit 2
+                FROM memory.import_legacy(:'server', :'agent', :batch, :'rs', :'cs', :restart,
+                                          nullif(:'cm', '')::jsonb) AS r" \
+          | q -v batch="$batch" -v rs="$remote_schema" -v cs="$core_schema" -v restart="$restart" \
+              -v cm="$column_map" -F $'\t') || exit 2
     restart=false
     IFS=$'\t' read -r phase nread nwritten next finished batches <<<"$out"
     log "$phase: read $nread, wrote $nwritten (batch $batches)${next:+, next: $next}"

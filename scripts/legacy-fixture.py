@@ -17,9 +17,19 @@ A read-only login role (default legacy_reader) may connect to it; its password i
 generated once into .secrets/<role>_password and set as a SCRAM verifier (it never
 reaches the server's log). postgres_fdw in the memory database connects as that role.
 
+--layout moves the episodes to another layout the seeds show (the data is the same):
+  architecture-v2  public.zep_episodic_memory keyed by episode_id (the default)
+  orchestrator     nexus_memory.zep_episodic_memory keyed by uuid, without "timestamp"
+                   (the orchestrator report queried uuid, content, importance_score,
+                   created_at)
+  memory-system    memory_system.episodes (id, occurred_at, content, importance, tags,
+                   embedding, project_id, metadata, created_at): the table the old code
+                   queried (audit-chatgpt), which never existed; its columns are the
+                   names an ORM of that code would use
+
 Usage (the superuser's libpq environment, as scripts/lib.sh's pg_env_super sets it):
     .venv/bin/python scripts/legacy-fixture.py [--dbname legacy_brain] [--reader legacy_reader]
-        [--episodes 4704] [--seed 20251014] [--replace] [--drop]
+        [--episodes 4704] [--seed 20251014] [--layout architecture-v2] [--replace] [--drop]
 Prints one JSON line describing what it made.
 """
 
@@ -699,6 +709,25 @@ COPY = {
 }
 
 
+# The other layouts of the old episodes, from the architecture-v2 one.
+LAYOUTS = {
+    "architecture-v2": "",
+    "orchestrator": """
+ALTER TABLE public.zep_episodic_memory RENAME COLUMN episode_id TO uuid;
+ALTER TABLE public.zep_episodic_memory DROP COLUMN "timestamp";
+ALTER TABLE public.zep_episodic_memory SET SCHEMA nexus_memory;
+""",
+    "memory-system": """
+CREATE SCHEMA memory_system;
+ALTER TABLE public.zep_episodic_memory RENAME COLUMN episode_id TO id;
+ALTER TABLE public.zep_episodic_memory RENAME COLUMN "timestamp" TO occurred_at;
+ALTER TABLE public.zep_episodic_memory RENAME COLUMN importance_score TO importance;
+ALTER TABLE public.zep_episodic_memory RENAME TO episodes;
+ALTER TABLE public.episodes SET SCHEMA memory_system;
+""",
+}
+
+
 def reader_password(role: str) -> str:
     path = SECRETS / f"{role}_password"
     if not path.exists() or not path.read_text().strip():
@@ -723,6 +752,7 @@ def main() -> int:
     )
     ap.add_argument("--episodes", type=int, default=4704)
     ap.add_argument("--seed", type=int, default=20251014)
+    ap.add_argument("--layout", choices=sorted(LAYOUTS), default="architecture-v2")
     ap.add_argument("--replace", action="store_true", help="drop the database first if it exists")
     ap.add_argument(
         "--drop", action="store_true", help="only drop the database and the reader role"
@@ -772,11 +802,6 @@ def main() -> int:
                 with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in data[key]:
                         copy.write_row(row)
-        role = sql.Identifier(args.reader)
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public, nexus_memory TO {}").format(role))
-        conn.execute(
-            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public, nexus_memory TO {}").format(role)
-        )
         summary = conn.execute(
             """
             SELECT count(*), count(*) FILTER (WHERE char_length(content) > 500),
@@ -787,12 +812,25 @@ def main() -> int:
             FROM zep_episodic_memory
             """
         ).fetchone()
+        if LAYOUTS[args.layout]:
+            conn.execute(LAYOUTS[args.layout])
+        role = sql.Identifier(args.reader)
+        schemas = sql.SQL(", ").join(
+            sql.Identifier(r[0])
+            for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname IN "
+                "('public', 'nexus_memory', 'memory_system') ORDER BY 1"
+            ).fetchall()
+        )
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schemas, role))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schemas, role))
     print(
         json.dumps(
             {
                 "database": args.dbname,
                 "reader": args.reader,
                 "seed": args.seed,
+                "layout": args.layout,
                 "episodes": summary[0],
                 "over_500_chars": summary[1],
                 "over_5000_chars": summary[2],

@@ -31,12 +31,13 @@ from typing import Any
 from bench import common, plots
 
 log = logging.getLogger("bench.report")
-PARTS = ("embedding", "search", "load", "fairness")
+PARTS = ("embedding", "search", "load", "fairness", "erasure")
 TITLES = {
     "embedding": "embedding pipeline",
     "search": "search",
     "load": "load (pgbench)",
     "fairness": "fairness",
+    "erasure": "erasure",
 }
 EVAL_REPORT = common.REPORTS / "eval-locomo.md"
 README = common.ROOT / "README.md"
@@ -224,6 +225,30 @@ def fairness_rows(d: Data) -> list[Row]:
     ]
 
 
+def erasure_rows(d: Data) -> list[Row]:
+    s = d["summary"]
+    b, w = s["writer_baseline"], s["writer_during"]
+    what = f"drop_agent of {s['episodes']:,} episodes while another agent writes"
+    return [
+        Row(
+            "erasure",
+            f"{what}: the other agent's longest wait on a lock",
+            f"**{num(s['max_lock_wait_ms'])} ms** (drop: {num(s['drop_seconds'])} s, "
+            f"{s['batches']:,} batches)",
+            f"the same writes before the drop: {num(s['baseline_max_lock_wait_ms'])} ms; "
+            f"target <= {s['target_ms']} ms",
+            f"{s['max_lock_wait_ms'] / s['target_ms']:.2f} of the target",
+        ),
+        Row(
+            "erasure",
+            f"{what}: the other agent's write latency p99 (max)",
+            f"{num(w['p99'])} ms ({num(w['max'])})",
+            f"before the drop: {num(b['p99'])} ms ({num(b['max'])})",
+            f"x{w['p99'] / b['p99']:.1f} (p99)",
+        ),
+    ]
+
+
 def file_date(path: Path) -> str:
     """When a report was written: its last commit if unchanged since, else its mtime."""
     rel = str(path.relative_to(common.ROOT))
@@ -339,6 +364,7 @@ def build(readme: Path | None) -> str:
         ("search", search_rows),
         ("load", load_rows),
         ("fairness", fairness_rows),
+        ("erasure", erasure_rows),
     ):
         if part in datas:
             rows += fn(datas[part])

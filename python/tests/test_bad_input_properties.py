@@ -104,6 +104,11 @@ MODEL_CODES: dict[str, set[str]] = {
     "estimate_tokens": set(),
     "render_context": {"22023"},
     "my_quota": set(),
+    "forget_session": {"22023", "22001"},
+    "forget_project": {"22023", "22001", "P0002"},
+    "set_retention_policy": {"42501", "22023", "22003"},
+    "clear_retention_policy": {"42501"},
+    "effective_importance": set(),
 }
 SIGNATURES = {
     "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer)",
@@ -2095,3 +2100,139 @@ def test_render_context(api: Api, context) -> None:
                 assert (f"## {heading}\n" in text) == (sections.get(key, ("", 0))[1] > 0), (
                     f"section {key}"
                 )
+
+
+# ------------------------------------------------------------------ lifetime (issue 20)
+YEARS_1000 = 12_000 * 30 * DAY  # interval '1000 years', in PostgreSQL's interval order
+
+
+@PROPERTY
+@given(session_id=mostly(st.sampled_from(["s1", "s9"]), texts(200), 2))
+def test_forget_session(api: Api, session_id) -> None:
+    e = Expect("forget_session")
+    api.texts_in(e, session_id)
+    if not e.refused_by_type:
+        check_text(e, "session_id", session_id, 200)
+    rows = api.call("SELECT memory.forget_session(%b::text)", [session_id], e)
+    if rows is not None:
+        assert rows[0][0] >= 0
+        me = api.agent_id("Prop")
+        assert (
+            api.one(
+                "SELECT count(*) FROM memory.episodes WHERE agent_id = %s AND session_id = %b::text",
+                [me, session_id],
+            )
+            == 0
+        ), "episodes of the session remain"
+
+
+@PROPERTY
+@given(name=mostly(st.sampled_from(["proj", "fresh-project", "other-project"]), texts(200), 2))
+def test_forget_project(api: Api, name) -> None:
+    me = api.agent("Prop")
+    if name == "fresh-project":
+        me.execute("SELECT memory.remember('in a fresh project', project => 'fresh-project')")
+    e = Expect("forget_project")
+    api.texts_in(e, name)
+    if not e.refused_by_type:
+        check_text(e, "name", name, 200)
+        exists = api.one(
+            "SELECT count(*) FROM memory.projects WHERE agent_id = %s AND name = %b::text",
+            [api.agent_id("Prop"), name],
+        )
+        e.rule(not blank(name) and len(name) <= 200 and exists == 0, "P0002", "no such project")
+    rows = api.call("SELECT memory.forget_project(%b::text)", [name], e)
+    if rows is not None:
+        assert rows[0][0] >= 0
+        assert (
+            api.one(
+                "SELECT count(*) FROM memory.projects WHERE agent_id = %s AND name = %b::text",
+                [api.agent_id("Prop"), name],
+            )
+            == 0
+        )
+
+
+POLICY_AGENTS = mostly(st.sampled_from([None, "Prop"]), st.one_of(st.just("Other"), TEXT), 3)
+
+
+@PROPERTY
+@given(
+    max_age=INTERVALS,
+    max_episodes=mostly(st.none(), ints(1, 10**6), 2),
+    importance_floor=mostly(st.none(), UNIT_FLOATS, 2),
+    protected_tags=TAGS,
+    decay_half_life=INTERVALS,
+    agent=POLICY_AGENTS,
+)
+def test_set_retention_policy(
+    api: Api, max_age, max_episodes, importance_floor, protected_tags, decay_half_life, agent
+) -> None:
+    e = Expect("set_retention_policy")
+    api.texts_in(e, protected_tags, agent)
+    api.int4_in(e, max_episodes)
+    floor = api.real_in(e, importance_floor)
+    if not e.refused_by_type:
+        e.rule(agent not in (None, "Prop"), "42501", "another agent's policy")
+        for name, v in (("max_age", max_age), ("decay_half_life", decay_half_life)):
+            span = interval_span(v)
+            e.rule(span is not None and not 0 < span <= YEARS_1000, "22023", f"{name} not positive")
+        e.rule(max_episodes is not None and max_episodes < 1, "22023", "max_episodes under 1")
+        e.rule(floor is not None and not unit_ok(floor), "22003", "floor outside 0..1")
+        check_tags(e, protected_tags)
+    rows = api.call(
+        "SELECT memory.set_retention_policy(%b::interval, %b::integer, %b::real, %b::text[], "
+        "%b::interval, %b::text)",
+        [
+            interval_param(max_age),
+            max_episodes,
+            importance_floor,
+            protected_tags,
+            interval_param(decay_half_life),
+            agent,
+        ],
+        e,
+    )
+    if rows is not None:
+        got = api.one(
+            "SELECT max_episodes FROM memory.retention_policies WHERE agent_id = %s",
+            [api.agent_id("Prop")],
+        )
+        assert got == max_episodes, "the policy does not read back"
+
+
+@PROPERTY
+@given(agent=POLICY_AGENTS)
+def test_clear_retention_policy(api: Api, agent) -> None:
+    e = Expect("clear_retention_policy")
+    api.texts_in(e, agent)
+    if not e.refused_by_type:
+        e.rule(agent not in (None, "Prop"), "42501", "another agent's policy")
+    rows = api.call("SELECT memory.clear_retention_policy(%b::text)", [agent], e)
+    if rows is not None:
+        assert (
+            api.one(
+                "SELECT count(*) FROM memory.retention_policies WHERE agent_id = %s",
+                [api.agent_id("Prop")],
+            )
+            == 0
+        )
+
+
+@PROPERTY
+@given(importance=FLOATS, occurred_at=TIMES, access_count=INTS, decay_half_life=INTERVALS)
+def test_effective_importance(api: Api, importance, occurred_at, access_count, decay_half_life):
+    """Any values (NaN, infinities, negative counts and intervals): a value within 0..1."""
+    e = Expect("effective_importance")
+    imp = api.real_in(e, importance)
+    api.time_in(e, occurred_at)
+    api.int4_in(e, access_count)
+    rows = api.call(
+        "SELECT memory.effective_importance(%b::real, %b::timestamptz, %b::integer, %b::interval)",
+        [importance, occurred_at, access_count, interval_param(decay_half_life)],
+        e,
+    )
+    if rows is not None and imp is not None and not math.isnan(imp):
+        value = rows[0][0]
+        if value is not None:
+            assert 0 <= value <= min(1.0, max(0.0, imp)) + 1e-6, (value, imp)

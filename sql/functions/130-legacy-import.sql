@@ -343,9 +343,122 @@ $$;
 COMMENT ON FUNCTION memory._legacy_ft(text, text) IS
 'Private (legacy import): the quoted name of the foreign table memory_legacy.<server>__<suffix>, NULL when it does not exist. Raises nothing.';
 
--- Creates the foreign tables of server (again, when refresh or when missing)
--- for the old tables that exist in the old database.
-CREATE OR REPLACE FUNCTION memory._legacy_attach(server text, remote_schema text, core_schema text, refresh boolean)
+-- Where each old table may be (the seeds show several layouts of the old brain), and
+-- the other names its columns went by. Candidates are tried in order; the schema of a
+-- candidate is the remote_schema or core_schema argument, or a literal schema.
+--   architecture-v2:  public.zep_episodic_memory (episode_id, "timestamp", importance_score, ...)
+--   orchestrator:     nexus_memory.zep_episodic_memory (uuid, content, importance_score, created_at)
+--   audit-chatgpt:    memory_system.episodes (id, content, importance, occurred_at, ...), the
+--                     table the old code queried
+CREATE OR REPLACE FUNCTION memory._legacy_locations()
+RETURNS TABLE (suffix text, pos integer, schema_of text, remote_table text)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.suffix, 0, CASE WHEN t.in_core THEN 'core' ELSE 'remote' END, t.remote_table
+    FROM memory._legacy_tables() AS t
+    UNION ALL
+    VALUES ('episodes', 1, 'core', 'zep_episodic_memory'),
+           ('episodes', 2, 'memory_system', 'episodes')
+$$;
+
+COMMENT ON FUNCTION memory._legacy_locations() IS
+'Private (legacy import): where each old table may be, in the order tried: suffix, position, schema (remote, core, or a literal schema name), table. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._legacy_synonyms()
+RETURNS TABLE (suffix text, column_name text, synonyms text [])
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('episodes', 'episode_id', ARRAY['uuid', 'id']),
+           ('episodes', 'timestamp', ARRAY['occurred_at', 'event_time']),
+           ('episodes', 'importance_score', ARRAY['importance']),
+           ('episodes', 'project_id', ARRAY['project']),
+           ('projects', 'project_name', ARRAY['name'])
+$$;
+
+COMMENT ON FUNCTION memory._legacy_synonyms() IS
+'Private (legacy import): other names of old columns (suffix, the name the import reads, its synonyms). Raises nothing.';
+
+-- The columns of each old table the import reads: name, type, synonyms, and whether the
+-- import cannot do without it (the key, and an episode's content).
+CREATE OR REPLACE FUNCTION memory._legacy_columns(suffix text)
+RETURNS TABLE (pos integer, column_name text, column_type text, synonyms text [], required boolean)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.pos::integer, c.name, c.typ, coalesce(s.synonyms, '{}'),
+           c.pos = 1 OR (_legacy_columns.suffix = 'episodes' AND c.name = 'content')
+    FROM memory._legacy_tables() AS t
+    CROSS JOIN LATERAL unnest(string_to_array(t.columns, ', ')) WITH ORDINALITY AS d (decl, pos)
+    CROSS JOIN LATERAL (SELECT d.pos, trim(BOTH '"' FROM split_part(d.decl, ' ', 1)) AS name,
+                               substr(d.decl, strpos(d.decl, ' ') + 1) AS typ) AS c
+    LEFT JOIN memory._legacy_synonyms() AS s ON s.suffix = t.suffix AND s.column_name = c.name
+    WHERE t.suffix = _legacy_columns.suffix
+    ORDER BY c.pos
+$$;
+
+COMMENT ON FUNCTION memory._legacy_columns(text) IS
+'Private (legacy import): the columns read from one old table (from memory._legacy_tables), with their synonyms and whether they are required. Raises nothing.';
+
+-- Checks an operator's column mapping: {"<suffix>": {"table": "schema.table",
+-- "<column>": "<old column>", ...}, ...} with known suffixes and columns only.
+CREATE OR REPLACE FUNCTION memory._legacy_check_map(column_map jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    c text;
+BEGIN
+    IF column_map IS NULL THEN
+        RETURN '{}';
+    END IF;
+    IF jsonb_typeof(column_map) <> 'object' THEN
+        RAISE EXCEPTION 'column_map must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'e.g. {"episodes": {"table": "old.episodes", "episode_id": "id", "content": "body"}}';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(column_map) LOOP
+        IF NOT EXISTS (SELECT 1 FROM memory._legacy_tables() AS t WHERE t.suffix = k)
+           OR jsonb_typeof(column_map -> k) <> 'object' THEN
+            RAISE EXCEPTION 'column_map has an unknown table or a value that is not an object'
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('key %s', k),
+                      HINT = 'keys: projects, episodes, facts, working, blocks, checkpoints, state; each an object';
+        END IF;
+        FOR c IN SELECT jsonb_object_keys(column_map -> k) LOOP
+            IF (c <> 'table' AND NOT EXISTS (SELECT 1 FROM memory._legacy_columns(k) AS x WHERE x.column_name = c))
+               OR jsonb_typeof(column_map -> k -> c) <> 'string'
+               OR (c = 'table' AND (column_map -> k ->> c) !~ '^[^.]+\.[^.]+$') THEN
+                RAISE EXCEPTION 'column_map names an unknown column or a value that is not a name'
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s.%s', k, c),
+                          HINT = 'each column the import reads (memory._legacy_columns) maps to an old column name; "table" is "schema.table"';
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN column_map;
+END
+$$;
+
+COMMENT ON FUNCTION memory._legacy_check_map(jsonb) IS
+'Private (legacy import): returns the column mapping (an empty object for NULL) when it names known tables and columns with string values. Raises 22023 otherwise.';
+
+-- Creates, for each old table present on server, a foreign table of the columns found
+-- (memory_legacy.<server>__<suffix>__r, each column under the name the import reads,
+-- mapped to the old name by the operator's column_map, the name itself or a synonym) and
+-- a view memory_legacy.<server>__<suffix> with every column the import reads (NULL for
+-- an optional column the old table lacks). A table whose required columns are missing is
+-- an unknown layout: the error names them, before anything is written. Again when
+-- refresh or when missing.
+DROP FUNCTION IF EXISTS memory._legacy_attach(text, text, text, boolean);  -- before column_map (issue 20)
+CREATE OR REPLACE FUNCTION memory._legacy_attach(
+    server text, remote_schema text, core_schema text, refresh boolean, column_map jsonb DEFAULT '{}'
+)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -353,7 +466,15 @@ AS $$
 DECLARE
     srv record;
     t record;
+    c record;
     cat text := format('memory_legacy.%I', server || '__catalog');
+    cols text := format('memory_legacy.%I', server || '__columns');
+    loc text [];
+    have_cols text [];
+    remote text;
+    decls text [];
+    sel text [];
+    missing text [];
     present boolean;
 BEGIN
     SELECT s.oid, s.srvname, w.fdwname INTO srv
@@ -381,38 +502,100 @@ BEGIN
     IF NOT refresh AND to_regclass(format('memory_legacy.%I', server || '__episodes')) IS NOT NULL THEN
         RETURN;  -- attached already
     END IF;
-    FOR t IN SELECT c.relname FROM pg_catalog.pg_class AS c
-             WHERE c.relnamespace = 'memory_legacy'::regnamespace AND c.relkind = 'f'
-               AND c.relname LIKE replace(server, '_', '\_') || '\_\_%'
+    -- views first: they depend on the foreign tables
+    FOR t IN SELECT c2.relname, c2.relkind FROM pg_catalog.pg_class AS c2
+             WHERE c2.relnamespace = 'memory_legacy'::regnamespace AND c2.relkind IN ('v', 'f')
+               AND c2.relname LIKE replace(server, '_', '\_') || '\_\_%'
+             ORDER BY c2.relkind DESC
     LOOP
-        EXECUTE format('DROP FOREIGN TABLE memory_legacy.%I', t.relname);
+        EXECUTE format('DROP %s memory_legacy.%I', CASE t.relkind WHEN 'v' THEN 'VIEW' ELSE 'FOREIGN TABLE' END, t.relname);
     END LOOP;
 
     EXECUTE format(
         'CREATE FOREIGN TABLE %s (schemaname name, tablename name) SERVER %I '
         'OPTIONS (schema_name %L, table_name %L)', cat, server, 'pg_catalog', 'pg_tables'
     );
+    EXECUTE format(
+        'CREATE FOREIGN TABLE %s (table_schema text, table_name text, column_name text, ordinal_position integer) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', cols, server, 'information_schema', 'columns'
+    );
     FOR t IN SELECT * FROM memory._legacy_tables() LOOP
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE schemaname = $1 AND tablename = $2)', cat)
-        INTO present
-        USING CASE WHEN t.in_core THEN core_schema ELSE remote_schema END, t.remote_table;
-        IF present THEN
-            EXECUTE format(
-                'CREATE FOREIGN TABLE memory_legacy.%I (%s) SERVER %I OPTIONS (schema_name %L, table_name %L, fetch_size %L)',
-                server || '__' || t.suffix, t.columns, server,
-                CASE WHEN t.in_core THEN core_schema ELSE remote_schema END, t.remote_table, '500'
-            );
-        ELSIF t.required THEN
-            RAISE EXCEPTION 'the legacy database has no table %.%', remote_schema, t.remote_table
-                USING ERRCODE = 'undefined_table',
-                      HINT = 'check the server''s dbname and the remote_schema argument (default public)';
+        -- where: the operator's table, else the first candidate that exists
+        IF column_map -> t.suffix ? 'table' THEN
+            loc := ARRAY[split_part(column_map -> t.suffix ->> 'table', '.', 1),
+                         split_part(column_map -> t.suffix ->> 'table', '.', 2)];
+        ELSE
+            loc := NULL;
+            FOR c IN SELECT CASE l.schema_of WHEN 'remote' THEN remote_schema WHEN 'core' THEN core_schema
+                            ELSE l.schema_of END AS sch, l.remote_table
+                     FROM memory._legacy_locations() AS l WHERE l.suffix = t.suffix ORDER BY l.pos
+            LOOP
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE schemaname = $1 AND tablename = $2)', cat)
+                INTO present USING c.sch, c.remote_table;
+                IF present THEN
+                    loc := ARRAY[c.sch, c.remote_table];
+                    EXIT;
+                END IF;
+            END LOOP;
         END IF;
+        IF loc IS NULL THEN
+            IF t.required THEN
+                RAISE EXCEPTION 'the legacy database has no table %.% (nor any other known place of it)',
+                                remote_schema, t.remote_table
+                    USING ERRCODE = 'undefined_table',
+                          DETAIL = (SELECT string_agg(l.schema_of || '.' || l.remote_table, ', ' ORDER BY l.pos)
+                                    FROM memory._legacy_locations() AS l WHERE l.suffix = t.suffix),
+                          HINT = 'check the server''s dbname and remote_schema, or name the table: column_map => {"'
+                                 || t.suffix || '": {"table": "schema.table"}}';
+            END IF;
+            IF t.suffix = 'projects' THEN
+                -- the episodes read their project's name through it: an empty one will do
+                EXECUTE format('CREATE VIEW memory_legacy.%I AS SELECT %s WHERE false', server || '__projects',
+                               (SELECT string_agg(format('NULL::%s AS %I', x.column_type, x.column_name), ', '
+                                                  ORDER BY x.pos) FROM memory._legacy_columns('projects') AS x));
+            END IF;
+            CONTINUE;
+        END IF;
+        EXECUTE format('SELECT array_agg(column_name::text ORDER BY ordinal_position) FROM %s WHERE table_schema = $1 AND table_name = $2', cols)
+        INTO have_cols USING loc[1], loc[2];
+        decls := '{}';
+        sel := '{}';
+        missing := '{}';
+        FOR c IN SELECT * FROM memory._legacy_columns(t.suffix) ORDER BY pos LOOP
+            remote := coalesce(
+                column_map -> t.suffix ->> c.column_name,
+                (SELECT n FROM unnest(c.column_name || c.synonyms) WITH ORDINALITY AS u (n, o)
+                 WHERE n = ANY (have_cols) ORDER BY o LIMIT 1)
+            );
+            IF remote IS NULL OR NOT remote = ANY (coalesce(have_cols, '{}')) THEN
+                IF c.required THEN
+                    missing := missing || (c.column_name || coalesce(' (or ' || nullif(array_to_string(c.synonyms, ', '), '') || ')', ''));
+                END IF;
+                sel := sel || format('NULL::%s AS %I', c.column_type, c.column_name);
+            ELSE
+                decls := decls || format('%I %s OPTIONS (column_name %L)', c.column_name, c.column_type, remote);
+                sel := sel || format('r.%I', c.column_name);
+            END IF;
+        END LOOP;
+        IF cardinality(missing) > 0 THEN
+            RAISE EXCEPTION 'unknown layout of the legacy table %.%: no column %', loc[1], loc[2], array_to_string(missing, '; ')
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = format('its columns: %s', coalesce(array_to_string(have_cols, ', '), '(none visible)')),
+                      HINT = format('map them: column_map => {"%s": {"%s": "<old column>"}}', t.suffix,
+                                    split_part(missing[1], ' ', 1));
+        END IF;
+        EXECUTE format(
+            'CREATE FOREIGN TABLE memory_legacy.%I (%s) SERVER %I OPTIONS (schema_name %L, table_name %L, fetch_size %L)',
+            server || '__' || t.suffix || '__r', array_to_string(decls, ', '), server, loc[1], loc[2], '500'
+        );
+        EXECUTE format('CREATE VIEW memory_legacy.%I AS SELECT %s FROM memory_legacy.%I AS r',
+                       server || '__' || t.suffix, array_to_string(sel, ', '), server || '__' || t.suffix || '__r');
     END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION memory._legacy_attach(text, text, text, boolean) IS
-'Private (legacy import): creates the foreign tables memory_legacy.<server>__<suffix> for the old tables present on server (remote_schema for zep_* and projects, core_schema for memory_blocks and consciousness_*), dropping the previous ones; without refresh, does nothing when they exist. Raises 42704 (no such server), 42809 (not postgres_fdw), 42501 (memory_owner has no usage or user mapping), 42P01 (the old database lacks zep_episodic_memory or projects), and the connection errors of postgres_fdw (08001).';
+COMMENT ON FUNCTION memory._legacy_attach(text, text, text, boolean, jsonb) IS
+'Private (legacy import): for each old table found on server (at the place column_map names, else its first known place: memory._legacy_locations), a foreign table memory_legacy.<server>__<suffix>__r of the columns found (by column_map, their own name or a synonym: memory._legacy_synonyms) and a view memory_legacy.<server>__<suffix> of every column the import reads (NULL where an optional one is missing); drops the previous ones; without refresh, does nothing when they exist. Raises 42704 (no such server), 42809 (not postgres_fdw), 42501 (memory_owner has no usage or user mapping), 42P01 (no episodes table anywhere known), 42703 (an unknown layout: the required columns it lacks are named), and the connection errors of postgres_fdw (08001).';
 
 -- Drops a temporary table of this session if it exists (quietly: DROP ... IF EXISTS
 -- notices when the session has no temporary schema yet). Also used by 140-export-import.
@@ -931,13 +1114,16 @@ $$;
 
 COMMENT ON FUNCTION memory._legacy_check_server(text) IS 'Private: raises 22023 unless server is a lower-case name of 1-40 characters.';
 
+-- column_map was added (issue 20): the old signature would make calls ambiguous.
+DROP FUNCTION IF EXISTS memory.import_legacy(text, text, integer, text, text, boolean);
 CREATE OR REPLACE FUNCTION memory.import_legacy(
     server text,
     agent text,
     batch_size integer DEFAULT 500,
     remote_schema text DEFAULT 'public',
     core_schema text DEFAULT 'nexus_memory',
-    restart boolean DEFAULT false
+    restart boolean DEFAULT false,
+    column_map jsonb DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -964,6 +1150,7 @@ BEGIN
         RAISE EXCEPTION 'invalid schema name'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'remote_schema (default public) and core_schema (default nexus_memory) name schemas of the old database';
     END IF;
+    column_map := memory._legacy_check_map(column_map);
     me := memory._legacy_agent(agent);
     -- One import per server at a time; a second caller waits and then sees the progress.
     PERFORM pg_advisory_xact_lock(hashtextextended('memory.legacy_import:' || server, 0));
@@ -975,10 +1162,10 @@ BEGIN
                   HINT = 'old ids are kept, so a legacy database goes into one agent; SELECT * FROM memory.legacy_imports shows which';
     END IF;
     IF NOT FOUND THEN
-        INSERT INTO memory.legacy_imports (server_name, agent_id, remote_schema, core_schema)
-        VALUES (server, me, remote_schema, core_schema)
+        INSERT INTO memory.legacy_imports (server_name, agent_id, remote_schema, core_schema, column_map)
+        VALUES (server, me, remote_schema, core_schema, column_map)
         RETURNING * INTO prog;
-        PERFORM memory._legacy_attach(server, remote_schema, core_schema, true);
+        PERFORM memory._legacy_attach(server, remote_schema, core_schema, true, column_map);
         -- Before anything is written: old episodes another agent holds already (the
         -- same old database imported through another server name) stop the import.
         EXECUTE format(
@@ -986,11 +1173,14 @@ BEGIN
             'WHERE e.episode_id = o.episode_id AND e.agent_id <> $1)', memory._legacy_ft(server, 'episodes')
         ) INTO theirs USING me;
         PERFORM memory._legacy_check_owner('episode', theirs);
-    ELSIF prog.remote_schema IS DISTINCT FROM remote_schema OR prog.core_schema IS DISTINCT FROM core_schema THEN
-        UPDATE memory.legacy_imports AS l SET remote_schema = import_legacy.remote_schema, core_schema = import_legacy.core_schema
+    ELSIF prog.remote_schema IS DISTINCT FROM remote_schema OR prog.core_schema IS DISTINCT FROM core_schema
+          OR (column_map <> '{}' AND prog.column_map IS DISTINCT FROM column_map) THEN
+        UPDATE memory.legacy_imports AS l
+        SET remote_schema = import_legacy.remote_schema, core_schema = import_legacy.core_schema,
+            column_map = CASE WHEN import_legacy.column_map = '{}' THEN l.column_map ELSE import_legacy.column_map END
         WHERE l.server_name = server
         RETURNING * INTO prog;
-        PERFORM memory._legacy_attach(server, remote_schema, core_schema, true);
+        PERFORM memory._legacy_attach(server, remote_schema, core_schema, true, prog.column_map);
     END IF;
     IF restart AND prog.phase = 'done' THEN
         UPDATE memory.legacy_imports AS l
@@ -1006,7 +1196,7 @@ BEGIN
             'next_phase', 'done', 'done', true, 'batches', prog.batches, 'counts', prog.counts
         );
     END IF;
-    PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false);
+    PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false, prog.column_map);
 
     CASE done_phase
         WHEN 'projects' THEN SELECT * INTO step FROM memory._legacy_step_projects(server, me, prog.last_key, batch_size);
@@ -1046,8 +1236,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION memory.import_legacy(text, text, integer, text, text, boolean) IS
-'Operators: imports the next batch (batch_size old rows, default 500) of the legacy database behind foreign server server (postgres_fdw) into agent agent, in the caller''s transaction, and returns {phase, rows_read, rows_written, next_phase, done, batches, counts}. Call it until done is true, one transaction per call (scripts/import-legacy.sh does): progress is kept in memory.legacy_imports, so a killed import resumes after its last committed batch. Phases: projects, episodes, facts, fact_links, blocks, checkpoints, working_memory, agent_state. Old ids and timestamps are kept; rows are written with ON CONFLICT DO NOTHING, so nothing is written twice; old embeddings are left behind and fresh ones queued. After done, a call changes nothing unless restart is true (a full second pass, which writes only what is missing). remote_schema (default public) holds zep_* and projects, core_schema (default nexus_memory) memory_blocks and consciousness_*. Raises 22023 (bad server name, batch_size or schema), P0002 (no such agent), 42704 (no such foreign server), 42501 (memory_owner cannot use it), 42P01 (old tables missing), 55000 (the server is imported into another agent), 23505 (old ids belong to another agent), 08001 (cannot connect).';
+COMMENT ON FUNCTION memory.import_legacy(text, text, integer, text, text, boolean, jsonb) IS
+'Operators: imports the next batch (batch_size old rows, default 500) of the legacy database behind foreign server server (postgres_fdw) into agent agent, in the caller''s transaction, and returns {phase, rows_read, rows_written, next_phase, done, batches, counts}. Call it until done is true, one transaction per call (scripts/import-legacy.sh does): progress is kept in memory.legacy_imports, so a killed import resumes after its last committed batch. Phases: projects, episodes, facts, fact_links, blocks, checkpoints, working_memory, agent_state. Old ids and timestamps are kept; rows are written with ON CONFLICT DO NOTHING, so nothing is written twice; old embeddings are left behind and fresh ones queued. After done, a call changes nothing unless restart is true (a full second pass, which writes only what is missing). remote_schema (default public) holds zep_* and projects, core_schema (default nexus_memory) memory_blocks and consciousness_*; the episodes are also looked for in the other known layouts (core_schema.zep_episodic_memory keyed by uuid, memory_system.episodes) and old columns by their known synonyms; column_map ({"episodes": {"table": "schema.table", "content": "body", ...}}) names what is elsewhere, and is kept for the following calls. Raises 22023 (bad server name, batch_size, schema or column_map), P0002 (no such agent), 42704 (no such foreign server), 42501 (memory_owner cannot use it), 42P01 (old tables missing), 42703 (an unknown layout: the required columns it lacks are named, before anything is written), 55000 (the server is imported into another agent), 23505 (old ids belong to another agent), 08001 (cannot connect).';
 
 CREATE OR REPLACE FUNCTION memory.legacy_import_report(server text, agent text)
 RETURNS TABLE (
@@ -1086,7 +1276,7 @@ BEGIN
         RAISE EXCEPTION 'legacy server % has not been imported into agent %', server, agent
             USING ERRCODE = 'no_data_found', HINT = 'run memory.import_legacy(server, agent) first (make import-legacy)';
     END IF;
-    PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false);
+    PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false, prog.column_map);
     SELECT m.model_id INTO serving FROM memory.embedding_models AS m WHERE m.is_serving;
 
     -- ---------------------------------------------------------------- episodes

@@ -248,7 +248,7 @@ GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 -- read and write every agent's memory. Their private helpers run as memory_owner and
 -- are granted to nobody.
 GRANT EXECUTE ON FUNCTION
-    memory.import_legacy(text, text, integer, text, text, boolean),
+    memory.import_legacy(text, text, integer, text, text, boolean, jsonb),
     memory.legacy_import_report(text, text)
 TO memory_admin;
 GRANT SELECT ON memory.legacy_imports, memory.agent_imports TO memory_admin;
@@ -312,3 +312,24 @@ GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
 GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
 GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;
+-- == lifetime: erasure (sql/functions/170-lifetime.sql; migration 013) ==
+-- The trigger recording who asked for a cached query fires inside embed_query (as
+-- memory_owner) and on an operator's direct writes to the cache.
+GRANT EXECUTE ON FUNCTION memory._record_query_asker() TO memory_admin;
+-- Operators only: erasing an agent. The procedure commits between the batches of the
+-- SECURITY DEFINER step; agents can call neither.
+GRANT EXECUTE ON FUNCTION memory._drop_agent_batch(text, text, integer) TO memory_admin;
+GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memory_admin;
+GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
+-- The agent's own erasures.
+GRANT EXECUTE ON FUNCTION memory.forget_session(text), memory.forget_project(text) TO memory_agent, memory_admin;
+-- == lifetime: retention and decay (migration 014) ==
+GRANT EXECUTE ON FUNCTION memory.effective_importance(real, timestamptz, integer, interval, timestamptz)
+TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.set_retention_policy(interval, integer, real, text [], interval, text),
+    memory.clear_retention_policy(text)
+TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._policy_agent(text) TO memory_owner;
+GRANT EXECUTE ON FUNCTION memory.apply_retention(integer, integer) TO memory_admin;
+GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent, memory_admin;

@@ -1,7 +1,7 @@
 -- Every function of schema memory pins its search_path (house style 3), and the
 -- pinned path names only trusted schemas.
 BEGIN;
-SELECT plan(3);
+SELECT plan(4);
 
 SELECT cmp_ok(
     (SELECT count(*) FROM pg_proc WHERE pronamespace = 'memory'::regnamespace),
@@ -14,6 +14,7 @@ SELECT is(
         SELECT p.oid::regprocedure::text
         FROM pg_proc AS p
         WHERE p.pronamespace = 'memory'::regnamespace
+          AND p.prokind <> 'p'
           AND NOT EXISTS (
               SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%'
           )
@@ -21,6 +22,22 @@ SELECT is(
     ),
     '{}'::text[],
     'no function in schema memory lacks a pinned search_path'
+);
+
+-- A procedure that COMMITs may have neither SET clauses nor SECURITY DEFINER
+-- (PostgreSQL refuses transaction control there): it pins its path with set_config at
+-- the start of each transaction instead, and is never SECURITY DEFINER.
+SELECT is(
+    ARRAY(
+        SELECT p.oid::regprocedure::text
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'memory'::regnamespace AND p.prokind = 'p'
+          AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')
+          AND (p.prosecdef OR p.prosrc NOT LIKE '%pg_catalog.set_config(''search_path'', ''pg_catalog, pg_temp'', true)%')
+        ORDER BY 1
+    ),
+    '{}'::text[],
+    'every procedure without a SET clause pins its search_path with set_config and is not SECURITY DEFINER'
 );
 
 SELECT is(

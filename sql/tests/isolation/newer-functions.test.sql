@@ -113,8 +113,9 @@ RETURNS text
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT format('SELECT %s(%s)', p.oid::regproc,
-                  (SELECT string_agg('(SELECT NULL::' || format_type(t, NULL) || ')', ', ' ORDER BY o)
+    SELECT format(CASE WHEN p.prokind = 'p' THEN 'CALL %s(%s)' ELSE 'SELECT %s(%s)' END, p.oid::regproc,
+                  (SELECT string_agg(CASE WHEN p.prokind = 'p' THEN 'NULL::' || format_type(t, NULL)
+                                          ELSE '(SELECT NULL::' || format_type(t, NULL) || ')' END, ', ' ORDER BY o)
                    FROM unnest(p.proargtypes::oid []) WITH ORDINALITY AS a (t, o)))
     FROM pg_catalog.pg_proc AS p WHERE p.oid = f
 $$;
@@ -619,7 +620,7 @@ SELECT is(
             'memory.cache_warmer_heartbeat(text, boolean, bigint, bigint, double precision, text)',
             'memory.finish_cache_reconcile(text, bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, text)',
             'memory.export_agent(text)', 'memory.import_agent(text, text, name, boolean)',
-            'memory.import_legacy(text, text, integer, text, text, boolean)', 'memory.legacy_import_report(text, text)',
+            'memory.import_legacy(text, text, integer, text, text, boolean, jsonb)', 'memory.legacy_import_report(text, text)',
             'memory.checkpoint_now()', 'memory.auto_checkpoint()', 'memory.pause_embedding(text)',
             'memory.resume_embedding()', 'memory.requeue_dead(bigint[])', 'memory.reembed(boolean)',
             'memory.set_active_model(text)', 'memory.fold_access_stats()', 'memory.record_cron_status()',
@@ -638,6 +639,7 @@ SELECT is(
         FROM pg_proc AS p, LATERAL (SELECT pg_temp.failure(pg_temp.null_call(p.oid::regprocedure)) AS r) AS x
         WHERE p.pronamespace = 'memory'::regnamespace AND NOT has_function_privilege(p.oid, 'EXECUTE')
           AND x.r NOT LIKE '42501: permission denied for function %'
+          AND x.r NOT LIKE '42501: permission denied for procedure %'
         ORDER BY 1
     ),
     '{}'::text [],

@@ -139,6 +139,8 @@ $$;
 
 SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
+-- a cached query, so that the cache's trigger has a row to be replayed on
+SELECT tests.cache_query_vector('replayed query', tests.unit_vector(ARRAY[5]));
 INSERT INTO kept VALUES ('alpha stored', tests.stored(pg_temp.id('Alpha', 'agent')));
 
 -- ---------------------------------------------------------------- catalog
@@ -226,6 +228,14 @@ INSERT INTO reviewed_agent_definers VALUES
      'agent from _require_agent() (session_user), rows filtered on that agent_id; returns ids and ts_rank_cd of the caller''s own episodes (per-document ranks, normalisation 1: no corpus statistics)'),
     ('memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
      'agent from _require_agent(), rows filtered on that agent_id; returns ids and per-document ranks of the caller''s own facts'),
+    ('memory.clear_retention_policy(text)',
+     'target from _policy_agent(): the caller''s own agent, or for an operator a named one; an agent naming any other name (existing or not) gets the same 42501, so it is no existence oracle; deletes only that agent''s policy'),
+    ('memory.forget_project(text)',
+     'finds the project only WHERE agent_id = _require_agent() (another agent''s project name is the same P0002 as a missing one) and deletes only the caller''s episodes, jobs first'),
+    ('memory.forget_session(text)',
+     'deletes only episodes WHERE agent_id = _require_agent() AND session_id = the argument, jobs locked first; returns the count of the caller''s own rows'),
+    ('memory.set_retention_policy(interval,integer,real,text[],interval,text)',
+     'target from _policy_agent() as clear_retention_policy: the caller''s own policy unless an operator; returns only that policy (without agent_id)'),
     ('memory.clear_working_memory(text)',
      'deletes and counts only rows WHERE agent_id = _require_agent(); the count is of the caller''s own items'),
     ('memory.create_checkpoint(text,jsonb)',

@@ -174,6 +174,31 @@ BEGIN
                 'VALUES ($1, encode(sha256(convert_to($2, ''UTF8'')), ''hex''), $1, $2, false)'
         USING pg_temp.id(who, 'agent'), m;
     END IF;
+    -- A cached query the agent asked for, and a finished drop's tombstone (migration 013).
+    IF to_regclass('memory.query_embedding_askers') IS NOT NULL THEN
+        EXECUTE $sql$
+            WITH c AS (
+                INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)
+                SELECT m.model_id, memory._sha256($1), array_fill(0.5::real, ARRAY[m.dimensions])::public.vector
+                FROM memory.embedding_models AS m WHERE m.is_serving
+                RETURNING model_id, query_sha256
+            )
+            INSERT INTO memory.query_embedding_askers (model_id, query_sha256, agent_id)
+            SELECT c.model_id, c.query_sha256, $2 FROM c
+        $sql$ USING m || ' query', pg_temp.id(who, 'agent');
+    END IF;
+    IF to_regclass('memory.retention_log') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.retention_policies (agent_id, max_age) VALUES ($1, interval ''10 years'')'
+        USING pg_temp.id(who, 'agent');
+        EXECUTE 'INSERT INTO memory.retention_log (agent_id, episode_id, rule, occurred_at, tags, importance, '
+                'effective_importance, access_count, content_sha256) '
+                'VALUES ($1, gen_random_uuid(), ''max_age'', now(), ''{}'', 0.5, 0.5, 0, memory._sha256($2))'
+        USING pg_temp.id(who, 'agent'), m;
+    END IF;
+    IF to_regclass('memory.agent_drops') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.agent_drops (agent_id, agent_name, db_role) VALUES ($1, $2, $3)'
+        USING pg_temp.id(who, 'agent'), who, 'test_' || lower(who);
+    END IF;
     -- Vectors are written by the embed daemon (complete_embedding_batch), which cannot
     -- see this uncommitted transaction: write one chunk and one pooled vector of the
     -- first episode as the daemon would.

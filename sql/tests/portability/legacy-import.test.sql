@@ -10,7 +10,7 @@ SELECT tests.make_agent('Heir');
 
 -- ---------------------------------------------------------------- privileges
 SELECT ok(
-    has_function_privilege('memory_admin', 'memory.import_legacy(text, text, integer, text, text, boolean)', 'EXECUTE')
+    has_function_privilege('memory_admin', 'memory.import_legacy(text, text, integer, text, text, boolean, jsonb)', 'EXECUTE')
     AND has_function_privilege('memory_admin', 'memory.legacy_import_report(text, text)', 'EXECUTE'),
     'operators may run the legacy import and its report'
 );
@@ -18,7 +18,7 @@ SELECT is(
     ARRAY(
         SELECT r || ' ' || f
         FROM unnest(ARRAY['memory_agent', 'memory_worker', 'memory_reader']) AS r,
-             unnest(ARRAY['memory.import_legacy(text, text, integer, text, text, boolean)',
+             unnest(ARRAY['memory.import_legacy(text, text, integer, text, text, boolean, jsonb)',
                           'memory.legacy_import_report(text, text)']) AS f
         WHERE has_function_privilege(r, f, 'EXECUTE')
         ORDER BY 1
@@ -29,7 +29,7 @@ SELECT is(
 SELECT ok(
     (SELECT bool_and(p.prosecdef AND p.proowner = 'memory_owner'::regrole)
      FROM pg_proc AS p
-     WHERE p.oid IN ('memory.import_legacy(text, text, integer, text, text, boolean)'::regprocedure,
+     WHERE p.oid IN ('memory.import_legacy(text, text, integer, text, text, boolean, jsonb)'::regprocedure,
                      'memory.legacy_import_report(text, text)'::regprocedure)),
     'both entry points are SECURITY DEFINER functions of memory_owner'
 );

@@ -1,0 +1,244 @@
+"""Erasure of an agent (issue 20) against the real stack: Postgres, the daemon's cache
+warmer and Redis, the embed daemon's vectors and the shared query-embedding cache.
+
+`CALL memory.drop_agent` commits between batches, so it runs here (autocommit), not in
+pgTAP. Nothing of the dropped agent may be left in any table the catalog shows with an
+agent column, nor under its key prefix in Redis; an interrupted drop resumes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from conftest import conninfo
+from psycopg import sql
+from test_cache import Agent, redis_client, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+# Every (table, column) of schema memory holding an agent's rows, from the catalog: a
+# uuid column agent_id or *_agent_id, or a foreign key to memory.agents. memory.agent_drops
+# is the erasure's tombstone (id, name, counts; no content).
+AGENT_COLUMNS = """
+SELECT DISTINCT c.oid::regclass::text, a.attname
+FROM pg_class AS c
+JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
+  AND c.oid <> 'memory.agent_drops'::regclass
+  AND ((a.atttypid = 'uuid'::regtype AND a.attname ~ '(^|_)agent_id$')
+       OR EXISTS (SELECT 1 FROM pg_constraint AS k
+                  WHERE k.conrelid = c.oid AND k.contype = 'f'
+                    AND k.confrelid = 'memory.agents'::regclass AND a.attnum = ANY (k.conkey)))
+ORDER BY 1, 2
+"""
+
+
+def rows_left(su: psycopg.Connection, agent_id: uuid.UUID) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for table, column in su.execute(AGENT_COLUMNS).fetchall():
+        n = su.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+                sql.SQL(table), sql.Identifier(column)
+            ),
+            (agent_id,),
+        ).fetchone()[0]
+        out[f"{table}.{column}"] = n
+    return out
+
+
+def make_agent(su: psycopg.Connection, label: str) -> Agent:
+    suffix = secrets.token_hex(4)
+    role = f"test_life_{label}_{suffix}"
+    password = secrets.token_urlsafe(24)
+    verifier = su.pgconn.encrypt_password(
+        password.encode(), role.encode(), b"scram-sha-256"
+    ).decode()
+    su.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier)
+        )
+    )
+    name = f"Life{label.title()}{suffix}"
+    agent_id = su.execute("SELECT memory.create_agent(%s, %s)", (name, role)).fetchone()[0]
+    return Agent(name, role, password, agent_id)
+
+
+@pytest.fixture()
+def made() -> Iterator[list[Agent]]:
+    agents: list[Agent] = []
+    yield agents
+    with psycopg.connect(conninfo(), autocommit=True) as su:
+        roles = [a.role for a in agents]
+        su.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
+            (roles,),
+        )
+        su.execute(
+            "DELETE FROM memory.agents WHERE agent_id = ANY(%s)", ([a.agent_id for a in agents],)
+        )
+        su.execute(
+            "DELETE FROM memory.agent_drops WHERE agent_id = ANY(%s)",
+            ([a.agent_id for a in agents],),
+        )
+        for role in roles:
+            su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def operator() -> psycopg.Connection:
+    return psycopg.connect(conninfo("memory_operator"), autocommit=True)
+
+
+def embed(conn: psycopg.Connection, query: str) -> None:
+    """embed_query through the real daemon; a busy machine may time out a try."""
+    for attempt in range(10):
+        try:
+            conn.execute("SELECT memory.embed_query(%s)", (query,))
+            return
+        except psycopg.errors.ExternalRoutineException:
+            if attempt == 9:
+                raise
+            time.sleep(1)
+
+
+def fill(agent: Agent, episodes: int, query: str, shared_query: str) -> None:
+    with agent.connect() as conn:
+        embed(conn, query)
+        embed(conn, shared_query)
+        with conn.transaction():
+            for i in range(episodes):
+                conn.execute(
+                    "SELECT memory.remember(%s, session_id => %s, project => 'borrar')",
+                    (f"Episodio {i} de {agent.name}: la memoria se borra entera.", f"s{i % 3}"),
+                )
+        conn.execute("SELECT memory.learn_fact('drop', 'Everything goes.')")
+        for key in ("a", "b", "c"):
+            conn.execute(
+                "SELECT memory.set_working_memory('task', %s, key => %s)", ('{"k": 1}', key)
+            )
+        conn.execute("SELECT memory.set_block('persona', 'to be dropped')")
+        conn.execute("SELECT memory.create_checkpoint('manual', '{}')")
+        conn.execute("SELECT memory.register_instance('life-1')")
+
+
+def cached(su: psycopg.Connection, query: str) -> bool:
+    return su.execute(
+        "SELECT EXISTS (SELECT 1 FROM memory.query_embedding_cache "
+        "WHERE query_sha256 = memory._sha256(%s))",
+        (query,),
+    ).fetchone()[0]
+
+
+def test_drop_agent_leaves_nothing_in_postgres_or_redis(made, superconn):
+    victim = make_agent(superconn, "victim")
+    other = make_agent(superconn, "other")
+    made.extend([victim, other])
+    mine, shared = f"only the victim asked {uuid.uuid4()}", f"both asked {uuid.uuid4()}"
+    fill(victim, 40, mine, shared)
+    fill(other, 5, f"other's own {uuid.uuid4()}", shared)
+    r = redis_client()
+    prefix = f"mem:{victim.agent_id}:*"
+    wait_for("the victim's keys in Redis", lambda: len(list(r.scan_iter(match=prefix))) >= 5)
+    wait_for(
+        "the victim's episodes embedded",
+        lambda: superconn.execute(
+            "SELECT count(*) = 40 FROM memory.pooled_embeddings WHERE agent_id = %s AND episode_id IS NOT NULL",
+            (victim.agent_id,),
+        ).fetchone()[0],
+        180,
+    )
+    before_other = rows_left(superconn, other.agent_id)
+    before = rows_left(superconn, victim.agent_id)
+    assert sum(1 for n in before.values() if n) >= 12, before
+
+    with operator() as op:
+        result = op.execute(
+            "CALL memory.drop_agent(%s, confirm => %s, batch_rows => 7)", (victim.name, victim.name)
+        ).fetchone()[0]
+    assert result["state"] == "done"
+    assert result["batches"] > 10
+    assert result["removed"]["memory.episodes"] == 40
+
+    assert {k: n for k, n in rows_left(superconn, victim.agent_id).items() if n} == {}
+    assert rows_left(superconn, other.agent_id) == before_other
+    assert not cached(superconn, mine), "the query only the victim asked for is gone"
+    assert cached(superconn, shared), "the query another agent asked for stays"
+    wait_for("no key of the victim in Redis", lambda: not list(r.scan_iter(match=prefix)), 30)
+    assert list(r.scan_iter(match=f"mem:{other.agent_id}:*")), "the other agent's keys stay"
+    assert not superconn.execute(
+        "SELECT pg_has_role(%s, 'memory_agent', 'MEMBER')", (victim.role,)
+    ).fetchone()[0]
+    # CONNECT on the database came with memory_agent: the login role cannot even connect
+    with pytest.raises(psycopg.OperationalError, match="CONNECT privilege"):
+        victim.connect()
+
+
+def test_an_interrupted_drop_resumes(made, superconn):
+    victim = make_agent(superconn, "resumed")
+    made.append(victim)
+    with victim.connect() as conn, conn.transaction():
+        for i in range(300):
+            conn.execute("SELECT memory.remember(%s)", (f"episode {i}",))
+    pid: list[int] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with operator() as op:
+                pid.append(op.execute("SELECT pg_backend_pid()").fetchone()[0])
+                op.execute("CALL memory.drop_agent(%s, %s, 1)", (victim.name, victim.name))
+        except psycopg.OperationalError as exc:
+            failure.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    wait_for(
+        "a few committed batches",
+        lambda: superconn.execute(
+            "SELECT EXISTS (SELECT 1 FROM memory.agent_drops WHERE agent_id = %s AND batches >= 20)",
+            (victim.agent_id,),
+        ).fetchone()[0],
+    )
+    superconn.execute("SELECT pg_terminate_backend(%s)", (pid[0],))
+    t.join(30)
+    assert failure, "the drop was interrupted"
+    state = superconn.execute(
+        "SELECT finished_at IS NULL, batches FROM memory.agent_drops WHERE agent_id = %s",
+        (victim.agent_id,),
+    ).fetchone()
+    assert state[0] and state[1] >= 20
+    left = superconn.execute(
+        "SELECT count(*) FROM memory.episodes WHERE agent_id = %s", (victim.agent_id,)
+    ).fetchone()[0]
+    assert 0 < left < 300, "committed batches stayed done"
+    time.sleep(0.1)
+    with operator() as op:
+        result = op.execute(
+            "CALL memory.drop_agent(%s, confirm => %s)", (victim.name, victim.name)
+        ).fetchone()[0]
+    assert result["state"] == "done"
+    assert result["removed"]["memory.episodes"] == 300
+    assert {k: n for k, n in rows_left(superconn, victim.agent_id).items() if n} == {}
+
+
+def test_drop_agent_inside_a_transaction_block_is_refused(made, superconn):
+    victim = make_agent(superconn, "txn")
+    made.append(victim)
+    with (
+        operator() as op,
+        pytest.raises(psycopg.errors.InvalidTransactionTermination),
+        op.transaction(),
+    ):
+        op.execute("CALL memory.drop_agent(%s, %s)", (victim.name, victim.name))
+    assert (
+        superconn.execute(
+            "SELECT count(*) FROM memory.agents WHERE agent_id = %s", (victim.agent_id,)
+        ).fetchone()[0]
+        == 1
+    )
