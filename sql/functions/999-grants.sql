@@ -312,7 +312,7 @@ GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
 GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
 GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;
--- == lifetime: erasure (sql/functions/170-lifetime.sql; migration 013) ==
+-- == lifetime: erasure (sql/functions/180-lifetime.sql; migration 015) ==
 -- The trigger recording who asked for a cached query fires inside embed_query (as
 -- memory_owner) and on an operator's direct writes to the cache.
 GRANT EXECUTE ON FUNCTION memory._record_query_asker() TO memory_admin;
@@ -323,7 +323,7 @@ GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memo
 GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
 -- The agent's own erasures.
 GRANT EXECUTE ON FUNCTION memory.forget_session(text), memory.forget_project(text) TO memory_agent, memory_admin;
--- == lifetime: retention and decay (migration 014) ==
+-- == lifetime: retention and decay (migration 016) ==
 GRANT EXECUTE ON FUNCTION memory.effective_importance(real, timestamptz, integer, interval, timestamptz)
 TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION

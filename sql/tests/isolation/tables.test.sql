@@ -174,7 +174,7 @@ BEGIN
                 'VALUES ($1, encode(sha256(convert_to($2, ''UTF8'')), ''hex''), $1, $2, false)'
         USING pg_temp.id(who, 'agent'), m;
     END IF;
-    -- A cached query the agent asked for, and a finished drop's tombstone (migration 013).
+    -- A cached query the agent asked for, and a finished drop's tombstone (migration 015).
     IF to_regclass('memory.query_embedding_askers') IS NOT NULL THEN
         EXECUTE $sql$
             WITH c AS (

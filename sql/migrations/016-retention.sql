@@ -1,4 +1,4 @@
--- 014: retention and decay (issue 20, item 2). Functions: sql/functions/170-lifetime.sql.
+-- 016: retention and decay (issue 20, item 2). Functions: sql/functions/180-lifetime.sql.
 --   * memory.retention_policies: one row per agent that has a policy: a maximum age, a
 --     maximum number of episodes, an importance floor (on the effective importance, see
 --     memory.effective_importance), tags never removed, and the half-life of decay.

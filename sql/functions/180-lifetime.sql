@@ -1,6 +1,6 @@
 -- Memory over a lifetime (issue 20): erasure of an agent (operators), of a session or a
 -- project (the agent itself), and who caused each cached query embedding.
--- Tables: migration 013 (agent_drops, query_embedding_askers). Decisions:
+-- Tables: migration 015 (agent_drops, query_embedding_askers). Decisions:
 -- docs/decisions.md ("Erasure").
 SET ROLE memory_owner;
 
@@ -382,7 +382,7 @@ COMMENT ON FUNCTION memory.forget_project(text) IS
 'Deletes the current agent''s project of this name and every episode in it, with their chunks and embedding jobs; returns how many episodes. Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters), P0002 (no such project).';
 
 -- ---------------------------------------------------------------------------
--- Decay and retention (migration 014). Effective importance (README, "Retention"):
+-- Decay and retention (migration 016). Effective importance (README, "Retention"):
 --   d   = 0.5 ^ (age / decay_half_life)          (1 without a half-life; age >= 0)
 --   u   = 1 - 0.5 ^ (access_count / 5)           (0 unused, 0.5 after 5 uses, -> 1)
 --   eff = importance * (d + (1 - d) * u)

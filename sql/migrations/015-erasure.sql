@@ -1,4 +1,4 @@
--- 013: erasure (issue 20, item 1). Functions live in sql/functions/170-lifetime.sql.
+-- 015: erasure (issue 20, item 1). Functions live in sql/functions/180-lifetime.sql.
 --   * memory.agent_drops: one row per agent being dropped (or dropped): the progress of
 --     memory.drop_agent (current table, rows removed per table, batches), so a drop
 --     that was interrupted continues where its last committed batch ended. When done it
