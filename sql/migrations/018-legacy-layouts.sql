@@ -1,4 +1,4 @@
--- 016: legacy layouts (issue 20, item 5): the operator's column mapping of a legacy
+-- 018: legacy layouts (issue 20, item 5): the operator's column mapping of a legacy
 -- import is kept with its progress, so every batch (and a resumed import) reads the old
 -- tables the same way. Functions: sql/functions/130-legacy-import.sql.
 SET LOCAL ROLE memory_owner;
