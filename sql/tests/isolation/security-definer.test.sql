@@ -215,12 +215,12 @@ SELECT is(
 SELECT is(
     pg_temp.definers_of('memory_agent'),
     ARRAY[
-        'memory._common_lexemes(text)',
-        'memory._episode_text_list(tsquery,integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
-        'memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
+        'memory._episode_text_list(tsquery[],integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
+        'memory._fact_text_list(tsquery[],integer,timestamp with time zone,boolean)',
+        'memory._term_weights(tsquery[],text)',
         'memory.clear_working_memory(text)', 'memory.create_checkpoint(text,jsonb)',
         'memory.current_agent()', 'memory.embed_query(text,text)', 'memory.forget_episode(uuid)',
-        'memory.link_facts(uuid,uuid,text,real)', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
+        'memory.link_facts(uuid,uuid,text,real)', 'memory.mark_used(uuid[])', 'memory.propose_decision(text,jsonb)', 'memory.restore_checkpoint(uuid)',
         'memory.schema_version()', 'memory.set_working_memory(text,jsonb,interval,text,text)',
         'memory.vote(uuid,uuid,boolean)'
     ],
