@@ -67,11 +67,12 @@ SELECT ok(
 -- episodes sharing Alpha's words, and after ANALYZE
 SELECT tests.act_as('Alpha');
 CREATE TEMP TABLE before_ranks AS
-SELECT q.n, s.episode_id, s.ord
+SELECT q.n, m.mode, s.episode_id, s.ord
 FROM (VALUES (1, 'ledger reconciliation'), (2, 'month of the ledger'), (3, 'entry 42 noted'),
              (4, 'reconciliation of the month')) AS q (n, query),
+     (VALUES ('text'), ('hybrid')) AS m (mode),
      LATERAL (SELECT x.episode_id, row_number() OVER () AS ord
-              FROM memory.search_episodic_memory(q.query, k => 20, mode => 'text') AS x) AS s;
+              FROM memory.search_episodic_memory(q.query, k => 20, mode => m.mode) AS x) AS s;
 RESET SESSION AUTHORIZATION;
 SELECT tests.make_agent('Delta');
 SELECT tests.act_as('Delta');
@@ -81,16 +82,17 @@ RESET SESSION AUTHORIZATION;
 ANALYZE memory.episodes;
 SELECT tests.act_as('Alpha');
 SELECT results_eq(
-    $$ SELECT q.n, s.episode_id, s.ord
+    $$ SELECT q.n, m.mode, s.episode_id, s.ord
        FROM (VALUES (1, 'ledger reconciliation'), (2, 'month of the ledger'), (3, 'entry 42 noted'),
                     (4, 'reconciliation of the month')) AS q (n, query),
+            (VALUES ('text'), ('hybrid')) AS m (mode),
             LATERAL (SELECT x.episode_id, row_number() OVER () AS ord
-                     FROM memory.search_episodic_memory(q.query, k => 20, mode => 'text') AS x) AS s
-       ORDER BY 1, 3 $$,
-    $$ SELECT n, episode_id, ord FROM before_ranks ORDER BY 1, 3 $$,
-    'another agent''s 700 episodes with the same words leave Alpha''s rankings unchanged (ids and order)'
+                     FROM memory.search_episodic_memory(q.query, k => 20, mode => m.mode) AS x) AS s
+       ORDER BY 1, 2, 4 $$,
+    $$ SELECT n, mode, episode_id, ord FROM before_ranks ORDER BY 1, 2, 4 $$,
+    'another agent''s 700 episodes with the same words leave Alpha''s rankings unchanged (ids and order, text and hybrid)'
 );
-SELECT ok((SELECT count(*) FROM before_ranks) >= 60, 'the rankings compared are not empty');
+SELECT ok((SELECT count(*) FROM before_ranks) >= 120, 'the rankings compared are not empty');
 
 -- issue 15 item 1: the common-lexeme function is gone and nothing else tells B A's words
 RESET SESSION AUTHORIZATION;
