@@ -111,7 +111,7 @@ MODEL_CODES: dict[str, set[str]] = {
     "effective_importance": set(),
 }
 SIGNATURES = {
-    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer)",
+    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer)",
     "search_episodic_memory(vector)": "memory.search_episodic_memory(public.vector, integer, double precision)",
 }
 # A function whose COMMENT refers to another's errors ("the errors of remember()").
@@ -1165,8 +1165,14 @@ QUERIES = mostly(WORDS, st.one_of(TEXT, BLANKISH, st.none(), long_text(10_000)),
     recency_weight=WEIGHTS,
     importance_weight=WEIGHTS,
     half_life=mostly(st.just(timedelta(days=30)), INTERVALS, 3),
-    rrf_k=ints(1, 10_000),
+    text_weight=mostly(
+        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
+    ),
     candidates=mostly(st.none(), INTS, 4),
+    neighbour_weight=mostly(
+        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
+    ),
+    neighbour_seeds=mostly(ints(0, 100), INTS, 3),
 )
 def test_search_episodic_memory_by_text(
     api: Api,
@@ -1182,12 +1188,14 @@ def test_search_episodic_memory_by_text(
     recency_weight,
     importance_weight,
     half_life,
-    rrf_k,
+    text_weight,
     candidates,
+    neighbour_weight,
+    neighbour_seeds,
 ) -> None:
     e = Expect("search_episodic_memory(text)")
     api.texts_in(e, query, mode, tags, project, session_id)
-    for n in (k, rrf_k, candidates):
+    for n in (k, candidates, neighbour_seeds):
         api.int4_in(e, n)
     low = api.time_in(e, since)
     high = api.time_in(e, until)
@@ -1213,17 +1221,31 @@ def test_search_episodic_memory_by_text(
         )
         span = interval_span(half_life)
         e.rule(span is None or span <= 0, "22023", "recency_half_life not positive")
-        e.rule(rrf_k is None or not 1 <= rrf_k <= 10_000, "22023", "rrf_k outside 1..10000")
         e.rule(
-            candidates is not None and (k is None or candidates < k or candidates > 10_000),
+            text_weight is None or not pg_between(text_weight, 0, 1),
             "22023",
-            "candidates outside k..10000",
+            "text_weight outside 0..1",
+        )
+        e.rule(
+            candidates is not None and not 1 <= candidates <= 10_000,
+            "22023",
+            "candidates outside 1..10000",
+        )
+        e.rule(
+            neighbour_weight is None or not pg_between(neighbour_weight, 0, 1),
+            "22023",
+            "neighbour_weight outside 0..1",
+        )
+        e.rule(
+            neighbour_seeds is None or not 0 <= neighbour_seeds <= 100,
+            "22023",
+            "neighbour_seeds outside 0..100",
         )
     rows = api.call(
         "SELECT s.episode_id, s.score, s.vector_score, s.importance::float8, s.tags, s.session_id, "
         "extract(EPOCH FROM s.occurred_at)::float8 FROM memory.search_episodic_memory(%b::text, %b::integer, "
         "%b::text, %b::text[], %b::text, %b::text, %b::timestamptz, %b::timestamptz, %b::real, "
-        "%b::double precision, %b::double precision, %b::interval, %b::integer, %b::integer) AS s",
+        "%b::double precision, %b::double precision, %b::interval, %b::double precision, %b::integer, %b::double precision, %b::integer) AS s",
         [
             query,
             k,
@@ -1237,8 +1259,10 @@ def test_search_episodic_memory_by_text(
             rw,
             iw,
             interval_param(half_life),
-            rrf_k,
+            text_weight,
             candidates,
+            neighbour_weight,
+            neighbour_seeds,
         ],
         e,
     )
@@ -1336,15 +1360,16 @@ def test_search_episodic_memory_by_vector(api: Api, vector, limit, threshold) ->
     confidence_weight=mostly(
         st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
     ),
-    rrf_k=ints(1, 10_000),
+    text_weight=mostly(
+        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
+    ),
 )
 def test_search_semantic_memory(
-    api: Api, query, k, as_of, include_invalid, mode, confidence_weight, rrf_k
+    api: Api, query, k, as_of, include_invalid, mode, confidence_weight, text_weight
 ) -> None:
     e = Expect("search_semantic_memory")
     api.texts_in(e, query, mode)
     api.int4_in(e, k)
-    api.int4_in(e, rrf_k)
     at = api.time_in(e, as_of)
     if not e.refused_by_type:
         e.rule(at is not None and math.isinf(at), "22008", "as_of infinite")
@@ -1356,13 +1381,17 @@ def test_search_semantic_memory(
             "22023",
             "confidence_weight outside 0..1",
         )
-        e.rule(rrf_k is None or not 1 <= rrf_k <= 10_000, "22023", "rrf_k outside 1..10000")
+        e.rule(
+            text_weight is None or not pg_between(text_weight, 0, 1),
+            "22023",
+            "text_weight outside 0..1",
+        )
     at_when = api.now() if at is None else at
     rows = api.call(
         "SELECT s.fact_id, s.score, extract(EPOCH FROM s.valid_from)::float8, extract(EPOCH FROM s.valid_to)::float8 "
         "FROM memory.search_semantic_memory(%b::text, %b::integer, %b::timestamptz, %b::boolean, %b::text, "
-        "%b::double precision, %b::integer) AS s",
-        [query, k, as_of, include_invalid, mode, confidence_weight, rrf_k],
+        "%b::double precision, %b::double precision) AS s",
+        [query, k, as_of, include_invalid, mode, confidence_weight, text_weight],
         e,
     )
     if rows is not None:

@@ -1,14 +1,15 @@
 -- Helpers of search: the full-text query and the access statistics.
 SET ROLE memory_owner;
 
--- Documents are indexed with the English and the Spanish stemmer (memory._fts_document).
--- A question is turned into an OR of the stems of its words in both languages, leaving
--- out words that either language treats as a stop word ("what", "did", "de", "el"):
--- natural-language questions rarely share every word with the memory that answers
--- them, so AND semantics would miss most of them; ts_rank_cd then prefers documents
--- that cover more of the terms, closer together.
-CREATE OR REPLACE FUNCTION memory._fts_query(query text, skip text[] DEFAULT '{}')
-RETURNS tsquery
+-- The terms of a question for the text list's scoring: one tsquery per distinct word,
+-- the OR of its English and Spanish stems (a document indexed with both stemmers holds
+-- both), so that a word counts once whatever the language. Words that either language
+-- treats as a stop word ("what", "did", "de", "el") and words of 2047 bytes or more
+-- (a tsquery refuses them, to_tsvector never indexes them) are left out. Documents are
+-- indexed with both stemmers (memory._fts_document). No statistics: the weights come
+-- later, from the agent's own rows (memory._term_weights).
+CREATE OR REPLACE FUNCTION memory._query_terms(query text)
+RETURNS tsquery []
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
@@ -22,48 +23,21 @@ AS $$
                           'hword_part', 'hword_asciipart', 'hword_numpart', 'int', 'uint', 'float', 'version')
         LIMIT 64
     ),
-    stems AS (
-        SELECT l.lexeme
+    terms AS (
+        SELECT (SELECT string_agg(DISTINCT quote_literal(l.lexeme), ' | ' ORDER BY quote_literal(l.lexeme))
+                FROM unnest(x.en || x.es) AS l (lexeme)) AS term
         FROM (
             SELECT ts_lexize('english_stem', w.word) AS en, ts_lexize('spanish_stem', w.word) AS es
             FROM words AS w
-        ) AS x,
-            unnest(x.en || x.es) AS l (lexeme)
-        -- a tsquery refuses a word of 2047 bytes or more (54000) and to_tsvector never
-        -- indexes one, so such a word could match nothing: it is left out
-        WHERE cardinality(x.en) > 0 AND cardinality(x.es) > 0 AND octet_length(l.lexeme) < 2047
+        ) AS x
+        WHERE cardinality(x.en) > 0 AND cardinality(x.es) > 0
+          AND NOT EXISTS (SELECT 1 FROM unnest(x.en || x.es) AS l (lexeme) WHERE octet_length(l.lexeme) >= 2047)
     )
-    -- leave out the lexemes in skip, unless nothing else would remain
-    SELECT coalesce(
-        (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s
-         WHERE s.lexeme <> ALL (coalesce(skip, '{}'))),
-        (SELECT string_agg(DISTINCT quote_literal(s.lexeme), ' | ') FROM stems AS s)
-    )::tsquery
+    SELECT coalesce(array_agg(DISTINCT t.term::tsquery), '{}') FROM terms AS t
 $$;
 
-COMMENT ON FUNCTION memory._fts_query(text, text[]) IS
-'Private: the full-text query of a natural-language question: OR of the English and Spanish stems of its words, stop words of either language and words of 2047 bytes or more (never indexed) left out, and the lexemes in skip too unless nothing else remains. NULL for a question of stop words only.';
-
--- Lexemes that ANALYZE found in more than a fifth of the rows of memory.<tbl>.fts: as
--- common as stop words, they rank nothing and make ts_rank_cd score most of the table.
--- SECURITY DEFINER: pg_stats hides the statistics of tables with row-level security
--- from the agents; only this list of frequent words across all agents comes out.
-CREATE OR REPLACE FUNCTION memory._common_lexemes(tbl text)
-RETURNS text[]
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(array_agg(e.lexeme), '{}')
-    FROM pg_catalog.pg_stats AS s,
-         unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS e (lexeme, freq)
-    WHERE s.schemaname = 'memory' AND s.tablename = tbl AND s.attname = 'fts'
-      AND e.lexeme IS NOT NULL AND e.freq > 0.2
-$$;
-
-COMMENT ON FUNCTION memory._common_lexemes(text) IS
-'Private: lexemes of memory.<tbl>.fts (episodes or facts) that the planner''s statistics put in more than 20% of the rows; search leaves them out of the text query.';
+COMMENT ON FUNCTION memory._query_terms(text) IS
+'Private: the terms of a natural-language question, one tsquery per distinct word (the OR of its English and Spanish stems); stop words of either language and words of 2047 bytes or more (never indexed) left out. An empty array for a question of stop words only. Depends on nothing stored.';
 
 CREATE OR REPLACE FUNCTION memory.fold_access_stats()
 RETURNS integer
@@ -94,3 +68,34 @@ $$;
 
 COMMENT ON FUNCTION memory.fold_access_stats() IS
 'Operators and the memory-fold-access-stats job: adds the logged search hits to episodes.access_count and last_accessed_at; returns how many episodes changed.';
+
+-- A search writes nothing (it must run on a read replica): the caller marks the episodes
+-- it actually used, and the memory-fold-access-stats job adds them to access_count and
+-- last_accessed_at. Only the caller's own episodes are logged; other ids, another
+-- agent's or none, are skipped alike, so the count returned tells nothing about them.
+CREATE OR REPLACE FUNCTION memory.mark_used(episode_ids uuid [])
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+    n integer;
+BEGIN
+    IF episode_ids IS NULL OR cardinality(episode_ids) > 1000 THEN
+        RAISE EXCEPTION 'episode_ids must be an array of at most 1000 ids'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass the ids of the episodes a search returned';
+    END IF;
+    INSERT INTO memory.episode_access_log (agent_id, episode_id)
+    SELECT me, e.episode_id
+    FROM memory.episodes AS e
+    WHERE e.agent_id = me AND e.episode_id = ANY(episode_ids);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.mark_used(uuid []) IS
+'Records that the current agent used these episodes (e.g. put them in a prompt): each of the agent''s own episodes among episode_ids gets one access, folded into access_count and last_accessed_at by the memory-fold-access-stats job; ids of other agents'' episodes or of no episode are skipped alike. Returns how many were recorded. Searches record nothing themselves. Raises 42501 for a session that is not an agent, 22023 for NULL or more than 1000 ids.';

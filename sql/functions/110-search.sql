@@ -1,4 +1,5 @@
--- Search: hybrid retrieval over episodes and facts in one SQL call.
+-- Search: hybrid retrieval over episodes and facts in one SQL call (docs/decisions.md,
+-- "Retrieval: agent-own term weights, score fusion, neighbour expansion").
 --
 -- Candidates come from two lists:
 --   * vector: the HNSW index of the serving model over chunk vectors (cosine), best
@@ -8,18 +9,19 @@
 --     The graph is shared by all agents, so other agents' vectors can strand the walk:
 --     when the index yields fewer rows than asked for, the agent's chunks are ranked
 --     exactly (a one-time gate: the exact scan runs only then);
---   * text: the owners' tsvector (English + Spanish stems) against an OR of the
---     question's stems (memory._fts_query), through the GIN index
---     (memory._episode_text_list, memory._fact_text_list): ts_rank keeps the best
---     10 * candidates (at least 400) of the matches, ts_rank_cd orders them.
--- They are fused by reciprocal rank fusion, RRF(d) = sum over lists of 1 / (rrf_k + rank),
--- normalised to relevance 0..1 between the RRF of the last candidate of one list
--- (1 / (rrf_k + candidates)) and the best possible (first in every list used), and weighed:
+--   * text: the owners' tsvector (English + Spanish stems) against the question's words
+--     (memory._query_terms), each weighted by its inverse document frequency among the
+--     caller's own rows (memory._term_weights), through the GIN index
+--     (memory._episode_text_list, memory._fact_text_list).
+-- They are fused by score over their union (each candidate gets both scores):
+--   relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0)
+-- episodes then pull in their session neighbours (neighbour_weight * relevance), and
 --   score = (1 - recency_weight - importance_weight) * relevance
 --         + recency_weight * 0.5 ^ (age / recency_half_life)
 --         + importance_weight * importance        (confidence for facts)
 -- When the query cannot be embedded (daemon down or slow), search falls back to the
--- text list, raises a NOTICE and returns vector_score NULL on every row.
+-- text list, raises a NOTICE and returns vector_score NULL on every row. A search
+-- writes nothing.
 SET ROLE memory_owner;
 
 -- Private: the query's vector for the serving model, or NULL (with a NOTICE) when the
@@ -102,14 +104,73 @@ COMMENT ON FUNCTION memory._check_search_args(integer, text) IS 'Private: raises
 -- row over everything the agent owns (an agent with 30,000 episodes paid about 7 ms for a
 -- few dozen matches). These two run as the tables' owner, scoped to the caller's agent
 -- (memory._require_agent(), from session_user, never from an argument), so the planner
--- can use the (agent_id, fts) GIN index; they return ids and ranks only, and the search
+-- can use the (agent_id, fts) GIN index; they return ids and scores only, and the search
 -- reads the rows themselves under the caller's policies.
--- Two stages: ts_rank keeps the best 10 * lim (at least 400) matches, ts_rank_cd
--- orders those. ts_rank_cd costs about 15 times ts_rank per row, and alone it puts a
--- document repeating one word of the question above documents holding all of them (on
--- LoCoMo the two stages find more of the evidence).
+--
+-- Scoring (docs/decisions.md, "Retrieval: agent-own term weights"): each term of the
+-- question (memory._query_terms: one per word) weighs its inverse document frequency
+-- among the CALLER'S OWN rows, idf = ln((1000 + 1) / (df + 0.5)), where df counts the
+-- agent's rows holding the term through the GIN index, stopping at 1,000. A term in
+-- 1,000 rows or more weighs nothing and is left out of the match: the agent's own stop
+-- words, in any language, with no list and nothing from another agent. A row scores the
+-- sum of the weights of the terms it holds (Okapi BM25 with binary term frequency and no
+-- length normalisation: turns are short). The 1,000 bounds the cost of a search (each
+-- count reads at most 1,000 index entries); it was not tuned on any data.
+CREATE OR REPLACE FUNCTION memory._term_weights(terms tsquery [], tbl text)
+RETURNS TABLE (term tsquery, weight double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    IF tbl IS NULL OR tbl NOT IN ('episodes', 'facts') THEN
+        RAISE EXCEPTION 'tbl must be episodes or facts' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one static statement (its plan cached by plpgsql); each count stops at 1,000 rows
+    -- and only the branch of tbl runs
+    RETURN QUERY
+    SELECT d.t, ln(1001.0::double precision / (d.df + 0.5))
+    FROM (
+        SELECT t.t, t.i,
+               CASE WHEN tbl = 'episodes'
+                    THEN (SELECT count(*) FROM (SELECT 1 FROM memory.episodes AS x
+                                                WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
+                    ELSE (SELECT count(*) FROM (SELECT 1 FROM memory.facts AS x
+                                                WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
+               END AS df
+        FROM unnest(terms[1:64]) WITH ORDINALITY AS t (t, i)
+        WHERE t.t IS NOT NULL AND numnode(t.t) > 0
+    ) AS d
+    WHERE d.df BETWEEN 1 AND 999
+    ORDER BY d.i;
+END
+$$;
+
+COMMENT ON FUNCTION memory._term_weights(tsquery [], text) IS
+'Private: for the calling agent (session_user) only, each of terms (at most 64) that occurs in 1 to 999 of the agent''s own rows of memory.<tbl> (episodes or facts) with its weight ln(1001 / (df + 0.5)), df counted through the GIN index and bounded at 1,000. SECURITY DEFINER so that the GIN index serves the counts; nothing of another agent''s rows is read. Raises 22023 for another tbl, 42501 for a session that is not an agent.';
+
+-- Private: the match and the score of a text list, from the caller's term weights: the
+-- OR of the weighted terms, and the sum of the weights of the terms a row holds, as an
+-- SQL expression over <alias>.fts. Called by the text lists (as their owner).
+CREATE OR REPLACE FUNCTION memory._term_match(terms tsquery [], tbl text, alias text, OUT tq tsquery, OUT score_sql text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('(%s)', w.term::text), ' | ')::tsquery,
+           string_agg(format('CASE WHEN %I.fts @@ %L::tsquery THEN %s ELSE 0 END', alias, w.term::text, w.weight), ' + ')
+    FROM memory._term_weights(terms, tbl) AS w
+$$;
+
+COMMENT ON FUNCTION memory._term_match(tsquery [], text, text) IS
+'Private: for the caller''s weights of terms in memory.<tbl> (memory._term_weights): tq, the OR of the weighted terms (NULL when none weighs anything), and score_sql, the sum of the weights of the terms that <alias>.fts holds as an SQL expression. Raises what memory._term_weights raises.';
+
 CREATE OR REPLACE FUNCTION memory._episode_text_list(
-    tq tsquery,
+    terms tsquery [],
     lim integer,
     p_tags text[] DEFAULT NULL,
     project_filter uuid DEFAULT NULL,
@@ -118,7 +179,7 @@ CREATE OR REPLACE FUNCTION memory._episode_text_list(
     until timestamptz DEFAULT NULL,
     min_importance real DEFAULT NULL
 )
-RETURNS TABLE (episode_id uuid, rank_cd double precision)
+RETURNS TABLE (episode_id uuid, text_score double precision)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -129,26 +190,25 @@ SET jit = off
 AS $$
 DECLARE
     me uuid := memory._require_agent();
+    tq tsquery;
+    score_sql text;
 BEGIN
     IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
         RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._term_match(terms, 'episodes', 'e') AS m;
     IF tq IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE format(
         $q$
-        SELECT p.episode_id, ts_rank_cd(p.fts, $1, 1)::double precision AS rank_cd
-        FROM (
-            SELECT e.episode_id, e.fts
-            FROM memory.episodes AS e
-            WHERE e.agent_id = $2 AND e.fts @@ $1%s
-            ORDER BY ts_rank(e.fts, $1, 1) DESC, e.episode_id
-            LIMIT greatest($3 * 10, 400)
-        ) AS p
-        ORDER BY rank_cd DESC, p.episode_id
+        SELECT e.episode_id, (%s)::double precision AS text_score
+        FROM memory.episodes AS e
+        WHERE e.agent_id = $2 AND e.fts @@ $1%s
+        ORDER BY text_score DESC, e.episode_id
         LIMIT $3
         $q$,
+        score_sql,
         concat(
             CASE WHEN p_tags IS NOT NULL AND cardinality(p_tags) > 0 THEN ' AND e.tags @> $4' END,
             CASE WHEN project_filter IS NOT NULL THEN ' AND e.project_id = $5' END,
@@ -162,11 +222,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION memory._episode_text_list(tsquery, integer, text[], uuid, text, timestamptz, timestamptz, real) IS
-'Private: the full-text list of episode search for the calling agent (session_user): the best lim matches of tq passing the filters, as (episode_id, ts_rank_cd), of the 10 * lim (at least 400) best by ts_rank. SECURITY DEFINER so that the GIN index serves it; nothing but ids and ranks comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+COMMENT ON FUNCTION memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real) IS
+'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold a term of terms (memory._query_terms), as (episode_id, text_score), text_score the sum of the agent-own weights (memory._term_weights) of the terms the episode holds. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
 
-CREATE OR REPLACE FUNCTION memory._fact_text_list(tq tsquery, lim integer, at timestamptz, include_invalid boolean)
-RETURNS TABLE (fact_id uuid, rank_cd double precision)
+CREATE OR REPLACE FUNCTION memory._fact_text_list(terms tsquery [], lim integer, at timestamptz, include_invalid boolean)
+RETURNS TABLE (fact_id uuid, text_score double precision)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -177,31 +237,75 @@ SET jit = off
 AS $$
 DECLARE
     me uuid := memory._require_agent();
+    tq tsquery;
+    score_sql text;
 BEGIN
     IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
         RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._term_match(terms, 'facts', 'f') AS m;
     IF tq IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT p.fact_id, ts_rank_cd(p.fts, tq, 1)::double precision AS rank_cd
-    FROM (
-        SELECT f.fact_id, f.fts
+    RETURN QUERY EXECUTE format(
+        $q$
+        SELECT f.fact_id, (%s)::double precision AS text_score
         FROM memory.facts AS f
-        WHERE f.agent_id = me AND f.fts @@ tq
-          AND (coalesce(include_invalid, false)
-               OR (f.valid_from <= at AND (f.valid_to IS NULL OR f.valid_to > at)))
-        ORDER BY ts_rank(f.fts, tq, 1) DESC, f.fact_id
-        LIMIT greatest(lim * 10, 400)
-    ) AS p
-    ORDER BY rank_cd DESC, p.fact_id
-    LIMIT lim;
+        WHERE f.agent_id = $2 AND f.fts @@ $1
+          AND ($4 OR (f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)))
+        ORDER BY text_score DESC, f.fact_id
+        LIMIT $3
+        $q$,
+        score_sql
+    )
+    USING tq, me, lim, coalesce(include_invalid, false), at;
 END
 $$;
 
-COMMENT ON FUNCTION memory._fact_text_list(tsquery, integer, timestamptz, boolean) IS
-'Private: the full-text list of fact search for the calling agent (session_user): the best lim facts matching tq and valid at at (any validity with include_invalid), as (fact_id, ts_rank_cd), of the 10 * lim (at least 400) best by ts_rank. SECURITY DEFINER so that the GIN index serves it; nothing but ids and ranks comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+COMMENT ON FUNCTION memory._fact_text_list(tsquery [], integer, timestamptz, boolean) IS
+'Private: the full-text list of fact search for the calling agent (session_user): the best lim of the agent''s facts valid at at (any validity with include_invalid) that hold a term of terms, as (fact_id, text_score), scored as memory._episode_text_list. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+
+-- Private: the fused relevance of a candidate (docs/decisions.md): text_weight times its
+-- text score over the best of the text list, plus (1 - text_weight) times its cosine
+-- similarity (negative counts as 0). Without a query vector the text score alone counts,
+-- without a text match the cosine alone.
+CREATE OR REPLACE FUNCTION memory._relevance(
+    text_weight double precision,
+    has_vector boolean,
+    text_score double precision,
+    best_text double precision,
+    dist double precision
+)
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT w.tw * coalesce(text_score / nullif(best_text, 0), 0) + (1 - w.tw) * greatest(1 - coalesce(dist, 1), 0)
+    FROM (SELECT CASE WHEN coalesce(best_text, 0) = 0 THEN 0 WHEN NOT has_vector THEN 1 ELSE text_weight END AS tw) AS w
+$$;
+
+COMMENT ON FUNCTION memory._relevance(double precision, boolean, double precision, double precision, double precision) IS
+'Private: the relevance of a search candidate: tw * text_score / best_text + (1 - tw) * max(1 - dist, 0), tw = text_weight, or 1 without a query vector (has_vector false), or 0 when the text list is empty (best_text NULL or 0). A missing text_score or dist counts as 0 similarity.';
+
+-- Private: the best chunk (closest to qvec) of each of the given episodes, by primary-key
+-- probes; under the caller's row-level security. Nothing without a vector.
+CREATE OR REPLACE FUNCTION memory._best_chunks(ids uuid [], qvec vector, model smallint)
+RETURNS TABLE (episode_id uuid, dist double precision, char_start integer, char_end integer)
+LANGUAGE sql
+STABLE
+ROWS 40
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+    SELECT DISTINCT ON (c.episode_id) c.episode_id, c.embedding OPERATOR(public.<=>) qvec AS dist, c.char_start, c.char_end
+    FROM memory.chunks AS c
+    WHERE qvec IS NOT NULL AND c.episode_id = ANY(ids) AND c.model_id = model
+    ORDER BY c.episode_id, dist
+$$;
+
+COMMENT ON FUNCTION memory._best_chunks(uuid [], vector, smallint) IS
+'Private: for each of the episodes ids (the caller''s own, by row-level security), its chunk of the model closest to qvec: (episode_id, cosine distance, char_start, char_end). Empty when qvec is NULL.';
 
 -- The body of search_episodic_memory. plpgsql does not allow an argument and a result
 -- column of the same name (tags, session_id), which the contract has: the public
@@ -219,8 +323,10 @@ CREATE OR REPLACE FUNCTION memory._search_episodes(
     recency_weight double precision,
     importance_weight double precision,
     recency_half_life interval,
-    rrf_k integer,
-    candidates integer
+    text_weight double precision,
+    candidates integer,
+    neighbour_weight double precision,
+    neighbour_seeds integer
 )
 RETURNS TABLE (
     episode_id uuid,
@@ -245,12 +351,10 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
     qvec vector;
-    tq tsquery;
+    terms tsquery [];
     model record;
     project_filter uuid;
     n_cand integer;
-    relevance_scale double precision;
-    relevance_floor double precision;
     filters text;
     exact boolean;
 BEGIN
@@ -272,11 +376,23 @@ BEGIN
     IF recency_half_life IS NULL OR recency_half_life <= interval '0' THEN
         RAISE EXCEPTION 'recency_half_life must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF rrf_k IS NULL OR rrf_k < 1 OR rrf_k > 10000 THEN
-        RAISE EXCEPTION 'rrf_k must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    IF text_weight IS NULL OR text_weight < 0 OR text_weight > 1 THEN
+        RAISE EXCEPTION 'text_weight must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF candidates IS NOT NULL AND (candidates < k OR candidates > 10000) THEN
-        RAISE EXCEPTION 'candidates must be between k and 10000' USING ERRCODE = 'invalid_parameter_value';
+    IF neighbour_weight IS NULL OR neighbour_weight < 0 OR neighbour_weight > 1 THEN
+        RAISE EXCEPTION 'neighbour_weight must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF neighbour_seeds IS NULL OR neighbour_seeds < 0 OR neighbour_seeds > 100 THEN
+        RAISE EXCEPTION 'neighbour_seeds must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- neighbour expansion is part of hybrid ranking; modes text and vector return one
+    -- signal's list as it is
+    IF neighbour_weight < 1e-12 OR mode <> 'hybrid' THEN
+        neighbour_weight := 0;
+    END IF;
+    -- each list holds up to candidates rows, so up to 2 * candidates come back
+    IF candidates IS NOT NULL AND (candidates < 1 OR candidates > 10000) THEN
+        RAISE EXCEPTION 'candidates must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n_cand := coalesce(candidates, greatest(4 * k, 40));
     -- A float product or power that underflows is an error (22003) in PostgreSQL, not 0:
@@ -288,6 +404,9 @@ BEGIN
     END IF;
     IF importance_weight < 1e-12 THEN
         importance_weight := 0;
+    END IF;
+    IF text_weight < 1e-12 THEN
+        text_weight := 0;
     END IF;
 
     IF p_project IS NOT NULL THEN
@@ -302,15 +421,8 @@ BEGIN
         qvec := memory._query_vector(query);
     END IF;
     IF mode <> 'vector' OR qvec IS NULL THEN
-        tq := memory._fts_query(query, memory._common_lexemes('episodes'));
+        terms := memory._query_terms(query);
     END IF;
-    -- RRF is normalised between a floor (last candidate of one list) and the best
-    -- possible value (first in every list used), so relevance spans 0..1 and the
-    -- recency and importance weights move a result by a share of that span.
-    relevance_scale := (CASE WHEN qvec IS NOT NULL THEN 1 ELSE 0 END
-                        + CASE WHEN tq IS NOT NULL AND (mode <> 'vector' OR qvec IS NULL) THEN 1 ELSE 0 END)::double precision
-                       / (rrf_k + 1);
-    relevance_floor := 1.0 / (rrf_k + n_cand);
     exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
 
     filters := concat_ws(' AND ',
@@ -323,17 +435,22 @@ BEGIN
         CASE WHEN min_importance IS NOT NULL THEN 'e.importance >= $10' END
     );
 
-    -- Access statistics: the returned ids are appended to an unlogged log in the same
-    -- statement and folded into episodes by pg_cron, so the read path takes no row lock
-    -- on the episodes. Skipped in a read-only transaction (e.g. on a replica).
+    -- Relevance is a convex combination of the two signals' scores (docs/decisions.md):
+    --   text_weight * text_score / (best text_score of the list)
+    --   + (1 - text_weight) * max(cosine similarity, 0)
+    -- over the union of the two candidate lists; the cosine of a text candidate that the
+    -- vector list missed is computed from its chunks (a primary-key probe), so every
+    -- candidate has both scores. Without a vector (mode text, daemon down) the text score
+    -- alone ranks, without text terms (mode vector, no term in the agent's rows) the
+    -- cosine alone. A search writes nothing (memory.mark_used records use).
     RETURN QUERY EXECUTE format(
         $q$
         WITH near AS MATERIALIZED (
             SELECT c.episode_id, c.char_start, c.char_end,
                    c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
-            FROM memory.chunks AS c%5$s
-            WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
-            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%7$s
+            FROM memory.chunks AS c%4$s
+            WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
+            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%6$s
             LIMIT $3 * 2
         ),
         -- The HNSW graph is shared by every agent: a dense cluster of other agents'
@@ -346,68 +463,112 @@ BEGIN
             SELECT * FROM (
                 SELECT c.episode_id, c.char_start, c.char_end,
                        c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
-                FROM memory.chunks AS c%5$s
-                WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%6$s
+                FROM memory.chunks AS c%4$s
+                WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
                 ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
                 LIMIT $3 * 2
             ) AS ex
-            WHERE %8$s AND (SELECT count(*) FROM near) < $3 * 2
+            WHERE %7$s AND (SELECT count(*) FROM near) < $3 * 2
         ),
         vec AS (
-            SELECT x.episode_id, x.dist, x.char_start, x.char_end,
-                   row_number() OVER (ORDER BY x.dist, x.episode_id) AS rnk
-            FROM (
-                SELECT DISTINCT ON (c.episode_id) c.episode_id, c.dist, c.char_start, c.char_end
-                FROM near_all AS c
-                ORDER BY c.episode_id, c.dist
-            ) AS x
-            ORDER BY x.dist
-            LIMIT $3
+            SELECT DISTINCT ON (c.episode_id) c.episode_id, c.dist, c.char_start, c.char_end
+            FROM near_all AS c
+            ORDER BY c.episode_id, c.dist
         ),
-        txt AS (
-            SELECT t.episode_id, t.rank_cd, row_number() OVER (ORDER BY t.rank_cd DESC, t.episode_id) AS rnk
+        vec_top AS (
+            SELECT v.* FROM vec AS v ORDER BY v.dist, v.episode_id LIMIT $3
+        ),
+        txt AS MATERIALIZED (
+            SELECT t.episode_id, t.text_score
             FROM memory._episode_text_list($2, $3, $5, $6, $7, $8, $9, $10) AS t
         ),
+        -- the best chunk of each text candidate that the vector list did not bring
+        txt_vec AS (
+            SELECT b.* FROM memory._best_chunks(
+                ARRAY(SELECT t.episode_id FROM txt AS t
+                      WHERE NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)),
+                $1, %2$s::smallint) AS b
+        ),
+        both_vec AS (
+            SELECT * FROM vec_top UNION ALL SELECT * FROM txt_vec
+        ),
         -- materialized: joined on a plain column, the episodes are probed by primary key
-        -- (on the COALESCE of a full join the planner scans all of the agent's episodes)
         fused AS MATERIALIZED (
             SELECT coalesce(v.episode_id, t.episode_id) AS episode_id,
-                   (coalesce(1.0 / ($11 + v.rnk), 0) + coalesce(1.0 / ($11 + t.rnk), 0))::double precision AS rrf,
-                   1 - v.dist AS vector_score, t.rank_cd AS text_score, v.char_start, v.char_end
-            FROM vec AS v FULL JOIN txt AS t ON t.episode_id = v.episode_id
+                   memory._relevance($11, $1 IS NOT NULL, t.text_score, m.tmax, v.dist) AS relevance,
+                   1 - v.dist AS vector_score, t.text_score, v.char_start, v.char_end
+            FROM both_vec AS v
+            FULL JOIN txt AS t ON t.episode_id = v.episode_id
+            CROSS JOIN (SELECT max(x.text_score) AS tmax FROM txt AS x) AS m
         ),
-        res AS (
-            SELECT e.episode_id, e.content,
-                   ((1 - $13 - $14) * greatest(f.rrf - $17, 0) / ($12 - $17)
-                    + $13 * power(0.5, least(greatest(extract(EPOCH FROM now() - e.occurred_at), 0) / $15, 1000))
-                    + $14 * e.importance)::double precision AS score,
-                   f.vector_score, f.text_score, e.occurred_at, e.importance, e.tags, e.session_id, e.metadata,
-                   CASE WHEN f.char_start IS NOT NULL
-                        THEN substr(e.content, f.char_start + 1, f.char_end - f.char_start) END AS matched_chunk
+        -- neighbour expansion: the best neighbour_seeds candidates pull the episode just
+        -- before and just after them in their session (by occurred_at, then id; passing
+        -- the same filters) in at neighbour_weight times their relevance
+        seeds AS (
+            SELECT f.episode_id, f.relevance FROM fused AS f
+            WHERE $16 > 0
+            ORDER BY f.relevance DESC, f.episode_id
+            LIMIT $17
+        ),
+        nbr AS (
+            SELECT n.episode_id, max($16 * s.relevance) AS relevance
+            FROM seeds AS s
+            JOIN memory.episodes AS se ON se.episode_id = s.episode_id AND se.session_id IS NOT NULL
+            CROSS JOIN LATERAL (
+                (SELECT e.episode_id FROM memory.episodes AS e
+                 WHERE %3$s AND e.session_id = se.session_id
+                   AND (e.occurred_at, e.episode_id) < (se.occurred_at, se.episode_id)
+                 ORDER BY e.occurred_at DESC, e.episode_id DESC LIMIT 1)
+                UNION ALL
+                (SELECT e.episode_id FROM memory.episodes AS e
+                 WHERE %3$s AND e.session_id = se.session_id
+                   AND (e.occurred_at, e.episode_id) > (se.occurred_at, se.episode_id)
+                 ORDER BY e.occurred_at, e.episode_id LIMIT 1)
+            ) AS n
+            GROUP BY n.episode_id
+        ),
+        -- the best chunk of a neighbour that was not a candidate (shown, not ranked)
+        nbr_vec AS (
+            SELECT b.* FROM memory._best_chunks(
+                ARRAY(SELECT n.episode_id FROM nbr AS n
+                      WHERE NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = n.episode_id)),
+                $1, %2$s::smallint) AS b
+        ),
+        ranked AS MATERIALIZED (
+            SELECT coalesce(f.episode_id, n.episode_id) AS episode_id,
+                   greatest(f.relevance, n.relevance) AS relevance,
+                   coalesce(f.vector_score, 1 - nv.dist) AS vector_score, f.text_score,
+                   coalesce(f.char_start, nv.char_start) AS char_start, coalesce(f.char_end, nv.char_end) AS char_end
             FROM fused AS f
-            JOIN memory.episodes AS e ON e.episode_id = f.episode_id
-            ORDER BY score DESC, e.occurred_at DESC, e.episode_id
-            LIMIT $16
-        )%4$s
-        SELECT * FROM res ORDER BY score DESC, occurred_at DESC, episode_id
+            FULL JOIN nbr AS n ON n.episode_id = f.episode_id
+            LEFT JOIN nbr_vec AS nv ON nv.episode_id = n.episode_id
+        )
+        SELECT e.episode_id, e.content,
+               ((1 - $12 - $13) * f.relevance
+                + $12 * power(0.5, least(greatest(extract(EPOCH FROM now() - e.occurred_at), 0) / $14, 1000))
+                + $13 * e.importance)::double precision AS score,
+               f.vector_score, f.text_score, e.occurred_at, e.importance, e.tags, e.session_id, e.metadata,
+               CASE WHEN f.char_start IS NOT NULL
+                    THEN substr(e.content, f.char_start + 1, f.char_end - f.char_start) END AS matched_chunk
+        FROM ranked AS f
+        JOIN memory.episodes AS e ON e.episode_id = f.episode_id
+        ORDER BY score DESC, e.occurred_at DESC, e.episode_id
+        LIMIT $15
         $q$,
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), filters,
-        CASE WHEN pg_catalog.pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN ''
-             ELSE ', logged AS (INSERT INTO memory.episode_access_log (agent_id, episode_id) SELECT $4, res.episode_id FROM res)'
-        END,
         -- the vector list joins the episodes only when a filter needs their columns
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
         CASE WHEN exact THEN ' + 0' ELSE '' END,
         CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END
     )
-    USING qvec, tq, n_cand, me, p_tags, project_filter, p_session_id, since, until,
-          min_importance, rrf_k, greatest(relevance_scale, relevance_floor + 1e-12), recency_weight, importance_weight,
-          extract(EPOCH FROM recency_half_life)::double precision, k, relevance_floor;
+    USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
+          min_importance, text_weight, recency_weight, importance_weight,
+          extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds;
 END
 $$;
 
-COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer) IS
+COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer) IS
 'Private: the body of memory.search_episodic_memory(text, ...).';
 
 CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
@@ -423,8 +584,10 @@ CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
     recency_weight double precision DEFAULT 0.1,
     importance_weight double precision DEFAULT 0.1,
     recency_half_life interval DEFAULT '30 days',
-    rrf_k integer DEFAULT 60,
-    candidates integer DEFAULT NULL
+    text_weight double precision DEFAULT 0.4,
+    candidates integer DEFAULT NULL,
+    neighbour_weight double precision DEFAULT 0.8,
+    neighbour_seeds integer DEFAULT 5
 )
 RETURNS TABLE (
     episode_id uuid,
@@ -442,11 +605,11 @@ RETURNS TABLE (
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 $$;
 
-COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, integer, integer) IS
-'Searches the current agent''s episodes by meaning and by words. mode: hybrid (default; reciprocal rank fusion of the HNSW vector list and the full-text list), vector, or text. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance (RRF normalised to 0..1 between the last candidate of one list and first place in every list) + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12 counts as 0; the recency factor stops at 0.5^1000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: ts_rank_cd (of the matches that ts_rank puts among the best 10 * candidates, at least 400); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
+COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer) IS
+'Searches the current agent''s episodes by meaning and by words, and writes nothing (memory.mark_used records what the caller used). mode: hybrid (default), vector, or text. Candidates: the best candidates (default max(4k, 40)) of the HNSW vector list and of the full-text list (the question''s words weighted by their inverse document frequency among the agent''s OWN episodes: memory._episode_text_list). relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) over both lists (text_weight 0.4, chosen by leave-one-conversation-out cross-validation: reports/eval-locomo.md); text_weight counts as 1 without a query vector and as 0 without a text match. Neighbour expansion (mode hybrid only; modes text and vector return one list as it is): the best neighbour_seeds candidates (default 5; 0 turns it off) pull in the episode just before and just after them in their session (same session_id, by occurred_at then id, passing the same filters) with relevance neighbour_weight (default 0.8, chosen by the same cross-validation) times theirs, unless the neighbour ranks higher on its own. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12, text_weight included, counts as 0; the recency factor stops at 0.5^1000); candidates: the length of each list (default max(4k, 40), 1..10000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: the sum of the agent-own weights of the query words the episode holds (NULL outside the text list); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, text_weight or neighbour_weight outside 0..1, candidates outside 1..10000, neighbour_seeds outside 0..100, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
 
 CREATE OR REPLACE FUNCTION memory.search_semantic_memory(
     query text,
@@ -455,7 +618,7 @@ CREATE OR REPLACE FUNCTION memory.search_semantic_memory(
     include_invalid boolean DEFAULT false,
     mode text DEFAULT 'hybrid',
     confidence_weight double precision DEFAULT 0.1,
-    rrf_k integer DEFAULT 60
+    text_weight double precision DEFAULT 0.4
 )
 RETURNS TABLE (
     fact_id uuid,
@@ -477,7 +640,7 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
     qvec vector;
-    tq tsquery;
+    terms tsquery [];
     model record;
     n_cand integer;
     at timestamptz := memory._check_time('as_of', as_of);
@@ -489,26 +652,30 @@ BEGIN
     IF confidence_weight IS NULL OR confidence_weight NOT BETWEEN 0 AND 1 THEN
         RAISE EXCEPTION 'confidence_weight must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF rrf_k IS NULL OR rrf_k < 1 OR rrf_k > 10000 THEN
-        RAISE EXCEPTION 'rrf_k must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    IF text_weight IS NULL OR text_weight < 0 OR text_weight > 1 THEN
+        RAISE EXCEPTION 'text_weight must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n_cand := greatest(4 * k, 40);
     -- as in search_episodic_memory: a product that underflows would be an error (22003)
     IF confidence_weight < 1e-12 THEN
         confidence_weight := 0;
     END IF;
+    IF text_weight < 1e-12 THEN
+        text_weight := 0;
+    END IF;
     SELECT * INTO model FROM memory._serving_model();
     IF mode <> 'text' AND model.model_id IS NOT NULL THEN
         qvec := memory._query_vector(query);
     END IF;
     IF mode <> 'vector' OR qvec IS NULL THEN
-        tq := memory._fts_query(query, memory._common_lexemes('facts'));
+        terms := memory._query_terms(query);
     END IF;
     exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
     -- as_of is world time: a fact counts when valid_from <= as_of < valid_to.
     validity := CASE WHEN include_invalid THEN 'true'
                      ELSE 'f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)' END;
 
+    -- the same fusion as memory._search_episodes
     RETURN QUERY EXECUTE format(
         $q$
         WITH near AS MATERIALIZED (
@@ -534,28 +701,39 @@ BEGIN
             ) AS ex
             WHERE %5$s AND (SELECT count(*) FROM near) < $3 * 2
         ),
-        vec AS (
-            SELECT x.fact_id, row_number() OVER (ORDER BY x.dist, x.fact_id) AS rnk
+        vec_top AS (
+            SELECT x.fact_id, x.dist
             FROM (
                 SELECT DISTINCT ON (c.fact_id) c.fact_id, c.dist
                 FROM near_all AS c
                 ORDER BY c.fact_id, c.dist
             ) AS x
-            ORDER BY x.dist
+            ORDER BY x.dist, x.fact_id
             LIMIT $3
         ),
-        txt AS (
-            SELECT t.fact_id, row_number() OVER (ORDER BY t.rank_cd DESC, t.fact_id) AS rnk
-            FROM memory._fact_text_list($2, $3, $5, %6$s) AS t
+        txt AS MATERIALIZED (
+            SELECT t.fact_id, t.text_score FROM memory._fact_text_list($2, $3, $5, %6$s) AS t
+        ),
+        txt_vec AS (
+            SELECT c.fact_id, min(c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) AS dist
+            FROM txt AS t
+            JOIN memory.chunks AS c ON c.fact_id = t.fact_id AND c.model_id = %2$s
+            WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.fact_id = t.fact_id)
+            GROUP BY c.fact_id
+        ),
+        both_vec AS (
+            SELECT * FROM vec_top UNION ALL SELECT * FROM txt_vec
         ),
         -- materialized, as in memory._search_episodes: facts probed by primary key
         fused AS MATERIALIZED (
             SELECT coalesce(v.fact_id, t.fact_id) AS fact_id,
-                   (coalesce(1.0 / ($6 + v.rnk), 0) + coalesce(1.0 / ($6 + t.rnk), 0))::double precision AS rrf
-            FROM vec AS v FULL JOIN txt AS t ON t.fact_id = v.fact_id
+                   memory._relevance($6, $1 IS NOT NULL, t.text_score, m.tmax, v.dist) AS relevance
+            FROM both_vec AS v
+            FULL JOIN txt AS t ON t.fact_id = v.fact_id
+            CROSS JOIN (SELECT max(x.text_score) AS tmax FROM txt AS x) AS m
         )
         SELECT f.fact_id, f.concept, f.statement, f.confidence,
-               ((1 - $7) * greatest(fu.rrf - $9, 0) / ($10 - $9) + $7 * f.confidence)::double precision AS score,
+               ((1 - $7) * fu.relevance + $7 * f.confidence)::double precision AS score,
                f.valid_from, f.valid_to, f.source_episodes
         FROM fused AS fu
         JOIN memory.facts AS f ON f.fact_id = fu.fact_id
@@ -567,12 +745,9 @@ BEGIN
         CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
         CASE WHEN include_invalid THEN 'TRUE' ELSE 'FALSE' END
     )
-    USING qvec, tq, n_cand, me, at, rrf_k, confidence_weight, k, 1.0 / (rrf_k + n_cand),
-          greatest((CASE WHEN qvec IS NOT NULL THEN 1 ELSE 0 END
-                    + CASE WHEN tq IS NOT NULL THEN 1 ELSE 0 END)::double precision / (rrf_k + 1),
-                   1.0 / (rrf_k + n_cand) + 1e-12);
+    USING qvec, terms, n_cand, me, at, text_weight, confidence_weight, k;
 END
 $$;
 
-COMMENT ON FUNCTION memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, integer) IS
-'Searches the current agent''s facts by meaning and by words (mode hybrid, vector or text, as search_episodic_memory). By default only facts valid in the world at as_of (valid_from <= as_of < valid_to; default now()) are returned, so a superseded fact appears for an as_of inside its validity and not after; include_invalid returns every fact whatever its validity. score = (1 - confidence_weight) * normalised RRF + confidence_weight * confidence (a confidence_weight under 1e-12 counts as 0). Falls back to full text with a NOTICE when the query cannot be embedded. Raises 42501, 22023 (empty query, k, mode, weights), 22001 (query over 10,000 characters), 22008 (infinite as_of).';
+COMMENT ON FUNCTION memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, double precision) IS
+'Searches the current agent''s facts by meaning and by words (mode hybrid, vector or text), with the same candidate lists, agent-own term weights and fusion as search_episodic_memory; writes nothing. By default only facts valid in the world at as_of (valid_from <= as_of < valid_to; default now()) are returned, so a superseded fact appears for an as_of inside its validity and not after; include_invalid returns every fact whatever its validity. score = (1 - confidence_weight) * relevance + confidence_weight * confidence, relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) (a confidence_weight or text_weight under 1e-12 counts as 0). Falls back to full text with a NOTICE when the query cannot be embedded. Raises 42501, 22023 (empty query, k, mode, weights, text_weight outside 0..1), 22001 (query over 10,000 characters), 22008 (infinite as_of).';

@@ -212,33 +212,37 @@ GRANT SELECT, UPDATE ON memory.embedding_settings TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 
 -- == search and context ==
-GRANT EXECUTE ON FUNCTION memory._fts_query(text, text[]) TO memory_agent, memory_admin;
-GRANT EXECUTE ON FUNCTION memory._common_lexemes(text) TO memory_agent;
--- SECURITY DEFINER, scoped to the caller's agent: ids and ranks of its own rows only
+GRANT EXECUTE ON FUNCTION memory._query_terms(text) TO memory_agent, memory_admin;
+-- SECURITY DEFINER, scoped to the caller's agent: ids, scores and term weights of its own
+-- rows only
 GRANT EXECUTE ON FUNCTION
-    memory._episode_text_list(tsquery, integer, text[], uuid, text, timestamptz, timestamptz, real),
-    memory._fact_text_list(tsquery, integer, timestamptz, boolean)
+    memory._term_weights(tsquery [], text),
+    memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real),
+    memory._fact_text_list(tsquery [], integer, timestamptz, boolean)
 TO memory_agent;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
-    memory._rank_exactly(uuid, smallint),
+    memory._rank_exactly(uuid, smallint), memory._best_chunks(uuid [], vector, smallint),
+    memory._relevance(double precision, boolean, double precision, double precision, double precision),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, integer, integer
+        double precision, double precision, interval, double precision, integer, double precision, integer
     ),
     memory.search_episodic_memory(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, integer, integer
+        double precision, double precision, interval, double precision, integer, double precision, integer
     ),
-    memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, integer),
+    memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, double precision),
     memory.build_context(text, integer, integer, integer),
-    memory.build_context_text(text, integer)
+    memory.build_context_text(text, integer),
+    -- SECURITY DEFINER: logs the caller's own episodes only (searches write nothing)
+    memory.mark_used(uuid [])
 TO memory_agent;
 GRANT EXECUTE ON FUNCTION memory.estimate_tokens(text), memory.render_context(jsonb)
 TO memory_agent, memory_admin, memory_reader;
 GRANT EXECUTE ON FUNCTION memory.fold_access_stats() TO memory_admin;
+-- agents write the access log only through memory.mark_used
 REVOKE ALL ON memory.episode_access_log FROM memory_agent;
-GRANT INSERT (agent_id, episode_id, accessed_at) ON memory.episode_access_log TO memory_agent;
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 
 -- == health and operations ==

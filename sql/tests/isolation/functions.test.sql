@@ -4,7 +4,7 @@
 -- and no error may carry Alpha's text. Names Alpha uses (working-memory keys, block
 -- labels, instance names) must behave for Beta like names nobody uses.
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -145,7 +145,7 @@ BEGIN
     d1 := memory.propose_decision('topic ' || m, jsonb_build_object('proposal', m));
     PERFORM memory.vote(d1, i1, TRUE);
     INSERT INTO pg_temp.ids VALUES (who, 'instance', i1), (who, 'instance2', i2), (who, 'decision', d1);
-    INSERT INTO memory.episode_access_log (episode_id) VALUES (e1);
+    PERFORM memory.mark_used(ARRAY[e1]);
     EXECUTE 'RESET SESSION AUTHORIZATION';
     -- The vectors of the first episode, written as the embed daemon would (it cannot see
     -- this transaction): the same vector for both agents.
@@ -488,19 +488,22 @@ SELECT is(
     'Beta''s identity hash is unchanged when Alpha changes and adds blocks'
 );
 
--- Access statistics: the access log accepts only rows with the caller's agent_id, but
--- the episode it names must be the caller's too, or the fold job counts Beta's
--- "accesses" on Alpha's episode.
+-- Access statistics: searches log nothing; memory.mark_used logs the caller's own
+-- episodes only, or the fold job would count Beta's "accesses" on Alpha's episode.
 SELECT is(
-    pg_temp.run(format('INSERT INTO memory.episode_access_log (episode_id) VALUES (%L)', pg_temp.id('Alpha', 'episode'))),
-    pg_temp.run(format('INSERT INTO memory.episode_access_log (episode_id) VALUES (%L)', pg_temp.id('nobody', 'a'))),
-    'logging an access to Alpha''s episode behaves like logging one to an episode that does not exist'
+    pg_temp.run(format('SELECT memory.mark_used(ARRAY[%L]::uuid[])', pg_temp.id('Alpha', 'episode'))),
+    pg_temp.run(format('SELECT memory.mark_used(ARRAY[%L]::uuid[])', pg_temp.id('nobody', 'a'))),
+    'marking Alpha''s episode as used behaves like marking an episode that does not exist'
+);
+SELECT is(
+    memory.mark_used(ARRAY[pg_temp.id('Alpha', 'episode'), pg_temp.id('nobody', 'a')]), 0,
+    'memory.mark_used records nothing for Alpha''s episode or for no episode'
 );
 SELECT throws_ok(
     format('INSERT INTO memory.episode_access_log (agent_id, episode_id) VALUES (%L, %L)',
            pg_temp.id('Alpha', 'agent'), pg_temp.id('Alpha', 'episode')),
-    '42501', 'new row violates row-level security policy for table "episode_access_log"',
-    'Beta cannot log an access in Alpha''s name'
+    '42501', 'permission denied for table episode_access_log',
+    'Beta cannot write the access log directly'
 );
 RESET SESSION AUTHORIZATION;
 SELECT lives_ok($$SELECT memory.fold_access_stats()$$, 'the fold job (as run by pg_cron) folds the access log');

@@ -238,9 +238,9 @@ INSERT INTO calls VALUES
     ('ep_all_filters', $$memory.search_episodic_memory('quokka telescope', 5, 'vector', ARRAY['shared-tag'], 'shared-project',
         'shared-session', now() - interval '1 day', now(), 0.1)$$),
     ('ep_weights', $$memory.search_episodic_memory('quokka telescope', recency_weight => 0, importance_weight => 0,
-        rrf_k => 1, candidates => 1000)$$),
+        text_weight => 1, candidates => 1000, neighbour_weight => 1, neighbour_seeds => 100)$$),
     ('ep_private_body', $$memory._search_episodes('quokka telescope', 10, 'hybrid', NULL, NULL, NULL, NULL, NULL, NULL,
-        0.1, 0.1, interval '30 days', 60, NULL)$$),
+        0.1, 0.1, interval '30 days', 0.3, NULL, 0.8, 5)$$),
     ('ep_seed_vector', $$memory.search_episodic_memory(tests.unit_vector(ARRAY[1], 8), 50, -1)$$),
     ('fa_hybrid', $$memory.search_semantic_memory('quokka telescope')$$),
     ('fa_text', $$memory.search_semantic_memory('quokka telescope', mode => 'text')$$),
@@ -248,7 +248,7 @@ INSERT INTO calls VALUES
     ('fa_fallback', $$memory.search_semantic_memory('quokka telescope uncached zq7')$$),
     ('fa_invalid', $$memory.search_semantic_memory('quokka telescope', 50, include_invalid => true)$$),
     ('fa_as_of', $$memory.search_semantic_memory('quokka telescope', as_of => now() + interval '1 day')$$),
-    ('fa_weights', $$memory.search_semantic_memory('quokka telescope', 3, confidence_weight => 0, rrf_k => 1)$$),
+    ('fa_weights', $$memory.search_semantic_memory('quokka telescope', 3, confidence_weight => 0, text_weight => 0)$$),
     ('ctx_big', $$memory.build_context('quokka telescope', 100000)$$),
     ('ctx_small', $$memory.build_context('quokka telescope', 120)$$),
     ('ctx_tight', $$memory.build_context('quokka telescope', 40, 1, 1)$$),
@@ -588,12 +588,19 @@ SELECT is(
 RESET SESSION AUTHORIZATION;
 
 -- ---------------------------------------------------------------- access statistics
+-- searches log nothing; Beta marks what it used, Alpha's e1 among it
+SELECT tests.act_as('Beta');
+SELECT memory.mark_used(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('quokka telescope') AS s)
+    || pg_temp.id('Alpha', 'e1')
+);
+RESET SESSION AUTHORIZATION;
 SELECT is(
     (SELECT count(*) FROM memory.episode_access_log AS l
      WHERE l.agent_id = pg_temp.id('Beta', 'agent')
        AND NOT EXISTS (SELECT 1 FROM memory.episodes AS e WHERE e.episode_id = l.episode_id AND e.agent_id = l.agent_id)),
     0::bigint,
-    'Beta''s searches logged accesses to Beta''s own episodes only'
+    'Beta''s memory.mark_used logged accesses to Beta''s own episodes only'
 );
 SELECT lives_ok($$SELECT memory.fold_access_stats()$$, 'the fold job folds the access log');
 SELECT is(

@@ -222,12 +222,12 @@ SELECT is(
 -- until it is reviewed and added here with its reason.
 CREATE TEMP TABLE reviewed_agent_definers (fn text PRIMARY KEY, reason text NOT NULL);
 INSERT INTO reviewed_agent_definers VALUES
-    ('memory._common_lexemes(text)',
-     'NOT SAFE: the issue 15 leak (lexemes from pg_stats over all agents'' rows); removed by the retrieval change, listed only until it is merged'),
-    ('memory._episode_text_list(tsquery,integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
+    ('memory._episode_text_list(tsquery[],integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
      'agent from _require_agent() (session_user), rows filtered on that agent_id; returns ids and ts_rank_cd of the caller''s own episodes (per-document ranks, normalisation 1: no corpus statistics)'),
-    ('memory._fact_text_list(tsquery,integer,timestamp with time zone,boolean)',
+    ('memory._fact_text_list(tsquery[],integer,timestamp with time zone,boolean)',
      'agent from _require_agent(), rows filtered on that agent_id; returns ids and per-document ranks of the caller''s own facts'),
+    ('memory._term_weights(tsquery[],text)',
+     'agent from _require_agent(); counts, bounded at 1,000, only rows WHERE agent_id = that agent; the weights are the caller''s own document frequencies, so another agent''s rows change nothing it returns (the GIN posting lists it walks are shared: a timing channel, docs/security.md)'),
     ('memory.clear_retention_policy(text)',
      'target from _policy_agent(): the caller''s own agent, or for an operator a named one; an agent naming any other name (existing or not) gets the same 42501, so it is no existence oracle; deletes only that agent''s policy'),
     ('memory.forget_project(text)',
@@ -250,6 +250,8 @@ INSERT INTO reviewed_agent_definers VALUES
      'both facts must belong to _require_agent() (else the same P0002 as a missing id); writes and deletes only the caller''s links'),
     ('memory.my_quota()',
      'the caller''s own limits and counters (agent_usage row and pending jobs of _require_agent()); the defaults are operator settings, not derived from other agents'),
+    ('memory.mark_used(uuid[])',
+     'inserts access rows only for episodes WHERE agent_id = _require_agent(); another agent''s id is skipped exactly like a missing one and the count covers the caller''s own rows only'),
     ('memory.propose_decision(text,jsonb)',
      'inserts for _require_agent(); the electorate counts only the caller''s own live instances'),
     ('memory.restore_checkpoint(uuid)',

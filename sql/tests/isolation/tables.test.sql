@@ -158,7 +158,7 @@ BEGIN
     PERFORM memory.register_instance('instance-' || lower(who));
     d1 := memory.propose_decision('topic ' || m, jsonb_build_object('proposal', m));
     PERFORM memory.vote(d1, i1, TRUE);
-    INSERT INTO memory.episode_access_log (episode_id) VALUES (e1);
+    PERFORM memory.mark_used(ARRAY[e1]);
     INSERT INTO pg_temp.ids VALUES (who, 'agent', memory.current_agent());
     EXECUTE 'RESET SESSION AUTHORIZATION';
     IF to_regclass('memory.legacy_imports') IS NOT NULL THEN

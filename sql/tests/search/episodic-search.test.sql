@@ -3,7 +3,7 @@
 -- from the query cache (tests.cache_query_vector), so no model is needed here; the
 -- daemon's own path is tested in python/tests.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -150,7 +150,7 @@ SELECT ok(
     'fallback results are marked with vector_score NULL'
 );
 SELECT is(
-    (SELECT count(*) FROM memory.search_episodic_memory('Raft consensus', mode => 'vector')),
+    (SELECT count(*) FROM memory.search_episodic_memory('Raft consensus', mode => 'vector', neighbour_weight => 0)),
     1::bigint, 'vector mode falls back to full text too, rather than failing'
 );
 
@@ -160,7 +160,12 @@ DELETE FROM memory.episode_access_log;
 SELECT tests.act_as('Alpha');
 SELECT count(*) FROM memory.search_episodic_memory('Raft consensus', mode => 'text');
 RESET SESSION AUTHORIZATION;
-SELECT is((SELECT count(*) FROM memory.episode_access_log), 1::bigint, 'a search logs the episodes it returned');
+SELECT is((SELECT count(*) FROM memory.episode_access_log), 0::bigint, 'a search writes nothing to the access log');
+SELECT tests.act_as('Alpha');
+SELECT is(memory.mark_used(ARRAY(SELECT episode_id FROM memory.search_episodic_memory('Raft consensus', mode => 'text',
+                                                                                      neighbour_weight => 0))),
+    1, 'memory.mark_used logs the episode the caller used');
+RESET SESSION AUTHORIZATION;
 SELECT cmp_ok(memory.fold_access_stats(), '>=', 1, 'fold_access_stats folds the log into the episodes');
 SELECT is((SELECT access_count FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'raft')), 1,
     'the returned episode''s access_count went up');
