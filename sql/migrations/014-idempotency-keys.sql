@@ -1,4 +1,4 @@
--- 013: idempotency keys for remember, learn_fact and set_working_memory (issue 18).
+-- 014: idempotency keys for remember, learn_fact and set_working_memory (issue 18).
 -- An agent whose COMMIT acknowledgement was lost (a failover, a dropped connection)
 -- retries with the same key: the retry returns the first id and stores nothing.
 --   * memory.idempotency_keys: one row per (agent, key), written in the transaction of

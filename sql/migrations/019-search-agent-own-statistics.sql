@@ -1,4 +1,4 @@
--- 013: search ranks with the agent's own statistics and writes nothing (issues 14, 15, 16).
+-- 019: search ranks with the agent's own statistics and writes nothing (issues 14, 15, 16).
 -- * memory._common_lexemes returned the lexemes that the planner's statistics found in a
 --   fifth of ALL agents' rows: any agent could read other agents' frequent words (issue
 --   15, item 1), and other agents' data moved an agent's ranking. It is gone; term
