@@ -22,7 +22,7 @@ write_conf() {
   # Re-written on every start, so the repository's settings always apply.
   cat > "$PGDATA_DIR/agent-memory.conf" <<CONF
 # Written by scripts/cluster.sh; edits here are overwritten.
-listen_addresses = '${MEMORY_PG_LISTEN:-127.0.0.1}'
+listen_addresses = '127.0.0.1'
 port = $PGPORT_MEMORY
 unix_socket_directories = '$RUN_DIR'
 unix_socket_permissions = 0770

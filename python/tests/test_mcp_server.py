@@ -144,15 +144,23 @@ def test_every_tool_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
             for tool in (await sa.list_tools()).tools:
                 assert tool.description and tool.input_schema["type"] == "object"
 
-            # remember, then find it by meaning (no shared word) once it is embedded
-            text = "Decidimos usar Raft para el consenso entre las réplicas del clúster."
+            # remember, then find it by meaning (no shared word) once it is embedded,
+            # ahead of an unrelated episode
+            text = "We settled on Raft so that the cluster replicas agree on one leader."
             ep = (await ok(sa, "remember", content=text, importance=0.9, tags=["decision"],
                            project="cerebro", metadata={"source": "meeting"},
                            session_id="s-1"))["episode_id"]  # fmt: skip
-            hit = await wait_embedded(sa, "which consensus algorithm did we choose?", ep)
+            other = (await ok(sa, "remember", content="Los viernes la cafetería sirve paella."))[
+                "episode_id"
+            ]
+            query = "which consensus algorithm did we choose?"
+            hit = await wait_embedded(sa, query, ep)
             assert hit["vector_score"] > 0 and hit["content"] == text
+            await wait_embedded(sa, "paella", other)
+            ranked = await ok(sa, "search_memory", query=query, mode="vector", k=2)
+            assert [e["episode_id"] for e in ranked["episodes"]] == [ep, other]
             for mode in ("hybrid", "text"):
-                found = await ok(sa, "search_memory", query="Raft consenso", mode=mode,
+                found = await ok(sa, "search_memory", query="Raft replicas", mode=mode,
                                  tags=["decision"], project="cerebro", session_id="s-1",
                                  since="2000-01-01T00:00:00Z", min_importance=0.5, k=5)  # fmt: skip
                 assert [e["episode_id"] for e in found["episodes"]] == [ep]
