@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak lint bench bench-scale soak eval seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-image lint bench bench-scale soak eval seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -50,6 +50,9 @@ test-py: ## pytest suites under python/tests
 
 test-soak: ## the short soak (70 s of load and six faults on a stack of its own in var/soak)
 	@bash scripts/soak.sh --profile short
+
+test-image: ## build the Postgres, Redis and daemon images with podman (Debian packages only) and smoke-test docker-compose.yml with podman-compose
+	@bash scripts/test-image.sh
 
 lint: ## sqlfluff on sql/, ruff on python/
 	@bash scripts/lint.sh

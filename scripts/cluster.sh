@@ -34,9 +34,9 @@ cron.log_statement = off
 max_worker_processes = 24
 max_connections = 200
 shared_buffers = ${PG_SHARED_BUFFERS:-1GB}
-maintenance_work_mem = 1GB
+maintenance_work_mem = ${PG_MAINTENANCE_WORK_MEM:-1GB}
 work_mem = 32MB
-effective_cache_size = 8GB
+effective_cache_size = ${PG_EFFECTIVE_CACHE_SIZE:-8GB}
 timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
@@ -54,9 +54,10 @@ CONF
   grep -q "^include_if_exists 'agent-memory.conf'" "$PGDATA_DIR/postgresql.conf" \
     || echo "include_if_exists 'agent-memory.conf'" >> "$PGDATA_DIR/postgresql.conf"
   cat > "$PGDATA_DIR/pg_hba.conf" <<HBA
-# Written by scripts/cluster.sh. Socket and loopback only, passwords by scram.
+# Written by scripts/cluster.sh. Socket and loopback only (the Postgres image: its
+# container network), passwords by scram.
 local   all   all                  scram-sha-256
-host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ${MEMORY_PG_HBA_NET:-127.0.0.1/32}   scram-sha-256
 HBA
   if [ "$(id -u)" = 0 ]; then chown "$SERVICE_USER": "$PGDATA_DIR"/agent-memory.conf "$PGDATA_DIR"/pg_hba.conf; fi
 }

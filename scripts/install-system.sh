@@ -17,6 +17,14 @@ PKGS=(
   python3 python3-venv python3-dev
   build-essential
 )
+# Dockerfile.postgres runs this script too, for the database server's part only.
+if [ "${MEMORY_SYSTEM_PROFILE:-}" = postgres-image ]; then
+  PKGS=(
+    "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
+    "postgresql-$PG_MAJOR-cron" "postgresql-plpython3-$PG_MAJOR" "postgresql-$PG_MAJOR-pgtap"
+    dpkg-dev build-essential ca-certificates
+  )
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

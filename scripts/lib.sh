@@ -12,7 +12,8 @@ VAR=${MEMORY_VAR_DIR:-$ROOT/var}
 PGDATA_DIR=$VAR/pgdata
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
-SECRETS=$ROOT/.secrets
+# MEMORY_SECRETS_DIR: another secrets folder (the Postgres image copies Docker secrets there)
+SECRETS=${MEMORY_SECRETS_DIR:-$ROOT/.secrets}
 # the libpq password file of this stack (MEMORY_PGPASS: another stack, e.g. the soak's)
 PGPASS=${MEMORY_PGPASS:-$SECRETS/pgpass}
 VENV=$ROOT/.venv

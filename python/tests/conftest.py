@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +68,30 @@ def pg_env() -> dict[str, str]:
         PGDATABASE=CONFIG["MEMORY_DB"],
     )
     return env
+
+
+def create_login_agent(su: psycopg.Connection, name: str, role: str, password: str):
+    """Creates a LOGIN role (its password sent as a SCRAM verifier, so no password
+    reaches the server's logs) bound to a new agent; returns the agent's id."""
+    verifier = su.pgconn.encrypt_password(
+        password.encode(), role.encode(), b"scram-sha-256"
+    ).decode()
+    su.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier)
+        )
+    )
+    return su.execute("SELECT memory.create_agent(%s, %s)", (name, role)).fetchone()[0]
+
+
+def drop_login_agents(su: psycopg.Connection, roles: list[str], ids: list) -> None:
+    """Ends the roles' sessions, deletes their agents with everything stored, drops them."""
+    su.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
+        (roles,),
+    )
+    if ids:
+        su.execute("DELETE FROM memory.agents WHERE agent_id = ANY(%s)", (ids,))
+    for role in roles:
+        su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

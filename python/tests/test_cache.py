@@ -20,7 +20,16 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 import redis
-from conftest import CONFIG, ROOT, RUN_DIR, SECRETS, conninfo, secret
+from conftest import (
+    CONFIG,
+    ROOT,
+    RUN_DIR,
+    SECRETS,
+    conninfo,
+    create_login_agent,
+    drop_login_agents,
+    secret,
+)
 from embed_daemon.cache import (
     CacheConfig,
     CacheMetrics,
@@ -32,7 +41,7 @@ from embed_daemon.cache import (
 from embed_daemon.config import Config
 from embed_daemon.db_gauges import DbGauges
 from prometheus_client import CollectorRegistry, generate_latest
-from psycopg import errors, sql
+from psycopg import errors
 
 pytestmark = pytest.mark.timeout(300)
 REDIS_URL = f"redis://127.0.0.1:{CONFIG['REDIS_PORT_MEMORY']}/0"
@@ -89,32 +98,13 @@ def agents() -> Iterator[dict[str, Agent]]:
             for label in ("alpha", "beta"):
                 role = f"test_cache_{label}_{suffix}"
                 password = secrets.token_urlsafe(24)
-                verifier = su.pgconn.encrypt_password(
-                    password.encode(), role.encode(), b"scram-sha-256"
-                ).decode()
-                su.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                        sql.Identifier(role), sql.Literal(verifier)
-                    )
-                )
                 name = f"Cache{label.title()}{suffix}"
-                agent_id = su.execute(
-                    "SELECT memory.create_agent(%s, %s)", (name, role)
-                ).fetchone()[0]
+                agent_id = create_login_agent(su, name, role, password)
                 made[label] = Agent(name, role, password, agent_id)
             yield made
         finally:
-            roles = [a.role for a in made.values()]
-            su.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
-                (roles,),
-            )
             ids = [a.agent_id for a in made.values()]
-            if ids:
-                su.execute("DELETE FROM memory.agents WHERE agent_id = ANY(%s)", (ids,))
-            for role in roles:
-                su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            drop_login_agents(su, [a.role for a in made.values()], ids)
             # the cascaded deletes notified the warmer; drop what is left of ours anyway
             try:
                 r = redis_client()

@@ -541,6 +541,45 @@ $$;
 COMMENT ON FUNCTION memory.restore_checkpoint(uuid) IS
 'Returns the current agent''s blocks to the values (value, description, char_limit, read_only) of its checkpoint checkpoint_id. First writes a pre_restore checkpoint, afterwards a restored checkpoint recording the outcome; every block write is versioned in block_history. A read-only block is never changed by a restore (an operator must do it), and blocks created after the checkpoint are kept: both lower the score. Returns {continuity_score: 1 when the identity hash after the restore equals the checkpoint''s, else matching labels / union of labels (4 decimals), identity_hash: after the restore, restored_blocks: number of checkpointed blocks now holding the checkpointed value, checkpoint_identity_hash, changed_blocks, skipped_read_only, extra_blocks, pre_restore_checkpoint_id, restore_checkpoint_id, state: the checkpoint''s state}. SECURITY DEFINER (writes checkpoints). Raises 42501 (not an agent), 22004 (NULL id), P0002 (no such checkpoint of this agent: another agent''s checkpoint gives the very same error).';
 
+-- The agent's own checkpoints, newest first (the MCP server's list_checkpoints).
+-- SECURITY INVOKER: row-level security and the explicit agent filter both apply.
+CREATE OR REPLACE FUNCTION memory.list_checkpoints(k integer DEFAULT 20)
+RETURNS TABLE (
+    checkpoint_id uuid,
+    kind text,
+    state jsonb,
+    identity_hash text,
+    continuity_score real,
+    block_count integer,
+    created_at timestamptz,
+    created_by text
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    IF list_checkpoints.k IS NULL OR list_checkpoints.k NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 1000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got %s', coalesce(list_checkpoints.k::text, 'NULL')),
+                  HINT = 'omit k for the newest 20 checkpoints';
+    END IF;
+    RETURN QUERY
+    SELECT c.checkpoint_id, c.kind, c.state, c.identity_hash, c.continuity_score,
+           jsonb_array_length(c.blocks), c.created_at, c.created_by
+    FROM memory.checkpoints AS c
+    WHERE c.agent_id = me
+    ORDER BY c.created_at DESC, c.checkpoint_id
+    LIMIT list_checkpoints.k;
+END
+$$;
+
+COMMENT ON FUNCTION memory.list_checkpoints(integer) IS
+'The current agent''s checkpoints, newest first, at most k (1..1000, default 20): id, kind, state, identity hash, continuity score, number of blocks, when and by which login role. Raises 42501 (not an agent), 22023 (k NULL or outside 1..1000).';
+
 -- ---------------------------------------------------------------------------
 -- Maintenance (pg_cron job memory-auto-checkpoint, migration 005)
 -- ---------------------------------------------------------------------------

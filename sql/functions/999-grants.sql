@@ -126,6 +126,7 @@ GRANT EXECUTE ON FUNCTION
     memory.identity_hash(),
     memory.create_checkpoint(text, jsonb),
     memory.restore_checkpoint(uuid),
+    memory.list_checkpoints(integer),
     memory.heartbeat(text, jsonb, jsonb)
 TO memory_agent;
 GRANT EXECUTE ON FUNCTION
