@@ -72,6 +72,12 @@ def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -
     conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
     conn.execute(f"CREATE ROLE \"{ROLE}\" LOGIN PASSWORD '{password}'")
     conn.execute("SELECT memory.create_agent('bench-pgbench', %s)", (ROLE,))
+    # the load runs write far more than the default quotas allow (issue 15): an
+    # operator's override for this agent, and room for 16 clients and pgbench's own
+    conn.execute(
+        "SELECT memory.set_agent_limits('bench-pgbench', max_episodes_per_minute => 2000000000, "
+        "max_queued_jobs => 2000000000, max_stored_bytes => 1000000000000, connection_limit => 64)"
+    )
     agent = conn.execute(
         "SELECT agent_id FROM memory.agents WHERE db_role = %s", (ROLE,)
     ).fetchone()[0]

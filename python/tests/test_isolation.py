@@ -430,7 +430,8 @@ def test_the_daemon_login_cannot_read_memory_or_act_as_an_agent(transport):
 
 
 def test_notifications_carry_no_content(agents):
-    """Any session may LISTEN: payloads must be ids or numbers, never memory text."""
+    """Any session may LISTEN: payloads are a model id, a constant word or an operator's
+    request number; never memory text, nor an agent's or a row's id (issue 15)."""
     alpha, beta = agents["alpha"], agents["beta"]
     secret_text = f"{alpha.marker} notify probe"
     with connect(beta, "socket") as listener:
@@ -446,7 +447,7 @@ def test_notifications_carry_no_content(agents):
         payloads = [n.payload for n in listener.notifies(timeout=3.0)]
     for payload in payloads:
         assert alpha.marker not in payload
-        assert re.fullmatch(r"[0-9a-f,:\- ]*", payload), payload
+        assert re.fullmatch(r"[0-9]{1,5}|resume|changes|c:[0-9]{1,19}", payload), payload
 
 
 @TRANSPORTS
