@@ -48,7 +48,8 @@ from embed_daemon.worker import Worker
 from bench import common
 
 log = logging.getLogger("bench")
-DATASET = ROOT.parent / "shared" / "datasets" / "locomo-dev"
+# beside the checkout; LOCOMO_DEV overrides (a worktree lives one level deeper)
+DATASET = Path(os.environ.get("LOCOMO_DEV") or ROOT.parent / "shared" / "datasets" / "locomo-dev")
 MODEL = "all-MiniLM-L6-v2"
 
 

@@ -690,6 +690,23 @@ def plot(sizes: list[dict[str, Any]], path: Path, started: str) -> None:
     plt.close(fig)
 
 
+def write_outputs(
+    sizes: list[dict[str, Any]], args: argparse.Namespace, started: str, wall: float
+) -> None:
+    """The report, the data file and the plot; sizes measured by an earlier run
+    (SCALE_SIZES=...) and not by this one stay in them."""
+    old = json.loads(args.data.read_text()) if args.data.exists() else None
+    if old:
+        mine = {s["episodes"] for s in sizes}
+        sizes += [s for s in old["summary"]["sizes"] if s["episodes"] not in mine]
+        sizes.sort(key=lambda s: s["episodes"])
+    text = report(sizes, args, started)
+    text += f"\n\nWall time of the run: {wall:.0f} s.\n"
+    args.report.write_text(text)
+    common.save("scale", started, {"sizes": sizes}, {}, path=args.data)
+    plot(sizes, args.plot, started)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-scale", description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000")
@@ -706,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
     started = common.now_utc()
-    sizes = []
+    sizes: list[dict[str, Any]] = []
     t_all = time.monotonic()
     try:
         for n in (int(x) for x in args.sizes.split(",")):
@@ -714,21 +731,12 @@ def main(argv: list[str] | None = None) -> int:
             sizes.append(summary_of(run_size(args, n)))
             sizes[-1]["wall_s"] = time.monotonic() - t0
             log.info("%d episodes measured in %.0f s", n, sizes[-1]["wall_s"])
+            # after each size, so that a run stopped later keeps what it measured
+            write_outputs(list(sizes), args, started, time.monotonic() - t_all)
     finally:
         with contextlib.suppress(Exception):
             drop(args)
-    # sizes measured by an earlier run (SCALE_SIZES=...) stay in the report
-    old = json.loads(args.data.read_text()) if args.data.exists() else None
-    if old:
-        mine = {s["episodes"] for s in sizes}
-        sizes += [s for s in old["summary"]["sizes"] if s["episodes"] not in mine]
-        sizes.sort(key=lambda s: s["episodes"])
-    text = report(sizes, args, started)
-    text += f"\n\nWall time of the run: {time.monotonic() - t_all:.0f} s.\n"
-    args.report.write_text(text)
-    common.save("scale", started, {"sizes": sizes}, {}, path=args.data)
-    plot(sizes, args.plot, started)
-    print(text)
+    print(args.report.read_text())
     return 0
 
 
