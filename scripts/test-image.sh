@@ -65,16 +65,22 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   mounts+=(-v /etc/ssl/certs:/opt/host-certs:ro)
   pip_args+=(--build-arg PIP_CERT=/opt/host-certs/ca-certificates.crt)
 fi
-build() {  # build NAME DOCKERFILE [ARGS...]
+build() {  # build NAME DOCKERFILE [ARGS...]: output in var/containers/build-NAME.log
   local name=$1 file=$2
   shift 2
   log "building localhost/agent-memory-$name:latest"
-  podman build -q --layers -f "$file" --build-arg "BASE_IMAGE=$BASE" "$@" \
-    -t "localhost/agent-memory-$name:latest" . >/dev/null
+  podman build --layers -f "$file" --build-arg "BASE_IMAGE=$BASE" "$@" \
+    -t "localhost/agent-memory-$name:latest" . >"$VAR/containers/build-$name.log" 2>&1 \
+    || { tail -30 "$VAR/containers/build-$name.log" >&2; die "building the $name image failed"; }
 }
-build postgres Dockerfile.postgres
-build redis docker/Dockerfile.redis
+# The three builds wait mostly on downloads and unpacking: run them side by side.
+build postgres Dockerfile.postgres &
+pg_build=$!
+build redis docker/Dockerfile.redis &
+redis_build=$!
 build daemon docker/Dockerfile.daemon "${pip_args[@]}" "${mounts[@]}"
+wait "$pg_build" || die "the postgres image did not build"
+wait "$redis_build" || die "the redis image did not build"
 t_build=$(date +%s)
 
 # == smoke test ==
