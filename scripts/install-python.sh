@@ -23,6 +23,12 @@ rm -rf "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
 # torch first and alone, so that nothing later resolves a different build.
 "$venv/bin/pip" install -q --disable-pip-version-check "$(grep -E '^torch==' "$req")"
+# MEMORY_PY_RUNTIME_ONLY=1 (docker/Dockerfile.daemon): the pins above the
+# "development only" line, without the test, lint and benchmark tools.
+if [ "${MEMORY_PY_RUNTIME_ONLY:-}" = 1 ]; then
+  sed '/^# -- development only/q' "$req" > "$venv/requirements-runtime.txt"
+  req=$venv/requirements-runtime.txt
+fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
 # The daemon and tests import the project's package from python/.
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$root/python" >/dev/null

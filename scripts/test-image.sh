@@ -4,7 +4,7 @@
 #   up; create an agent; remember() through the published port; wait until embedded;
 #   search_episodic_memory finds it by meaning; embed_query works inside Postgres;
 #   down and up again; the data is still there; down (volumes removed).
-# Installs podman, buildah, runc, debootstrap (Debian) and podman-compose 1.6.0 (PyPI,
+# Installs podman, buildah, runc, debootstrap, the CNI dnsname plugin (Debian) and podman-compose 1.6.0 (PyPI,
 # into .venv) when missing. The base image comes from debootstrap (cached as
 # localhost/agent-memory-base:bookworm). Needs .secrets/ (make up). Must run as root.
 set -euo pipefail
@@ -22,7 +22,8 @@ t_start=$(date +%s)
 
 # == tools ==
 missing=()
-for p in podman buildah runc debootstrap; do
+# dnsname: service-name DNS on podman 4.3's CNI network backend
+for p in podman buildah runc debootstrap golang-github-containernetworking-plugin-dnsname; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -64,16 +65,22 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   mounts+=(-v /etc/ssl/certs:/opt/host-certs:ro)
   pip_args+=(--build-arg PIP_CERT=/opt/host-certs/ca-certificates.crt)
 fi
-build() {  # build NAME DOCKERFILE [ARGS...]
+build() {  # build NAME DOCKERFILE [ARGS...]: output in var/containers/build-NAME.log
   local name=$1 file=$2
   shift 2
   log "building localhost/agent-memory-$name:latest"
-  podman build -q --layers -f "$file" --build-arg "BASE_IMAGE=$BASE" "$@" \
-    -t "localhost/agent-memory-$name:latest" . >/dev/null
+  podman build --layers -f "$file" --build-arg "BASE_IMAGE=$BASE" "$@" \
+    -t "localhost/agent-memory-$name:latest" . >"$VAR/containers/build-$name.log" 2>&1 \
+    || { tail -30 "$VAR/containers/build-$name.log" >&2; die "building the $name image failed"; }
 }
-build postgres Dockerfile.postgres
-build redis docker/Dockerfile.redis
+# The three builds wait mostly on downloads and unpacking: run them side by side.
+build postgres Dockerfile.postgres &
+pg_build=$!
+build redis docker/Dockerfile.redis &
+redis_build=$!
 build daemon docker/Dockerfile.daemon "${pip_args[@]}" "${mounts[@]}"
+wait "$pg_build" || die "the postgres image did not build"
+wait "$redis_build" || die "the redis image did not build"
 t_build=$(date +%s)
 
 # == smoke test ==
@@ -100,10 +107,12 @@ cleanup() {
     done
   fi
   compose down -v >/dev/null 2>&1 || true
+  podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
   exit $rc
 }
 trap cleanup EXIT
 compose down -v >/dev/null 2>&1 || true
+podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
 
 wait_for() {  # wait_for SECONDS WHAT COMMAND...: polls until COMMAND succeeds
   local limit=$1 what=$2
@@ -126,7 +135,6 @@ log "smoke test: compose up (project $PROJECT, postgres on 127.0.0.1:$PGPORT_COM
 up
 t_up=$(date +%s)
 psql -X -q -v ON_ERROR_STOP=1 -U memory_operator -v pw="$agent_pw" -o /dev/null <<'SQL'
-SET log_statement = 'none';
 SELECT format('CREATE ROLE agent_smoke LOGIN PASSWORD %L', :'pw') \gexec
 SELECT memory.create_agent('SMOKE', 'agent_smoke');
 SQL
