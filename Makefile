@@ -115,7 +115,7 @@ dsn-ha: ## print the HA libpq URIs: read-write (writers) and prefer-standby (sea
 test-ha: ## against the HA stack (make up-ha): every read function of the API as an agent on each standby
 	@bash scripts/test-ha.sh
 
-soak-ha: ## failover soak, short profile (~3 min): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
+soak-ha: ## failover soak, short profile (~5 min, not in make test): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
 	@bash scripts/soak-ha.sh --profile short --report reports/soak-ha-short.tmp
 
 soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, two switchovers, etcd pause, reinit (reports/soak-ha.md)

@@ -195,6 +195,10 @@ postgresql:
     log_directory: $HA_LOG/pg$n
     log_filename: postgresql.log
     log_file_mode: '0640'
+  # a replica built or rebuilt (reinit) asks the leader for an immediate checkpoint, not
+  # a spread one (up to checkpoint_timeout x 0.9 of waiting before the copy starts)
+  basebackup:
+    - checkpoint: fast
   pg_hba:
     - local all all scram-sha-256
     - host all all 127.0.0.1/32 scram-sha-256

@@ -122,12 +122,12 @@ class HaStack:
             if m["role"] in ("replica", "sync_standby") and m["state"] in ("running", "streaming")
         )
 
-    def patronictl(self, *args: str) -> str:
+    def patronictl(self, *args: str, timeout: float = 120) -> str:
         out = subprocess.run(
             _as_service(["patronictl", "-c", str(self.var / "patroni-1.yml"), *args]),
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
         )
         if out.returncode != 0:
             raise RuntimeError(f"patronictl {' '.join(args)}: {out.stderr.strip()[-400:]}")
@@ -200,7 +200,7 @@ class HaStack:
 
     def reinit(self, node: str) -> None:
         log.info("fault: %s rebuilt from scratch (patronictl reinit)", node)
-        self.patronictl("reinit", "--force", "--wait", "agent-memory-ha", node)
+        self.patronictl("reinit", "--force", "--wait", "agent-memory-ha", node, timeout=900)
 
     def etcd(self, action: str) -> None:
         """Stop (SIGSTOP: etcd freezes, as a partition would) or continue etcd."""
