@@ -1502,7 +1502,7 @@ def test_my_quota(api: Api) -> None:
     quota = rows[0][0]
     me = api.agent_id("Prop")
     assert quota["stored_bytes"] == api.one(
-        "SELECT coalesce((SELECT stored_bytes FROM memory.agent_usage WHERE agent_id = %s), 0)",
+        "SELECT coalesce((SELECT sum(stored_bytes) FROM memory.agent_usage WHERE agent_id = %s), 0)",
         [me],
     )
     assert quota["max_stored_bytes"] > 0 and quota["max_queued_jobs"] > 0

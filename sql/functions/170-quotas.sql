@@ -47,6 +47,20 @@ $$;
 COMMENT ON FUNCTION memory._queued_jobs(uuid, integer) IS
 'Private: the agent''s pending embedding jobs, counted up to cap (an index range of at most cap entries). Raises nothing.';
 
+CREATE OR REPLACE FUNCTION memory._usage(agent uuid, OUT stored_bytes bigint, OUT window_episodes bigint)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(sum(u.stored_bytes), 0)::bigint,
+           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint
+    FROM memory.agent_usage AS u
+    WHERE u.agent_id = agent
+$$;
+
+COMMENT ON FUNCTION memory._usage(uuid) IS
+'Private: an agent''s usage summed over its counter shards: stored bytes of text, and episodes written in the shards'' windows that began within the last minute. Raises nothing.';
+
 -- Counts and checks. One function for the statement triggers (INSERT, DELETE) and the
 -- row trigger (a change of the text) of episodes and facts; SECURITY DEFINER (agents
 -- cannot write memory.agent_usage), so it refuses to run on any other table.
@@ -58,6 +72,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     me uuid := memory.current_agent();
+    -- this backend's counter row of each agent: concurrent sessions of one agent rarely
+    -- share one, so they do not queue on its lock until their commits
+    my_shard smallint := pg_backend_pid() % 16;
     lim record;
     u record;
     queued integer;
@@ -70,51 +87,52 @@ BEGIN
         -- the text of one episode or fact changed (a record's fields are looked up when
         -- the statement runs: each table has its own statement)
         IF TG_RELID = 'memory.episodes'::regclass THEN
-            INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
-            VALUES (NEW.agent_id, octet_length(NEW.content)::bigint - octet_length(OLD.content))
-            ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+            INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+            VALUES (NEW.agent_id, my_shard, octet_length(NEW.content)::bigint - octet_length(OLD.content))
+            ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
         ELSE
-            INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
+            INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
             VALUES (
-                NEW.agent_id,
+                NEW.agent_id, my_shard,
                 octet_length(NEW.concept)::bigint + octet_length(NEW.statement)
                 - octet_length(OLD.concept) - octet_length(OLD.statement)
             )
-            ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+            ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
         END IF;
     ELSIF TG_OP = 'DELETE' AND TG_RELID = 'memory.episodes'::regclass THEN
-        UPDATE memory.agent_usage AS au SET stored_bytes = au.stored_bytes - d.bytes
-        FROM (SELECT o.agent_id, sum(octet_length(o.content)) AS bytes FROM old_rows AS o GROUP BY o.agent_id) AS d
-        WHERE au.agent_id = d.agent_id;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT o.agent_id, my_shard, -sum(octet_length(o.content)) FROM old_rows AS o
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+        GROUP BY o.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
         RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
-        UPDATE memory.agent_usage AS au SET stored_bytes = au.stored_bytes - d.bytes
-        FROM (
-            SELECT o.agent_id, sum(octet_length(o.concept) + octet_length(o.statement)) AS bytes
-            FROM old_rows AS o GROUP BY o.agent_id
-        ) AS d
-        WHERE au.agent_id = d.agent_id;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT o.agent_id, my_shard, -sum(octet_length(o.concept) + octet_length(o.statement)) FROM old_rows AS o
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+        GROUP BY o.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
         RETURN NULL;
     ELSIF TG_RELID = 'memory.episodes'::regclass THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes, window_start, window_episodes)
-        SELECT n.agent_id, sum(octet_length(n.content)), now(), count(*) FROM new_rows AS n GROUP BY n.agent_id
-        ON CONFLICT (agent_id) DO UPDATE
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes, window_start, window_episodes)
+        SELECT n.agent_id, my_shard, sum(octet_length(n.content)), now(), count(*) FROM new_rows AS n GROUP BY n.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE
         SET stored_bytes = au.stored_bytes + excluded.stored_bytes,
             window_start = CASE WHEN au.window_start > now() - interval '1 minute' THEN au.window_start ELSE now() END,
             window_episodes = CASE WHEN au.window_start > now() - interval '1 minute'
                                    THEN au.window_episodes + excluded.window_episodes
                                    ELSE excluded.window_episodes END;
     ELSE
-        INSERT INTO memory.agent_usage AS au (agent_id, stored_bytes)
-        SELECT n.agent_id, sum(octet_length(n.concept) + octet_length(n.statement)) FROM new_rows AS n GROUP BY n.agent_id
-        ON CONFLICT (agent_id) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT n.agent_id, my_shard, sum(octet_length(n.concept) + octet_length(n.statement)) FROM new_rows AS n GROUP BY n.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
     END IF;
 
     IF me IS NULL THEN
         RETURN NULL;  -- operators are counted, never refused
     END IF;
     SELECT * INTO lim FROM memory._agent_limits(me);
-    SELECT * INTO u FROM memory.agent_usage AS au WHERE au.agent_id = me;
+    SELECT * INTO u FROM memory._usage(me);
     IF u.stored_bytes > lim.max_stored_bytes THEN
         RAISE EXCEPTION 'quota exceeded: stored bytes'
             USING ERRCODE = 'configuration_limit_exceeded',
@@ -191,11 +209,11 @@ DECLARE
     u record;
 BEGIN
     SELECT * INTO lim FROM memory._agent_limits(me);
-    SELECT * INTO u FROM memory.agent_usage AS au WHERE au.agent_id = me;
+    SELECT * INTO u FROM memory._usage(me);
     RETURN jsonb_build_object(
-        'stored_bytes', coalesce(u.stored_bytes, 0),
+        'stored_bytes', u.stored_bytes,
         'max_stored_bytes', lim.max_stored_bytes,
-        'episodes_this_minute', CASE WHEN u.window_start > now() - interval '1 minute' THEN u.window_episodes ELSE 0 END,
+        'episodes_this_minute', u.window_episodes,
         'max_episodes_per_minute', lim.max_episodes_per_minute,
         'queued_jobs', memory._queued_jobs(me, lim.max_queued_jobs + 1),
         'max_queued_jobs', lim.max_queued_jobs,
