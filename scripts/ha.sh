@@ -291,7 +291,7 @@ up() {
   bash "$ROOT/scripts/redis.sh" start
   bash "$ROOT/scripts/daemon.sh" start
   status
-  dsn
+  log "connection URIs (with the operator's password): make dsn-ha"
 }
 
 down() {
