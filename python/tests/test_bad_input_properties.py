@@ -1530,7 +1530,10 @@ def test_get_and_clear_working_memory(api: Api, context_type, clear) -> None:
             )
     else:
         rows = api.call(
-            "SELECT w.context_type, w.expires_at > clock_timestamp() FROM memory.get_working_memory(%b::text) AS w",
+            # the function keeps items live at its own clock, which is never before the
+            # statement's start: comparing with a later clock would race a short TTL
+            "SELECT w.context_type, w.expires_at > statement_timestamp() "
+            "FROM memory.get_working_memory(%b::text) AS w",
             [context_type],
             e,
         )
