@@ -205,7 +205,11 @@ class DaemonProcess:
                 "--",
                 *cmd,
             ]
-        with open(self.log_path, "ab") as log:
+        # like every log of the stack: no read access for others (a daemon's log may
+        # name agents' rows)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        os.fchmod(fd, 0o640)
+        with os.fdopen(fd, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
             )
