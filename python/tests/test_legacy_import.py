@@ -1,6 +1,7 @@
 """The old brain comes over: legacy import end to end, through postgres_fdw.
 
-Once per session (fixtures `legacy_db` and `imported`): scripts/legacy-fixture.py builds
+Once per module (fixtures `legacy_db` and `imported`; the agent holding the old ids is
+gone before another module imports the same fixture in another layout): scripts/legacy-fixture.py builds
 an old database with the legacy schema and 4,704 episodes; scripts/import-legacy.sh
 imports it into a new agent in batches of 100, and is killed (process group SIGKILL and
 its backend terminated) in the middle of the episodes; the same command run again
@@ -41,7 +42,17 @@ EMBED_TIMEOUT = 30 * 60  # seconds: 4,704 episodes, some long, on a shared 2-cor
 TIMINGS: dict[str, float] = {}
 
 # Written by the daemon and by pg_cron while tests run; compared where it matters.
-BACKGROUND = {"episode_access_log", "legacy_imports", "agent_imports"}
+# bookkeeping that differs by design between two databases: logs, import records, the
+# cache warmer's change queue, the claim rotation, and quota counters (their shards
+# follow the writing backends; their sums are checked by the quota tests)
+BACKGROUND = {
+    "episode_access_log",
+    "legacy_imports",
+    "agent_imports",
+    "cache_changes",
+    "claim_turns",
+    "agent_usage",
+}
 EMBEDDING = {"chunks", "pooled_embeddings", "embedding_jobs"}
 
 
@@ -148,9 +159,9 @@ def say(text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Session fixtures
+# Module fixtures
 # ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def legacy_db(pg_env: dict[str, str]) -> Iterator[dict]:
     made = run([PY, str(FIXTURE), "--dbname", LEGACY_DB, "--reader", READER, "--replace"], pg_env)
     assert made.returncode == 0, made.stderr
@@ -161,7 +172,7 @@ def legacy_db(pg_env: dict[str, str]) -> Iterator[dict]:
         assert not (SECRETS / f"{READER}_password").exists()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def imported(legacy_db: dict, pg_env: dict[str, str]) -> Iterator[dict]:
     env = dict(pg_env)
     info: dict = {}

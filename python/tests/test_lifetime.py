@@ -166,7 +166,14 @@ def test_drop_agent_leaves_nothing_in_postgres_or_redis(made, superconn):
     assert result["removed"]["memory.episodes"] == 40
 
     assert {k: n for k, n in rows_left(superconn, victim.agent_id).items() if n} == {}
-    assert rows_left(superconn, other.agent_id) == before_other
+    # the other agent keeps everything; its transient bookkeeping (the cache warmer's
+    # change queue, the claim rotation) moves on its own and is left out
+    transient = {"memory.cache_changes.agent_id", "memory.claim_turns.agent_id"}
+
+    def kept(rows: dict[str, int]) -> dict[str, int]:
+        return {k: n for k, n in rows.items() if k not in transient}
+
+    assert kept(rows_left(superconn, other.agent_id)) == kept(before_other)
     assert not cached(superconn, mine), "the query only the victim asked for is gone"
     assert cached(superconn, shared), "the query another agent asked for stays"
     wait_for("no key of the victim in Redis", lambda: not list(r.scan_iter(match=prefix)), 30)
