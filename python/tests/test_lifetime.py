@@ -146,10 +146,11 @@ def test_drop_agent_leaves_nothing_in_postgres_or_redis(made, superconn):
     prefix = f"mem:{victim.agent_id}:*"
     wait_for("the victim's keys in Redis", lambda: len(list(r.scan_iter(match=prefix))) >= 5)
     wait_for(
-        "the victim's episodes embedded",
+        "both agents' episodes embedded",
         lambda: superconn.execute(
-            "SELECT count(*) = 40 FROM memory.pooled_embeddings WHERE agent_id = %s AND episode_id IS NOT NULL",
-            (victim.agent_id,),
+            "SELECT count(*) FILTER (WHERE agent_id = %s) = 40 AND count(*) FILTER (WHERE agent_id = %s) = 5 "
+            "FROM memory.pooled_embeddings WHERE episode_id IS NOT NULL",
+            (victim.agent_id, other.agent_id),
         ).fetchone()[0],
         180,
     )
@@ -167,8 +168,12 @@ def test_drop_agent_leaves_nothing_in_postgres_or_redis(made, superconn):
 
     assert {k: n for k, n in rows_left(superconn, victim.agent_id).items() if n} == {}
     # the other agent keeps everything; its transient bookkeeping (the cache warmer's
-    # change queue, the claim rotation) moves on its own and is left out
-    transient = {"memory.cache_changes.agent_id", "memory.claim_turns.agent_id"}
+    # change queue, the claim rotation, the quota counters' shards) moves on its own
+    transient = {
+        "memory.cache_changes.agent_id",
+        "memory.claim_turns.agent_id",
+        "memory.agent_usage.agent_id",
+    }
 
     def kept(rows: dict[str, int]) -> dict[str, int]:
         return {k: n for k, n in rows.items() if k not in transient}
