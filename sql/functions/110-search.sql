@@ -132,21 +132,22 @@ BEGIN
     END IF;
     -- one static statement (its plan cached by plpgsql); each count stops at 1,000 rows
     -- and only the branch of tbl runs
+    -- (the count is a LATERAL subquery, so it runs once per term: written as an
+    -- expression of the select list and filtered on, it ran three times)
     RETURN QUERY
-    SELECT d.t, ln(1001.0::double precision / (d.df + 0.5))
-    FROM (
-        SELECT t.t, t.i,
-               CASE WHEN tbl = 'episodes'
+    SELECT t.t, ln(1001.0::double precision / (d.df + 0.5))
+    FROM unnest(terms[1:64]) WITH ORDINALITY AS t (t, i)
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN tbl = 'episodes'
                     THEN (SELECT count(*) FROM (SELECT 1 FROM memory.episodes AS x
                                                 WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
                     ELSE (SELECT count(*) FROM (SELECT 1 FROM memory.facts AS x
                                                 WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
                END AS df
-        FROM unnest(terms[1:64]) WITH ORDINALITY AS t (t, i)
-        WHERE t.t IS NOT NULL AND numnode(t.t) > 0
+        OFFSET 0
     ) AS d
-    WHERE d.df BETWEEN 1 AND 999
-    ORDER BY d.i;
+    WHERE t.t IS NOT NULL AND numnode(t.t) > 0 AND d.df BETWEEN 1 AND 999
+    ORDER BY t.i;
 END
 $$;
 
