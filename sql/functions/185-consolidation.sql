@@ -4,8 +4,9 @@
 --
 -- Two episodes of one agent are duplicates when a chunk of one has a chunk of the other
 -- among its nearest neighbours with cosine >= min_cosine AND their whole texts have a
--- trigram similarity >= min_text (pg_trgm on lower-cased text: no language of its own,
--- so Spanish and English alike; a translation is not a duplicate), in the same project,
+-- trigram similarity >= min_text (memory.text_similarity: pg_trgm on the lower-cased
+-- letters and digits, no language of its own, so Spanish and English alike; a
+-- translation is not a duplicate), in the same project,
 -- and the pair was not merged and undone before. A merge keeps one episode (an episode
 -- that already keeps others, else the most important, then the most used, then the
 -- oldest), adds to it the other's tags and metadata keys it lacks and its importance if
@@ -20,16 +21,20 @@ IMMUTABLE
 PARALLEL SAFE
 SET search_path = pg_catalog, public, pg_temp
 AS $$
+    -- lower-cased, letters and digits only (of any script), run together: the trigrams
+    -- then span word boundaries, so word order counts ("Bye Nate" is not "Nate bye")
     SELECT CASE
                WHEN a IS NULL OR b IS NULL THEN NULL
                -- lengths far apart cannot be near-identical: no trigrams needed
-               WHEN least(char_length(a), char_length(b)) < 0.5 * greatest(char_length(a), char_length(b)) THEN 0
-               ELSE public.similarity(lower(a), lower(b))
+               WHEN least(char_length(x), char_length(y)) < 0.5 * greatest(char_length(x), char_length(y)) THEN 0
+               ELSE public.similarity(x, y)
            END::real
+    FROM (SELECT regexp_replace(lower(a), '[^[:alnum:]]+', '', 'g') AS x,
+                 regexp_replace(lower(b), '[^[:alnum:]]+', '', 'g') AS y) AS n
 $$;
 
 COMMENT ON FUNCTION memory.text_similarity(text, text) IS
-'Trigram similarity (pg_trgm) of two lower-cased texts, 0..1; 0 when one is under half the other''s length; NULL when either is NULL. Language-neutral: punctuation and case do not count, words do. Raises nothing.';
+'Trigram similarity (pg_trgm) of two texts reduced to their lower-cased letters and digits run together, 0..1: punctuation, case and spacing do not count, words and their order do; any script (Spanish accents are letters). 0 when one is under half the other''s length; NULL when either is NULL. Raises nothing.';
 
 -- The candidate pairs of a batch: each chunk of chunk_ids looks up its neighbours nearest
 -- neighbours among the agent's chunks of the model (exactly when exact or when the agent
@@ -37,7 +42,7 @@ COMMENT ON FUNCTION memory.text_similarity(text, text) IS
 -- of episodes passes with its best cosine >= min_cosine and its text similarity >= min_text.
 CREATE OR REPLACE FUNCTION memory._duplicate_pairs(
     agent uuid, chunk_ids bigint [], min_cosine real, min_text real, neighbours integer DEFAULT 5,
-    exact boolean DEFAULT false
+    exact boolean DEFAULT false, settled_before timestamptz DEFAULT 'infinity'
 )
 RETURNS TABLE (episode_a uuid, episode_b uuid, cosine real, text_similarity real)
 LANGUAGE plpgsql
@@ -66,7 +71,7 @@ BEGIN
                 SELECT c.episode_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) s.v AS dist
                 FROM memory.chunks AS c
                 WHERE c.model_id = %2$s AND c.agent_id = $2 AND c.episode_id IS NOT NULL
-                  AND c.episode_id <> s.episode_id
+                  AND c.episode_id <> s.episode_id AND c.embedded_at <= $6
                 ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) s.v)%3$s
                 LIMIT $3
             ) AS n
@@ -91,12 +96,12 @@ BEGIN
         -- strand the walk among other agents' vectors
         CASE WHEN exact OR memory._rank_exactly(agent, model.model_id) THEN ' + 0' ELSE '' END
     )
-    USING chunk_ids, agent, neighbours, min_cosine, min_text;
+    USING chunk_ids, agent, neighbours, min_cosine, min_text, settled_before;
 END
 $$;
 
-COMMENT ON FUNCTION memory._duplicate_pairs(uuid, bigint [], real, real, integer, boolean) IS
-'Private (consolidation): pairs of the agent''s episodes (episode_a < episode_b) where a chunk of chunk_ids (serving model) has a chunk of the other among its neighbours nearest (exactly when exact or for an agent of at most 10,000 chunks, else through HNSW) with cosine >= min_cosine, the texts have memory.text_similarity >= min_text, the project is the same and the pair was not merged and undone before. Raises nothing of its own.';
+COMMENT ON FUNCTION memory._duplicate_pairs(uuid, bigint [], real, real, integer, boolean, timestamptz) IS
+'Private (consolidation): pairs of the agent''s episodes (episode_a < episode_b) where a chunk of chunk_ids (serving model) has a chunk of the other, embedded at or before settled_before, among its neighbours nearest (exactly when exact or for an agent of at most 10,000 chunks, else through HNSW) with cosine >= min_cosine, the texts have memory.text_similarity >= min_text, the project is the same and the pair was not merged and undone before. Raises nothing of its own.';
 
 -- One merge. Lock order of the daemon: the merged episode's embedding jobs first, then
 -- the episodes; anything another session holds now is skipped (NULL), never waited for.
@@ -139,19 +144,19 @@ BEGIN
         FOR UPDATE SKIP LOCKED
     ) AS l;
     IF jobs_locked < jobs_all THEN
-        RETURN NULL;
+        RETURN -1;
     END IF;
     SELECT e.* INTO k FROM memory.episodes AS e
     WHERE e.episode_id = k.episode_id AND e.agent_id = agent
     FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN -1;
     END IF;
     SELECT e.* INTO m FROM memory.episodes AS e
     WHERE e.episode_id = CASE WHEN k.episode_id = a THEN b ELSE a END AND e.agent_id = agent
     FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN -1;
     END IF;
 
     added := ARRAY(
@@ -182,10 +187,11 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._merge_pair(uuid, uuid, uuid, real, real) IS
-'Private (consolidation): merges two of the agent''s episodes: the keeper (one that already keeps others, else the most important, most used, oldest) gains the other''s missing tags (up to 64), missing metadata keys and higher importance; the other''s row goes to memory.consolidations and the episode is deleted with its chunks. Returns the consolidation id, NULL when skipped (both keep others, gone, or locked by another session). Raises nothing of its own.';
+'Private (consolidation): merges two of the agent''s episodes: the keeper (one that already keeps others, else the most important, most used, oldest) gains the other''s missing tags (up to 64), missing metadata keys and higher importance; the other''s row goes to memory.consolidations and the episode is deleted with its chunks. Returns the consolidation id; NULL when the pair cannot be merged (both keep others, one is gone); -1 when another session holds one of the rows (or the merged one''s embedding jobs) now: try again later. Raises nothing of its own.';
 
 CREATE OR REPLACE FUNCTION memory._consolidation_batch(
-    agent uuid, batch_rows integer, min_cosine real, min_text real, OUT examined integer, OUT merged integer
+    agent uuid, batch_rows integer, min_cosine real, min_text real, min_age interval DEFAULT '1 hour',
+    OUT examined integer, OUT merged integer, OUT busy boolean
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -198,6 +204,7 @@ DECLARE
     r record;
     cid bigint;
 BEGIN
+    busy := false;
     examined := 0;
     merged := 0;
     SELECT m.model_id INTO model FROM memory.embedding_models AS m WHERE m.is_serving;
@@ -211,6 +218,7 @@ BEGIN
     ids := ARRAY(
         SELECT c.chunk_id FROM memory.chunks AS c
         WHERE c.agent_id = agent AND c.model_id = model AND c.episode_id IS NOT NULL AND c.chunk_id > cursor_at
+          AND c.embedded_at <= now() - min_age
         ORDER BY c.chunk_id
         LIMIT batch_rows
     );
@@ -220,29 +228,33 @@ BEGIN
     END IF;
     FOR r IN
         SELECT d.episode_a, d.episode_b, d.cosine, d.text_similarity
-        FROM memory._duplicate_pairs(agent, ids, min_cosine, min_text) AS d
+        FROM memory._duplicate_pairs(agent, ids, min_cosine, min_text, settled_before => now() - min_age) AS d
         ORDER BY d.cosine DESC, d.text_similarity DESC, d.episode_a, d.episode_b
     LOOP
         CONTINUE WHEN r.episode_a = ANY (gone) OR r.episode_b = ANY (gone);
         cid := memory._merge_pair(agent, r.episode_a, r.episode_b, r.cosine, r.text_similarity);
-        IF cid IS NOT NULL THEN
+        busy := busy OR cid = -1;
+        IF cid > 0 THEN
             merged := merged + 1;
             gone := gone || (SELECT x.merged_id FROM memory.consolidations AS x WHERE x.consolidation_id = cid);
         END IF;
     END LOOP;
+    -- a pair skipped because a writer held it is looked at again by the next run: the
+    -- cursor stays (the pairs merged meanwhile are gone, so the retry finds the rest)
     UPDATE memory.consolidation_progress AS p
-    SET model_id = model, last_chunk_id = ids[examined], batches = p.batches + 1,
+    SET model_id = model, last_chunk_id = CASE WHEN busy THEN cursor_at ELSE ids[examined] END,
+        batches = p.batches + 1,
         merged = p.merged + _consolidation_batch.merged, updated_at = now()
     WHERE p.agent_id = agent;
 END
 $$;
 
-COMMENT ON FUNCTION memory._consolidation_batch(uuid, integer, real, real) IS
-'Private (memory-consolidation): the agent''s next batch_rows chunks of the serving model after its cursor (memory.consolidation_progress) are compared with the agent''s other chunks and every duplicate pair found is merged (memory._merge_pair), the best matches first. Returns the chunks examined and the merges. Raises nothing of its own.';
+COMMENT ON FUNCTION memory._consolidation_batch(uuid, integer, real, real, interval) IS
+'Private (memory-consolidation): the agent''s next batch_rows chunks of the serving model after its cursor (memory.consolidation_progress), embedded at least min_age ago, are compared with the agent''s other chunks of that age and every duplicate pair found is merged (memory._merge_pair), the best matches first; the cursor moves past the batch unless a pair was skipped because another session held its rows (then the next run reads the batch again). Returns the chunks examined, the merges, and busy (a pair was skipped so). Raises nothing of its own.';
 
 CREATE OR REPLACE FUNCTION memory.run_consolidation(
     batch_rows integer DEFAULT 200, max_batches integer DEFAULT 20,
-    min_cosine real DEFAULT 0.95, min_text real DEFAULT 0.6
+    min_cosine real DEFAULT 0.71, min_text real DEFAULT 0.70, min_age interval DEFAULT '1 hour'
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -264,6 +276,10 @@ BEGIN
         RAISE EXCEPTION 'min_cosine must be between 0.5 and 1, min_text between 0.3 and 1'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'leave them out for the measured defaults';
     END IF;
+    IF min_age IS NULL OR min_age < interval '0' OR NOT isfinite(now() - min_age) THEN
+        RAISE EXCEPTION 'min_age must be a finite interval of 0 or more'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'leave it out for 1 hour';
+    END IF;
     -- the agents the job looked at least recently first; one run at a time per agent
     -- (an advisory lock per agent, skipped when another run holds it)
     FOR a IN
@@ -277,7 +293,7 @@ BEGIN
         LOOP
             EXIT WHEN batches >= max_batches;
             BEGIN
-                SELECT * INTO r FROM memory._consolidation_batch(a, batch_rows, min_cosine, min_text);
+                SELECT * INTO r FROM memory._consolidation_batch(a, batch_rows, min_cosine, min_text, min_age);
             EXCEPTION WHEN lock_not_available THEN
                 -- the agent is writing those rows now: undone, skipped until the next run
                 EXIT;
@@ -286,15 +302,15 @@ BEGIN
             batches := batches + 1;
             examined := examined + r.examined;
             merged := merged + r.merged;
-            EXIT WHEN r.examined < batch_rows;
+            EXIT WHEN r.examined < batch_rows OR r.busy;
         END LOOP;
     END LOOP;
     RETURN jsonb_build_object('agents', agents, 'batches', batches, 'chunks_examined', examined, 'merged', merged);
 END
 $$;
 
-COMMENT ON FUNCTION memory.run_consolidation(integer, integer, real, real) IS
-'Operators and pg_cron (memory-consolidation): merges near-duplicate episodes of each agent (cosine of best chunks >= min_cosine and text similarity >= min_text, thresholds measured in docs/decisions.md), reading each agent''s new chunks in batches of batch_rows, at most max_batches batches per call (the next run goes on). Each merge is recorded in memory.consolidations and can be undone (memory.undo_consolidation). Returns {agents, batches, chunks_examined, merged}. Raises 22023 (batch_rows outside 1..10000, max_batches outside 1..100000, min_cosine outside 0.5..1, min_text outside 0.3..1).';
+COMMENT ON FUNCTION memory.run_consolidation(integer, integer, real, real, interval) IS
+'Operators and pg_cron (memory-consolidation): merges near-duplicate episodes of each agent (cosine of best chunks >= min_cosine and text similarity >= min_text, thresholds measured in docs/decisions.md; only chunks embedded at least min_age ago, so fresh writes are left alone), reading each agent''s new chunks in batches of batch_rows, at most max_batches batches per call (the next run goes on). Each merge is recorded in memory.consolidations and can be undone (memory.undo_consolidation). Returns {agents, batches, chunks_examined, merged}. Raises 22023 (batch_rows outside 1..10000, max_batches outside 1..100000, min_cosine outside 0.5..1, min_text outside 0.3..1, min_age negative, NULL or infinite).';
 
 CREATE OR REPLACE FUNCTION memory.undo_consolidation(consolidation_id bigint)
 RETURNS uuid
@@ -417,3 +433,25 @@ $$;
 
 COMMENT ON FUNCTION memory._raise_episode_not_found(uuid, uuid, text) IS
 'Private: always raises P0002: "episode was merged into another by consolidation" naming the kept episode and the consolidation when agent me''s episode_id was merged, else "episode not found" with hint. Returns nothing.';
+
+-- Export (140-export-import.sql): the agent's episodes and, as the episodes they were,
+-- the copies consolidation merged (live merges). The merge itself is not exported: after
+-- an import the copies are episodes again and the importing side's job merges them anew.
+CREATE OR REPLACE FUNCTION memory._export_episodes(agent uuid)
+RETURNS SETOF memory.episodes
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.* FROM memory.episodes AS e WHERE e.agent_id = agent
+    UNION ALL
+    SELECT r.episode_id, r.agent_id, r.content, r.importance, r.tags, r.project_id, r.session_id, r.occurred_at,
+           r.metadata, r.recorded_at, r.updated_at, r.access_count, r.last_accessed_at,
+           memory._sha256(r.content), NULL::tsvector
+    FROM memory.consolidations AS x
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::memory.episodes, x.merged_episode) AS r
+    WHERE x.agent_id = agent AND x.undone_at IS NULL
+$$;
+
+COMMENT ON FUNCTION memory._export_episodes(uuid) IS
+'Private (export_agent): the agent''s episodes and the copies consolidation merged (live merges, as the episodes they were, fts left NULL). Raises nothing.';

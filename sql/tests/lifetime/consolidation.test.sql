@@ -4,7 +4,7 @@
 -- the episode back exactly and the pair is not merged again, forget_session takes the
 -- session's merged copies, isolation, bad input.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -56,11 +56,16 @@ SELECT is(memory.text_similarity('short', repeat('long ', 20)), 0::real, 'length
 
 -- ---------------------------------------------------------------- the job
 SELECT is(
-    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6)),
+    (SELECT row(examined, merged)::text
+     FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6)),
+    '(0,0)', 'episodes embedded less than an hour ago are left alone (the job''s default min_age)'
+);
+SELECT is(
+    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6, '0')),
     2, 'Alpha''s batch merges the two duplicate pairs'
 );
 SELECT is(
-    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'beta_agent'), 100, 0.95, 0.6)),
+    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'beta_agent'), 100, 0.95, 0.6, '0')),
     0, 'Beta''s copy of the same text and vector is merged with nothing'
 );
 CREATE TEMP TABLE cids AS SELECT n.name, c.consolidation_id AS id
@@ -103,7 +108,7 @@ SELECT is(
     'Mañana llevo el coche al taller, hace un ruido raro.', 'and keeps the merged episode''s row'
 );
 SELECT is(
-    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6)),
+    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6, '0')),
     0, 'a second batch finds nothing new (the cursor moved on)'
 );
 
@@ -171,7 +176,7 @@ SELECT throws_ok(
 RESET SESSION AUTHORIZATION;
 SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1, 2])) FROM ids WHERE name = 'orig';
 SELECT is(
-    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6)),
+    (SELECT merged FROM memory._consolidation_batch((SELECT id FROM ids WHERE name = 'alpha'), 100, 0.95, 0.6, '0')),
     0, 'an undone pair is not merged again'
 );
 
@@ -194,6 +199,8 @@ SELECT throws_ok('SELECT memory.run_consolidation(batch_rows => 0)', '22023', 'b
                  'run_consolidation with batch_rows 0');
 SELECT throws_ok('SELECT memory.run_consolidation(min_cosine => 2)', '22023',
                  'min_cosine must be between 0.5 and 1, min_text between 0.3 and 1', 'a cosine threshold over 1');
+SELECT throws_ok($$SELECT memory.run_consolidation(min_age => '-1 second')$$, '22023',
+                 'min_age must be a finite interval of 0 or more', 'a negative min_age');
 SELECT throws_ok('SELECT memory.undo_consolidation(1)', '42501', NULL, 'undo needs an agent');
 
 SELECT * FROM finish();

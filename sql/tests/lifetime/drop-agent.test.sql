@@ -63,7 +63,7 @@ RESET SESSION AUTHORIZATION;
 SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[5])) FROM ids WHERE name IN ('e5', 'e6');
 SELECT is(
     (SELECT merged FROM memory._consolidation_batch((SELECT agent_id FROM memory.agents WHERE name = 'Alpha'),
-                                                    100, 0.9, 0.6)),
+                                                    100, 0.9, 0.6, '0')),
     1, 'the fixture merges one duplicate of Alpha''s'
 );
 INSERT INTO ids SELECT 'alpha', agent_id FROM memory.agents WHERE name = 'Alpha';
