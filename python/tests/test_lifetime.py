@@ -276,7 +276,7 @@ def consolidation_defaults(su: psycopg.Connection) -> tuple[float, float]:
 def consolidate(su: psycopg.Connection, agent: Agent) -> tuple[int, int, bool]:
     cos, txt = consolidation_defaults(su)
     return su.execute(
-        "SELECT examined, merged, busy FROM memory._consolidation_batch(%s, 100, %s, %s, '0')",
+        "SELECT examined, merged, busy FROM memory._consolidation_batch(%s, 100, %s::real, %s::real, '0')",
         (agent.agent_id, cos, txt),
     ).fetchone()
 
