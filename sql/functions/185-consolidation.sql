@@ -104,7 +104,7 @@ COMMENT ON FUNCTION memory._duplicate_pairs(uuid, bigint [], real, real, integer
 'Private (consolidation): pairs of the agent''s episodes (episode_a < episode_b) where a chunk of chunk_ids (serving model) has a chunk of the other, embedded at or before settled_before, among its neighbours nearest (exactly when exact or for an agent of at most 10,000 chunks, else through HNSW) with cosine >= min_cosine, the texts have memory.text_similarity >= min_text, the project is the same and the pair was not merged and undone before. Raises nothing of its own.';
 
 -- One merge. Lock order of the daemon: the merged episode's embedding jobs first, then
--- the episodes; anything another session holds now is skipped (NULL), never waited for.
+-- the episodes; anything another session holds now is skipped (-1), never waited for.
 CREATE OR REPLACE FUNCTION memory._merge_pair(agent uuid, a uuid, b uuid, cosine real, text_sim real)
 RETURNS bigint
 LANGUAGE plpgsql
