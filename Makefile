@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-image lint bench bench-scale soak eval seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-image lint bench bench-scale soak eval eval-consolidation seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -68,6 +68,9 @@ soak: ## the long soak: 10 min of load, two rounds of faults, invariants (report
 
 eval: ## retrieval evaluation on LoCoMo (recall@5/10/20 per category; hybrid, vector, text, BM25, exact cosine)
 	@bash scripts/eval.sh
+
+eval-consolidation: ## thresholds of the memory-consolidation job, measured on LoCoMo and the seeds (reports/eval-consolidation.md)
+	@bash scripts/eval-consolidation.sh
 
 seed: ## optional: create agents NEXUS and ARIA and NEXUS's five identity blocks
 	@bash scripts/seed.sh

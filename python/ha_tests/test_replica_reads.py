@@ -54,6 +54,12 @@ READS: dict[str, tuple[str, bool]] = {
     "build_context": ("SELECT memory.build_context('reunión jueves', 800) - 'generated_at'", False),
     "build_context_text": ("SELECT memory.build_context_text('reunión jueves', 800)", False),
     "render_context": ("SELECT memory.render_context('{}'::jsonb)", True),
+    "resolve_episode": (
+        "SELECT memory.resolve_episode(e.episode_id) FROM memory.episodes AS e ORDER BY e.episode_id",
+        True,
+    ),
+    "text_similarity": ("SELECT memory.text_similarity('¿Vienes mañana?', 'vienes mañana')", True),
+    "consolidations": ("SELECT count(*) FROM memory.consolidations", True),
     "get_working_memory": ("SELECT working_id, content FROM memory.get_working_memory()", True),
     "get_blocks": ("SELECT label, value, version FROM memory.get_blocks()", True),
     "block_history": ("SELECT version, value FROM memory.block_history('persona')", True),

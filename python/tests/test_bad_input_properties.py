@@ -109,6 +109,9 @@ MODEL_CODES: dict[str, set[str]] = {
     "set_retention_policy": {"42501", "22023", "22003"},
     "clear_retention_policy": {"42501"},
     "effective_importance": set(),
+    "undo_consolidation": {"22023", "P0002", "55000"},
+    "resolve_episode": {"22023"},
+    "text_similarity": set(),
 }
 SIGNATURES = {
     "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer)",
@@ -2274,3 +2277,111 @@ def test_effective_importance(api: Api, importance, occurred_at, access_count, d
         value = rows[0][0]
         if value is not None:
             assert 0 <= value <= min(1.0, max(0.0, imp)) + 1e-6, (value, imp)
+
+
+# ------------------------------------------------------------------ consolidation
+def planted_merge(api: Api, who: str = "Prop") -> int:
+    """Two copies of one text for agent who, merged by the job's batch: the consolidation id."""
+    conn = api.agent(who)
+    text = f"a copy to merge {uuid.uuid4()}"
+    a = conn.execute("SELECT memory.remember(%s)", [text]).fetchone()[0]
+    b = conn.execute("SELECT memory.remember(%s)", [text.upper() + "!"]).fetchone()[0]
+    for ep in (a, b):
+        api.su.execute(
+            "INSERT INTO memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end, "
+            "content_sha256, embedding) SELECT e.agent_id, e.episode_id, m.model_id, 0, 0, "
+            "char_length(e.content), e.content_sha256, "
+            "(SELECT ('[' || string_agg(CASE WHEN i = 7 THEN '1' ELSE '0' END, ',') || ']')::public.vector "
+            " FROM generate_series(1, %s) AS i) FROM memory.episodes AS e, memory.embedding_models AS m "
+            "WHERE e.episode_id = %s AND m.is_serving",
+            [SERVING_DIMS, ep],
+        )
+    api.su.execute(
+        "SELECT memory._consolidation_batch(%s, 1000, 0.95, 0.6, '0')", [api.agent_id(who)]
+    )
+    return api.one(
+        "SELECT consolidation_id FROM memory.consolidations WHERE merged_id IN (%s, %s) "
+        "AND undone_at IS NULL",
+        [a, b],
+    )
+
+
+BIGINT = (-(2**63), 2**63 - 1)
+
+
+@PROPERTY
+@given(which=st.one_of(st.sampled_from(["own", "own", "undone", "other", "null"]), INTS))
+def test_undo_consolidation(api: Api, which) -> None:
+    if which == "own":
+        target = planted_merge(api)
+    elif which == "undone":
+        target = planted_merge(api)
+        api.agent("Prop").execute("SELECT memory.undo_consolidation(%s)", [target])
+    elif which == "other":
+        target = planted_merge(api, "Other")
+    elif which == "null":
+        target = None
+    else:
+        target = which
+    e = Expect("undo_consolidation")
+    if target is not None and not BIGINT[0] <= target <= BIGINT[1]:
+        e.type_refuses("22003", f"{target} is not a bigint")
+    else:
+        state = (
+            api.one(
+                "SELECT CASE WHEN undone_at IS NULL THEN 'live' ELSE 'undone' END "
+                "FROM memory.consolidations WHERE consolidation_id = %s AND agent_id = %s",
+                [target, api.agent_id("Prop")],
+            )
+            if target is not None
+            else None
+        )
+        e.rule(target is None, "22023", "NULL id")
+        e.rule(target is not None and state is None, "P0002", "no consolidation of this agent")
+        e.rule(state == "undone", "55000", "already undone")
+    rows = api.call("SELECT memory.undo_consolidation(%b::bigint)", [target], e)
+    if rows is not None:
+        restored = rows[0][0]
+        assert (
+            api.one("SELECT count(*) FROM memory.episodes WHERE episode_id = %s", [restored]) == 1
+        )
+
+
+@PROPERTY
+@given(which=st.one_of(st.sampled_from(["own", "merged", "other", "forgotten", "null"]), UUIDS))
+def test_resolve_episode(api: Api, which) -> None:
+    if which == "merged":
+        cid = planted_merge(api)
+        target = api.one(
+            "SELECT merged_id FROM memory.consolidations WHERE consolidation_id = %s", [cid]
+        )
+    else:
+        target = pick(api, which, lambda: api.ids["update_target"], "other_episode")
+    e = Expect("resolve_episode")
+    e.rule(target is None, "22023", "NULL id")
+    rows = api.call("SELECT memory.resolve_episode(%b::uuid)", [target], e)
+    if rows is not None:
+        got = rows[0][0]
+        if which == "own":
+            assert got == target
+        elif which == "merged":
+            assert got is not None and got != target
+        else:
+            assert got is None, "an id that is not the agent's resolves to something"
+
+
+@PROPERTY
+@given(a=st.one_of(TEXT, st.none()), b=st.one_of(TEXT, st.none()))
+def test_text_similarity(api: Api, a, b) -> None:
+    """Any texts: NULL for a NULL, else a value within 0..1, symmetric."""
+    e = Expect("text_similarity")
+    api.texts_in(e, a, b)
+    rows = api.call("SELECT memory.text_similarity(%b::text, %b::text)", [a, b], e)
+    if rows is not None:
+        value = rows[0][0]
+        if a is None or b is None:
+            assert value is None
+        else:
+            assert 0 <= value <= 1
+            back = api.call("SELECT memory.text_similarity(%b::text, %b::text)", [b, a], e)
+            assert back is not None and back[0][0] == value

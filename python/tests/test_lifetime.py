@@ -8,7 +8,11 @@ agent column, nor under its key prefix in Redis; an interrupted drop resumes.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import secrets
+import subprocess
 import threading
 import time
 import uuid
@@ -16,7 +20,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from conftest import conninfo
+from conftest import ROOT, conninfo
 from psycopg import sql
 from test_cache import Agent, redis_client, wait_for
 
@@ -254,3 +258,120 @@ def test_drop_agent_inside_a_transaction_block_is_refused(made, superconn):
         ).fetchone()[0]
         == 1
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Consolidation (issue 20, item 3) with the daemon's real vectors: the job's batch on one
+# agent (memory.run_consolidation would take every agent of this database), its
+# thresholds as the job's defaults.
+def consolidation_defaults(su: psycopg.Connection) -> tuple[float, float]:
+    args = su.execute(
+        "SELECT pg_get_function_arguments('memory.run_consolidation'::regproc)"
+    ).fetchone()[0]
+    cos = float(re.search(r"min_cosine real DEFAULT ([0-9.]+)", args).group(1))
+    txt = float(re.search(r"min_text real DEFAULT ([0-9.]+)", args).group(1))
+    return cos, txt
+
+
+def consolidate(su: psycopg.Connection, agent: Agent) -> tuple[int, int, bool]:
+    cos, txt = consolidation_defaults(su)
+    return su.execute(
+        "SELECT examined, merged, busy FROM memory._consolidation_batch(%s, 100, %s::real, %s::real, '0')",
+        (agent.agent_id, cos, txt),
+    ).fetchone()
+
+
+def embedded(su: psycopg.Connection, ids: list) -> None:
+    wait_for(
+        "the daemon's vectors",
+        lambda: su.execute(
+            "SELECT count(DISTINCT episode_id) = %s FROM memory.chunks WHERE episode_id = ANY(%s)",
+            (len(ids), ids),
+        ).fetchone()[0],
+        timeout=900,
+    )
+
+
+def test_consolidation_merges_real_duplicates_and_export_keeps_the_copy(made, superconn, tmp_path):
+    agent = make_agent(superconn, "cons")
+    made.append(agent)
+    texts = [
+        "Mañana llevo el coche al taller: hace un ruido raro al frenar.",
+        "mañana llevo el coche al taller, hace un ruido raro al frenar",
+        "El coche hace un ruido extraño al frenar, así que mañana lo llevo al mecánico.",
+        "We finally painted the living room last weekend.",
+    ]
+    with agent.connect() as conn:
+        ids = [
+            conn.execute("SELECT memory.remember(%s, %s::real)", (t, imp)).fetchone()[0]
+            for t, imp in zip(texts, (0.4, 0.7, 0.5, 0.5), strict=True)
+        ]
+        embedded(superconn, ids)
+        assert consolidate(superconn, agent)[1] == 1
+        merged, kept = superconn.execute(
+            "SELECT merged_id, kept_id FROM memory.consolidations WHERE agent_id = %s",
+            (agent.agent_id,),
+        ).fetchone()
+        assert (merged, kept) == (ids[0], ids[1]), "the more important copy is kept"
+        found = [
+            r[0]
+            for r in conn.execute(
+                "SELECT episode_id FROM memory.search_episodic_memory(%s, 10, 'text')",
+                ("coche taller ruido frenar",),
+            ).fetchall()
+        ]
+        assert ids[1] in found and ids[0] not in found and ids[2] in found
+        assert conn.execute("SELECT memory.resolve_episode(%s)", (ids[0],)).fetchone()[0] == ids[1]
+
+    out = tmp_path / "cons.ndjson"
+    done = subprocess.run(
+        ["bash", "scripts/export-agent.sh", "--agent", agent.name, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    episodes = {
+        json.loads(line)["episode_id"]: json.loads(line)["content"]
+        for line in out.read_text().splitlines()[1:]
+        if json.loads(line)["type"] == "episode"
+    }
+    assert episodes == {str(i): t for i, t in zip(ids, texts, strict=True)}, (
+        "the export carries the merged copy as the episode it was"
+    )
+
+
+def test_consolidation_skips_rows_a_writer_holds_and_never_blocks_others(made, superconn):
+    a, b = make_agent(superconn, "consa"), make_agent(superconn, "consb")
+    made.extend([a, b])
+    with a.connect() as conn_a, b.connect() as conn_b:
+        ids = [
+            conn_a.execute("SELECT memory.remember(%s)", (t,)).fetchone()[0]
+            for t in (
+                "Quedamos el viernes en el café de la esquina.",
+                "quedamos el viernes en el cafe de la esquina",
+            )
+        ]
+        embedded(superconn, ids)
+        # the agent is writing one of the pair: the batch skips it without waiting
+        with conn_a.transaction():
+            conn_a.execute("SELECT memory.update_episode(%s, tags => ARRAY['busy'])", (ids[0],))
+            started = time.monotonic()
+            _, merged, busy = consolidate(superconn, a)
+            assert (merged, busy) == (0, True) and time.monotonic() - started < 5
+        # the next run reads the same batch again and merges; while its transaction holds
+        # the agent's rows, another agent writes without waiting
+        with psycopg.connect(conninfo(), autocommit=True) as job, job.transaction():
+            assert consolidate(job, a)[1:] == (1, False)
+            started = time.monotonic()
+            conn_b.execute("SET lock_timeout = '2s'")
+            new = conn_b.execute("SELECT memory.remember('Beta writes meanwhile')").fetchone()[0]
+            conn_b.execute("SELECT memory.update_episode(%s, importance => 0.9)", (new,))
+            assert time.monotonic() - started < 2
+        assert (
+            superconn.execute(
+                "SELECT count(*) FROM memory.consolidations WHERE agent_id = %s", (a.agent_id,)
+            ).fetchone()[0]
+            == 1
+        )

@@ -103,16 +103,14 @@ BEGIN
         updated_at = now()
     WHERE e.episode_id = update_episode.episode_id AND e.agent_id = me;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'episode not found'
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = format('no episode %s in this agent''s memory', update_episode.episode_id),
-                  HINT = 'check the id returned by remember() or search_episodic_memory()';
+        PERFORM memory._raise_episode_not_found(update_episode.episode_id, me,
+                                                'check the id returned by remember() or search_episodic_memory()');
     END IF;
 END
 $$;
 
 COMMENT ON FUNCTION memory.update_episode(uuid, text, real, text[], jsonb) IS
-'Changes the given fields of one of the current agent''s episodes; NULL leaves a field as it is; metadata is replaced, not merged. A new content is re-embedded; tags, importance and metadata are not. Raises P0002 (no such episode for this agent), and the errors of remember() for bad values.';
+'Changes the given fields of one of the current agent''s episodes; NULL leaves a field as it is; metadata is replaced, not merged. A new content is re-embedded; tags, importance and metadata are not. Raises P0002 (no such episode for this agent; the DETAIL names the kept episode when consolidation merged it), and the errors of remember() for bad values.';
 
 -- SECURITY DEFINER: agents hold no DELETE privilege on the tables (with it, LOCK TABLE
 -- ... ACCESS EXCLUSIVE would let one agent freeze every other); the statement is
@@ -136,13 +134,10 @@ BEGIN
     FOR UPDATE;
     DELETE FROM memory.episodes AS e WHERE e.episode_id = forget_episode.episode_id AND e.agent_id = me;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'episode not found'
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = format('no episode %s in this agent''s memory', forget_episode.episode_id),
-                  HINT = 'it may have been forgotten already';
+        PERFORM memory._raise_episode_not_found(forget_episode.episode_id, me, 'it may have been forgotten already');
     END IF;
 END
 $$;
 
 COMMENT ON FUNCTION memory.forget_episode(uuid) IS
-'Deletes one of the current agent''s episodes with its chunks and embedding jobs. Raises P0002 when the agent has no such episode.';
+'Deletes one of the current agent''s episodes with its chunks and embedding jobs (and the copies consolidation merged into it). Raises P0002 when the agent has no such episode (the DETAIL names the kept episode when consolidation merged it).';

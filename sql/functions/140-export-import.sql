@@ -222,7 +222,7 @@ BEGIN
         'access_count', e.access_count, 'last_accessed_at', e.last_accessed_at,
         'content_sha256', encode(e.content_sha256, 'hex')
     )::text, NULL
-    FROM memory.episodes AS e WHERE e.agent_id = me
+    FROM memory._export_episodes(me) AS e
     UNION ALL
     SELECT 4, f.fact_id::text, 'fact', json_build_object(
         'type', 'fact', 'fact_id', f.fact_id, 'agent_id', f.agent_id, 'concept', f.concept, 'statement', f.statement,

@@ -336,6 +336,9 @@ DECLARE
     me uuid := memory._require_agent();
 BEGIN
     PERFORM memory._check_text('session_id', session_id, 200);
+    -- copies of the session's episodes that consolidation merged into an episode kept elsewhere
+    DELETE FROM memory.consolidations AS x
+    WHERE x.agent_id = me AND x.merged_episode ->> 'session_id' = forget_session.session_id;
     RETURN memory._forget_episodes(me, ARRAY(
         SELECT e.episode_id FROM memory.episodes AS e
         WHERE e.agent_id = me AND e.session_id = forget_session.session_id
@@ -345,7 +348,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.forget_session(text) IS
-'Deletes every episode of the current agent with this session_id, with their chunks and embedding jobs; returns how many (0 when there are none). Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters).';
+'Deletes every episode of the current agent with this session_id, with their chunks and embedding jobs, and the session''s copies merged by consolidation; returns how many episodes (0 when there are none). Raises 42501 (not an agent), 22023 (empty), 22001 (over 200 characters).';
 
 CREATE OR REPLACE FUNCTION memory.forget_project(name text)
 RETURNS integer

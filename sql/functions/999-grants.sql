@@ -338,3 +338,11 @@ TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory._policy_agent(text) TO memory_owner;
 GRANT EXECUTE ON FUNCTION memory.apply_retention(integer, integer) TO memory_admin;
 GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent, memory_admin;
+-- == lifetime: consolidation of near-duplicates (migration 022) ==
+GRANT EXECUTE ON FUNCTION memory.text_similarity(text, text) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory.undo_consolidation(bigint), memory.resolve_episode(uuid) TO memory_agent;
+-- update_episode (SECURITY INVOKER) names the kept episode of a merged id
+GRANT EXECUTE ON FUNCTION memory._raise_episode_not_found(uuid, uuid, text) TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.run_consolidation(integer, integer, real, real, interval) TO memory_admin;
+GRANT SELECT ON memory.consolidations TO memory_agent, memory_admin;
+GRANT SELECT ON memory.consolidation_progress TO memory_admin;

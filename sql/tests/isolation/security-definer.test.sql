@@ -256,6 +256,8 @@ INSERT INTO reviewed_agent_definers VALUES
      'inserts for _require_agent(); the electorate counts only the caller''s own live instances'),
     ('memory.restore_checkpoint(uuid)',
      'reads the checkpoint only WHERE agent_id = _require_agent() (else P0002 like a missing id) and writes only the caller''s blocks'),
+    ('memory.undo_consolidation(bigint)',
+     'reads the consolidation only WHERE agent_id = _require_agent() (another agent''s id is the same P0002 as a missing one); updates the caller''s kept episode and re-inserts the merged copy as the caller''s own; returns that copy''s id'),
     ('memory.schema_version()',
      'the newest migration''s name: global, derived from no agent''s rows'),
     ('memory.set_working_memory(text,jsonb,interval,text,text,text)',

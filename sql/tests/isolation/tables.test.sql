@@ -195,6 +195,15 @@ BEGIN
                 'VALUES ($1, gen_random_uuid(), ''max_age'', now(), ''{}'', 0.5, 0.5, 0, memory._sha256($2))'
         USING pg_temp.id(who, 'agent'), m;
     END IF;
+    -- a merge of consolidation (its copy holds the secret) and the job's cursor (migration 022)
+    IF to_regclass('memory.consolidations') IS NOT NULL THEN
+        EXECUTE 'INSERT INTO memory.consolidations (agent_id, merged_id, kept_id, cosine, text_similarity, '
+                'merged_episode, kept_importance_before, kept_importance_after) '
+                'VALUES ($1, gen_random_uuid(), $2, 1, 1, jsonb_build_object(''content'', $3), 0.7, 0.7)'
+        USING pg_temp.id(who, 'agent'), e1, m || ' merged copy';
+        EXECUTE 'INSERT INTO memory.consolidation_progress (agent_id, model_id) VALUES ($1, 1)'
+        USING pg_temp.id(who, 'agent');
+    END IF;
     IF to_regclass('memory.agent_drops') IS NOT NULL THEN
         EXECUTE 'INSERT INTO memory.agent_drops (agent_id, agent_name, db_role) VALUES ($1, $2, $3)'
         USING pg_temp.id(who, 'agent'), who, 'test_' || lower(who);

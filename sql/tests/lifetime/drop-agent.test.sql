@@ -3,7 +3,7 @@
 -- shows with an agent column; the other agent keeps everything; cached queries only it
 -- asked for go; confirmation, bad input, who may call it; forget_session, forget_project.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -55,6 +55,17 @@ FROM memory.query_embedding_cache AS c, memory.agents AS a
 WHERE (c.query_sha256 = memory._sha256('only alpha asked') AND a.name = 'Alpha')
    OR (c.query_sha256 = memory._sha256('both asked') AND a.name IN ('Alpha', 'Beta'))
 ON CONFLICT DO NOTHING;
+-- consolidation: one merge (memory.consolidations) and the job's cursor (consolidation_progress)
+SELECT tests.act_as('Alpha');
+INSERT INTO ids VALUES ('e5', memory.remember('Same words twice, said once more.'));
+INSERT INTO ids VALUES ('e6', memory.remember('same words twice said once more'));
+RESET SESSION AUTHORIZATION;
+SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[5])) FROM ids WHERE name IN ('e5', 'e6');
+SELECT is(
+    (SELECT merged FROM memory._consolidation_batch((SELECT agent_id FROM memory.agents WHERE name = 'Alpha'),
+                                                    100, 0.9, 0.6, '0')),
+    1, 'the fixture merges one duplicate of Alpha''s'
+);
 INSERT INTO ids SELECT 'alpha', agent_id FROM memory.agents WHERE name = 'Alpha';
 INSERT INTO ids SELECT 'beta', agent_id FROM memory.agents WHERE name = 'Beta';
 
@@ -108,8 +119,8 @@ SELECT is(memory.forget_session('s1'), 0, 'a second forget_session finds nothing
 SELECT is((SELECT count(*) FROM memory.episodes WHERE session_id = 's1'), 0::bigint, 'no episode of s1 is left');
 SELECT is(memory.forget_project('cerebro'), 1, 'forget_project removes what is left of the project');
 SELECT is((SELECT count(*) FROM memory.projects WHERE name = 'cerebro'), 0::bigint, 'and the project');
-SELECT is((SELECT count(*) FROM memory.episodes), 1::bigint, 'the episode outside both stays');
-SELECT is((SELECT count(*) FROM memory.chunks WHERE episode_id IS NOT NULL), 1::bigint,
+SELECT is((SELECT count(*) FROM memory.episodes), 2::bigint, 'the episodes outside both stay (e4, e6 the kept copy)');
+SELECT is((SELECT count(*) FROM memory.chunks WHERE episode_id IS NOT NULL), 2::bigint,
           'the forgotten episodes'' vectors went with them');
 SELECT throws_ok($$SELECT memory.forget_project('cerebro')$$, 'P0002', 'project not found',
                  'forget_project of a missing project: P0002');
