@@ -1,6 +1,7 @@
 -- Quotas and role limits per agent (issue 15; tables in migration 013). Operators set
 -- defaults in memory.quota_settings and per-agent overrides with memory.set_agent_limits.
---   * stored bytes: text of the agent's episodes and facts (octet_length), counted in
+--   * stored bytes: text of the agent's episodes and facts (octet_length), and since
+--     migration 021 of its working memory, core blocks and their history, counted in
 --     memory.agent_usage by the triggers below on every insert, change and delete;
 --   * episodes per minute: a fixed one-minute window per agent;
 --   * queued embedding work: the agent's pending embedding jobs, counted in
@@ -170,6 +171,25 @@ AFTER DELETE ON memory.embedding_jobs
 REFERENCING OLD TABLE AS old_jobs
 FOR EACH STATEMENT EXECUTE FUNCTION memory._count_pending_jobs();
 
+CREATE OR REPLACE FUNCTION memory._refuse_over_stored_bytes(stored bigint, quota bigint)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF stored > quota THEN
+        RAISE EXCEPTION 'quota exceeded: stored bytes'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('this write would store %s bytes of text, the quota is %s', stored, quota),
+                  HINT = 'forget episodes or working memory you no longer need, or ask an operator to raise max_stored_bytes (memory.set_agent_limits)';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._refuse_over_stored_bytes(bigint, bigint) IS
+'Private: raises 53400 (quota exceeded: stored bytes, with the figures and a hint) when stored is over quota; else nothing.';
+
 -- Counts and checks. One function for the statement triggers (INSERT, DELETE) and the
 -- row trigger (a change of the text) of episodes and facts; SECURITY DEFINER (agents
 -- cannot write memory.agent_usage), so it refuses to run on any other table.
@@ -241,12 +261,7 @@ BEGIN
     END IF;
     SELECT * INTO lim FROM memory._agent_limits(me);
     SELECT * INTO u FROM memory._usage(me);
-    IF u.stored_bytes > lim.max_stored_bytes THEN
-        RAISE EXCEPTION 'quota exceeded: stored bytes'
-            USING ERRCODE = 'configuration_limit_exceeded',
-                  DETAIL = format('this write would store %s bytes of text, the quota is %s', u.stored_bytes, lim.max_stored_bytes),
-                  HINT = 'forget episodes you no longer need, or ask an operator to raise max_stored_bytes (memory.set_agent_limits)';
-    END IF;
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
     IF TG_LEVEL = 'STATEMENT' AND TG_RELID = 'memory.episodes'::regclass
        AND u.window_episodes > lim.max_episodes_per_minute THEN
         RAISE EXCEPTION 'quota exceeded: episodes per minute'
@@ -303,6 +318,137 @@ AFTER UPDATE OF concept, statement ON memory.facts
 FOR EACH ROW
 WHEN (old.content_sha256 IS DISTINCT FROM new.content_sha256)
 EXECUTE FUNCTION memory._count_usage();
+
+CREATE OR REPLACE FUNCTION memory._stored_bytes(tbl regclass, r record)
+RETURNS bigint
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tbl = 'memory.working_memory'::regclass THEN
+        RETURN octet_length(r.content::text)::bigint + octet_length(r.context_type) + coalesce(octet_length(r.key), 0);
+    ELSIF tbl IN ('memory.blocks'::regclass, 'memory.block_history'::regclass) THEN
+        RETURN octet_length(r.label)::bigint + octet_length(r.value) + coalesce(octet_length(r.description), 0);
+    END IF;
+    RAISE EXCEPTION 'memory._stored_bytes() counts rows of memory.working_memory, memory.blocks and memory.block_history only'
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+COMMENT ON FUNCTION memory._stored_bytes(regclass, record) IS
+'Private: the bytes a row of tbl counts in its agent''s stored bytes: a working-memory item''s JSON text, context type and key; a core block''s (or a version in its history) label, value and description. Raises 22023 for any other table.';
+
+-- Working memory and core blocks (with the blocks' history, which keeps every version)
+-- count in the same stored bytes (migration 021): without them an agent could store
+-- without bound (items of 1 MiB each, blocks of 100,000 characters, a new history row
+-- per change). Counted per statement in this backend's shard; for an agent's session an
+-- insert or change that crosses the quota is refused with 53400 (the statement undone).
+CREATE OR REPLACE FUNCTION memory._count_other_usage()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid;
+    my_shard smallint := pg_backend_pid() % 16;
+    lim record;
+    u record;
+BEGIN
+    IF TG_RELID NOT IN ('memory.working_memory'::regclass, 'memory.blocks'::regclass, 'memory.block_history'::regclass) THEN
+        RAISE EXCEPTION 'memory._count_other_usage() runs only as a trigger of memory.working_memory, memory.blocks and memory.block_history'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    -- bytes per agent: + the new rows, - the old rows. A dropped agent's counters went
+    -- with it.
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT n.agent_id, my_shard, sum(memory._stored_bytes(TG_RELID, n)) FROM new_rows AS n
+        GROUP BY n.agent_id ORDER BY n.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT o.agent_id, my_shard, -sum(memory._stored_bytes(TG_RELID, o)) FROM old_rows AS o
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+        GROUP BY o.agent_id ORDER BY o.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        RETURN NULL;
+    ELSE
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT d.agent_id, my_shard, sum(d.bytes) FROM (
+            SELECT n.agent_id, memory._stored_bytes(TG_RELID, n) AS bytes FROM new_rows AS n
+            UNION ALL
+            SELECT o.agent_id, -memory._stored_bytes(TG_RELID, o) FROM old_rows AS o
+        ) AS d
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = d.agent_id)
+        GROUP BY d.agent_id
+        HAVING sum(d.bytes) <> 0
+        ORDER BY d.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    END IF;
+    me := memory.current_agent();
+    IF me IS NULL THEN
+        RETURN NULL;  -- operators are counted, never refused
+    END IF;
+    SELECT * INTO lim FROM memory._agent_limits(me);
+    SELECT * INTO u FROM memory._usage(me);
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._count_other_usage() IS
+'Private trigger (AFTER INSERT, UPDATE and DELETE per statement on memory.working_memory, memory.blocks and memory.block_history): counts the bytes of their text in the agents'' stored bytes (memory.agent_usage), and for an agent''s session refuses an insert or change that crosses max_stored_bytes with 53400, undoing the statement. Raises 42501 when fired on any other table.';
+
+-- Counted from the tables once, when the triggers are first created (as the pending
+-- jobs above), under a lock that holds every write of the three tables until commit.
+DO $fill_other_bytes$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger AS t
+        WHERE t.tgrelid = 'memory.working_memory'::regclass AND t.tgname = 'working_memory_usage_insert'
+    ) THEN
+        LOCK TABLE memory.working_memory, memory.blocks, memory.block_history IN SHARE ROW EXCLUSIVE MODE;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT x.agent_id, 0, sum(x.bytes) FROM (
+            SELECT w.agent_id, memory._stored_bytes('memory.working_memory', w) AS bytes FROM memory.working_memory AS w
+            UNION ALL
+            SELECT b.agent_id, memory._stored_bytes('memory.blocks', b) FROM memory.blocks AS b
+            UNION ALL
+            SELECT h.agent_id, memory._stored_bytes('memory.block_history', h) FROM memory.block_history AS h
+        ) AS x
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = x.agent_id)
+        GROUP BY x.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    END IF;
+END
+$fill_other_bytes$;
+
+CREATE OR REPLACE TRIGGER working_memory_usage_insert
+AFTER INSERT ON memory.working_memory REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER working_memory_usage_update
+AFTER UPDATE ON memory.working_memory REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER working_memory_usage_delete
+AFTER DELETE ON memory.working_memory REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_insert
+AFTER INSERT ON memory.blocks REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_update
+AFTER UPDATE ON memory.blocks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_delete
+AFTER DELETE ON memory.blocks REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER block_history_usage_insert
+AFTER INSERT ON memory.block_history REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER block_history_usage_delete
+AFTER DELETE ON memory.block_history REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
 
 CREATE OR REPLACE FUNCTION memory.my_quota()
 RETURNS jsonb
