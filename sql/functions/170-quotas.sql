@@ -79,6 +79,32 @@ $$;
 COMMENT ON FUNCTION memory._usage(uuid) IS
 'Private: an agent''s usage summed over its counter shards (at most 32 rows): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
 
+-- A dropped agent's counters (memory.agent_usage has no foreign key to memory.agents
+-- since migration 021: see there).
+CREATE OR REPLACE FUNCTION memory._delete_agents_usage()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'memory.agents'::regclass THEN
+        RAISE EXCEPTION 'memory._delete_agents_usage() runs only as a trigger of memory.agents'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    DELETE FROM memory.agent_usage AS u WHERE u.agent_id IN (SELECT o.agent_id FROM old_agents AS o);
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._delete_agents_usage() IS
+'Private trigger (AFTER DELETE per statement on memory.agents): deletes the quota counters of the deleted agents, the cascade of the foreign key migration 021 dropped. Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER agents_delete_usage
+AFTER DELETE ON memory.agents
+REFERENCING OLD TABLE AS old_agents
+FOR EACH STATEMENT EXECUTE FUNCTION memory._delete_agents_usage();
+
 -- The pending-jobs counter (migration 021). Every statement that inserts, changes or
 -- deletes embedding jobs adds, per agent, the pending jobs it created minus those it
 -- took out of pending, to the agent's counter row of this backend's shard: writers
@@ -110,7 +136,7 @@ BEGIN
         my_shard := my_shard + 16;
     END IF;
     IF TG_OP = 'DELETE' THEN
-        -- a dropped agent's counters went with it (FK cascade)
+        -- a dropped agent's counters are gone (memory._delete_agents_usage)
         INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
         SELECT o.agent_id, my_shard, -count(*) FROM old_jobs AS o
         WHERE o.state = 'pending' AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
@@ -360,8 +386,7 @@ BEGIN
         RAISE EXCEPTION 'memory._count_other_usage() runs only as a trigger of memory.working_memory, memory.blocks and memory.block_history'
             USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
     END IF;
-    -- bytes per agent: + the new rows, - the old rows. A dropped agent's counters went
-    -- with it.
+    -- bytes per agent: + the new rows, - the old rows; none for an agent that is gone.
     IF TG_OP = 'INSERT' THEN
         INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
         SELECT n.agent_id, my_shard, sum(memory._stored_bytes(TG_RELID, n)) FROM new_rows AS n

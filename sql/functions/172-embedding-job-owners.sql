@@ -16,8 +16,8 @@
 --   * what no guarantee above covers (a delete in a REPEATABLE READ transaction racing
 --     reembed, a superuser's hand-made row) is an orphan job: harmless (the claim skips
 --     a job whose text is missing, and nothing can be stored for it: chunks and pooled
---     vectors keep their foreign keys) and removed by memory.sweep_orphan_jobs(), which
---     pg_cron runs hourly.
+--     vectors keep their foreign keys) and removed by memory.sweep_orphans(), which
+--     pg_cron runs hourly (with the quota counters of agents that are gone).
 SET ROLE memory_owner;
 
 CREATE OR REPLACE FUNCTION memory._delete_owners_jobs()
@@ -68,7 +68,7 @@ CREATE OR REPLACE TRIGGER facts_truncate_jobs
 AFTER TRUNCATE ON memory.facts
 FOR EACH STATEMENT EXECUTE FUNCTION memory._delete_owners_jobs();
 
-CREATE OR REPLACE FUNCTION memory.sweep_orphan_jobs()
+CREATE OR REPLACE FUNCTION memory.sweep_orphans()
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -77,6 +77,9 @@ AS $$
 DECLARE
     n integer;
 BEGIN
+    -- the counters of agents that are gone (a daemon's claim that raced drop_agent)
+    DELETE FROM memory.agent_usage AS u
+    WHERE NOT EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = u.agent_id);
     -- FOR UPDATE SKIP LOCKED: a job a daemon holds is left for the next sweep
     WITH orphans AS (
         SELECT j.job_id FROM memory.embedding_jobs AS j
@@ -93,5 +96,5 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION memory.sweep_orphan_jobs() IS
-'Operators (pg_cron job memory-sweep-orphan-jobs, hourly): deletes the embedding jobs whose episode or fact no longer exists (none in normal operation: a deleted owner''s jobs go with it) and returns how many. Raises nothing.';
+COMMENT ON FUNCTION memory.sweep_orphans() IS
+'Operators (pg_cron job memory-sweep-orphans, hourly): deletes the embedding jobs whose episode or fact no longer exists (none in normal operation: a deleted owner''s jobs go with it) and returns how many; also the quota counters of agents that no longer exist. Raises nothing.';

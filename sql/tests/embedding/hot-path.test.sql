@@ -2,7 +2,7 @@
 -- reads stays equal to the queue through every change of a job; the jobs of deleted
 -- owners go with them without the foreign keys; orphan jobs are harmless and swept.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 SELECT tests.make_agent('Hotpath');
 SELECT tests.make_agent('Other');
@@ -128,7 +128,7 @@ SELECT is(
     0::bigint,
     'an orphan job is never handed to a daemon (no text to embed)'
 );
-SELECT is(memory.sweep_orphan_jobs(), 1, 'the sweep removes the orphan job');
+SELECT is(memory.sweep_orphans(), 1, 'the sweep removes the orphan job');
 SELECT is(pg_temp.counted(), pg_temp.queued(), 'the counter follows the sweep');
 
 -- TRUNCATE takes the jobs with it (the foreign key used to refuse it)
@@ -137,6 +137,17 @@ SELECT is(
     (SELECT count(*) FROM memory.embedding_jobs AS j WHERE j.episode_id IS NOT NULL),
     0::bigint,
     'TRUNCATE of the episodes deletes every episode job'
+);
+
+-- a deleted agent's counters go with it (no foreign key since migration 021)
+SELECT tests.act_as('Other');
+SELECT memory.remember('the other agent writes once');
+RESET SESSION AUTHORIZATION;
+DELETE FROM memory.agents WHERE name = 'Other';
+SELECT is(
+    (SELECT count(*) FROM memory.agent_usage AS u WHERE NOT EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = u.agent_id)),
+    0::bigint,
+    'deleting an agent deletes its quota counters'
 );
 
 SELECT * FROM finish();
