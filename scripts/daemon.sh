@@ -19,6 +19,8 @@ start() {
   # Configuration from the environment; the password from the secrets folder via pgpass.
   # The HA stack (scripts/ha.sh) passes every node (MEMORY_DAEMON_PGHOST/PGPORT lists) and
   # target_session_attrs=read-write: libpq connects to the leader, also after a failover.
+  # One torch intra-op thread (MEMORY_TORCH_THREADS): on a loaded machine two made a query
+  # embedding 10x slower for at most 15% more batch throughput (reports/bench-writes.md).
   as_service env \
     PGHOST="${MEMORY_DAEMON_PGHOST:-$RUN_DIR}" PGPORT="${MEMORY_DAEMON_PGPORT:-$PGPORT_MEMORY}" \
     PGTARGETSESSIONATTRS="${MEMORY_DAEMON_TARGET_SESSION_ATTRS:-any}" \
@@ -29,7 +31,7 @@ start() {
     MEMORY_METRICS_PORT="$DAEMON_METRICS_PORT" \
     MEMORY_WORKER_NAME="${MEMORY_WORKER_NAME:-$(hostname)-main}" \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$VAR/cache/hf" \
-    OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" \
+    OMP_NUM_THREADS="${MEMORY_TORCH_THREADS:-1}" \
     setsid "$VENV/bin/python" -m embed_daemon --pidfile "$pidfile" >>"$logfile" 2>&1 < /dev/null &
   for _ in $(seq 100); do
     running && return 0

@@ -188,7 +188,8 @@ class DaemonProcess:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "HF_HOME": str(ROOT / "var" / "cache" / "hf"),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+            # one intra-op thread, as scripts/daemon.sh (reports/bench-writes.md, "Torch threads")
+            "OMP_NUM_THREADS": os.environ.get("MEMORY_TORCH_THREADS", "1"),
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -319,7 +319,8 @@ COMMENT ON FUNCTION memory._maybe_switch_serving(smallint) IS
 -- Enqueue triggers. Inserts are handled per statement (one set-based insert into the
 -- queue and one notification per model, however many rows); a change of the embedded
 -- text (or owner) per row, and only then: tags, importance, access counts never fire.
--- Deletes need nothing: chunks, pooled vectors and jobs go with their owner (FK cascade).
+-- Deletes need nothing here: chunks and pooled vectors go with their owner (FK cascade),
+-- jobs by the owners' statement triggers (172-embedding-job-owners.sql).
 -- They are SECURITY DEFINER and trust NEW: each refuses to run as a trigger of any
 -- other table (a role allowed to attach it to a table of its own could feed it another
 -- agent's ids). Firing needs no EXECUTE privilege; agents hold none (999-grants.sql).
@@ -1198,7 +1199,9 @@ BEGIN
     END IF;
     -- Backfill priority is importance - 1: fresh writes (0..1) always go first.
     INSERT INTO memory.embedding_jobs AS j (agent_id, episode_id, model_id, priority, content_sha256)
+    -- FOR KEY SHARE: what the jobs' foreign key did (172-embedding-job-owners.sql)
     SELECT e.agent_id, e.episode_id, target, e.importance - 1, e.content_sha256 FROM memory.episodes AS e
+    FOR KEY SHARE OF e
     ON CONFLICT (episode_id, model_id) WHERE episode_id IS NOT NULL DO UPDATE
     SET state = 'pending', priority = excluded.priority, content_sha256 = excluded.content_sha256, attempts = 0,
         next_attempt_at = now(), enqueued_at = clock_timestamp(), last_error = NULL, last_error_at = NULL
@@ -1207,6 +1210,7 @@ BEGIN
     total := total + n;
     INSERT INTO memory.embedding_jobs AS j (agent_id, fact_id, model_id, priority, content_sha256)
     SELECT f.agent_id, f.fact_id, target, f.confidence - 1, f.content_sha256 FROM memory.facts AS f
+    FOR KEY SHARE OF f
     ON CONFLICT (fact_id, model_id) WHERE fact_id IS NOT NULL DO UPDATE
     SET state = 'pending', priority = excluded.priority, content_sha256 = excluded.content_sha256, attempts = 0,
         next_attempt_at = now(), enqueued_at = clock_timestamp(), last_error = NULL, last_error_at = NULL

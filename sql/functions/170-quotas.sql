@@ -1,9 +1,11 @@
 -- Quotas and role limits per agent (issue 15; tables in migration 013). Operators set
 -- defaults in memory.quota_settings and per-agent overrides with memory.set_agent_limits.
---   * stored bytes: text of the agent's episodes and facts (octet_length), counted in
+--   * stored bytes: text of the agent's episodes and facts (octet_length), and since
+--     migration 021 of its working memory, core blocks and their history, counted in
 --     memory.agent_usage by the triggers below on every insert, change and delete;
 --   * episodes per minute: a fixed one-minute window per agent;
---   * queued embedding work: the agent's pending embedding jobs.
+--   * queued embedding work: the agent's pending embedding jobs, counted in
+--     memory.agent_usage by the triggers of memory.embedding_jobs (migration 021).
 -- Crossing one raises 53400 (configuration_limit_exceeded) with a hint, from an AFTER
 -- trigger, so the whole statement is undone: nothing stored changes. Quotas bind agents'
 -- sessions; operators (imports, restores) are counted but never refused.
@@ -45,21 +47,174 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION memory._queued_jobs(uuid, integer) IS
-'Private: the agent''s pending embedding jobs, counted up to cap (an index range of at most cap entries). Raises nothing.';
+'Private: the agent''s pending embedding jobs counted in the queue, up to cap (an index range of at most cap entries): the exact recount that checks the counter memory._usage() reads (tests, operators); no write path calls it. Raises nothing.';
 
-CREATE OR REPLACE FUNCTION memory._usage(agent uuid, OUT stored_bytes bigint, OUT window_episodes bigint)
+-- _usage gained pending_jobs (migration 021): a function's OUT columns cannot be
+-- replaced in place, so the old one goes first (the same transaction re-creates it).
+DO $drop_old_usage$
+BEGIN
+    IF to_regprocedure('memory._usage(uuid)') IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_proc AS p
+        WHERE p.oid = to_regprocedure('memory._usage(uuid)') AND 'pending_jobs' = ANY (p.proargnames)
+    ) THEN
+        DROP FUNCTION memory._usage(uuid);
+    END IF;
+END
+$drop_old_usage$;
+
+CREATE OR REPLACE FUNCTION memory._usage(
+    agent uuid, OUT stored_bytes bigint, OUT window_episodes bigint, OUT pending_jobs bigint
+)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(sum(u.stored_bytes), 0)::bigint,
-           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint
+           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint,
+           coalesce(sum(u.pending_jobs), 0)::bigint
     FROM memory.agent_usage AS u
     WHERE u.agent_id = agent
 $$;
 
 COMMENT ON FUNCTION memory._usage(uuid) IS
-'Private: an agent''s usage summed over its counter shards: stored bytes of text, and episodes written in the shards'' windows that began within the last minute. Raises nothing.';
+'Private: an agent''s usage summed over its counter shards (at most 32 rows): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
+
+-- A dropped agent's counters (memory.agent_usage has no foreign key to memory.agents
+-- since migration 021: see there).
+CREATE OR REPLACE FUNCTION memory._delete_agents_usage()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'memory.agents'::regclass THEN
+        RAISE EXCEPTION 'memory._delete_agents_usage() runs only as a trigger of memory.agents'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    DELETE FROM memory.agent_usage AS u WHERE u.agent_id IN (SELECT o.agent_id FROM old_agents AS o);
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._delete_agents_usage() IS
+'Private trigger (AFTER DELETE per statement on memory.agents): deletes the quota counters of the deleted agents, the cascade of the foreign key migration 021 dropped. Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER agents_delete_usage
+AFTER DELETE ON memory.agents
+REFERENCING OLD TABLE AS old_agents
+FOR EACH STATEMENT EXECUTE FUNCTION memory._delete_agents_usage();
+
+-- The pending-jobs counter (migration 021). Every statement that inserts, changes or
+-- deletes embedding jobs adds, per agent, the pending jobs it created minus those it
+-- took out of pending, to the agent's counter row of this backend's shard: writers
+-- (agents, operators) in 0..15, the embed daemons (memory_worker) in 16..31, so that a
+-- daemon's claim never waits on a writer's counter row (nor the reverse), and the sum
+-- over the shards is the number of pending jobs that committed transactions left.
+CREATE OR REPLACE FUNCTION memory._count_pending_jobs()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    my_shard smallint := pg_backend_pid() % 16;
+BEGIN
+    IF TG_RELID <> 'memory.embedding_jobs'::regclass THEN
+        RAISE EXCEPTION 'memory._count_pending_jobs() runs only as a trigger of memory.embedding_jobs'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        -- the hot path (remember): new jobs are pending, agents are never daemons
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
+        SELECT n.agent_id, my_shard, count(*) FROM new_jobs AS n WHERE n.state = 'pending'
+        GROUP BY n.agent_id ORDER BY n.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.pg_has_role(session_user, 'memory_worker', 'MEMBER') THEN
+        my_shard := my_shard + 16;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        -- a dropped agent's counters are gone (memory._delete_agents_usage)
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
+        SELECT o.agent_id, my_shard, -count(*) FROM old_jobs AS o
+        WHERE o.state = 'pending' AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+        GROUP BY o.agent_id ORDER BY o.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+    ELSE
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
+        SELECT d.agent_id, my_shard, sum(d.n) FROM (
+            SELECT n.agent_id, 1 AS n FROM new_jobs AS n WHERE n.state = 'pending'
+            UNION ALL
+            SELECT o.agent_id, -1 FROM old_jobs AS o WHERE o.state = 'pending'
+        ) AS d
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = d.agent_id)
+        GROUP BY d.agent_id
+        HAVING sum(d.n) <> 0
+        ORDER BY d.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._count_pending_jobs() IS
+'Private trigger (AFTER INSERT, UPDATE and DELETE per statement on memory.embedding_jobs): keeps each agent''s pending-jobs counter in memory.agent_usage (this backend''s shard; 16..31 for the embed daemons) equal to its jobs in state pending. Raises 42501 when fired on any other table.';
+
+-- Filled once, when the triggers are first created (an install, or the upgrade that
+-- applied migration 021): under a lock that stops every change of the queue until this
+-- transaction commits, so that no change falls between the count and the triggers.
+DO $fill_pending_counters$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger AS t
+        WHERE t.tgrelid = 'memory.embedding_jobs'::regclass AND t.tgname = 'embedding_jobs_count_pending_insert'
+    ) THEN
+        LOCK TABLE memory.embedding_jobs IN SHARE ROW EXCLUSIVE MODE;
+        UPDATE memory.agent_usage AS au SET pending_jobs = 0 WHERE au.pending_jobs <> 0;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
+        SELECT j.agent_id, 0, count(*) FROM memory.embedding_jobs AS j
+        WHERE j.state = 'pending' AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = j.agent_id)
+        GROUP BY j.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = excluded.pending_jobs;
+    END IF;
+END
+$fill_pending_counters$;
+
+CREATE OR REPLACE TRIGGER embedding_jobs_count_pending_insert
+AFTER INSERT ON memory.embedding_jobs
+REFERENCING NEW TABLE AS new_jobs
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_pending_jobs();
+
+CREATE OR REPLACE TRIGGER embedding_jobs_count_pending_update
+AFTER UPDATE ON memory.embedding_jobs
+REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_pending_jobs();
+
+CREATE OR REPLACE TRIGGER embedding_jobs_count_pending_delete
+AFTER DELETE ON memory.embedding_jobs
+REFERENCING OLD TABLE AS old_jobs
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_pending_jobs();
+
+CREATE OR REPLACE FUNCTION memory._refuse_over_stored_bytes(stored bigint, quota bigint)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF stored > quota THEN
+        RAISE EXCEPTION 'quota exceeded: stored bytes'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('this write would store %s bytes of text, the quota is %s', stored, quota),
+                  HINT = 'forget episodes or working memory you no longer need, or ask an operator to raise max_stored_bytes (memory.set_agent_limits)';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._refuse_over_stored_bytes(bigint, bigint) IS
+'Private: raises 53400 (quota exceeded: stored bytes, with the figures and a hint) when stored is over quota; else nothing.';
 
 -- Counts and checks. One function for the statement triggers (INSERT, DELETE) and the
 -- row trigger (a change of the text) of episodes and facts; SECURITY DEFINER (agents
@@ -77,7 +232,6 @@ DECLARE
     my_shard smallint := pg_backend_pid() % 16;
     lim record;
     u record;
-    queued integer;
 BEGIN
     IF TG_RELID NOT IN ('memory.episodes'::regclass, 'memory.facts'::regclass) THEN
         RAISE EXCEPTION 'memory._count_usage() runs only as a trigger of memory.episodes and memory.facts'
@@ -133,12 +287,7 @@ BEGIN
     END IF;
     SELECT * INTO lim FROM memory._agent_limits(me);
     SELECT * INTO u FROM memory._usage(me);
-    IF u.stored_bytes > lim.max_stored_bytes THEN
-        RAISE EXCEPTION 'quota exceeded: stored bytes'
-            USING ERRCODE = 'configuration_limit_exceeded',
-                  DETAIL = format('this write would store %s bytes of text, the quota is %s', u.stored_bytes, lim.max_stored_bytes),
-                  HINT = 'forget episodes you no longer need, or ask an operator to raise max_stored_bytes (memory.set_agent_limits)';
-    END IF;
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
     IF TG_LEVEL = 'STATEMENT' AND TG_RELID = 'memory.episodes'::regclass
        AND u.window_episodes > lim.max_episodes_per_minute THEN
         RAISE EXCEPTION 'quota exceeded: episodes per minute'
@@ -147,10 +296,10 @@ BEGIN
                   HINT = 'retry after a minute, or ask an operator to raise max_episodes_per_minute (memory.set_agent_limits)';
     END IF;
     -- the enqueue triggers (episodes_enqueue_embedding, facts_enqueue_embedding) fire
-    -- before this one (AFTER triggers fire in name order): the new jobs are counted
+    -- before this one (AFTER triggers fire in name order), and the pending-jobs counter
+    -- with them: the new jobs are counted. O(1): the agent's counter shards, not the queue
     IF TG_LEVEL = 'STATEMENT' THEN
-        queued := memory._queued_jobs(me, lim.max_queued_jobs + 1);
-        IF queued > lim.max_queued_jobs THEN
+        IF u.pending_jobs > lim.max_queued_jobs THEN
             RAISE EXCEPTION 'quota exceeded: queued embedding jobs'
                 USING ERRCODE = 'configuration_limit_exceeded',
                       DETAIL = format('more than %s of this agent''s texts wait to be embedded', lim.max_queued_jobs),
@@ -196,6 +345,136 @@ FOR EACH ROW
 WHEN (old.content_sha256 IS DISTINCT FROM new.content_sha256)
 EXECUTE FUNCTION memory._count_usage();
 
+CREATE OR REPLACE FUNCTION memory._stored_bytes(tbl regclass, r record)
+RETURNS bigint
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tbl = 'memory.working_memory'::regclass THEN
+        RETURN octet_length(r.content::text)::bigint + octet_length(r.context_type) + coalesce(octet_length(r.key), 0);
+    ELSIF tbl IN ('memory.blocks'::regclass, 'memory.block_history'::regclass) THEN
+        RETURN octet_length(r.label)::bigint + octet_length(r.value) + coalesce(octet_length(r.description), 0);
+    END IF;
+    RAISE EXCEPTION 'memory._stored_bytes() counts rows of memory.working_memory, memory.blocks and memory.block_history only'
+        USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+COMMENT ON FUNCTION memory._stored_bytes(regclass, record) IS
+'Private: the bytes a row of tbl counts in its agent''s stored bytes: a working-memory item''s JSON text, context type and key; a core block''s (or a version in its history) label, value and description. Raises 22023 for any other table.';
+
+-- Working memory and core blocks (with the blocks' history, which keeps every version)
+-- count in the same stored bytes (migration 021): without them an agent could store
+-- without bound (items of 1 MiB each, blocks of 100,000 characters, a new history row
+-- per change). Counted per statement in this backend's shard; for an agent's session an
+-- insert or change that crosses the quota is refused with 53400 (the statement undone).
+CREATE OR REPLACE FUNCTION memory._count_other_usage()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid;
+    my_shard smallint := pg_backend_pid() % 16;
+    lim record;
+    u record;
+BEGIN
+    IF TG_RELID NOT IN ('memory.working_memory'::regclass, 'memory.blocks'::regclass, 'memory.block_history'::regclass) THEN
+        RAISE EXCEPTION 'memory._count_other_usage() runs only as a trigger of memory.working_memory, memory.blocks and memory.block_history'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    -- bytes per agent: + the new rows, - the old rows; none for an agent that is gone.
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT n.agent_id, my_shard, sum(memory._stored_bytes(TG_RELID, n)) FROM new_rows AS n
+        GROUP BY n.agent_id ORDER BY n.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT o.agent_id, my_shard, -sum(memory._stored_bytes(TG_RELID, o)) FROM old_rows AS o
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+        GROUP BY o.agent_id ORDER BY o.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        RETURN NULL;
+    ELSE
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT d.agent_id, my_shard, sum(d.bytes) FROM (
+            SELECT n.agent_id, memory._stored_bytes(TG_RELID, n) AS bytes FROM new_rows AS n
+            UNION ALL
+            SELECT o.agent_id, -memory._stored_bytes(TG_RELID, o) FROM old_rows AS o
+        ) AS d
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = d.agent_id)
+        GROUP BY d.agent_id
+        HAVING sum(d.bytes) <> 0
+        ORDER BY d.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    END IF;
+    me := memory.current_agent();
+    IF me IS NULL THEN
+        RETURN NULL;  -- operators are counted, never refused
+    END IF;
+    SELECT * INTO lim FROM memory._agent_limits(me);
+    SELECT * INTO u FROM memory._usage(me);
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._count_other_usage() IS
+'Private trigger (AFTER INSERT, UPDATE and DELETE per statement on memory.working_memory, memory.blocks and memory.block_history): counts the bytes of their text in the agents'' stored bytes (memory.agent_usage), and for an agent''s session refuses an insert or change that crosses max_stored_bytes with 53400, undoing the statement. Raises 42501 when fired on any other table.';
+
+-- Counted from the tables once, when the triggers are first created (as the pending
+-- jobs above), under a lock that holds every write of the three tables until commit.
+DO $fill_other_bytes$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger AS t
+        WHERE t.tgrelid = 'memory.working_memory'::regclass AND t.tgname = 'working_memory_usage_insert'
+    ) THEN
+        LOCK TABLE memory.working_memory, memory.blocks, memory.block_history IN SHARE ROW EXCLUSIVE MODE;
+        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
+        SELECT x.agent_id, 0, sum(x.bytes) FROM (
+            SELECT w.agent_id, memory._stored_bytes('memory.working_memory', w) AS bytes FROM memory.working_memory AS w
+            UNION ALL
+            SELECT b.agent_id, memory._stored_bytes('memory.blocks', b) FROM memory.blocks AS b
+            UNION ALL
+            SELECT h.agent_id, memory._stored_bytes('memory.block_history', h) FROM memory.block_history AS h
+        ) AS x
+        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = x.agent_id)
+        GROUP BY x.agent_id
+        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+    END IF;
+END
+$fill_other_bytes$;
+
+CREATE OR REPLACE TRIGGER working_memory_usage_insert
+AFTER INSERT ON memory.working_memory REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER working_memory_usage_update
+AFTER UPDATE ON memory.working_memory REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER working_memory_usage_delete
+AFTER DELETE ON memory.working_memory REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_insert
+AFTER INSERT ON memory.blocks REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_update
+AFTER UPDATE ON memory.blocks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER blocks_usage_delete
+AFTER DELETE ON memory.blocks REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER block_history_usage_insert
+AFTER INSERT ON memory.block_history REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+CREATE OR REPLACE TRIGGER block_history_usage_delete
+AFTER DELETE ON memory.block_history REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION memory._count_other_usage();
+
 CREATE OR REPLACE FUNCTION memory.my_quota()
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -215,7 +494,7 @@ BEGIN
         'max_stored_bytes', lim.max_stored_bytes,
         'episodes_this_minute', u.window_episodes,
         'max_episodes_per_minute', lim.max_episodes_per_minute,
-        'queued_jobs', memory._queued_jobs(me, lim.max_queued_jobs + 1),
+        'queued_jobs', u.pending_jobs,
         'max_queued_jobs', lim.max_queued_jobs,
         'connection_limit', lim.connection_limit,
         'statement_timeout', lim.statement_timeout,
@@ -225,7 +504,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.my_quota() IS
-'The calling agent''s quotas and usage: stored bytes of text, episodes written this minute, pending embedding jobs (counted up to the quota + 1), and its role limits. Only the caller''s own counters. Raises 42501 for a session that is not an agent.';
+'The calling agent''s quotas and usage: stored bytes of text, episodes written this minute, pending embedding jobs (the counter the quota reads), and its role limits. Only the caller''s own counters. Raises 42501 for a session that is not an agent.';
 
 -- Role limits. ALTER ROLE needs CREATEROLE, which memory_owner (whose rights SECURITY
 -- DEFINER functions run with) does not have: these run with the operator's rights.

@@ -305,6 +305,16 @@ GRANT EXECUTE ON FUNCTION memory.health_metrics() TO memory_worker, memory_reade
 -- The usage trigger is SECURITY DEFINER: not for agents (see == core memory and identity ==).
 REVOKE EXECUTE ON FUNCTION memory._count_usage() FROM memory_agent;
 GRANT EXECUTE ON FUNCTION memory._count_usage() TO memory_admin;
+-- The pending-jobs counter and the owners' cascade of jobs (170, 172; migration 021):
+-- triggers, SECURITY DEFINER, not for agents; the orphan sweep is the operators' (cron).
+REVOKE EXECUTE ON FUNCTION
+    memory._count_pending_jobs(), memory._delete_owners_jobs(), memory._count_other_usage(),
+    memory._delete_agents_usage()
+FROM memory_agent;
+GRANT EXECUTE ON FUNCTION
+    memory._count_pending_jobs(), memory._delete_owners_jobs(), memory._count_other_usage(),
+    memory._delete_agents_usage(), memory.sweep_orphans()
+TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._bind_agent(text, name) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._agent_limits(uuid), memory._queued_jobs(uuid, integer) TO memory_admin;
 GRANT EXECUTE ON FUNCTION

@@ -1,0 +1,150 @@
+"""The write hot path (migration 021, issues 16 and 15) with real sessions and the real daemon.
+
+- The queued-jobs quota reads a counter that the triggers of memory.embedding_jobs keep:
+  in any one snapshot the sum of an agent's counter shards equals its pending jobs, while
+  several sessions write and the stack's daemon claims and completes.
+- The jobs have no foreign keys to their episodes and facts: memory.reembed(), the one
+  writer of jobs for rows it did not insert or lock itself, must not leave a job behind
+  for an episode deleted at the same moment, whichever of the two goes first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from embed_daemon.devtools import ScratchDatabase, superuser, temporary_agents, wait_for
+
+pytestmark = pytest.mark.timeout(240)
+
+COUNTER_EQUALS_QUEUE = """
+SELECT (SELECT coalesce(sum(u.pending_jobs), 0) FROM memory.agent_usage AS u WHERE u.agent_id = a.agent_id),
+       (SELECT count(*) FROM memory.embedding_jobs AS j WHERE j.agent_id = a.agent_id AND j.state = 'pending')
+FROM memory.agents AS a WHERE a.db_role = %s
+"""
+
+
+def test_counter_equals_the_queue_in_every_snapshot_while_writers_and_the_daemon_run():
+    with temporary_agents("Hot") as conns:
+        role = conns["Hot"].execute("SELECT session_user").fetchone()[0]
+        sessions = [conns["Hot"]] + [superuser() for _ in range(3)]
+        for conn in sessions[1:]:
+            conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
+        errors: list[BaseException] = []
+
+        def write(conn: psycopg.Connection, n: int) -> None:
+            try:
+                for i in range(15):
+                    conn.execute(
+                        "SELECT memory.remember(%s)", (f"hot path writer {n} episode {i}",)
+                    )
+                    if i % 5 == 4:
+                        conn.execute(
+                            "SELECT memory.forget_episode(e.episode_id) FROM memory.episodes AS e "
+                            "WHERE e.content = %s",
+                            (f"hot path writer {n} episode {i - 1}",),
+                        )
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(c, n)) for n, c in enumerate(sessions)]
+        samples = []
+        with superuser() as admin:
+            for t in threads:
+                t.start()
+            while any(t.is_alive() for t in threads):
+                samples.append(admin.execute(COUNTER_EQUALS_QUEUE, (role,)).fetchone())
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            assert len(samples) > 3, "the writers ran long enough to be sampled"
+            assert all(counted == queued for counted, queued in samples), (
+                f"counter and queue differ in some snapshot: {[s for s in samples if s[0] != s[1]]}"
+            )
+            # the stack's daemon drains the agent's queue: the counter goes back to zero
+            wait_for(
+                "the daemon to embed the writers' episodes",
+                lambda: admin.execute(COUNTER_EQUALS_QUEUE, (role,)).fetchone() == (0, 0),
+                timeout=180,
+            )
+            shards = admin.execute(
+                "SELECT count(*) FILTER (WHERE u.shard >= 16 AND u.pending_jobs < 0) "
+                "FROM memory.agent_usage AS u JOIN memory.agents AS a USING (agent_id) WHERE a.db_role = %s",
+                (role,),
+            ).fetchone()[0]
+            assert shards >= 1, "the daemon's claims count in its own shards (16..31)"
+        for conn in sessions[1:]:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[ScratchDatabase]:
+    scratch = ScratchDatabase("hotpath").create()
+    try:
+        yield scratch
+    finally:
+        scratch.drop()
+
+
+def _waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
+    row = conn.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return bool(row and row[0] == "Lock")
+
+
+def _episode_without_job(db: ScratchDatabase, role: str, text: str) -> str:
+    with db.as_agent(role) as conn:
+        episode = conn.execute("SELECT memory.remember(%s)", (text,)).fetchone()[0]
+    with db.connect() as conn:
+        conn.execute("DELETE FROM memory.embedding_jobs WHERE episode_id = %s", (episode,))
+    return str(episode)
+
+
+def _orphans(db: ScratchDatabase) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM memory.embedding_jobs AS j WHERE j.episode_id IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM memory.episodes AS e WHERE e.episode_id = j.episode_id)"
+            ).fetchone()[0]
+        )
+
+
+@pytest.mark.parametrize("first", ["delete", "reembed"])
+def test_reembed_racing_a_delete_leaves_no_job_behind(db: ScratchDatabase, first: str):
+    role = db.make_agent(f"Race{first}")
+    episode = _episode_without_job(
+        db, role, f"an episode deleted while reembed runs ({first} first)"
+    )
+    with db.connect() as deleter, db.connect() as reembedder, db.connect() as watcher:
+        deleter.autocommit = False
+        reembedder.autocommit = False
+        reembedder.execute("SET ROLE memory_operator")
+        holder, waiter = (deleter, reembedder) if first == "delete" else (reembedder, deleter)
+        if first == "delete":
+            holder.execute("DELETE FROM memory.episodes WHERE episode_id = %s", (episode,))
+        else:
+            assert holder.execute("SELECT memory.reembed()").fetchone()[0] >= 1
+        done: list[object] = []
+
+        def second() -> None:
+            if waiter is deleter:
+                waiter.execute("DELETE FROM memory.episodes WHERE episode_id = %s", (episode,))
+            else:
+                done.append(waiter.execute("SELECT memory.reembed()").fetchone()[0])
+            waiter.commit()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        # with the owner locked as the foreign key did, the second one waits for the first
+        wait_for(
+            "the second session to wait for the first one's lock (or to be done)",
+            lambda: _waiting_on_lock(watcher, waiter.info.backend_pid) or not thread.is_alive(),
+        )
+        holder.commit()
+        thread.join(30)
+        assert not thread.is_alive()
+    assert _orphans(db) == 0, f"a job was left for the deleted episode ({first} first)"
