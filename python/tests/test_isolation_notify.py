@@ -32,8 +32,8 @@ import psycopg
 import pytest
 import redis
 from conftest import CONFIG, ROOT, conninfo, secret
-from testing.stack import ScratchDatabase, pg_env, wait_for
 from psycopg import sql
+from testing.stack import ScratchDatabase, pg_env, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
