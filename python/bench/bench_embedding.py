@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from embed_daemon.config import Config
-from embed_daemon.devtools import (
+from embed_daemon.metrics import HealthState, Metrics
+from embed_daemon.model import ModelPool
+from embed_daemon.worker import Worker
+from testing.stack import (
     CONFIG,
     ROOT,
     RUN_DIR,
@@ -41,9 +44,6 @@ from embed_daemon.devtools import (
     ScratchDatabase,
     wait_for,
 )
-from embed_daemon.metrics import HealthState, Metrics
-from embed_daemon.model import ModelPool
-from embed_daemon.worker import Worker
 
 from bench import common
 

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from embed_daemon.devtools import temporary_agents
+from testing.stack import temporary_agents
 
 from bench import common
 

@@ -45,9 +45,9 @@ import numpy as np
 import psycopg
 import psycopg.sql
 from embed_daemon.db import VectorBinaryDumper
-from embed_daemon.devtools import DaemonProcess, wait_for
 from evaluation.bench_load import run_pgbench
 from evaluation.bench_search import make_db, pct
+from testing.stack import DaemonProcess, wait_for
 
 from bench import common
 

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from embed_daemon import __version__
@@ -16,7 +17,7 @@ from embed_daemon.config import Config, ConfigError
 from embed_daemon.db import SUPPORTED_API_VERSIONS, SchemaVersionError, check_schema
 from embed_daemon.db_gauges import DbGauges
 from embed_daemon.metrics import HealthState, Metrics, serve
-from embed_daemon.model import ModelPool
+from embed_daemon.model import Encoder, ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
 from embed_daemon.worker import Heartbeat, Worker
 
@@ -27,7 +28,9 @@ __all__ = ["SUPPORTED_API_VERSIONS", "SchemaVersionError", "check_schema", "main
 EXIT_CONFIG = 2
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = Encoder) -> int:
+    """Runs the daemon until SIGTERM; encoder_class makes the model encoders (the tests
+    inject one: testing.daemon)."""
     parser = argparse.ArgumentParser(prog="embed_daemon", description=__doc__)
     parser.add_argument("--pidfile", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("embed daemon %s starting as worker %s", __version__, cfg.worker_name)
 
-    pool = ModelPool(cfg.encode_batch_size, cfg.poison_marker)
+    pool = ModelPool(cfg.encode_batch_size, encoder_class=encoder_class)
     worker = Worker(cfg, pool, metrics, health, stop)
     heartbeat = Heartbeat(cfg, worker, pool, metrics, stop)
     http = None

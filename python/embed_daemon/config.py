@@ -52,7 +52,6 @@ class Config:
     heartbeat_seconds: float
     reconnect_max_seconds: float
     models: tuple[str, ...] | None
-    poison_marker: str | None
     password_file: Path | None
 
     @classmethod
@@ -76,6 +75,5 @@ class Config:
             heartbeat_seconds=_float(env, "MEMORY_HEARTBEAT_SECONDS", 5.0, 0.1, 600.0),
             reconnect_max_seconds=_float(env, "MEMORY_RECONNECT_MAX_SECONDS", 10.0, 0.1, 600.0),
             models=tuple(m.strip() for m in models_raw.split(",") if m.strip()) or None,
-            poison_marker=env.get("MEMORY_POISON_MARKER") or None,
             password_file=Path(password_file) if password_file else None,
         )

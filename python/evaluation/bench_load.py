@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from bench import common
-from embed_daemon.devtools import DaemonProcess, wait_for
 from evaluation.bench_search import DIMS, make_db, pct, vector_text
+from testing.stack import DaemonProcess, wait_for
 
 log = logging.getLogger("bench.load")
 ROLE = "bench_pgbench"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embed_daemon.devtools import wait_for
+from testing.stack import wait_for
 
 from soak import invariants
 from soak.invariants import Check

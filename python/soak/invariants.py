@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import redis
-from embed_daemon.devtools import wait_for
+from testing.stack import wait_for
 
 
 @dataclass

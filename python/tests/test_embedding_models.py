@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from embed_daemon.devtools import DaemonProcess, ScratchDatabase, superuser, wait_for
+from testing.stack import DaemonProcess, ScratchDatabase, superuser, wait_for
 
 pytestmark = pytest.mark.timeout(400)
 

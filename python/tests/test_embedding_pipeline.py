@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import psycopg
 import pytest
-from embed_daemon.devtools import ROOT, DaemonProcess, ScratchDatabase, superuser, wait_for
+from testing.stack import ROOT, DaemonProcess, ScratchDatabase, superuser, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -79,9 +79,13 @@ def daemons(db: ScratchDatabase) -> Iterator[list[DaemonProcess]]:
 
 
 def start(
-    daemons: list[DaemonProcess], db: ScratchDatabase, name: str, **env: str
+    daemons: list[DaemonProcess],
+    db: ScratchDatabase,
+    name: str,
+    poison_marker: str | None = None,
+    **env: str,
 ) -> DaemonProcess:
-    d = DaemonProcess(db.name, f"{name}-{uuid.uuid4().hex[:6]}", **env).start()
+    d = DaemonProcess(db.name, f"{name}-{uuid.uuid4().hex[:6]}", poison_marker, **env).start()
     daemons.append(d)
     return d.wait_ready()
 
@@ -382,9 +386,7 @@ def test_poison_input_retries_with_backoff_ends_dead_and_is_revived(db, agent, d
         marker = "XPOISONX"
         texts = [f"Tim told a calm story number {i} about the garden." for i in range(6)]
         texts[3] = f"This memory carries the {marker} that the model chokes on."
-        poisoner = start(
-            daemons, db, "poison", MEMORY_POISON_MARKER=marker, MEMORY_POLL_SECONDS="1"
-        )
+        poisoner = start(daemons, db, "poison", poison_marker=marker, MEMORY_POLL_SECONDS="1")
         ids = insert(db, agent, texts)
         poison_id = ids[3]
         good = [i for i in ids if i != poison_id]
@@ -513,7 +515,7 @@ def test_job_by_job_retry_keeps_its_leases_alive(db, agent, daemons):
     # sub-batch and every other job is retried alone
     texts = [prose(1400, 1000 + i) for i in range(150)]
     texts[0] = prose(2000, 999) + f" {marker}"
-    d = start(daemons, db, "leases", MEMORY_POISON_MARKER=marker, MEMORY_LEASE_SECONDS="3")
+    d = start(daemons, db, "leases", poison_marker=marker, MEMORY_LEASE_SECONDS="3")
     stop = threading.Event()
 
     def reaper() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from embed_daemon.devtools import ScratchDatabase, superuser, temporary_agents, wait_for
+from testing.stack import ScratchDatabase, superuser, temporary_agents, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 

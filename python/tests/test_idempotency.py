@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from embed_daemon.devtools import ScratchDatabase, wait_for
+from testing.stack import ScratchDatabase, wait_for
 
 WRITES = {
     "remember": ("SELECT memory.remember(%s, idempotency_key => %s)", "memory.episodes", "content"),

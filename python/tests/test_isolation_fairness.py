@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from embed_daemon.devtools import superuser, temporary_agents, wait_for
+from testing.stack import superuser, temporary_agents, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 

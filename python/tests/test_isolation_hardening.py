@@ -11,7 +11,7 @@ import uuid
 import psycopg
 import pytest
 from conftest import CONFIG, ROOT, RUN_DIR
-from embed_daemon.devtools import superuser
+from testing.stack import superuser
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -32,14 +32,14 @@ import psycopg
 import pytest
 import redis
 from conftest import CONFIG, ROOT, conninfo, secret
-from embed_daemon.devtools import ScratchDatabase, pg_env, wait_for
 from psycopg import sql
+from testing.stack import ScratchDatabase, pg_env, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UUID_RE = re.compile(UUID)
-# Every payload the project may send (sql/functions/040-embedding.sql, 150-cache.sql,
+# Every payload the project may send (sql/functions/041-embedding-queue.sql, 150-cache.sql,
 # 160-operations.sql): a model id, 'resume', 'changes', c:<request>; never a uuid.
 PAYLOAD_RE = re.compile(r"[0-9]{1,5}|resume|changes|c:[0-9]{1,19}")
 MAX_PAYLOAD = 80
@@ -240,7 +240,7 @@ def test_notification_payloads_carry_no_identifiers(scratch, agents):
         listen(spy, channels)
         listen(operator_view, channels)
         # writers notify memory_embed only while a daemon sleeps: the operator's session
-        # plays one, holding the models' wake-up locks (040-embedding.sql)
+        # plays one, holding the models' wake-up locks (041-embedding-queue.sql)
         operator_view.execute(
             "SELECT pg_advisory_lock(1162691140, model_id) FROM memory.embedding_models"
         )

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from embed_daemon.devtools import ScratchDatabase, wait_for
+from testing.stack import ScratchDatabase, wait_for
 
 
 @pytest.fixture(scope="module")

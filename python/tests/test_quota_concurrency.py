@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from embed_daemon.devtools import superuser, temporary_agents
+from testing.stack import superuser, temporary_agents
 
 pytestmark = pytest.mark.timeout(120)
 

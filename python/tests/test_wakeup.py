@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from embed_daemon.devtools import DaemonProcess, ScratchDatabase, wait_for
+from testing.stack import DaemonProcess, ScratchDatabase, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
-LOCK_SPACE = 1162691140  # 'EMBD': the wake-up locks' first key (040-embedding.sql)
+LOCK_SPACE = 1162691140  # 'EMBD': the wake-up locks' first key (041-embedding-queue.sql)
 MODEL = "all-MiniLM-L6-v2"
 ROUNDS = 40
 WRITERS = 3

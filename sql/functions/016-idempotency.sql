@@ -79,20 +79,3 @@ $$;
 
 COMMENT ON FUNCTION memory._idempotency_record(text, uuid) IS
 'Private: stores the id a write returned with the key it claimed (nothing for a NULL key). Raises 42501.';
-
-CREATE OR REPLACE FUNCTION memory.prune_idempotency_keys()
-RETURNS bigint
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    DELETE FROM memory.idempotency_keys AS k WHERE k.created_at < now() - memory.idempotency_retention();
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
-
-COMMENT ON FUNCTION memory.prune_idempotency_keys() IS
-'Operators (pg_cron job memory-prune-idempotency-keys, hourly): deletes idempotency keys older than memory.idempotency_retention() and returns how many. Raises nothing.';

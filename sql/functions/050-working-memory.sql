@@ -154,21 +154,3 @@ $$;
 
 COMMENT ON FUNCTION memory.clear_working_memory(text) IS
 'Deletes the current agent''s working-memory items (of one context_type, or all) and returns how many live items were removed (expired ones are removed too, uncounted). Raises 42501 when the session is not an agent.';
-
-CREATE OR REPLACE FUNCTION memory.expire_working_memory()
-RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n integer;
-BEGIN
-    DELETE FROM memory.working_memory AS w WHERE w.expires_at <= clock_timestamp();
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
-
-COMMENT ON FUNCTION memory.expire_working_memory() IS
-'Operators and the memory-expire-working-memory pg_cron job: deletes expired working-memory items of every agent; returns how many.';

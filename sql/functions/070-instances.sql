@@ -128,24 +128,6 @@ $$;
 COMMENT ON FUNCTION memory.instance_heartbeat(uuid) IS
 'Records a heartbeat of the current agent''s instance instance_id (send one about every 30 seconds; after memory.instance_liveness_threshold() without one an instance is not live); an offline instance becomes active again. Raises 42501 (not an agent), 22004 (NULL id), P0002 (no such instance of this agent: another agent''s instance gives the very same error).';
 
-CREATE OR REPLACE FUNCTION memory.mark_stale_instances_offline()
-RETURNS integer
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH stale AS (
-        UPDATE memory.instances AS i
-        SET status = 'offline'
-        WHERE i.status <> 'offline'
-          AND i.last_heartbeat < now() - memory.instance_liveness_threshold()
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM stale
-$$;
-
-COMMENT ON FUNCTION memory.mark_stale_instances_offline() IS
-'Maintenance (pg_cron job memory-instance-liveness, every minute, as memory_operator): marks offline every instance whose last heartbeat is older than memory.instance_liveness_threshold() (2 minutes). Returns how many. Operators only. Raises nothing of its own.';
-
 CREATE OR REPLACE FUNCTION memory.propose_decision(topic text, proposal jsonb)
 RETURNS uuid
 LANGUAGE plpgsql

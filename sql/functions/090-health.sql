@@ -1,6 +1,6 @@
 -- memory.health(): one key per layer, each with its own status, and an overall
 -- status (the worst of the layers). Each layer's details come from a private
--- function of its area (embedding: memory._health_embedding() in 040-embedding.sql);
+-- function of its area (embedding: memory._health_embedding() in 041-embedding-queue.sql);
 -- a new layer adds its key here. cache: memory._health_cache() (150-cache.sql);
 -- operations: memory._health_operations() (160-operations.sql).
 SET ROLE memory_owner;

@@ -39,36 +39,6 @@ $$;
 COMMENT ON FUNCTION memory._query_terms(text) IS
 'Private: the terms of a natural-language question, one tsquery per distinct word (the OR of its English and Spanish stems); stop words of either language and words of 2047 bytes or more (never indexed) left out. An empty array for a question of stop words only. Depends on nothing stored.';
 
-CREATE OR REPLACE FUNCTION memory.fold_access_stats()
-RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n integer;
-BEGIN
-    WITH taken AS (
-        DELETE FROM memory.episode_access_log RETURNING agent_id, episode_id, accessed_at
-    ),
-    agg AS (
-        SELECT agent_id, episode_id, count(*)::integer AS hits, max(accessed_at) AS last_at
-        FROM taken GROUP BY agent_id, episode_id
-    )
-    UPDATE memory.episodes AS e
-    SET access_count = e.access_count + agg.hits,
-        last_accessed_at = greatest(e.last_accessed_at, agg.last_at)
-    FROM agg
-    -- a row counts only for an episode of the agent that logged it
-    WHERE e.episode_id = agg.episode_id AND e.agent_id = agg.agent_id;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
-
-COMMENT ON FUNCTION memory.fold_access_stats() IS
-'Operators and the memory-fold-access-stats job: adds the logged search hits to episodes.access_count and last_accessed_at; returns how many episodes changed.';
-
 -- A search writes nothing (it must run on a read replica): the caller marks the episodes
 -- it actually used, and the memory-fold-access-stats job adds them to access_count and
 -- last_accessed_at. Only the caller's own episodes are logged; other ids, another

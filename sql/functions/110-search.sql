@@ -752,3 +752,104 @@ $$;
 
 COMMENT ON FUNCTION memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, double precision) IS
 'Searches the current agent''s facts by meaning and by words (mode hybrid, vector or text), with the same candidate lists, agent-own term weights and fusion as search_episodic_memory; writes nothing. By default only facts valid in the world at as_of (valid_from <= as_of < valid_to; default now()) are returned, so a superseded fact appears for an as_of inside its validity and not after; include_invalid returns every fact whatever its validity. score = (1 - confidence_weight) * relevance + confidence_weight * confidence, relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) (a confidence_weight or text_weight under 1e-12 counts as 0). Falls back to full text with a NOTICE when the query cannot be embedded. Raises 42501, 22023 (empty query, k, mode, weights, text_weight outside 0..1), 22001 (query over 10,000 characters), 22008 (infinite as_of).';
+
+-- ---------------------------------------------------------------------------
+-- The vector overload of search_episodic_memory (the seed's signature): search by a
+-- query vector. SECURITY INVOKER: an agent sees only its own chunks and episodes
+-- (row-level security).
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
+    query_embedding vector,
+    limit_results integer DEFAULT 10,
+    similarity_threshold double precision DEFAULT 0.7
+)
+RETURNS TABLE (
+    episode_id uuid, content text, similarity_score double precision, "timestamp" timestamptz, tags text []
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, public, pg_temp
+SET "hnsw.iterative_scan" = 'relaxed_order'
+SET "hnsw.ef_search" = 100
+SET jit = off
+AS $$
+DECLARE
+    m record;
+    me uuid := memory.current_agent();
+BEGIN
+    IF query_embedding IS NULL THEN
+        RAISE EXCEPTION 'query_embedding must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
+    END IF;
+    IF limit_results IS NULL OR limit_results NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'limit_results must be between 1 and 1000'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'ask for fewer results';
+    END IF;
+    IF similarity_threshold IS NULL OR similarity_threshold NOT BETWEEN -1 AND 1 THEN
+        RAISE EXCEPTION 'similarity_threshold must be between -1 and 1'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'cosine similarity: 1 is identical, 0 unrelated';
+    END IF;
+    SELECT md.model_id, md.name, md.dimensions INTO m FROM memory.embedding_models AS md WHERE md.is_serving;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no embedding model is serving'
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'an operator runs memory.set_active_model(name)';
+    END IF;
+    IF vector_dims(query_embedding) <> m.dimensions THEN
+        RAISE EXCEPTION 'query_embedding has % dimensions, the serving model % has %',
+            vector_dims(query_embedding), m.name, m.dimensions
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
+    END IF;
+    -- A zero vector has no direction: its cosine similarity to anything is NaN, which
+    -- PostgreSQL sorts above every threshold.
+    IF vector_norm(query_embedding) = 0 THEN
+        RAISE EXCEPTION 'query_embedding must not be a zero vector'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
+    END IF;
+    -- The nearest chunks by the model's own partial HNSW index (the cast and the model
+    -- id are literals so that the planner can match it), then the best chunk per
+    -- episode. Iterative scans keep going when row-level security filters neighbours out.
+    -- An agent with few chunks is ranked exactly instead, as in search_episodic_memory(text)
+    -- (memory._rank_exactly): the shared graph can strand a small agent's neighbours.
+    RETURN QUERY EXECUTE format(
+        $q$
+        WITH nearest AS MATERIALIZED (
+            SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
+            FROM memory.chunks AS c
+            WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
+            ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s))%4$s
+            LIMIT $2
+        ),
+        -- exact ranking when the shared HNSW graph yields fewer rows than asked for (as
+        -- in memory._search_episodes)
+        nearest_all AS (
+            SELECT * FROM nearest
+            UNION ALL
+            SELECT * FROM (
+                SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
+                FROM memory.chunks AS c
+                WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
+                ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s)) + 0
+                LIMIT $2
+            ) AS ex
+            WHERE %5$s AND (SELECT count(*) FROM nearest) < $2
+        )
+        SELECT e.episode_id, e.content, (1 - min(n.distance))::double precision, e.occurred_at, e.tags
+        FROM nearest_all AS n
+        JOIN memory.episodes AS e ON e.episode_id = n.episode_id
+        -- NaN: a vector so small that single precision loses it (no similarity at all)
+        WHERE n.distance <> 'NaN'::double precision
+        GROUP BY e.episode_id
+        HAVING 1 - min(n.distance) >= $3
+        ORDER BY 3 DESC, e.episode_id
+        LIMIT $4
+        $q$,
+        m.dimensions, m.model_id,
+        CASE WHEN me IS NOT NULL THEN ' AND c.agent_id = $5' ELSE '' END,
+        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN ' + 0' ELSE '' END,
+        CASE WHEN me IS NOT NULL AND NOT memory._rank_exactly(me, m.model_id) THEN 'TRUE' ELSE 'FALSE' END
+    ) USING query_embedding, greatest(100, limit_results * 10), similarity_threshold, limit_results, me;
+END
+$$;
+
+COMMENT ON FUNCTION memory.search_episodic_memory(vector, integer, double precision) IS
+'The seed''s vector search: the current agent''s episodes nearest to query_embedding (a vector of the serving model, e.g. from memory.embed_query(text)), best chunk per episode, cosine similarity at least similarity_threshold, at most limit_results. SECURITY INVOKER: row-level security keeps each agent to its own episodes. A vector too small for single precision matches nothing. Raises 22023 (NULL, zero or wrong-dimension vector, bad limits), 55000 (no serving model); the vector type itself refuses NaN or infinite elements (22000) and over 16,000 dimensions (54000).';

@@ -326,32 +326,6 @@ COMMENT ON FUNCTION memory.cache_warmer_heartbeat(text, boolean, bigint, bigint,
 -- ---------------------------------------------------------------------------
 -- Operators
 -- ---------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION memory.request_cache_reconcile(reason text DEFAULT 'manual')
-RETURNS bigint
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    id bigint;
-BEGIN
-    IF reason IS NULL OR reason !~ '^[a-z][a-z0-9_-]{0,39}$' THEN
-        RAISE EXCEPTION 'invalid reason'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'a short lower-case word, e.g. manual, cron, outage';
-    END IF;
-    INSERT INTO memory.cache_reconcile_requests (reason, requested_by) VALUES (reason, session_user)
-    RETURNING request_id INTO id;
-    -- Changes no warmer took within an hour (none runs): the reconciliation asked for
-    -- here covers them, and a warmer reconciles when it starts. Keeps the table bounded.
-    DELETE FROM memory.cache_changes AS c WHERE c.changed_at < now() - interval '1 hour';
-    PERFORM pg_catalog.pg_notify('memory_cache', 'c:' || id::text);
-    RETURN id;
-END
-$$;
-
-COMMENT ON FUNCTION memory.request_cache_reconcile(text) IS
-'Operators and pg_cron (memory-cache-reconcile, every 5 minutes): asks the embed daemon to reconcile Redis with Postgres now; returns the request id (see memory.cache_repairs). Raises 22023 for a bad reason.';
-
 CREATE OR REPLACE FUNCTION memory._health_cache()
 RETURNS jsonb
 LANGUAGE plpgsql

@@ -1,7 +1,7 @@
 -- Operations from psql (issue 6): pause and resume the embedding queue, checkpoint now,
 -- the pg_cron jobs' last runs, and the operations layer of memory.health(). Requeueing
--- dead jobs and re-embedding are memory.requeue_dead() and memory.reembed()
--- (040-embedding.sql); README.md "Operations" lists them all with examples.
+-- dead jobs and re-embedding are memory.requeue_dead() (041-embedding-queue.sql) and
+-- memory.reembed() (043-embedding-models.sql); README.md "Operations" lists them all.
 SET ROLE memory_owner;
 
 CREATE OR REPLACE FUNCTION memory.pause_embedding(reason text DEFAULT NULL)
@@ -73,50 +73,6 @@ $$;
 
 COMMENT ON FUNCTION memory.checkpoint_now() IS
 'Operators: runs the memory-auto-checkpoint job now: an auto checkpoint for every agent whose identity hash changed since its latest checkpoint. Returns how many were written. Raises nothing of its own.';
-
--- SECURITY INVOKER: run by the pg_cron job memory-cron-status as memory_operator, who
--- sees its own rows of cron.job and cron.job_run_details.
-CREATE OR REPLACE FUNCTION memory.record_cron_status()
-RETURNS integer
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n integer;
-BEGIN
-    IF to_regclass('cron.job') IS NULL THEN
-        RETURN 0;
-    END IF;
-    CREATE TEMP TABLE IF NOT EXISTS cron_now (
-        jobname text, schedule text, active boolean, last_status text, last_start timestamptz,
-        last_end timestamptz, last_message text
-    ) ON COMMIT DROP;
-    EXECUTE $sql$
-        INSERT INTO cron_now
-        SELECT j.jobname, j.schedule, j.active, d.status, d.start_time, d.end_time, left(d.return_message, 500)
-        FROM cron.job AS j
-        LEFT JOIN LATERAL (
-            SELECT r.status, r.start_time, r.end_time, r.return_message FROM cron.job_run_details AS r
-            WHERE r.jobid = j.jobid AND r.status <> 'running' ORDER BY r.start_time DESC NULLS LAST LIMIT 1
-        ) AS d ON TRUE
-        WHERE j.username = 'memory_operator' AND j.jobname LIKE 'memory-%' AND j.database = current_database()
-    $sql$;
-    DELETE FROM memory.cron_status AS s WHERE s.jobname NOT IN (SELECT c.jobname FROM pg_temp.cron_now AS c);
-    INSERT INTO memory.cron_status AS s (jobname, schedule, active, last_status, last_start, last_end, last_message, recorded_at)
-    SELECT c.jobname, c.schedule, c.active, c.last_status, c.last_start, c.last_end, c.last_message, now()
-    FROM pg_temp.cron_now AS c
-    ON CONFLICT (jobname) DO UPDATE
-    SET schedule = excluded.schedule, active = excluded.active, last_status = excluded.last_status,
-        last_start = excluded.last_start, last_end = excluded.last_end, last_message = excluded.last_message,
-        recorded_at = excluded.recorded_at;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    DROP TABLE pg_temp.cron_now;
-    RETURN n;
-END
-$$;
-
-COMMENT ON FUNCTION memory.record_cron_status() IS
-'Operators and the pg_cron job memory-cron-status (every minute): copies the memory-* jobs of memory_operator with their last finished run into memory.cron_status, which memory.health() reads. Returns how many jobs. Raises nothing of its own.';
 
 CREATE OR REPLACE FUNCTION memory._health_operations()
 RETURNS jsonb

@@ -249,7 +249,7 @@ GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 -- == health and operations ==
 
 -- == legacy import, export and import ==
--- Operators only (sql/functions/130-legacy-import.sql, 140-export-import.sql): these
+-- Operators only (sql/functions/130-133 legacy import, 140-export.sql, 141-import.sql): these
 -- read and write every agent's memory. Their private helpers run as memory_owner and
 -- are granted to nobody.
 GRANT EXECUTE ON FUNCTION

@@ -1,4 +1,4 @@
--- Export and import of an agent (sql/functions/140-export-import.sql), inside one
+-- Export and import of an agent (sql/functions/140-export.sql, 141-import.sql), inside one
 -- transaction: the file's header and checksum, a round trip under another name (ids
 -- remapped, since the source agent holds them in this database), idempotence, vectors
 -- reused for the same model and dropped for another, who may run it, and every kind of

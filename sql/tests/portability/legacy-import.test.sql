@@ -1,4 +1,4 @@
--- Legacy import (sql/functions/130-legacy-import.sql): who may run it, every kind of bad
+-- Legacy import (sql/functions/130-133): who may run it, every kind of bad
 -- argument refused before anything is written, and the mapping of old values onto the
 -- new model. The end-to-end import of a real old database (4,704 episodes through
 -- postgres_fdw) is python/tests/test_legacy_import.py: a foreign server sees only

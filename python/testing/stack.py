@@ -1,8 +1,8 @@
-"""Development helpers shared by the tests and the benchmark (not used by the daemon).
+"""The real stack that `make up` started, for the tests, the soak and the benchmarks.
 
-They drive the real stack that `make up` started: a scratch database migrated with
-scripts/migrate.sh, agents as login roles, and real daemon processes run as the
-service account, as scripts/daemon.sh runs them.
+Its configuration (config.env with the environment's overrides), connections, a scratch
+database migrated with scripts/migrate.sh, agents as login roles, and real daemon
+processes run as the service account, as scripts/daemon.sh runs them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TypeVar
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
+PYTHON_DIR = ROOT / "python"
 SERVICE_USER = "postgres"
 T = TypeVar("T")
 
@@ -46,19 +47,23 @@ SECRETS = ROOT / ".secrets"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
-def conninfo(dbname: str | None = None, user: str = "postgres") -> str:
-    password_file = SECRETS / f"{user}_password"
+def secret(name: str) -> str:
+    return (SECRETS / name).read_text().strip()
+
+
+def conninfo(user: str = "postgres", dbname: str | None = None, host: str | None = None) -> str:
+    """libpq connection string for a role of the stack (its password from .secrets/)."""
     return psycopg.conninfo.make_conninfo(
-        host=str(RUN_DIR),
+        host=host or str(RUN_DIR),
         port=CONFIG["PGPORT_MEMORY"],
         dbname=dbname or CONFIG["MEMORY_DB"],
         user=user,
-        password=password_file.read_text().strip() if password_file.exists() else None,
+        password=secret(f"{user}_password") if (SECRETS / f"{user}_password").exists() else None,
     )
 
 
 def superuser(dbname: str | None = None) -> psycopg.Connection:
-    return psycopg.connect(conninfo(dbname), autocommit=True)
+    return psycopg.connect(conninfo(dbname=dbname), autocommit=True)
 
 
 @contextlib.contextmanager
@@ -170,11 +175,17 @@ def free_port() -> int:
 
 
 class DaemonProcess:
-    """A real embed daemon (python -m embed_daemon) as the service account."""
+    """A real embed daemon (python -m embed_daemon) as the service account.
 
-    def __init__(self, dbname: str, name: str, **env: str) -> None:
+    With poison_marker, the daemon runs with a test encoder that refuses every batch
+    holding a text containing the marker (python -m testing.daemon)."""
+
+    def __init__(
+        self, dbname: str, name: str, poison_marker: str | None = None, **env: str
+    ) -> None:
         self.dbname = dbname
         self.name = name
+        self.poison_marker = poison_marker
         self.socket_path = RUN_DIR / f"test-{name}.sock"
         self.metrics_port = free_port()
         self.log_path = LOG_DIR / f"test-daemon-{name}.log"
@@ -190,12 +201,16 @@ class DaemonProcess:
             "HF_HOME": str(ROOT / "var" / "cache" / "hf"),
             # one intra-op thread, as scripts/daemon.sh (reports/bench-writes.md, "Torch threads")
             "OMP_NUM_THREADS": os.environ.get("MEMORY_TORCH_THREADS", "1"),
+            # the testing package is not installed: it is imported from python/
+            "PYTHONPATH": str(PYTHON_DIR),
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DaemonProcess:
         cmd = [str(PYTHON), "-m", "embed_daemon"]
+        if self.poison_marker:
+            cmd = [str(PYTHON), "-m", "testing.daemon", "--poison-marker", self.poison_marker]
         if os.getuid() == 0:
             pwd.getpwnam(SERVICE_USER)
             cmd = [
