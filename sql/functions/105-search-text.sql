@@ -1,0 +1,171 @@
+-- Search, the full-text side: the caller's own term weights and the text lists of
+-- episodes and facts (memory._search_episodes and the fact search in 110-search.sql
+-- fuse them with the vector list).
+SET ROLE memory_owner;
+
+-- The full-text lists. Row-level security keeps the GIN indexes out of an agent's own
+-- query: @@ is not leakproof, so PostgreSQL evaluates it only after the policy, row by
+-- row over everything the agent owns (an agent with 30,000 episodes paid about 7 ms for a
+-- few dozen matches). These two run as the tables' owner, scoped to the caller's agent
+-- (memory._require_agent(), from session_user, never from an argument), so the planner
+-- can use the (agent_id, fts) GIN index; they return ids and scores only, and the search
+-- reads the rows themselves under the caller's policies.
+--
+-- Scoring (docs/decisions.md, "Retrieval: agent-own term weights"): each term of the
+-- question (memory._query_terms: one per word) weighs its inverse document frequency
+-- among the CALLER'S OWN rows, idf = ln((1000 + 1) / (df + 0.5)), where df counts the
+-- agent's rows holding the term through the GIN index, stopping at 1,000. A term in
+-- 1,000 rows or more weighs nothing and is left out of the match: the agent's own stop
+-- words, in any language, with no list and nothing from another agent. A row scores the
+-- sum of the weights of the terms it holds (Okapi BM25 with binary term frequency and no
+-- length normalisation: turns are short). The 1,000 bounds the cost of a search (each
+-- count reads at most 1,000 index entries); it was not tuned on any data.
+CREATE OR REPLACE FUNCTION memory._term_weights(terms tsquery [], tbl text)
+RETURNS TABLE (term tsquery, weight double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    IF tbl IS NULL OR tbl NOT IN ('episodes', 'facts') THEN
+        RAISE EXCEPTION 'tbl must be episodes or facts' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one static statement (its plan cached by plpgsql); each count stops at 1,000 rows
+    -- and only the branch of tbl runs
+    -- (the count is a LATERAL subquery, so it runs once per term: written as an
+    -- expression of the select list and filtered on, it ran three times)
+    RETURN QUERY
+    SELECT t.t, ln(1001.0::double precision / (d.df + 0.5))
+    FROM unnest(terms[1:64]) WITH ORDINALITY AS t (t, i)
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN tbl = 'episodes'
+                    THEN (SELECT count(*) FROM (SELECT 1 FROM memory.episodes AS x
+                                                WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
+                    ELSE (SELECT count(*) FROM (SELECT 1 FROM memory.facts AS x
+                                                WHERE x.agent_id = me AND x.fts @@ t.t LIMIT 1000) AS c)
+               END AS df
+        OFFSET 0
+    ) AS d
+    WHERE t.t IS NOT NULL AND numnode(t.t) > 0 AND d.df BETWEEN 1 AND 999
+    ORDER BY t.i;
+END
+$$;
+
+COMMENT ON FUNCTION memory._term_weights(tsquery [], text) IS
+'Private: for the calling agent (session_user) only, each of terms (at most 64) that occurs in 1 to 999 of the agent''s own rows of memory.<tbl> (episodes or facts) with its weight ln(1001 / (df + 0.5)), df counted through the GIN index and bounded at 1,000. SECURITY DEFINER so that the GIN index serves the counts; nothing of another agent''s rows is read. Raises 22023 for another tbl, 42501 for a session that is not an agent.';
+
+-- Private: the match and the score of a text list, from the caller's term weights: the
+-- OR of the weighted terms, and the sum of the weights of the terms a row holds, as an
+-- SQL expression over <alias>.fts. Called by the text lists (as their owner).
+CREATE OR REPLACE FUNCTION memory._term_match(terms tsquery [], tbl text, alias text, OUT tq tsquery, OUT score_sql text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('(%s)', w.term::text), ' | ')::tsquery,
+           string_agg(format('CASE WHEN %I.fts @@ %L::tsquery THEN %s ELSE 0 END', alias, w.term::text, w.weight), ' + ')
+    FROM memory._term_weights(terms, tbl) AS w
+$$;
+
+COMMENT ON FUNCTION memory._term_match(tsquery [], text, text) IS
+'Private: for the caller''s weights of terms in memory.<tbl> (memory._term_weights): tq, the OR of the weighted terms (NULL when none weighs anything), and score_sql, the sum of the weights of the terms that <alias>.fts holds as an SQL expression. Raises what memory._term_weights raises.';
+
+CREATE OR REPLACE FUNCTION memory._episode_text_list(
+    terms tsquery [],
+    lim integer,
+    p_tags text[] DEFAULT NULL,
+    project_filter uuid DEFAULT NULL,
+    p_session_id text DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    min_importance real DEFAULT NULL
+)
+RETURNS TABLE (episode_id uuid, text_score double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+-- the planner's estimate: a search asks for 40 candidates by default
+ROWS 40
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+    tq tsquery;
+    score_sql text;
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
+        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._term_match(terms, 'episodes', 'e') AS m;
+    IF tq IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        $q$
+        SELECT e.episode_id, (%s)::double precision AS text_score
+        FROM memory.episodes AS e
+        WHERE e.agent_id = $2 AND e.fts @@ $1%s
+        ORDER BY text_score DESC, e.episode_id
+        LIMIT $3
+        $q$,
+        score_sql,
+        concat(
+            CASE WHEN p_tags IS NOT NULL AND cardinality(p_tags) > 0 THEN ' AND e.tags @> $4' END,
+            CASE WHEN project_filter IS NOT NULL THEN ' AND e.project_id = $5' END,
+            CASE WHEN p_session_id IS NOT NULL THEN ' AND e.session_id = $6' END,
+            CASE WHEN since IS NOT NULL THEN ' AND e.occurred_at >= $7' END,
+            CASE WHEN until IS NOT NULL THEN ' AND e.occurred_at <= $8' END,
+            CASE WHEN min_importance IS NOT NULL THEN ' AND e.importance >= $9' END
+        )
+    )
+    USING tq, me, lim, p_tags, project_filter, p_session_id, since, until, min_importance;
+END
+$$;
+
+COMMENT ON FUNCTION memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real) IS
+'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold a term of terms (memory._query_terms), as (episode_id, text_score), text_score the sum of the agent-own weights (memory._term_weights) of the terms the episode holds. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+
+CREATE OR REPLACE FUNCTION memory._fact_text_list(terms tsquery [], lim integer, at timestamptz, include_invalid boolean)
+RETURNS TABLE (fact_id uuid, text_score double precision)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+-- the planner's estimate: a search asks for 40 candidates by default
+ROWS 40
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+    tq tsquery;
+    score_sql text;
+BEGIN
+    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
+        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._term_match(terms, 'facts', 'f') AS m;
+    IF tq IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        $q$
+        SELECT f.fact_id, (%s)::double precision AS text_score
+        FROM memory.facts AS f
+        WHERE f.agent_id = $2 AND f.fts @@ $1
+          AND ($4 OR (f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)))
+        ORDER BY text_score DESC, f.fact_id
+        LIMIT $3
+        $q$,
+        score_sql
+    )
+    USING tq, me, lim, coalesce(include_invalid, false), at;
+END
+$$;
+
+COMMENT ON FUNCTION memory._fact_text_list(tsquery [], integer, timestamptz, boolean) IS
+'Private: the full-text list of fact search for the calling agent (session_user): the best lim of the agent''s facts valid at at (any validity with include_invalid) that hold a term of terms, as (fact_id, text_score), scored as memory._episode_text_list. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
