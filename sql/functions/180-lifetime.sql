@@ -411,8 +411,11 @@ AS $$
                    -- an infinite time: infinitely old (0) or not old at all (1)
                    WHEN NOT (isfinite(occurred_at) AND isfinite(at)) THEN
                        CASE WHEN occurred_at < at THEN 0::double precision ELSE 1::double precision END
-                   -- exponents capped at 1000 (0.5^1000 is 0 for a real; power() would underflow)
-                   ELSE power(0.5::double precision, least(1000,
+                   -- exponents capped at 100: 0.5^100 (8e-31) times an importance of at
+                   -- least 1e-45 (the smallest real) stays far above the smallest double,
+                   -- and any d under 1e-30 gives the same real result (0, or the use term
+                   -- alone); at 1000, a tiny importance times 0.5^1000 underflowed (22003)
+                   ELSE power(0.5::double precision, least(100,
                               greatest(0, extract(EPOCH FROM at - occurred_at))::double precision
                               / extract(EPOCH FROM decay_half_life)::double precision))
                END AS d,

@@ -2,7 +2,7 @@
 -- tags are never removed, the agent reads its own log only, policies are the agent's own
 -- or an operator's; effective importance is bounded and monotone; bad input.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -52,6 +52,12 @@ SELECT ok(
     > memory.effective_importance(0.8, now() - interval '60 days', 0, '30 days'),
     'it rises with use'
 );
+-- found by the hypothesis campaign: the smallest normal real, 26 years of 1-microsecond
+-- half-lives, unused: the decay factor is 0, not an underflow error (22003)
+SELECT is(memory.effective_importance(1.1754943508222875e-38::real, '2000-01-01', NULL, '1 microsecond', '2026-01-01'),
+          0::real, 'a tiny importance decayed over many half-lives is 0, not an underflow');
+SELECT is(memory.effective_importance(0.5::real, '2000-01-01', 5, '1 microsecond', '2026-01-01'),
+          0.25::real, 'over as many half-lives, with use, only the use term is left');
 SELECT is(round(memory.effective_importance(0.8, now() - interval '30 days', 0, '30 days')::numeric, 3), 0.400,
           'one half-life halves an unused episode''s importance');
 SELECT is(round(memory.effective_importance(0.8, now() - interval '30 days', 5, '30 days')::numeric, 3), 0.600,
