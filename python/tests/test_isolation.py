@@ -67,7 +67,8 @@ def keyed_tables(conn: psycopg.Connection) -> list[str]:
 # Written by the embed daemon and the pg_cron jobs while the tests run: left out of the
 # before/after comparison (the pgTAP suites compare them inside one transaction). The cache
 # warmer consumes cache_changes, the claim rotation moves claim_turns, and quota counters
-# follow the writing backend's shard (their sums are checked by the quota tests).
+# follow the writing backend's shard (their sums are checked by the quota tests); the
+# consolidation job moves its per-agent cursor.
 BACKGROUND_TABLES = {
     "chunks",
     "pooled_embeddings",
@@ -76,6 +77,7 @@ BACKGROUND_TABLES = {
     "cache_changes",
     "claim_turns",
     "agent_usage",
+    "consolidation_progress",
 }
 BACKGROUND_COLUMNS = ["status", "last_heartbeat", "access_count", "last_accessed_at"]
 

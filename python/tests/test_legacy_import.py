@@ -43,8 +43,9 @@ TIMINGS: dict[str, float] = {}
 
 # Written by the daemon and by pg_cron while tests run; compared where it matters.
 # bookkeeping that differs by design between two databases: logs, import records, the
-# cache warmer's change queue, the claim rotation, and quota counters (their shards
-# follow the writing backends; their sums are checked by the quota tests)
+# cache warmer's change queue, the claim rotation, quota counters (their shards follow
+# the writing backends; their sums are checked by the quota tests) and the consolidation
+# job's per-agent cursor
 BACKGROUND = {
     "episode_access_log",
     "legacy_imports",
@@ -52,6 +53,7 @@ BACKGROUND = {
     "cache_changes",
     "claim_turns",
     "agent_usage",
+    "consolidation_progress",
 }
 EMBEDDING = {"chunks", "pooled_embeddings", "embedding_jobs"}
 

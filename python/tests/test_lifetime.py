@@ -177,6 +177,7 @@ def test_drop_agent_leaves_nothing_in_postgres_or_redis(made, superconn):
         "memory.cache_changes.agent_id",
         "memory.claim_turns.agent_id",
         "memory.agent_usage.agent_id",
+        "memory.consolidation_progress.agent_id",
     }
 
     def kept(rows: dict[str, int]) -> dict[str, int]:
