@@ -42,6 +42,12 @@ def prepare(conn: psycopg.Connection, episodes: int) -> dict[str, object]:
         ids[role] = conn.execute(
             "SELECT memory.create_agent(%s, %s)", (role.replace("_", "-"), role)
         ).fetchone()[0]
+        # the writer writes as fast as it can for the whole drop: the default per-minute
+        # quota would stop it (the bench measures locks, not quotas)
+        conn.execute(
+            "SELECT memory.set_agent_limits(%s, max_episodes_per_minute => 10000000)",
+            (role.replace("_", "-"),),
+        )
     model = conn.execute(
         "SELECT model_id FROM memory.embedding_models WHERE is_serving"
     ).fetchone()[0]
