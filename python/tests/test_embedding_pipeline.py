@@ -547,7 +547,9 @@ def test_a_batch_cut_by_a_postgres_restart_keeps_its_attempts(db, agent, daemons
     """The connection breaks while the daemon encodes a batch (its lease extension fails):
     the same process gives the batch back with the claim's attempt refunded, so restarts
     never push healthy jobs towards dead (found by the soak)."""
-    d = start(daemons, db, "refund", MEMORY_LEASE_SECONDS="3")
+    # claims sized to 20 s of encoding, so that once the first slice is timed one claim
+    # holds most of the jobs whatever the encode rate (one torch thread, a loaded machine)
+    d = start(daemons, db, "refund", MEMORY_LEASE_SECONDS="3", MEMORY_BATCH_SECONDS="20")
     ids = insert(db, agent, [prose(1500, seed=700 + i) for i in range(80)])
     wait_for(
         "the batch claimed",
