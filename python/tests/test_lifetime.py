@@ -84,9 +84,19 @@ def made() -> Iterator[list[Agent]]:
             "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
             (roles,),
         )
-        su.execute(
-            "DELETE FROM memory.agents WHERE agent_id = ANY(%s)", ([a.agent_id for a in agents],)
-        )
+        # a cascading delete of whole agents takes episodes then jobs, the embed daemon
+        # finishing their jobs the other way round: a deadlock aborts one side; retry
+        for attempt in range(5):
+            try:
+                su.execute(
+                    "DELETE FROM memory.agents WHERE agent_id = ANY(%s)",
+                    ([a.agent_id for a in agents],),
+                )
+                break
+            except psycopg.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
         su.execute(
             "DELETE FROM memory.agent_drops WHERE agent_id = ANY(%s)",
             ([a.agent_id for a in agents],),
