@@ -81,6 +81,7 @@ DECLARE
     v vector;
     sockets text [];
     writable boolean := NOT current_setting('transaction_read_only')::boolean;
+    used timestamptz;
     failure text;
 BEGIN
     IF query IS NULL OR query !~ '\S' THEN
@@ -101,24 +102,30 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'memory.embedding_models lists the registered models';
     END IF;
     h := memory._sha256(query);
-    -- The cache is shared by every agent: a hit is counted only when the row can be
-    -- locked at once (SKIP LOCKED), so a search never waits for another session's open
-    -- transaction that searched the same text; it reads the vector without a lock then.
-    IF writable THEN
-        SELECT c.embedding INTO v FROM memory.query_embedding_cache AS c
-        WHERE c.model_id = m.model_id AND c.query_sha256 = h
-        FOR UPDATE SKIP LOCKED;
-        IF FOUND THEN
-            UPDATE memory.query_embedding_cache AS c SET hits = c.hits + 1, last_used_at = now()
-            WHERE c.model_id = m.model_id AND c.query_sha256 = h;
-        END IF;
-    END IF;
     -- the cache is UNLOGGED: a hot standby cannot read it (and asks the daemon instead)
-    IF v IS NULL AND NOT pg_catalog.pg_is_in_recovery() THEN
-        SELECT c.embedding INTO v FROM memory.query_embedding_cache AS c
+    IF NOT pg_catalog.pg_is_in_recovery() THEN
+        SELECT c.embedding, c.last_used_at INTO v, used FROM memory.query_embedding_cache AS c
         WHERE c.model_id = m.model_id AND c.query_sha256 = h;
     END IF;
     IF v IS NOT NULL THEN
+        -- A hit is written down (hits, last_used_at for the expiry, and through the
+        -- trigger this agent as an asker) only when the row was last used over a minute
+        -- ago or this agent never asked for it, so a repeated search writes nothing. The
+        -- cache is shared by every agent: the row is updated only when it can be locked
+        -- at once (SKIP LOCKED), so a search never waits for another session's open
+        -- transaction that searched the same text.
+        IF writable AND (used < now() - interval '1 minute' OR NOT EXISTS (
+            SELECT 1 FROM memory.query_embedding_askers AS a
+            WHERE a.model_id = m.model_id AND a.query_sha256 = h AND a.agent_id = memory.current_agent()
+        )) THEN
+            PERFORM 1 FROM memory.query_embedding_cache AS c
+            WHERE c.model_id = m.model_id AND c.query_sha256 = h
+            FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+                UPDATE memory.query_embedding_cache AS c SET hits = c.hits + 1, last_used_at = now()
+                WHERE c.model_id = m.model_id AND c.query_sha256 = h;
+            END IF;
+        END IF;
         RETURN v;
     END IF;
 
@@ -164,7 +171,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.embed_query(text, text) IS
-'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit or a miss never waits for another session''s transaction; on a hot standby the cache, UNLOGGED, is neither read nor written). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
+'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit is recorded in hits and last_used_at only when the row was last used over a minute ago or the agent had not asked for it before, so a repeated search writes nothing; a hit or a miss never waits for another session''s transaction; on a hot standby the cache, UNLOGGED, is neither read nor written). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
 
 CREATE OR REPLACE FUNCTION memory.episode_embedding(episode_id uuid, model text DEFAULT NULL)
 RETURNS vector

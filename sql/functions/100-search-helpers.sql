@@ -69,3 +69,37 @@ $$;
 
 COMMENT ON FUNCTION memory.mark_used(uuid []) IS
 'Records that the current agent used these episodes (e.g. put them in a prompt): each of the agent''s own episodes among episode_ids gets one access, folded into access_count and last_accessed_at by the memory-fold-access-stats job; ids of other agents'' episodes or of no episode are skipped alike. Returns how many were recorded. Searches record nothing themselves. Raises 42501 for a session that is not an agent, 22023 for NULL or more than 1000 ids.';
+
+-- Private: a search statement prepared once per session. Planning the search's dynamic
+-- statement (ten CTEs) cost about 2 ms of every call; its text depends only on the model,
+-- the filters used and the kind of vector list, so a session prepares each text once
+-- (PREPARE, named after the md5 of its text) and executes it after that. The prepared
+-- statement lives in the caller's session and runs with the caller's rights: a session
+-- cannot make this function run a statement of its own choosing, because a statement of
+-- the same name is used only when its source text is exactly this one (otherwise it is
+-- deallocated and prepared again). PostgreSQL re-plans a prepared statement when the
+-- role (row-level security), the search_path or a table it reads changes.
+CREATE OR REPLACE FUNCTION memory._prepared(statement text, argtypes text)
+RETURNS text
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    stmt_name text := 'memory_' || md5(argtypes || chr(10) || statement);
+    src text := format('PREPARE %I (%s) AS %s', stmt_name, argtypes, statement);
+    existing text;
+BEGIN
+    SELECT p.statement INTO existing FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = stmt_name;
+    IF existing IS DISTINCT FROM src THEN
+        IF existing IS NOT NULL THEN
+            EXECUTE format('DEALLOCATE %I', stmt_name);
+        END IF;
+        EXECUTE src;
+    END IF;
+    RETURN stmt_name;
+END
+$$;
+
+COMMENT ON FUNCTION memory._prepared(text, text) IS
+'Private: the name of this session''s prepared statement for statement (with parameters of types argtypes), preparing it first when the session has none of that name whose source is exactly this statement (one of another source is deallocated). For the dynamic statements of search, so that their plans are made once per session.';

@@ -99,47 +99,26 @@ $$;
 
 COMMENT ON FUNCTION memory._check_search_args(integer, text) IS 'Private: raises 22023 for k outside 1..1000 or an unknown mode.';
 
--- Private: the fused relevance of a candidate (docs/decisions.md): text_weight times its
--- text score over the best of the text list, plus (1 - text_weight) times its cosine
--- similarity (negative counts as 0). Without a query vector the text score alone counts,
--- without a text match the cosine alone.
-CREATE OR REPLACE FUNCTION memory._relevance(
-    text_weight double precision,
-    has_vector boolean,
-    text_score double precision,
-    best_text double precision,
-    dist double precision
-)
-RETURNS double precision
+-- Private: the fused relevance of a candidate (docs/decisions.md), as SQL text over the
+-- given expressions for the search statements to inline (a call of an SQL function per
+-- candidate cost about 5 us): text_weight times its text score over the best of the text
+-- list, plus (1 - text_weight) times its cosine similarity (negative counts as 0).
+-- Without a query vector the text score alone counts, without a text match the cosine
+-- alone.
+CREATE OR REPLACE FUNCTION memory._relevance_sql(text_weight text, has_vector text, text_score text, best_text text, dist text)
+RETURNS text
 LANGUAGE sql
 IMMUTABLE
-PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT w.tw * coalesce(text_score / nullif(best_text, 0), 0) + (1 - w.tw) * greatest(1 - coalesce(dist, 1), 0)
-    FROM (SELECT CASE WHEN coalesce(best_text, 0) = 0 THEN 0 WHEN NOT has_vector THEN 1 ELSE text_weight END AS tw) AS w
+    SELECT format(
+        '%1$s * coalesce(%3$s / nullif(%4$s, 0), 0) + (1 - %1$s) * greatest(1 - coalesce(%5$s, 1), 0)',
+        format('(CASE WHEN coalesce(%s, 0) = 0 THEN 0 WHEN NOT (%s) THEN 1 ELSE %s END)', best_text, has_vector, text_weight),
+        has_vector, text_score, best_text, dist)
 $$;
 
-COMMENT ON FUNCTION memory._relevance(double precision, boolean, double precision, double precision, double precision) IS
-'Private: the relevance of a search candidate: tw * text_score / best_text + (1 - tw) * max(1 - dist, 0), tw = text_weight, or 1 without a query vector (has_vector false), or 0 when the text list is empty (best_text NULL or 0). A missing text_score or dist counts as 0 similarity.';
-
--- Private: the best chunk (closest to qvec) of each of the given episodes, by primary-key
--- probes; under the caller's row-level security. Nothing without a vector.
-CREATE OR REPLACE FUNCTION memory._best_chunks(ids uuid [], qvec vector, model smallint)
-RETURNS TABLE (episode_id uuid, dist double precision, char_start integer, char_end integer)
-LANGUAGE sql
-STABLE
-ROWS 40
-SET search_path = pg_catalog, public, pg_temp
-AS $$
-    SELECT DISTINCT ON (c.episode_id) c.episode_id, c.embedding OPERATOR(public.<=>) qvec AS dist, c.char_start, c.char_end
-    FROM memory.chunks AS c
-    WHERE qvec IS NOT NULL AND c.episode_id = ANY(ids) AND c.model_id = model
-    ORDER BY c.episode_id, dist
-$$;
-
-COMMENT ON FUNCTION memory._best_chunks(uuid [], vector, smallint) IS
-'Private: for each of the episodes ids (the caller''s own, by row-level security), its chunk of the model closest to qvec: (episode_id, cosine distance, char_start, char_end). Empty when qvec is NULL.';
+COMMENT ON FUNCTION memory._relevance_sql(text, text, text, text, text) IS
+'Private: the relevance of a search candidate as an SQL expression over the given SQL expressions: tw * text_score / best_text + (1 - tw) * max(1 - dist, 0), tw = text_weight, or 1 without a query vector (has_vector false), or 0 when the text list is empty (best_text NULL or 0). A missing text_score or dist counts as 0 similarity.';
 
 -- The body of search_episodic_memory. plpgsql does not allow an argument and a result
 -- column of the same name (tags, session_id), which the contract has: the public
@@ -181,6 +160,10 @@ SET "hnsw.iterative_scan" = 'relaxed_order'
 SET "hnsw.ef_search" = 100
 -- a search is a few milliseconds of work: JIT compilation would cost far more
 SET jit = off
+-- restored on return: the exact and text-only statements set force_generic_plan
+SET plan_cache_mode = 'auto'
+-- their values go in as text: floats must print exactly whatever the client's setting
+SET extra_float_digits = 3
 AS $$
 DECLARE
     me uuid := memory._require_agent();
@@ -191,6 +174,7 @@ DECLARE
     n_cand integer;
     filters text;
     exact boolean;
+    stmt text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -277,11 +261,11 @@ BEGIN
     -- candidate has both scores. Without a vector (mode text, daemon down) the text score
     -- alone ranks, without text terms (mode vector, no term in the agent's rows) the
     -- cosine alone. A search writes nothing (memory.mark_used records use).
-    RETURN QUERY EXECUTE format(
+    stmt := format(
         $q$
         WITH near AS MATERIALIZED (
             SELECT c.episode_id, c.char_start, c.char_end,
-                   c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+                   (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%6$s AS dist
             FROM memory.chunks AS c%4$s
             WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
             ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%6$s
@@ -296,7 +280,7 @@ BEGIN
             UNION ALL
             SELECT * FROM (
                 SELECT c.episode_id, c.char_start, c.char_end,
-                       c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+                       (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0 AS dist
                 FROM memory.chunks AS c%4$s
                 WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
                 ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
@@ -318,10 +302,9 @@ BEGIN
         ),
         -- the best chunk of each text candidate that the vector list did not bring
         txt_vec AS (
-            SELECT b.* FROM memory._best_chunks(
-                ARRAY(SELECT t.episode_id FROM txt AS t
-                      WHERE NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)),
-                $1, %2$s::smallint) AS b
+            SELECT b.* FROM txt AS t
+            CROSS JOIN LATERAL (%9$s) AS b
+            WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)
         ),
         both_vec AS (
             SELECT * FROM vec_top UNION ALL SELECT * FROM txt_vec
@@ -329,7 +312,7 @@ BEGIN
         -- materialized: joined on a plain column, the episodes are probed by primary key
         fused AS MATERIALIZED (
             SELECT coalesce(v.episode_id, t.episode_id) AS episode_id,
-                   memory._relevance($11, $1 IS NOT NULL, t.text_score, m.tmax, v.dist) AS relevance,
+                   %8$s AS relevance,
                    1 - v.dist AS vector_score, t.text_score, v.char_start, v.char_end
             FROM both_vec AS v
             FULL JOIN txt AS t ON t.episode_id = v.episode_id
@@ -363,10 +346,9 @@ BEGIN
         ),
         -- the best chunk of a neighbour that was not a candidate (shown, not ranked)
         nbr_vec AS (
-            SELECT b.* FROM memory._best_chunks(
-                ARRAY(SELECT n.episode_id FROM nbr AS n
-                      WHERE NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = n.episode_id)),
-                $1, %2$s::smallint) AS b
+            SELECT b.* FROM nbr AS t
+            CROSS JOIN LATERAL (%9$s) AS b
+            WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = t.episode_id)
         ),
         ranked AS MATERIALIZED (
             SELECT coalesce(f.episode_id, n.episode_id) AS episode_id,
@@ -394,11 +376,36 @@ BEGIN
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
         CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
         CASE WHEN exact THEN ' + 0' ELSE '' END,
-        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END
-    )
-    USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
-          min_importance, text_weight, recency_weight, importance_weight,
-          extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds;
+        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
+        memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 'v.dist'),
+        -- the best chunk of episode t.episode_id (primary-key probes, the caller's rows);
+        -- no cast to the index's expression, so the HNSW graph is never used for it
+        format('SELECT c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS dist, c.char_start, c.char_end'
+               ' FROM memory.chunks AS c WHERE c.episode_id = t.episode_id AND c.model_id = %s'
+               ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0))
+    );
+    IF qvec IS NOT NULL AND NOT exact THEN
+        -- The HNSW list: planned for this call, because the planner's choice between
+        -- the graph and the agent's b-tree depends on how many rows the agent holds.
+        RETURN QUERY EXECUTE stmt
+        USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
+              min_importance, text_weight, recency_weight, importance_weight,
+              extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds;
+        RETURN;
+    END IF;
+    -- Exact ranking or text only: the plan's shape is fixed by the statement's text (the
+    -- agent's b-tree, a sort), so one generic plan per session serves every call
+    -- (memory._prepared); the values go in as literals of the parameters' types.
+    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+    RETURN QUERY EXECUTE format(
+        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        memory._prepared(stmt, 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, '
+                               'real, double precision, double precision, double precision, double precision, '
+                               'integer, double precision, integer'),
+        qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
+        min_importance, text_weight, recency_weight, importance_weight,
+        extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds
+    );
 END
 $$;
 
@@ -470,6 +477,10 @@ SET "hnsw.iterative_scan" = 'relaxed_order'
 SET "hnsw.ef_search" = 100
 -- a search is a few milliseconds of work: JIT compilation would cost far more
 SET jit = off
+-- restored on return: the exact and text-only statements set force_generic_plan
+SET plan_cache_mode = 'auto'
+-- their values go in as text: floats must print exactly whatever the client's setting
+SET extra_float_digits = 3
 AS $$
 DECLARE
     me uuid := memory._require_agent();
@@ -480,6 +491,7 @@ DECLARE
     at timestamptz := memory._check_time('as_of', as_of);
     validity text;
     exact boolean;
+    stmt text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -510,10 +522,10 @@ BEGIN
                      ELSE 'f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)' END;
 
     -- the same fusion as memory._search_episodes
-    RETURN QUERY EXECUTE format(
+    stmt := format(
         $q$
         WITH near AS MATERIALIZED (
-            SELECT c.fact_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+            SELECT c.fact_id, (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s AS dist
             FROM memory.chunks AS c
             JOIN memory.facts AS f ON f.fact_id = c.fact_id
             WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
@@ -526,7 +538,7 @@ BEGIN
             SELECT * FROM near
             UNION ALL
             SELECT * FROM (
-                SELECT c.fact_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s) AS dist
+                SELECT c.fact_id, (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0 AS dist
                 FROM memory.chunks AS c
                 JOIN memory.facts AS f ON f.fact_id = c.fact_id
                 WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
@@ -561,7 +573,7 @@ BEGIN
         -- materialized, as in memory._search_episodes: facts probed by primary key
         fused AS MATERIALIZED (
             SELECT coalesce(v.fact_id, t.fact_id) AS fact_id,
-                   memory._relevance($6, $1 IS NOT NULL, t.text_score, m.tmax, v.dist) AS relevance
+                   %7$s AS relevance
             FROM both_vec AS v
             FULL JOIN txt AS t ON t.fact_id = v.fact_id
             CROSS JOIN (SELECT max(x.text_score) AS tmax FROM txt AS x) AS m
@@ -577,9 +589,21 @@ BEGIN
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity,
         CASE WHEN exact THEN ' + 0' ELSE '' END,
         CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
-        CASE WHEN include_invalid THEN 'TRUE' ELSE 'FALSE' END
-    )
-    USING qvec, terms, n_cand, me, at, text_weight, confidence_weight, k;
+        CASE WHEN include_invalid THEN 'TRUE' ELSE 'FALSE' END,
+        memory._relevance_sql('$6', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 'v.dist')
+    );
+    IF qvec IS NOT NULL AND NOT exact THEN
+        -- the HNSW list: planned for this call (as in memory._search_episodes)
+        RETURN QUERY EXECUTE stmt USING qvec, terms, n_cand, me, at, text_weight, confidence_weight, k;
+        RETURN;
+    END IF;
+    -- exact ranking or text only: one generic plan per session (memory._prepared)
+    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+    RETURN QUERY EXECUTE format(
+        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L)',
+        memory._prepared(stmt, 'vector, tsquery[], integer, uuid, timestamptz, double precision, double precision, integer'),
+        qvec, terms, n_cand, me, at, text_weight, confidence_weight, k
+    );
 END
 $$;
 

@@ -1,0 +1,141 @@
+-- Search statements prepared once per session (memory._prepared): the same answers on
+-- the first call and later ones, per role in one session, after DEALLOCATE, whatever
+-- the client's float format; a statement of the same name with another source is never
+-- run; a repeated query does not write to the shared query cache.
+BEGIN;
+SELECT plan(15);
+
+SELECT tests.make_agent('Alpha');
+SELECT tests.make_agent('Beta');
+SELECT tests.make_agent('Gamma');
+CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
+GRANT ALL ON ids TO PUBLIC;
+CREATE TEMP TABLE got (step text, pos bigint, episode_id uuid, score double precision) ON COMMIT DROP;
+GRANT ALL ON got TO PUBLIC;
+
+SELECT tests.act_as('Alpha');
+INSERT INTO ids VALUES
+    ('raft', memory.remember('We decided to use Raft for consensus between the instances.', 0.9, ARRAY['decision'],
+                             NULL, '2025-10-01 10:00+00', '{}', 'session_1')),
+    ('pg', memory.remember('Decidimos usar PostgreSQL como fuente de verdad para el consenso.', 0.7, NULL,
+                           NULL, '2025-10-05 10:00+00', '{}', 'session_1')),
+    ('hike', memory.remember('We went hiking in the mountains.', 0.2, NULL, NULL, '2025-09-01 10:00+00'));
+SELECT tests.act_as('Beta');
+INSERT INTO ids VALUES ('beta', memory.remember('Beta keeps its own consensus notes, privately.'));
+RESET SESSION AUTHORIZATION;
+SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'raft'), tests.unit_vector(ARRAY[1]));
+SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'pg'), tests.unit_vector(ARRAY[1, 2]));
+SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'hike'), tests.unit_vector(ARRAY[3]));
+SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'beta'), tests.unit_vector(ARRAY[1]));
+SELECT tests.cache_query_vector('consensus decisions', tests.unit_vector(ARRAY[1, 5]));
+
+-- the first call prepares, the second reuses, the third runs after DEALLOCATE ALL
+SELECT tests.act_as('Alpha');
+INSERT INTO got SELECT 'first', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions') AS s;
+SELECT cmp_ok(
+    (SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'memory\_%'), '>=', 1::bigint,
+    'the search left its statement prepared in the session'
+);
+INSERT INTO got SELECT 'second', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions') AS s;
+DEALLOCATE ALL;
+INSERT INTO got SELECT 'third', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions') AS s;
+SET extra_float_digits = 0;
+INSERT INTO got SELECT 'digits0', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions') AS s;
+RESET extra_float_digits;
+SELECT is((SELECT count(*) FROM got WHERE step = 'first'), 3::bigint, 'the first call returns the agent''s three episodes');
+SELECT is(
+    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'second'),
+    3::bigint, 'the second call (prepared statement) returns the same rows, order and scores'
+);
+SELECT is(
+    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'third'),
+    3::bigint, 'after DEALLOCATE ALL the search prepares again and returns the same'
+);
+SELECT is(
+    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'digits0'),
+    3::bigint, 'a client with extra_float_digits = 0 gets exactly the same scores'
+);
+INSERT INTO got SELECT 'text', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions', mode => 'text') AS s;
+SELECT ok(
+    (SELECT bool_and(m.same) FROM (
+        SELECT ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => md) AS s)
+               = ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => md) AS s)
+               AS same
+        FROM unnest(ARRAY['vector', 'text', 'hybrid']) AS md
+    ) AS m)
+    AND (SELECT count(*) FROM got WHERE step = 'text') >= 1,
+    'every mode returns the same rows when repeated'
+);
+
+-- one session, two agents: the same statement text never shows one agent the other's rows
+SELECT tests.act_as('Beta');
+SELECT is(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s),
+    ARRAY[(SELECT id FROM ids WHERE name = 'beta')],
+    'another agent in the same session, same query: only its own episode'
+);
+SELECT is(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => 'text') AS s),
+    ARRAY[(SELECT id FROM ids WHERE name = 'beta')],
+    'the same for text mode'
+);
+SELECT tests.act_as('Alpha');
+SELECT is(
+    (SELECT count(*) FROM memory.search_episodic_memory('consensus decisions') AS s
+     WHERE s.episode_id = (SELECT id FROM ids WHERE name = 'beta')),
+    0::bigint, 'back to the first agent: nothing of the other'
+);
+
+-- a statement of the same name with another source is replaced, never run
+SELECT memory._prepared('SELECT $1 + 1', 'integer') AS stmt_name \gset
+DEALLOCATE :"stmt_name";
+PREPARE :"stmt_name" (integer) AS SELECT $1 + 1000;
+SELECT is(memory._prepared('SELECT $1 + 1', 'integer'), :'stmt_name', 'the name depends on the source only');
+SELECT is(
+    (SELECT statement FROM pg_prepared_statements WHERE name = :'stmt_name'),
+    format('PREPARE %I (integer) AS SELECT $1 + 1', :'stmt_name'),
+    'a same-named statement with another source was deallocated and the right one prepared'
+);
+EXECUTE :"stmt_name"(1);
+
+-- in a read-only transaction (as on a hot standby) a search still prepares and runs
+DEALLOCATE ALL;
+SAVEPOINT ro;
+SET TRANSACTION READ ONLY;
+SELECT is(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => 'text') AS s),
+    ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'text' ORDER BY g.pos),
+    'a read-only transaction prepares and runs the search'
+);
+ROLLBACK TO SAVEPOINT ro;
+SELECT tests.act_as('Alpha');
+
+-- the shared query cache: a repeated query writes nothing
+RESET SESSION AUTHORIZATION;
+UPDATE memory.query_embedding_cache SET hits = 0, last_used_at = now() - interval '2 minutes'
+WHERE query_sha256 = memory._sha256('consensus decisions');
+SELECT tests.act_as('Alpha');
+SELECT memory.embed_query('consensus decisions') IS NOT NULL;
+SELECT memory.embed_query('consensus decisions') IS NOT NULL;
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT hits FROM memory.query_embedding_cache WHERE query_sha256 = memory._sha256('consensus decisions')),
+    1::bigint, 'two hits within a minute are written down once');
+SELECT tests.act_as('Gamma');
+SELECT memory.embed_query('consensus decisions') IS NOT NULL;
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT hits FROM memory.query_embedding_cache WHERE query_sha256 = memory._sha256('consensus decisions')),
+    2::bigint, 'the first hit of another agent is written down at once');
+SELECT ok(
+    (SELECT count(*) = 3 FROM memory.query_embedding_askers
+     WHERE query_sha256 = memory._sha256('consensus decisions')
+       AND agent_id IN (SELECT agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta', 'Gamma'))),
+    'every agent that asked is recorded as an asker of the cached query'
+);
+
+SELECT * FROM finish();
+ROLLBACK;
