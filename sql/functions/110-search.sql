@@ -64,20 +64,35 @@ COMMENT ON FUNCTION memory._serving_model() IS 'Private: id and dimensions of th
 -- of the chunks, an iterative index scan visits (and discards) many other agents'
 -- neighbours before it has enough of the agent's own, while ranking the agent's few
 -- thousand chunks through the (agent_id, model_id) index is both exact and faster.
--- Exact below 10,000 chunks (about 6 ms on one core), the graph above. The count is
--- bounded, so it costs at most 10,001 index entries.
+-- Exact up to memory.exact_search_max_chunks chunks (a setting, default 10,000: about
+-- 6 ms on one core), the graph above. The count is bounded, so it costs at most that
+-- many index entries. An agent may change the setting for its own sessions: it moves
+-- only its own searches between two plans that return the same answers.
 CREATE OR REPLACE FUNCTION memory._rank_exactly(agent uuid, model smallint)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT count(*) <= 10000
-    FROM (SELECT 1 FROM memory.chunks AS c WHERE c.agent_id = agent AND c.model_id = model LIMIT 10001) AS x
+DECLARE
+    setting text := nullif(current_setting('memory.exact_search_max_chunks', true), '');
+    lim integer;
+    n bigint;
+BEGIN
+    lim := CASE WHEN setting IS NULL THEN 10000
+                WHEN setting ~ '^\s*[0-9]{1,7}\s*$' THEN setting::integer END;
+    IF lim IS NULL OR lim > 1000000 THEN
+        RAISE EXCEPTION 'memory.exact_search_max_chunks must be an integer between 0 and 1000000'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(setting, 40));
+    END IF;
+    SELECT count(*) INTO n
+    FROM (SELECT 1 FROM memory.chunks AS c WHERE c.agent_id = agent AND c.model_id = model LIMIT lim + 1) AS x;
+    RETURN n <= lim;
+END
 $$;
 
 COMMENT ON FUNCTION memory._rank_exactly(uuid, smallint) IS
-'Private: true when the agent has at most 10,000 chunks of the model, so search ranks them exactly instead of using the HNSW index.';
+'Private: true when the agent has at most memory.exact_search_max_chunks chunks of the model (a setting; default 10,000), so search ranks them exactly instead of using the HNSW index. Raises 22023 when the setting is not an integer between 0 and 1000000.';
 
 CREATE OR REPLACE FUNCTION memory._check_search_args(k integer, mode text)
 RETURNS void
@@ -174,6 +189,13 @@ DECLARE
     n_cand integer;
     filters text;
     exact boolean;
+    near text;
+    near_ids uuid [];
+    near_dist double precision [];
+    near_start integer [];
+    near_end integer [];
+    -- the parameters of the vector list ($1 .. $10), the first of the main statement's
+    args_near constant text := 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, real';
     stmt text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
@@ -261,36 +283,65 @@ BEGIN
     -- candidate has both scores. Without a vector (mode text, daemon down) the text score
     -- alone ranks, without text terms (mode vector, no term in the agent's rows) the
     -- cosine alone. A search writes nothing (memory.mark_used records use).
+    -- The vector list: the agent's chunks nearest to the query, as arrays for the main
+    -- statement. Through the HNSW graph it is planned for each call (the planner's
+    -- choice between the graph and the agent's b-tree depends on how many rows the
+    -- agent holds); ranked exactly ("+ 0" keeps the graph out: a sort over the agent's
+    -- b-tree), one generic plan per session serves every call (memory._prepared). The
+    -- graph is shared by every agent: a dense cluster of other agents' vectors can
+    -- strand the walk before it finds enough of ours; then (fewer rows than asked for)
+    -- the agent's chunks are ranked exactly.
+    IF qvec IS NOT NULL THEN
+        near := format(
+            $q$
+            SELECT coalesce(array_agg(x.episode_id ORDER BY x.dist, x.episode_id), '{}'),
+                   coalesce(array_agg(x.dist ORDER BY x.dist, x.episode_id), '{}'),
+                   coalesce(array_agg(x.char_start ORDER BY x.dist, x.episode_id), '{}'),
+                   coalesce(array_agg(x.char_end ORDER BY x.dist, x.episode_id), '{}')
+            FROM (
+                SELECT c.episode_id, c.char_start, c.char_end,
+                       (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s AS dist
+                FROM memory.chunks AS c%2$s
+                WHERE c.model_id = %5$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%3$s
+                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
+                LIMIT $3 * 2
+            ) AS x
+            $q$,
+            model.dimensions,
+            -- the vector list joins the episodes only when a filter needs their columns
+            CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
+            CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
+            '%1$s', model.model_id);
+        IF NOT exact THEN
+            EXECUTE format(near, '')
+            INTO near_ids, near_dist, near_start, near_end
+            USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance;
+            exact := cardinality(near_ids) < 2 * n_cand;
+        END IF;
+        IF exact THEN
+            PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+            EXECUTE format('EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+                           memory._prepared(format(near, ' + 0'), args_near),
+                           qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance)
+            INTO near_ids, near_dist, near_start, near_end;
+        END IF;
+    END IF;
+
+    -- Relevance is a convex combination of the two signals' scores (docs/decisions.md):
+    --   text_weight * text_score / (best text_score of the list)
+    --   + (1 - text_weight) * max(cosine similarity, 0)
+    -- over the union of the two candidate lists; the cosine of a text candidate that the
+    -- vector list missed is computed from its chunks (a primary-key probe), so every
+    -- candidate has both scores. Without a vector (mode text, daemon down) the text score
+    -- alone ranks, without text terms (mode vector, no term in the agent's rows) the
+    -- cosine alone. A search writes nothing (memory.mark_used records use). Its text
+    -- depends only on the model and the filters used: one generic plan per session.
     stmt := format(
         $q$
-        WITH near AS MATERIALIZED (
-            SELECT c.episode_id, c.char_start, c.char_end,
-                   (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%6$s AS dist
-            FROM memory.chunks AS c%4$s
-            WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
-            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%6$s
-            LIMIT $3 * 2
-        ),
-        -- The HNSW graph is shared by every agent: a dense cluster of other agents'
-        -- vectors can strand the walk before it finds enough of ours. Then (fewer rows
-        -- than asked for) the agent's chunks are ranked exactly; the gate is evaluated
-        -- once, before the exact scan would start.
-        near_all AS (
-            SELECT * FROM near
-            UNION ALL
-            SELECT * FROM (
-                SELECT c.episode_id, c.char_start, c.char_end,
-                       (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0 AS dist
-                FROM memory.chunks AS c%4$s
-                WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%5$s
-                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
-                LIMIT $3 * 2
-            ) AS ex
-            WHERE %7$s AND (SELECT count(*) FROM near) < $3 * 2
-        ),
-        vec AS (
+        WITH vec AS (
             SELECT DISTINCT ON (c.episode_id) c.episode_id, c.dist, c.char_start, c.char_end
-            FROM near_all AS c
+            FROM unnest($18::uuid[], $19::double precision[], $20::integer[], $21::integer[])
+                 AS c (episode_id, dist, char_start, char_end)
             ORDER BY c.episode_id, c.dist
         ),
         vec_top AS (
@@ -303,7 +354,7 @@ BEGIN
         -- the best chunk of each text candidate that the vector list did not bring
         txt_vec AS (
             SELECT b.* FROM txt AS t
-            CROSS JOIN LATERAL (%9$s) AS b
+            CROSS JOIN LATERAL (%3$s) AS b
             WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)
         ),
         both_vec AS (
@@ -312,7 +363,7 @@ BEGIN
         -- materialized: joined on a plain column, the episodes are probed by primary key
         fused AS MATERIALIZED (
             SELECT coalesce(v.episode_id, t.episode_id) AS episode_id,
-                   %8$s AS relevance,
+                   %2$s AS relevance,
                    1 - v.dist AS vector_score, t.text_score, v.char_start, v.char_end
             FROM both_vec AS v
             FULL JOIN txt AS t ON t.episode_id = v.episode_id
@@ -333,12 +384,12 @@ BEGIN
             JOIN memory.episodes AS se ON se.episode_id = s.episode_id AND se.session_id IS NOT NULL
             CROSS JOIN LATERAL (
                 (SELECT e.episode_id FROM memory.episodes AS e
-                 WHERE %3$s AND e.session_id = se.session_id
+                 WHERE %1$s AND e.session_id = se.session_id
                    AND (e.occurred_at, e.episode_id) < (se.occurred_at, se.episode_id)
                  ORDER BY e.occurred_at DESC, e.episode_id DESC LIMIT 1)
                 UNION ALL
                 (SELECT e.episode_id FROM memory.episodes AS e
-                 WHERE %3$s AND e.session_id = se.session_id
+                 WHERE %1$s AND e.session_id = se.session_id
                    AND (e.occurred_at, e.episode_id) > (se.occurred_at, se.episode_id)
                  ORDER BY e.occurred_at, e.episode_id LIMIT 1)
             ) AS n
@@ -347,7 +398,7 @@ BEGIN
         -- the best chunk of a neighbour that was not a candidate (shown, not ranked)
         nbr_vec AS (
             SELECT b.* FROM nbr AS t
-            CROSS JOIN LATERAL (%9$s) AS b
+            CROSS JOIN LATERAL (%3$s) AS b
             WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = t.episode_id)
         ),
         ranked AS MATERIALIZED (
@@ -371,12 +422,7 @@ BEGIN
         ORDER BY score DESC, e.occurred_at DESC, e.episode_id
         LIMIT $15
         $q$,
-        coalesce(model.dimensions, 1), coalesce(model.model_id, 0), filters,
-        -- the vector list joins the episodes only when a filter needs their columns
-        CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
-        CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
-        CASE WHEN exact THEN ' + 0' ELSE '' END,
-        CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
+        filters,
         memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 'v.dist'),
         -- the best chunk of episode t.episode_id (primary-key probes, the caller's rows);
         -- no cast to the index's expression, so the HNSW graph is never used for it
@@ -384,27 +430,16 @@ BEGIN
                ' FROM memory.chunks AS c WHERE c.episode_id = t.episode_id AND c.model_id = %s'
                ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0))
     );
-    IF qvec IS NOT NULL AND NOT exact THEN
-        -- The HNSW list: planned for this call, because the planner's choice between
-        -- the graph and the agent's b-tree depends on how many rows the agent holds.
-        RETURN QUERY EXECUTE stmt
-        USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
-              min_importance, text_weight, recency_weight, importance_weight,
-              extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds;
-        RETURN;
-    END IF;
-    -- Exact ranking or text only: the plan's shape is fixed by the statement's text (the
-    -- agent's b-tree, a sort), so one generic plan per session serves every call
-    -- (memory._prepared); the values go in as literals of the parameters' types.
+    -- the values go in as literals of the parameters' types
     PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
     RETURN QUERY EXECUTE format(
-        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
-        memory._prepared(stmt, 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, '
-                               'real, double precision, double precision, double precision, double precision, '
-                               'integer, double precision, integer'),
+        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        memory._prepared(stmt, args_near || ', double precision, double precision, double precision, double precision, '
+                               'integer, double precision, integer, uuid[], double precision[], integer[], integer[]'),
         qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
         min_importance, text_weight, recency_weight, importance_weight,
-        extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds
+        extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds,
+        near_ids, near_dist, near_start, near_end
     );
 END
 $$;

@@ -3,7 +3,7 @@
 -- the client's float format; a statement of the same name with another source is never
 -- run; a repeated query does not write to the shared query cache.
 BEGIN;
-SELECT plan(15);
+SELECT plan(19);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -71,6 +71,28 @@ SELECT ok(
     AND (SELECT count(*) FROM got WHERE step = 'text') >= 1,
     'every mode returns the same rows when repeated'
 );
+
+-- through the HNSW graph (the agent's chunk count above memory.exact_search_max_chunks):
+-- the graph yields fewer rows than asked for here, so the exact ranking takes over, and
+-- the answers are the same as the exact ranking's
+SET memory.exact_search_max_chunks = 0;
+INSERT INTO got SELECT 'graph', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions') AS s;
+SELECT is(
+    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'graph'),
+    3::bigint, 'through the HNSW graph the search returns the same rows, order and scores'
+);
+SELECT is(
+    (SELECT count(*) FROM memory.search_semantic_memory('consensus decisions')), 0::bigint,
+    'fact search runs through the graph path too (this agent has no facts)'
+);
+SET memory.exact_search_max_chunks = 'many';
+SELECT throws_ok($$ SELECT * FROM memory.search_episodic_memory('consensus decisions') $$, '22023',
+    'memory.exact_search_max_chunks must be an integer between 0 and 1000000', 'a bad exact_search_max_chunks is refused');
+SET memory.exact_search_max_chunks = 2000000;
+SELECT throws_ok($$ SELECT * FROM memory.search_episodic_memory('consensus decisions') $$, '22023',
+    'memory.exact_search_max_chunks must be an integer between 0 and 1000000', 'an exact_search_max_chunks too large is refused');
+RESET memory.exact_search_max_chunks;
 
 -- one session, two agents: the same statement text never shows one agent the other's rows
 SELECT tests.act_as('Beta');
