@@ -19,7 +19,9 @@ SET ROLE memory_owner;
 -- words, in any language, with no list and nothing from another agent. A row scores the
 -- sum of the weights of the terms it holds (Okapi BM25 with binary term frequency and no
 -- length normalisation: turns are short). The 1,000 bounds the cost of a search (each
--- count reads at most 1,000 index entries); it was not tuned on any data.
+-- count reads at most 1,000 index entries); it was not tuned on any data. Rows of equal
+-- score (common: binary term frequency) are taken newest first, as the final ranking
+-- breaks its ties, so which of them make the list does not depend on random ids.
 CREATE OR REPLACE FUNCTION memory._term_weights(terms tsquery [], tbl text)
 RETURNS TABLE (term tsquery, weight double precision)
 LANGUAGE plpgsql
@@ -110,7 +112,7 @@ BEGIN
         SELECT e.episode_id, (%s)::double precision AS text_score
         FROM memory.episodes AS e
         WHERE e.agent_id = $2 AND e.fts @@ $1%s
-        ORDER BY text_score DESC, e.episode_id
+        ORDER BY text_score DESC, e.occurred_at DESC, e.episode_id
         LIMIT $3
         $q$,
         score_sql,
@@ -128,7 +130,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real) IS
-'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold a term of terms (memory._query_terms), as (episode_id, text_score), text_score the sum of the agent-own weights (memory._term_weights) of the terms the episode holds. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold a term of terms (memory._query_terms), as (episode_id, text_score), text_score the sum of the agent-own weights (memory._term_weights) of the terms the episode holds; equal scores newest first. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
 
 CREATE OR REPLACE FUNCTION memory._fact_text_list(terms tsquery [], lim integer, at timestamptz, include_invalid boolean)
 RETURNS TABLE (fact_id uuid, text_score double precision)
@@ -158,7 +160,7 @@ BEGIN
         FROM memory.facts AS f
         WHERE f.agent_id = $2 AND f.fts @@ $1
           AND ($4 OR (f.valid_from <= $5 AND (f.valid_to IS NULL OR f.valid_to > $5)))
-        ORDER BY text_score DESC, f.fact_id
+        ORDER BY text_score DESC, f.valid_from DESC, f.fact_id
         LIMIT $3
         $q$,
         score_sql
