@@ -31,9 +31,12 @@ from conftest import (
     secret,
 )
 from embed_daemon.cache import (
+    CacheAPI,
     CacheConfig,
     CacheMetrics,
     CacheWarmer,
+    RepairCounts,
+    Warmer,
     blocks_key,
     ctx_key,
     wm_key,
@@ -323,6 +326,38 @@ def test_flushall_then_one_reconciliation_restores_every_live_key(agents, warmer
 
     health = superconn.execute("SELECT memory.health() -> 'cache'").fetchone()[0]
     assert health["last_repair"]["ok"] and health["last_repair"]["checked"] >= 26
+
+
+def test_reconciliation_stamps_agree_with_sql(agents, warmer):
+    """The sha256 stamps the warmer sends (values; blocks in label order) are those that
+    memory.cache_diff_* computes: a key in step needs nothing, a changed one is repaired."""
+    alpha = agents["alpha"]
+    a = str(alpha.agent_id)
+    r = redis_client()
+    with alpha.connect() as conn:
+        wid = str(
+            conn.execute(
+                "SELECT memory.set_working_memory('diff', %s::jsonb, '1 hour')",
+                (json.dumps({"nota": "el año pasó, ¿verdad?"}, ensure_ascii=False),),
+            ).fetchone()[0]
+        )
+        conn.execute("SELECT memory.set_block('human', 'Ana, de Córdoba; prefiere «tú»')")
+    wait_for("the item in Redis", lambda: r.get(wm_key(a, wid)))
+    wait_for("the block in Redis", lambda: "Córdoba" in (r.hget(blocks_key(a), "human") or ""))
+    with psycopg.connect(conninfo("memory_daemon"), autocommit=True) as conn:
+        w = Warmer(CacheAPI(conn, "test-diff"), r, None)
+        c = RepairCounts()
+        w._repair_working_memory([(a, wid)], c, compare=True)
+        w._repair_blocks([a], c, compare=True)
+        assert c.repaired == 0, c
+        good = r.get(wm_key(a, wid))
+        r.set(wm_key(a, wid), good.replace("año", "ano"), px=r.pttl(wm_key(a, wid)))
+        r.hset(blocks_key(a), "human", "{}")
+        w._repair_working_memory([(a, wid)], c, compare=True)
+        w._repair_blocks([a], c, compare=True)
+        assert (c.stale, c.missing) == (2, 0), c
+        assert r.get(wm_key(a, wid)) == good
+        assert "Córdoba" in r.hget(blocks_key(a), "human")
 
 
 def test_redis_outage_writes_and_reads_go_on_then_one_reconciliation_repairs(
