@@ -13,6 +13,7 @@ gen() {  # 32 random bytes, URL-safe, no characters that need quoting anywhere
 gen postgres_password          # cluster superuser (migrations, tests)
 gen memory_operator_password   # the operator: make psql / make dsn
 gen memory_daemon_password     # the embed daemon (memory_worker)
+gen memory_exporter_password  # prometheus-postgres-exporter (memory.health_metrics() only)
 gen redis_password
 
 # One pgpass for the socket and the loopback address.
