@@ -149,13 +149,6 @@ class CacheAPI:
         self.conn = conn
         self.worker = worker
 
-    def working_memory(self, ids: list[str]) -> list[tuple]:
-        return self.conn.execute(
-            "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms, live, updated_at "
-            "FROM memory.cache_working_memory(%s::uuid[])",
-            (ids,),
-        ).fetchall()
-
     def working_memory_page(self, after: str | None) -> list[tuple]:
         return self.conn.execute(
             "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms "
@@ -170,7 +163,7 @@ class CacheAPI:
         sha, pttl, ctx = read if read is not None else (None, None, None)
         return self.conn.execute(
             "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
-            "unindex_context FROM memory.cache_diff_working_memory("
+            "unindex_context, updated_at FROM memory.cache_diff_working_memory("
             "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])",
             ([a for a, _ in keys], [w for _, w in keys], sha, pttl, ctx),
         ).fetchall()
@@ -181,14 +174,6 @@ class CacheAPI:
             "%s::uuid[], %s::bytea[])",
             (agents, sha),
         ).fetchall()
-
-    def blocks(self, agents: list[str]) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {a: {} for a in agents}
-        for agent, label, payload in self.conn.execute(
-            "SELECT agent_id::text, label, payload FROM memory.cache_blocks(%s::uuid[])", (agents,)
-        ).fetchall():
-            out.setdefault(agent, {})[label] = payload
-        return out
 
     def block_agents_page(self, after: str | None) -> list[str]:
         return [
@@ -289,46 +274,27 @@ class Warmer:
 
     # ------------------------------------------------------------ events
     def apply_working_memory(self, changed: dict[str, str]) -> int:
-        """SETs live items with their remaining TTL, DELs deleted and expired ones."""
-        ids = list(changed)
-        rows = {r[0]: r for r in self.api.working_memory(ids)}
-        keys = [wm_key(changed[i], i) for i in ids]
-        old_values = self.r.mget(keys) if keys else []
-        pipe = self.r.pipeline(transaction=False)
-        for working_id, key, old in zip(ids, keys, old_values, strict=True):
-            agent = changed[working_id]
-            old_ctx = _context_of(old)
-            row = rows.get(working_id)
-            if row is not None and row[5] and row[1] == agent:
-                _, _, context_type, payload, ttl_ms, _, updated_at = row
-                pipe.set(key, payload, px=max(1, int(ttl_ms)))
-                if old_ctx is not None and old_ctx != context_type:
-                    pipe.srem(ctx_key(agent, old_ctx), working_id)
-                _index(pipe, agent, context_type, working_id, int(ttl_ms))
-                self.last_lag = max(0.0, time.time() - updated_at.timestamp())
-            else:
-                pipe.delete(key)
-                if old_ctx is not None:
-                    pipe.srem(ctx_key(agent, old_ctx), working_id)
-        pipe.execute()
+        """Brings the keys of the changed items (working_id -> agent_id) in step: SET with
+        the remaining TTL, DEL of deleted and expired ones (the reconciliation's diff)."""
+        rows = self._repair_working_memory(
+            [(a, w) for w, a in changed.items()], RepairCounts(), compare=True
+        )
+        updated = [r[7] for r in rows if r[7] is not None]
+        if updated:
+            self.last_lag = max(0.0, time.time() - max(updated).timestamp())
         if self.metrics:
-            self.metrics.events.labels("working_memory").inc(len(ids))
+            self.metrics.events.labels("working_memory").inc(len(changed))
             if self.last_lag is not None:
                 self.metrics.lag.set(self.last_lag)
-        return len(ids)
+        return len(changed)
 
     def apply_blocks(self, agents: Iterable[str]) -> int:
-        """Replaces each agent's blocks hash (DEL + HSET in one MULTI)."""
-        wanted = self.api.blocks(list(agents))
-        pipe = self.r.pipeline(transaction=True)
-        for agent, labels in wanted.items():
-            pipe.delete(blocks_key(agent))
-            if labels:
-                pipe.hset(blocks_key(agent), mapping=labels)
-        pipe.execute()
+        """Rewrites each changed agent's blocks hash that differs (DEL + HSET in one MULTI)."""
+        agents = list(agents)
+        self._repair_blocks(agents, RepairCounts(), compare=True)
         if self.metrics:
-            self.metrics.events.labels("blocks").inc(len(wanted))
-        return len(wanted)
+            self.metrics.events.labels("blocks").inc(len(agents))
+        return len(agents)
 
     # ------------------------------------------------------------ reconciliation
     def reconcile(self) -> RepairCounts:
@@ -354,7 +320,7 @@ class Warmer:
 
     def _repair_working_memory(
         self, keys: list[tuple[str, str]], c: RepairCounts, compare: bool
-    ) -> None:
+    ) -> list[tuple]:
         """keys: (agent_id, working_id); compare reads the values and TTLs, else the keys
         are known to exist in Redis (SCAN) and only extra and expired ones are repaired."""
         read = None
@@ -366,10 +332,9 @@ class Warmer:
             got = pipe.execute()
             values = got[0::2]
             read = ([_sha256(v) for v in values], got[1::2], [_context_of(v) for v in values])
+        rows = self.api.diff_working_memory(keys, read)
         fix = self.r.pipeline(transaction=False)
-        for working, agent, repair, payload, ttl_ms, ctx, unindex in self.api.diff_working_memory(
-            keys, read
-        ):
+        for working, agent, repair, payload, ttl_ms, ctx, unindex, _ in rows:
             key = wm_key(agent, working)
             if repair in ("missing", "stale"):
                 fix.set(key, payload, px=ttl_ms)
@@ -383,6 +348,7 @@ class Warmer:
                 _index(fix, agent, ctx, working, ttl_ms)
             c.add(repair)
         fix.execute()
+        return rows
 
     def _repair_blocks(self, agents: list[str], c: RepairCounts, compare: bool) -> None:
         read = None
@@ -564,14 +530,13 @@ class CacheWarmer(threading.Thread):
             agents = set(self.pending.blocks)
             self.events += warmer.apply_blocks(agents)
             self.pending.blocks -= agents
-        if self.pending.poll and not (self.pending.reconcile or self.pending.overflow):
-            request = api.claim_reconcile()
-            self.pending.poll = False
-            if request is None:
-                return
-        elif self.pending.reconcile or self.pending.overflow:
-            request = api.claim_reconcile()
-        else:
+        # a reconciliation when one is due here, or (poll) when a request is open
+        due = self.pending.reconcile or self.pending.overflow
+        if not (due or self.pending.poll):
+            return
+        request = api.claim_reconcile()
+        self.pending.poll = False
+        if request is None and not due:
             return
         started = datetime.now(UTC)
         try:

@@ -259,7 +259,7 @@ CREATE OR REPLACE FUNCTION memory.cache_diff_working_memory(
 )
 RETURNS TABLE (
     working_id uuid, agent_id uuid, repair text, payload text, ttl_ms bigint, context_type text,
-    unindex_context text
+    unindex_context text, updated_at timestamptz
 )
 LANGUAGE plpgsql
 STABLE
@@ -282,7 +282,7 @@ BEGIN
         WHERE k.a IS NOT NULL AND k.w IS NOT NULL
     ),
     d AS (
-        SELECT k.a, k.w, k.c, r.context_type AS ctx, r.payload, greatest(1, r.ttl_ms) AS ttl,
+        SELECT k.a, k.w, k.c, r.context_type AS ctx, r.payload, greatest(1, r.ttl_ms) AS ttl, r.updated_at AS u,
                CASE
                    WHEN r.working_id IS NULL OR r.agent_id <> k.a THEN
                        CASE WHEN NOT compared OR k.h IS NOT NULL THEN 'extra' END
@@ -303,15 +303,17 @@ BEGIN
            CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ctx END,
            CASE
                WHEN d.repair = 'stale' AND d.c IS DISTINCT FROM d.ctx THEN d.c
-               WHEN d.repair = 'expired' THEN d.ctx
-           END
+               WHEN d.repair = 'extra' THEN d.c
+               WHEN d.repair = 'expired' THEN coalesce(d.c, d.ctx)
+           END,
+           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.u END
     FROM d
     WHERE d.repair IS NOT NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory.cache_diff_working_memory(uuid [], uuid [], bytea [], bigint [], text []) IS
-'Worker (reconciliation): what to repair in Redis for the keys mem:<agent_ids[i]>:wm:<working_ids[i]>. With value_sha256 (sha256 of the cached value, NULL when the key is absent), pttl_ms (Redis PTTL) and cached_contexts (context_type in the cached JSON), one element per key: repair missing or stale (SET payload with ttl_ms), ttl (PEXPIRE ttl_ms: the TTL is over a second off), ok (nothing), each with context_type whose set should hold the id; extra (DEL: no such row of that agent) or expired (DEL) for keys present in Redis; unindex_context names a context set to remove the id from. Without value_sha256 (keys found by SCAN) only extra and expired keys are returned. Keys absent from Redis and from Postgres return nothing. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
+'Worker (reconciliation): what to repair in Redis for the keys mem:<agent_ids[i]>:wm:<working_ids[i]>. With value_sha256 (sha256 of the cached value, NULL when the key is absent), pttl_ms (Redis PTTL) and cached_contexts (context_type in the cached JSON), one element per key: repair missing or stale (SET payload with ttl_ms), ttl (PEXPIRE ttl_ms: the TTL is over a second off), ok (nothing), each with context_type whose set should hold the id; extra (DEL: no such row of that agent) or expired (DEL) for keys present in Redis; unindex_context names a context set to remove the id from (the cached context of a stale, extra or expired key; the row''s for an expired key whose context is unknown); updated_at is the live row''s last update (the warmer''s sync lag). Without value_sha256 (keys found by SCAN) only extra and expired keys are returned. Keys absent from Redis and from Postgres return nothing. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
 
 CREATE OR REPLACE FUNCTION memory.cache_diff_blocks(agent_ids uuid [], blocks_sha256 bytea [] DEFAULT NULL)
 RETURNS TABLE (agent_id uuid, repair text, blocks jsonb)

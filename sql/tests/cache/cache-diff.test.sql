@@ -1,7 +1,7 @@
 -- memory.cache_diff_working_memory and memory.cache_diff_blocks: given what the cache
 -- warmer read from Redis, what it must write, re-expire and delete (the reconciliation).
 BEGIN;
-SELECT plan(24);
+SELECT plan(26);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -30,9 +30,9 @@ SELECT sha256(string_agg(convert_to(label, 'UTF8') || '\x00'::bytea || convert_t
 FROM memory.cache_blocks(ARRAY(SELECT id FROM ids WHERE name = 'alpha'));
 GRANT SELECT ON cached, cached_blocks TO PUBLIC;
 CREATE FUNCTION pg_temp.wm(who text, what text, sha bytea, pttl bigint, ctx text)
-RETURNS TABLE (repair text, payload text, ttl_ms bigint, context_type text, unindex_context text)
+RETURNS TABLE (repair text, payload text, ttl_ms bigint, context_type text, unindex_context text, updated_at timestamptz)
 LANGUAGE sql AS $$
-    SELECT d.repair, d.payload, d.ttl_ms, d.context_type, d.unindex_context
+    SELECT d.repair, d.payload, d.ttl_ms, d.context_type, d.unindex_context, d.updated_at
     FROM memory.cache_diff_working_memory(
         ARRAY[(SELECT id FROM ids WHERE name = who)], ARRAY[coalesce((SELECT id FROM ids WHERE name = what), gen_random_uuid())],
         ARRAY[sha], ARRAY[pttl], ARRAY[ctx]) AS d
@@ -80,6 +80,14 @@ SELECT is(
 );
 SELECT is((SELECT repair FROM pg_temp.wm('alpha', 'nothing', '\x00', 1000, NULL)), 'extra',
     'a key of no row is extra');
+SELECT is((SELECT unindex_context FROM pg_temp.wm('alpha', 'nothing', '\x00', 1000, 'notas')), 'notas',
+    'and leaves the set of its cached context');
+SELECT is(
+    (SELECT (d.updated_at = w.updated_at)::text
+     FROM pg_temp.wm('alpha', 'live', NULL, -2, NULL) AS d, memory.cache_working_memory(ARRAY(SELECT id FROM ids WHERE name = 'live')) AS w),
+    'true',
+    'a live row comes with its last update (the warmer''s sync lag)'
+);
 SELECT is((SELECT repair FROM pg_temp.wm('beta', 'live', '\x00', 1000, NULL)), 'extra',
     'a key naming another agent than the row''s is extra');
 SELECT is((SELECT count(*) FROM pg_temp.wm('alpha', 'nothing', NULL, -2, NULL)), 0::bigint,
