@@ -2,8 +2,8 @@
 # prometheus-postgres-exporter (Debian's package) for the database gauges: only the
 # custom queries of monitoring/postgres-exporter-queries.yaml, which read
 # memory.health_metrics(), on 127.0.0.1:$EXPORTER_PORT_MEMORY. It logs in as
-# memory_exporter (may run memory.health_metrics() only) with the password file
-# .secrets/memory_exporter_password. Usage: exporter.sh start|stop|status
+# memory_exporter (a member of memory_reader: health and counts, no memory content) with
+# the password file .secrets/memory_exporter_password. Usage: exporter.sh start|stop|status
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
