@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-up: ## install what is missing, start Postgres, Redis and the embed daemon (idempotent)
+up: ## install what is missing, start Postgres, Redis, the embed daemon and the database gauges exporter (idempotent)
 	@bash scripts/install-system.sh
 	@bash scripts/install-python.sh
 	@bash scripts/secrets.sh
@@ -19,9 +19,11 @@ up: ## install what is missing, start Postgres, Redis and the embed daemon (idem
 	@bash scripts/db.sh
 	@bash scripts/redis.sh start
 	@bash scripts/daemon.sh start
+	@bash scripts/exporter.sh start
 	@bash scripts/connect-info.sh
 
-down: ## stop the daemon, Redis and Postgres (data is kept in var/)
+down: ## stop the exporter, the daemon, Redis and Postgres (data is kept in var/)
+	@bash scripts/exporter.sh stop
 	@bash scripts/daemon.sh stop
 	@bash scripts/redis.sh stop
 	@bash scripts/cluster.sh stop
@@ -30,6 +32,7 @@ status: ## show what runs
 	@bash scripts/cluster.sh status
 	@bash scripts/redis.sh status
 	@bash scripts/daemon.sh status
+	@bash scripts/exporter.sh status
 
 psql: ## open psql as the operator
 	@bash scripts/psql.sh

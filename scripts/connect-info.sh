@@ -11,5 +11,6 @@ agent memory is up.
   database:              $MEMORY_DB
   secrets:               .secrets/ (generated here, git-ignored)
   redis (cache only):    127.0.0.1:$REDIS_PORT_MEMORY, password in .secrets/redis_password
+  metrics (loopback):    daemon http://127.0.0.1:$DAEMON_METRICS_PORT/metrics, database gauges http://127.0.0.1:$EXPORTER_PORT_MEMORY/metrics
   what runs:             make status
 INFO

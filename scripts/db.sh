@@ -19,7 +19,7 @@ PGDATABASE=postgres psql -X -q -v ON_ERROR_STOP=1 \
 
 # Passwords come from the secrets files and travel over the socket only; a role whose
 # password already works is left alone, so a second run changes nothing.
-for role in memory_operator memory_daemon; do
+for role in memory_operator memory_daemon memory_exporter; do
   PGUSER=$role psql -X -q -c 'SELECT 1' >/dev/null 2>&1 && continue
   psql -X -q -v ON_ERROR_STOP=1 -v pw="$(secret "${role}_password")" -o /dev/null <<SQL
 SET log_statement = 'none';

@@ -14,6 +14,8 @@ PKGS=(
   libtap-parser-sourcehandler-pgtap-perl redis-server redis-tools dpkg-dev
   # prometheus: only its promtool, which checks monitoring/alerts.yml in make lint
   prometheus
+  # the database gauges: custom queries over memory.health_metrics() (scripts/exporter.sh)
+  prometheus-postgres-exporter
   python3 python3-venv python3-dev
   build-essential
 )
@@ -48,17 +50,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   if ! grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
     echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # The packaged Redis service is not used; the project starts its own on its own port.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
   systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
-# Nor is the packaged Prometheus server: the project needs only promtool.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
-  systemctl disable --now prometheus >/dev/null 2>&1 || true
-fi
+# Nor is the packaged Prometheus server (the project needs only promtool), nor the
+# packaged exporter on :9187 (scripts/exporter.sh runs one per stack on its own port).
+for unit in prometheus prometheus-postgres-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done
 
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 ext_dir=$("$PG_CONFIG" --sharedir)/extension

@@ -13,6 +13,7 @@ gen() {  # 32 random bytes, URL-safe, no characters that need quoting anywhere
 gen postgres_password          # cluster superuser (migrations, tests)
 gen memory_operator_password   # the operator: make psql / make dsn
 gen memory_daemon_password     # the embed daemon (memory_worker)
+gen memory_exporter_password  # prometheus-postgres-exporter (a memory_reader login)
 gen redis_password
 
 # One pgpass for the socket and the loopback address.
@@ -20,7 +21,7 @@ gen redis_password
   umask 077
   : > "$PGPASS.new"
   # the stack's roles, and the agents created by `make seed` (agent_*_password)
-  roles=(postgres memory_operator memory_daemon)
+  roles=(postgres memory_operator memory_daemon memory_exporter)
   for f in "$SECRETS"/agent_*_password; do
     [ -e "$f" ] && roles+=("$(basename "$f" _password)")
   done

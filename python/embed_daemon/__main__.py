@@ -15,7 +15,6 @@ from embed_daemon import __version__
 from embed_daemon.cache import start_cache_warmer
 from embed_daemon.config import Config, ConfigError
 from embed_daemon.db import SUPPORTED_API_VERSIONS, SchemaVersionError, check_schema
-from embed_daemon.db_gauges import DbGauges
 from embed_daemon.metrics import HealthState, Metrics, serve
 from embed_daemon.model import Encoder, ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
@@ -70,13 +69,10 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
     heartbeat = Heartbeat(cfg, worker, pool, metrics, stop)
     http = None
     query = QueryServer(cfg.socket_path, pool, metrics) if cfg.socket_path else None
-    gauges = DbGauges(cfg, stop)
     rc = 0
     try:
         if cfg.metrics_port:
-            gauges.register(metrics.registry)
             http = serve(metrics, health, cfg.metrics_host, cfg.metrics_port)
-            gauges.start()
         if query is not None:
             query.start()
         heartbeat.start()

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import redis
@@ -41,9 +42,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "memory_cache"
 PAGE = 500
-TTL_TOLERANCE_MS = 1000
 MAX_PENDING = 100_000
 CHANGES_PAGE = 1000
+T = TypeVar("T")
 
 
 def wm_key(agent_id: str, working_id: str) -> str:
@@ -130,6 +131,12 @@ class RepairCounts:
     extra: int = 0
     expired: int = 0
 
+    def add(self, repair: str) -> None:
+        """Counts one repair of memory.cache_diff_*: a TTL off counts as stale."""
+        kind = "stale" if repair == "ttl" else repair
+        if kind != "ok":
+            setattr(self, kind, getattr(self, kind) + 1)
+
     @property
     def repaired(self) -> int:
         return self.missing + self.stale + self.extra + self.expired
@@ -142,13 +149,6 @@ class CacheAPI:
         self.conn = conn
         self.worker = worker
 
-    def working_memory(self, ids: list[str]) -> list[tuple]:
-        return self.conn.execute(
-            "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms, live, updated_at "
-            "FROM memory.cache_working_memory(%s::uuid[])",
-            (ids,),
-        ).fetchall()
-
     def working_memory_page(self, after: str | None) -> list[tuple]:
         return self.conn.execute(
             "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms "
@@ -156,13 +156,24 @@ class CacheAPI:
             (after, PAGE),
         ).fetchall()
 
-    def blocks(self, agents: list[str]) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {a: {} for a in agents}
-        for agent, label, payload in self.conn.execute(
-            "SELECT agent_id::text, label, payload FROM memory.cache_blocks(%s::uuid[])", (agents,)
-        ).fetchall():
-            out.setdefault(agent, {})[label] = payload
-        return out
+    def diff_working_memory(
+        self, keys: list[tuple[str, str]], read: tuple[list, list, list] | None
+    ) -> list[tuple]:
+        """What to repair; read: the values' sha256, PTTLs and cached context types."""
+        sha, pttl, ctx = read if read is not None else (None, None, None)
+        return self.conn.execute(
+            "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
+            "unindex_context, updated_at FROM memory.cache_diff_working_memory("
+            "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])",
+            ([a for a, _ in keys], [w for _, w in keys], sha, pttl, ctx),
+        ).fetchall()
+
+    def diff_blocks(self, agents: list[str], sha: list[bytes | None] | None) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks("
+            "%s::uuid[], %s::bytea[])",
+            (agents, sha),
+        ).fetchall()
 
     def block_agents_page(self, after: str | None) -> list[str]:
         return [
@@ -263,122 +274,96 @@ class Warmer:
 
     # ------------------------------------------------------------ events
     def apply_working_memory(self, changed: dict[str, str]) -> int:
-        """SETs live items with their remaining TTL, DELs deleted and expired ones."""
-        ids = list(changed)
-        rows = {r[0]: r for r in self.api.working_memory(ids)}
-        keys = [wm_key(changed[i], i) for i in ids]
-        old_values = self.r.mget(keys) if keys else []
-        pipe = self.r.pipeline(transaction=False)
-        for working_id, key, old in zip(ids, keys, old_values, strict=True):
-            agent = changed[working_id]
-            old_ctx = _context_of(old)
-            row = rows.get(working_id)
-            if row is not None and row[5] and row[1] == agent:
-                _, _, context_type, payload, ttl_ms, _, updated_at = row
-                pipe.set(key, payload, px=max(1, int(ttl_ms)))
-                if old_ctx is not None and old_ctx != context_type:
-                    pipe.srem(ctx_key(agent, old_ctx), working_id)
-                _index(pipe, agent, context_type, working_id, int(ttl_ms))
-                self.last_lag = max(0.0, time.time() - updated_at.timestamp())
-            else:
-                pipe.delete(key)
-                if old_ctx is not None:
-                    pipe.srem(ctx_key(agent, old_ctx), working_id)
-        pipe.execute()
+        """Brings the keys of the changed items (working_id -> agent_id) in step: SET with
+        the remaining TTL, DEL of deleted and expired ones (the reconciliation's diff)."""
+        rows = self._repair_working_memory(
+            [(a, w) for w, a in changed.items()], RepairCounts(), compare=True
+        )
+        updated = [r[7] for r in rows if r[7] is not None]
+        if updated:
+            self.last_lag = max(0.0, time.time() - max(updated).timestamp())
         if self.metrics:
-            self.metrics.events.labels("working_memory").inc(len(ids))
+            self.metrics.events.labels("working_memory").inc(len(changed))
             if self.last_lag is not None:
                 self.metrics.lag.set(self.last_lag)
-        return len(ids)
+        return len(changed)
 
     def apply_blocks(self, agents: Iterable[str]) -> int:
-        """Replaces each agent's blocks hash (DEL + HSET in one MULTI)."""
-        wanted = self.api.blocks(list(agents))
-        pipe = self.r.pipeline(transaction=True)
-        for agent, labels in wanted.items():
-            pipe.delete(blocks_key(agent))
-            if labels:
-                pipe.hset(blocks_key(agent), mapping=labels)
-        pipe.execute()
+        """Rewrites each changed agent's blocks hash that differs (DEL + HSET in one MULTI)."""
+        agents = list(agents)
+        self._repair_blocks(agents, RepairCounts(), compare=True)
         if self.metrics:
-            self.metrics.events.labels("blocks").inc(len(wanted))
-        return len(wanted)
+            self.metrics.events.labels("blocks").inc(len(agents))
+        return len(agents)
 
     # ------------------------------------------------------------ reconciliation
     def reconcile(self) -> RepairCounts:
-        """Compares Postgres and Redis page by page (key ranges) and repairs what differs."""
+        """Reads Redis page by page (key ranges of Postgres, then SCAN), asks Postgres
+        what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it."""
         c = RepairCounts()
-        self._reconcile_working_memory(c)
-        self._remove_working_memory_extras(c)
-        self._clean_context_sets()
-        self._reconcile_blocks(c)
-        return c
-
-    def _reconcile_working_memory(self, c: RepairCounts) -> None:
         after: str | None = None
-        while True:
-            rows = self.api.working_memory_page(after)
-            if not rows:
-                return
+        while rows := self.api.working_memory_page(after):
             after = rows[-1][0]
             c.checked += len(rows)
-            keys = [wm_key(r[1], r[0]) for r in rows]
+            self._repair_working_memory([(r[1], r[0]) for r in rows], c, compare=True)
+        for keys in _chunks(_scan(self.r, "mem:*:wm:*", 4), PAGE):
+            self._repair_working_memory(keys, c, compare=False)
+        self._clean_context_sets()
+        after = None
+        while agents := self.api.block_agents_page(after):
+            after = agents[-1]
+            c.checked += len(agents)
+            self._repair_blocks(agents, c, compare=True)
+        for keys in _chunks(_scan(self.r, "mem:*:blocks", 3), PAGE):
+            self._repair_blocks([agent for agent, _ in keys], c, compare=False)
+        return c
+
+    def _repair_working_memory(
+        self, keys: list[tuple[str, str]], c: RepairCounts, compare: bool
+    ) -> list[tuple]:
+        """keys: (agent_id, working_id); compare reads the values and TTLs, else the keys
+        are known to exist in Redis (SCAN) and only extra and expired ones are repaired."""
+        read = None
+        if compare:
             pipe = self.r.pipeline(transaction=False)
-            for k in keys:
-                pipe.get(k)
-                pipe.pttl(k)
+            for agent, working in keys:
+                pipe.get(wm_key(agent, working))
+                pipe.pttl(wm_key(agent, working))
             got = pipe.execute()
-            values, ttls = got[0::2], got[1::2]
-            # one checksum per page: a page that matches needs only its TTLs checked
-            same_page = _checksum(r[3] for r in rows) == _checksum(v or "" for v in values)
-            fix = self.r.pipeline(transaction=False)
-            for row, key, value, pttl in zip(rows, keys, values, ttls, strict=True):
-                working_id, agent, context_type, payload, ttl_ms = row
-                ttl_ms = max(1, int(ttl_ms))
-                if not same_page and value is None:
-                    c.missing += 1
-                    fix.set(key, payload, px=ttl_ms)
-                elif not same_page and value != payload:
-                    c.stale += 1
-                    old_ctx = _context_of(value)
-                    if old_ctx is not None and old_ctx != context_type:
-                        fix.srem(ctx_key(agent, old_ctx), working_id)
-                    fix.set(key, payload, px=ttl_ms)
-                elif pttl is None or pttl < 0 or abs(int(pttl) - ttl_ms) > TTL_TOLERANCE_MS:
-                    c.stale += 1
-                    fix.pexpire(key, ttl_ms)
-                _index(fix, agent, context_type, working_id, ttl_ms)
-            fix.execute()
+            values = got[0::2]
+            read = ([_sha256(v) for v in values], got[1::2], [_context_of(v) for v in values])
+        rows = self.api.diff_working_memory(keys, read)
+        fix = self.r.pipeline(transaction=False)
+        for working, agent, repair, payload, ttl_ms, ctx, unindex, _ in rows:
+            key = wm_key(agent, working)
+            if repair in ("missing", "stale"):
+                fix.set(key, payload, px=ttl_ms)
+            elif repair == "ttl":
+                fix.pexpire(key, ttl_ms)
+            elif repair in ("extra", "expired"):
+                fix.delete(key)
+            if unindex is not None:
+                fix.srem(ctx_key(agent, unindex), working)
+            if ctx is not None:
+                _index(fix, agent, ctx, working, ttl_ms)
+            c.add(repair)
+        fix.execute()
+        return rows
 
-    def _remove_working_memory_extras(self, c: RepairCounts) -> None:
-        """Keys in Redis whose row is gone (extra) or expired in Postgres (expired)."""
-        batch: list[tuple[str, str, str]] = []
-        for key in self.r.scan_iter(match="mem:*:wm:*", count=PAGE):
-            parts = key.split(":")
-            agent = _uuid(parts[1]) if len(parts) == 4 else None
-            working = _uuid(parts[3]) if len(parts) == 4 else None
-            if agent is None or working is None:
-                continue
-            batch.append((key, agent, working))
-            if len(batch) >= PAGE:
-                self._check_extras(batch, c)
-                batch = []
-        if batch:
-            self._check_extras(batch, c)
-
-    def _check_extras(self, batch: list[tuple[str, str, str]], c: RepairCounts) -> None:
-        rows = {r[0]: r for r in self.api.working_memory([w for _, _, w in batch])}
-        pipe = self.r.pipeline(transaction=False)
-        for key, agent, working in batch:
-            row = rows.get(working)
-            if row is None or row[1] != agent:
-                c.extra += 1
-                pipe.delete(key)
-            elif not row[5]:
-                c.expired += 1
-                pipe.delete(key)
-                pipe.srem(ctx_key(agent, row[2]), working)
-        pipe.execute()
+    def _repair_blocks(self, agents: list[str], c: RepairCounts, compare: bool) -> None:
+        read = None
+        if compare:
+            pipe = self.r.pipeline(transaction=False)
+            for a in agents:
+                pipe.hgetall(blocks_key(a))
+            read = [_blocks_sha256(h) for h in pipe.execute()]
+        fix = self.r.pipeline(transaction=True)
+        for agent, repair, blocks in self.api.diff_blocks(agents, read):
+            fix.delete(blocks_key(agent))
+            if blocks:
+                fix.hset(blocks_key(agent), mapping=blocks)
+            c.add(repair)
+        fix.execute()
 
     def _clean_context_sets(self) -> None:
         """Drops set members whose item key is gone (Redis expiry leaves them behind)."""
@@ -391,43 +376,6 @@ class Warmer:
                 gone = [m for m, e in zip(members, pipe.execute(), strict=True) if not e]
                 if gone:
                     self.r.srem(key, *gone)
-
-    def _reconcile_blocks(self, c: RepairCounts) -> None:
-        after: str | None = None
-        while True:
-            agents = self.api.block_agents_page(after)
-            if not agents:
-                break
-            after = agents[-1]
-            wanted = self.api.blocks(agents)
-            pipe = self.r.pipeline(transaction=False)
-            for a in agents:
-                pipe.hgetall(blocks_key(a))
-            have = pipe.execute()
-            fix = self.r.pipeline(transaction=True)
-            for a, actual in zip(agents, have, strict=True):
-                c.checked += 1
-                if actual == wanted[a]:
-                    continue
-                if not actual:
-                    c.missing += 1
-                else:
-                    c.stale += 1
-                fix.delete(blocks_key(a))
-                fix.hset(blocks_key(a), mapping=wanted[a])
-            fix.execute()
-        # hashes of agents that have no blocks (any more)
-        batch: list[str] = []
-        for key in self.r.scan_iter(match="mem:*:blocks", count=PAGE):
-            agent = _uuid(key.split(":")[1])
-            if agent:
-                batch.append(agent)
-        for agents in _chunks(iter(batch), PAGE):
-            wanted = self.api.blocks(agents)
-            gone = [blocks_key(a) for a in agents if not wanted.get(a)]
-            if gone:
-                c.extra += len(gone)
-                self.r.delete(*gone)
 
 
 def _index(
@@ -450,16 +398,32 @@ def _context_of(value: str | None) -> str | None:
     return ctx if isinstance(ctx, str) else None
 
 
-def _checksum(values: Iterable[str]) -> str:
+def _sha256(value: str | None) -> bytes | None:
+    return None if value is None else hashlib.sha256(value.encode()).digest()
+
+
+def _blocks_sha256(fields: dict[str, str]) -> bytes | None:
+    """The stamp of a blocks hash that memory.cache_diff_blocks compares (label order)."""
+    if not fields:
+        return None
     h = hashlib.sha256()
-    for v in values:
-        h.update(v.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    for label in sorted(fields):
+        h.update(label.encode() + b"\0" + fields[label].encode() + b"\0")
+    return h.digest()
 
 
-def _chunks(it: Iterable[str], n: int) -> Iterable[list[str]]:
-    buf: list[str] = []
+def _scan(r: redis.Redis, pattern: str, parts: int) -> Iterable[tuple[str, str | None]]:
+    """(agent_id, working_id or None) of the keys matching pattern that hold valid uuids."""
+    for key in r.scan_iter(match=pattern, count=PAGE):
+        p = key.split(":")
+        agent = _uuid(p[1]) if len(p) == parts else None
+        item = _uuid(p[3]) if agent and parts == 4 else None
+        if agent and (item or parts == 3):
+            yield agent, item
+
+
+def _chunks(it: Iterable[T], n: int) -> Iterable[list[T]]:
+    buf: list[T] = []
     for x in it:
         buf.append(x)
         if len(buf) >= n:
@@ -566,14 +530,13 @@ class CacheWarmer(threading.Thread):
             agents = set(self.pending.blocks)
             self.events += warmer.apply_blocks(agents)
             self.pending.blocks -= agents
-        if self.pending.poll and not (self.pending.reconcile or self.pending.overflow):
-            request = api.claim_reconcile()
-            self.pending.poll = False
-            if request is None:
-                return
-        elif self.pending.reconcile or self.pending.overflow:
-            request = api.claim_reconcile()
-        else:
+        # a reconciliation when one is due here, or (poll) when a request is open
+        due = self.pending.reconcile or self.pending.overflow
+        if not (due or self.pending.poll):
+            return
+        request = api.claim_reconcile()
+        self.pending.poll = False
+        if request is None and not due:
             return
         started = datetime.now(UTC)
         try:

@@ -27,7 +27,7 @@ def test_postgres_listens_on_loopback_only(superconn):
         assert kind == "local" or address == "127.0.0.1"
 
 
-@pytest.mark.parametrize("port_key", ["PGPORT_MEMORY", "REDIS_PORT_MEMORY"])
+@pytest.mark.parametrize("port_key", ["PGPORT_MEMORY", "REDIS_PORT_MEMORY", "EXPORTER_PORT_MEMORY"])
 def test_tcp_from_outside_loopback_is_refused(port_key):
     addresses = non_loopback_addresses()
     if not addresses:

@@ -88,7 +88,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.health_metrics() IS
-'Monitoring and the embed daemon''s Prometheus endpoint: memory.health() as gauges, one row per metric and label set (layer status 0 ok, 1 degraded, 2 failing; queue jobs by state; coverage; oldest pending; dead jobs of the last hour; heartbeat age; cache sync lag and repairs; row counts; failed pg_cron jobs; identity drift). Counts only, no memory content. Raises nothing.';
+'Monitoring (read by prometheus-postgres-exporter as memory_exporter, monitoring/postgres-exporter-queries.yaml): memory.health() as gauges, one row per metric and label set (layer status 0 ok, 1 degraded, 2 failing; queue jobs by state; coverage; oldest pending; dead jobs of the last hour; heartbeat age; cache sync lag and repairs; row counts; failed pg_cron jobs; identity drift). Counts only, no memory content. Raises nothing.';
 
 -- Monitoring (memory_reader): health() one row per layer. Counts and statuses, no
 -- memory content.

@@ -217,6 +217,141 @@ $$;
 COMMENT ON FUNCTION memory.cache_block_agents_page(uuid, integer) IS
 'Worker (reconciliation): the next page of agents that have blocks, with agent_id > after_agent, in order. Raises 22023 for a page_size outside 1..10000.';
 
+-- ---------------------------------------------------------------------------
+-- Reconciliation: the daemon reads Redis, these say what to repair, the daemon applies.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._cache_check_keys(agent_ids uuid [], working_ids uuid [], stamps integer [])
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF agent_ids IS NULL OR working_ids IS NULL THEN
+        RAISE EXCEPTION 'the keys must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass empty arrays for no keys';
+    END IF;
+    IF cardinality(agent_ids) > 10000 THEN
+        RAISE EXCEPTION 'at most 10000 keys per call'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', cardinality(agent_ids)),
+                  HINT = 'a few hundred keys per call';
+    END IF;
+    IF cardinality(working_ids) <> cardinality(agent_ids)
+       OR EXISTS (SELECT FROM unnest(stamps) AS s (n) WHERE s.n IS NOT NULL AND s.n <> cardinality(agent_ids)) THEN
+        RAISE EXCEPTION 'the arrays must have one element per key'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s agent ids, %s other lengths %s', cardinality(agent_ids),
+                                  cardinality(working_ids), stamps),
+                  HINT = 'element i of every array describes key i';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._cache_check_keys(uuid [], uuid [], integer []) IS
+'Private (cache_diff_working_memory, cache_diff_blocks): checks the keys read from Redis: agent_ids and working_ids not NULL (22004), at most 10000 (22023), and of the same length as working_ids and every non-NULL length in stamps (22023).';
+
+CREATE OR REPLACE FUNCTION memory.cache_diff_working_memory(
+    agent_ids uuid [],
+    working_ids uuid [],
+    value_sha256 bytea [] DEFAULT NULL,
+    pttl_ms bigint [] DEFAULT NULL,
+    cached_contexts text [] DEFAULT NULL
+)
+RETURNS TABLE (
+    working_id uuid, agent_id uuid, repair text, payload text, ttl_ms bigint, context_type text,
+    unindex_context text, updated_at timestamptz
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    compared boolean := value_sha256 IS NOT NULL;
+BEGIN
+    PERFORM memory._cache_check_keys(agent_ids, working_ids, ARRAY[
+        cardinality(value_sha256),
+        CASE WHEN compared THEN coalesce(cardinality(pttl_ms), -1) END,
+        CASE WHEN compared THEN coalesce(cardinality(cached_contexts), -1) END
+    ]);
+    RETURN QUERY
+    WITH k AS (
+        SELECT k.a, k.w, k.h, k.t, k.c
+        FROM unnest(agent_ids, working_ids, coalesce(value_sha256, '{}'), coalesce(pttl_ms, '{}'),
+                    coalesce(cached_contexts, '{}')) AS k (a, w, h, t, c)
+        WHERE k.a IS NOT NULL AND k.w IS NOT NULL
+    ),
+    d AS (
+        SELECT k.a, k.w, k.c, r.context_type AS ctx, r.payload, greatest(1, r.ttl_ms) AS ttl, r.updated_at AS u,
+               CASE
+                   WHEN r.working_id IS NULL OR r.agent_id <> k.a THEN
+                       CASE WHEN NOT compared OR k.h IS NOT NULL THEN 'extra' END
+                   WHEN NOT r.live THEN
+                       CASE WHEN NOT compared OR k.h IS NOT NULL THEN 'expired' END
+                   WHEN NOT compared THEN NULL
+                   WHEN k.h IS NULL THEN 'missing'
+                   WHEN k.h <> sha256(convert_to(r.payload, 'UTF8')) THEN 'stale'
+                   WHEN k.t IS NULL OR k.t < 0 OR abs(k.t - greatest(1, r.ttl_ms)) > 1000 THEN 'ttl'
+                   ELSE 'ok'
+               END AS repair
+        FROM k
+        LEFT JOIN memory.cache_working_memory(working_ids) AS r ON r.working_id = k.w
+    )
+    SELECT d.w, d.a, d.repair,
+           CASE WHEN d.repair IN ('missing', 'stale') THEN d.payload END,
+           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ttl END,
+           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ctx END,
+           CASE
+               WHEN d.repair = 'stale' AND d.c IS DISTINCT FROM d.ctx THEN d.c
+               WHEN d.repair = 'extra' THEN d.c
+               WHEN d.repair = 'expired' THEN coalesce(d.c, d.ctx)
+           END,
+           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.u END
+    FROM d
+    WHERE d.repair IS NOT NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory.cache_diff_working_memory(uuid [], uuid [], bytea [], bigint [], text []) IS
+'Worker (reconciliation): what to repair in Redis for the keys mem:<agent_ids[i]>:wm:<working_ids[i]>. With value_sha256 (sha256 of the cached value, NULL when the key is absent), pttl_ms (Redis PTTL) and cached_contexts (context_type in the cached JSON), one element per key: repair missing or stale (SET payload with ttl_ms), ttl (PEXPIRE ttl_ms: the TTL is over a second off), ok (nothing), each with context_type whose set should hold the id; extra (DEL: no such row of that agent) or expired (DEL) for keys present in Redis; unindex_context names a context set to remove the id from (the cached context of a stale, extra or expired key; the row''s for an expired key whose context is unknown); updated_at is the live row''s last update (the warmer''s sync lag). Without value_sha256 (keys found by SCAN) only extra and expired keys are returned. Keys absent from Redis and from Postgres return nothing. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
+
+CREATE OR REPLACE FUNCTION memory.cache_diff_blocks(agent_ids uuid [], blocks_sha256 bytea [] DEFAULT NULL)
+RETURNS TABLE (agent_id uuid, repair text, blocks jsonb)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM memory._cache_check_keys(agent_ids, agent_ids, ARRAY[cardinality(blocks_sha256)]);
+    RETURN QUERY
+    WITH k AS (
+        SELECT k.a, k.h FROM unnest(agent_ids, coalesce(blocks_sha256, '{}')) AS k (a, h) WHERE k.a IS NOT NULL
+    ),
+    wanted AS (
+        SELECT b.agent_id AS a, jsonb_object_agg(b.label, b.payload) AS blocks,
+               sha256(string_agg(convert_to(b.label, 'UTF8') || '\x00'::bytea || convert_to(b.payload, 'UTF8')
+                                 || '\x00'::bytea, ''::bytea ORDER BY b.label COLLATE "C")) AS h
+        FROM memory.cache_blocks(agent_ids) AS b
+        GROUP BY b.agent_id
+    ),
+    d AS (
+        SELECT k.a, w.blocks,
+               CASE
+                   WHEN w.a IS NULL THEN CASE WHEN blocks_sha256 IS NULL OR k.h IS NOT NULL THEN 'extra' END
+                   WHEN blocks_sha256 IS NULL THEN NULL
+                   WHEN k.h IS NULL THEN 'missing'
+                   WHEN k.h <> w.h THEN 'stale'
+               END AS repair
+        FROM k LEFT JOIN wanted AS w ON w.a = k.a
+    )
+    SELECT d.a, d.repair, CASE WHEN d.repair <> 'extra' THEN d.blocks END FROM d WHERE d.repair IS NOT NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory.cache_diff_blocks(uuid [], bytea []) IS
+'Worker (reconciliation): what to repair in Redis for the hashes mem:<agent_ids[i]>:blocks. With blocks_sha256 (one element per agent: sha256 over the cached fields in label order, C collation, each label and value as UTF-8 followed by a zero byte; NULL when the hash is absent or empty): missing or stale with blocks, the label -> JSON object to write in place of the hash; extra (DEL) for a hash of an agent without blocks. Without blocks_sha256 (hashes found by SCAN) only extra ones are returned. Raises 22004 (NULL agent_ids), 22023 (over 10000 agents, arrays of different lengths).';
+
 CREATE OR REPLACE FUNCTION memory.claim_cache_reconcile(worker text)
 RETURNS bigint
 LANGUAGE plpgsql
