@@ -177,7 +177,7 @@ def test_a_search_on_a_standby_sees_a_write_acknowledged_on_the_leader(
 def test_a_query_cached_on_the_leader_is_answered_from_the_cache_on_a_standby(
     ha: HaStack, agent: str
 ) -> None:
-    """The query-vector cache is WAL-logged (migration 026): a standby reads its copy. The
+    """The query-vector cache is WAL-logged (migration 027): a standby reads its copy. The
     row written on the leader holds a vector the model would never produce, so getting
     it back on a standby proves the answer came from the cache, not from the daemon."""
     text = f"pregunta en caché {uuid.uuid4().hex}"

@@ -102,7 +102,7 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'memory.embedding_models lists the registered models';
     END IF;
     h := memory._sha256(query);
-    -- the cache replicates (migration 026): a hot standby reads its copy too
+    -- the cache replicates (migration 027): a hot standby reads its copy too
     SELECT c.embedding, c.last_used_at INTO v, used FROM memory.query_embedding_cache AS c
     WHERE c.model_id = m.model_id AND c.query_sha256 = h;
     IF v IS NOT NULL THEN

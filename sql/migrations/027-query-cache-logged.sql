@@ -1,4 +1,4 @@
--- 026: the query-vector cache is WAL-logged (issue 18), so that it replicates: a hot
+-- 027: the query-vector cache is WAL-logged (issue 18), so that it replicates: a hot
 -- standby answers a query that any node's search embedded before from its copy of the
 -- cache instead of asking the daemon (an UNLOGGED table cannot be read on a standby),
 -- and a promoted standby starts with the cache warm. The cost is WAL for what the cache
