@@ -104,7 +104,7 @@ restore: ## restore a backup into a fresh database and check it: BACKUP=dir DB=n
 	@bash scripts/restore.sh "$(BACKUP)" --dbname "$(DB)" $(ARGS)
 
 # == high availability (issue 18; opt-in, `make up` stays the single-node stack) ==
-.PHONY: up-ha down-ha status-ha dsn-ha test-ha soak-ha soak-ha-long
+.PHONY: up-ha down-ha status-ha dsn-ha test-ha bench-ha soak-ha soak-ha-long
 
 up-ha: ## opt-in HA stack in var/ha: etcd, Patroni with three PostgreSQL nodes (synchronous), Redis, the daemon on the leader
 	@bash scripts/ha.sh up
@@ -120,6 +120,9 @@ dsn-ha: ## print the HA libpq URIs: read-write (writers) and prefer-standby (sea
 
 test-ha: ## against the HA stack (make up-ha): every read function of the API as an agent on each standby
 	@bash scripts/test-ha.sh
+
+bench-ha: ## read scaling on the HA stack (needs make up-ha): hybrid search tps with 1, 2 and 3 nodes serving reads (reports/bench-ha.md, in reports/bench.md)
+	@BENCH_PARTS=ha bash scripts/bench.sh
 
 soak-ha: ## failover soak, short profile (~5 min, not in make test): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
 	@bash scripts/soak-ha.sh --profile short --report reports/soak-ha-short.tmp

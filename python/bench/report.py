@@ -31,7 +31,7 @@ from typing import Any
 from bench import common, plots
 
 log = logging.getLogger("bench.report")
-PARTS = ("embedding", "search", "load", "fairness", "erasure")
+PARTS = ("embedding", "search", "load", "fairness", "erasure", "ha")
 TITLES = {
     "embedding": "embedding pipeline",
     "search": "search",
@@ -249,6 +249,22 @@ def erasure_rows(d: Data) -> list[Row]:
     ]
 
 
+def ha_rows(d: Data) -> list[Row]:
+    s = d["summary"]
+    runs = s["runs"]
+    base = runs[0]["tps"]
+    return [
+        Row(
+            "HA reads",
+            f"hybrid search tps with {' / '.join(str(len(r['nodes'])) for r in runs)} nodes serving reads "
+            f"({s['clients']} pgbench clients in all, `make bench-ha`)",
+            " / ".join(f"{r['tps']:.0f}" for r in runs),
+            f"the leader alone: {base:.0f} tps",
+            " / ".join(f"x{r['tps'] / base:.2f}" for r in runs),
+        )
+    ]
+
+
 def file_date(path: Path) -> str:
     """When a report was written: its last commit if unchanged since, else its mtime."""
     rel = str(path.relative_to(common.ROOT))
@@ -365,10 +381,11 @@ def build(readme: Path | None) -> str:
         ("load", load_rows),
         ("fairness", fairness_rows),
         ("erasure", erasure_rows),
+        ("ha", ha_rows),
     ):
         if part in datas:
             rows += fn(datas[part])
-        else:
+        elif part != "ha":
             log.warning("no data for part %s: run BENCH_PARTS=%s make bench", part, part)
     eval_date = file_date(EVAL_REPORT) if EVAL_REPORT.exists() else None
     if eval_date:

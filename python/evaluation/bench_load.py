@@ -138,13 +138,22 @@ def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -
 
 
 def run_pgbench(
-    db: str, script: str, clients: int, seconds: int, password: str, role: str = ROLE
+    db: str,
+    script: str,
+    clients: int,
+    seconds: int,
+    password: str,
+    role: str = ROLE,
+    server: tuple[str, int] | None = None,
 ) -> tuple[dict[str, float], list[float]]:
-    """(tps and latency percentiles in ms, every transaction's latency in ms)."""
+    """(tps and latency percentiles in ms, every transaction's latency in ms); server:
+    (host, port) instead of the libpq environment's."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "script.sql"
         path.write_text(script)
         env = dict(os.environ, PGDATABASE=db, PGUSER=role, PGPASSWORD=password)
+        if server:
+            env.update(PGHOST=server[0], PGPORT=str(server[1]))
         env.pop("PGPASSFILE", None)
         out = subprocess.run(
             [

@@ -172,3 +172,24 @@ def test_a_search_on_a_standby_sees_a_write_acknowledged_on_the_leader(
             ).fetchone()[0]:
                 assert time.monotonic() - t0 < 30, f"{node} did not show the write within 30 s"
                 time.sleep(0.01)
+
+
+def test_a_query_cached_on_the_leader_is_answered_from_the_cache_on_a_standby(
+    ha: HaStack, agent: str
+) -> None:
+    """The query-vector cache is WAL-logged (migration 027): a standby reads its copy. The
+    row written on the leader holds a vector the model would never produce, so getting
+    it back on a standby proves the answer came from the cache, not from the daemon."""
+    text = f"pregunta en caché {uuid.uuid4().hex}"
+    fake = "[" + ",".join(["0"] * 383 + ["1"]) + "]"
+    with ha.connect_leader() as su:
+        su.execute(
+            "INSERT INTO memory.query_embedding_cache (model_id, query_sha256, embedding)"
+            " SELECT model_id, memory._sha256(%s), %s::vector FROM memory.embedding_models WHERE is_serving",
+            (text, fake),
+        )
+    ha.wait_replayed()
+    for node in ha.standbys():
+        with ha.connect(node) as conn:
+            got = run(conn, agent, f"SELECT memory.embed_query('{text}')::text")
+        assert got == [(fake,)], f"{node} did not answer from the replicated cache"

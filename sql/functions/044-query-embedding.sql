@@ -102,11 +102,9 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'memory.embedding_models lists the registered models';
     END IF;
     h := memory._sha256(query);
-    -- the cache is UNLOGGED: a hot standby cannot read it (and asks the daemon instead)
-    IF NOT pg_catalog.pg_is_in_recovery() THEN
-        SELECT c.embedding, c.last_used_at INTO v, used FROM memory.query_embedding_cache AS c
-        WHERE c.model_id = m.model_id AND c.query_sha256 = h;
-    END IF;
+    -- the cache replicates (migration 027): a hot standby reads its copy too
+    SELECT c.embedding, c.last_used_at INTO v, used FROM memory.query_embedding_cache AS c
+    WHERE c.model_id = m.model_id AND c.query_sha256 = h;
     IF v IS NOT NULL THEN
         -- A hit is written down (hits, last_used_at for the expiry, and through the
         -- trigger this agent as an asker) only when the row was last used over a minute
@@ -171,7 +169,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.embed_query(text, text) IS
-'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit is recorded in hits and last_used_at only when the row was last used over a minute ago or the agent had not asked for it before, so a repeated search writes nothing; a hit or a miss never waits for another session''s transaction; on a hot standby the cache, UNLOGGED, is neither read nor written). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
+'Embeds a search query with the serving model (or the named one), through a live embed daemon''s local socket within memory.embedding_settings.query_timeout; results are cached by model and sha256 of the text (a hit is recorded in hits and last_used_at only when the row was last used over a minute ago or the agent had not asked for it before, so a repeated search writes nothing; a hit or a miss never waits for another session''s transaction; on a hot standby the replicated cache is read, and neither a hit nor a miss is written). Raises 22023 (empty), 22001 (over 100,000 characters), 42704 (unknown model), 38000 (no daemon answered in time: search can fall back to full text).';
 
 CREATE OR REPLACE FUNCTION memory.episode_embedding(episode_id uuid, model text DEFAULT NULL)
 RETURNS vector
