@@ -18,8 +18,8 @@ for part in $parts; do
   log "bench: $part"
   case $part in
     embedding) "$VENV/bin/python" -m bench.bench_embedding --output reports/bench-embedding.md --data reports/data/embedding.json ;;
-    search) "$VENV/bin/python" -m evaluation.bench_search --report reports/bench-search.md --data reports/data/search.json ;;
-    load) "$VENV/bin/python" -m evaluation.bench_load --report reports/bench-load.md --data reports/data/load.json ;;
+    search) "$VENV/bin/python" -m bench.bench_search --report reports/bench-search.md --data reports/data/search.json ;;
+    load) "$VENV/bin/python" -m bench.bench_load --report reports/bench-load.md --data reports/data/load.json ;;
     fairness) "$VENV/bin/python" -m bench.bench_fairness --report reports/bench-fairness.md ;;
     erasure) "$VENV/bin/python" -m bench.bench_erasure --report reports/bench-erasure.md --data reports/data/erasure.json ;;
     # not in the default parts: it needs the HA stack (make up-ha; make bench-ha runs it)

@@ -1,7 +1,10 @@
-"""`make bench`: the benchmarks of the project, their raw data, report and plots.
+"""Every benchmark and evaluation of the project, their raw data, report and plots.
 
-bench_embedding measures the embedding pipeline; evaluation.bench_search and
-evaluation.bench_load measure search at 100,000 episodes and pgbench load. Each part
+`make bench`: bench_embedding measures the embedding pipeline, bench_search search at
+100,000 episodes, bench_load pgbench load, bench_fairness and bench_erasure the
+neighbours' view, bench_ha_reads read scaling on the HA stack. `make eval`: locomo
+(LoCoMo retrieval, cross-validated); `make eval-consolidation`: consolidation; `make
+bench-scale`: bench_scale. Each make bench part
 writes its section of the report (reports/bench-<part>.md) and its raw samples
 (reports/data/<part>.json, through bench.common); bench.report then writes
 reports/bench.md with the figures table, refreshes the README's figures and calls

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import psycopg
-from evaluation.bench_search import make_db
 
 from bench import common
+from bench.bench_search import make_db
 
 log = logging.getLogger("bench.erasure")
 VICTIM, WRITER = "bench_drop_victim", "bench_drop_writer"

@@ -23,11 +23,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from evaluation.bench_load import run_pgbench
-from evaluation.bench_search import DIMS, vector_text
 from soak_ha.stack import HaStack
 
 from bench import common
+from bench.bench_load import run_pgbench
+from bench.bench_search import DIMS, vector_text
 
 log = logging.getLogger("bench.ha")
 ROLE = "bench_ha_reads"

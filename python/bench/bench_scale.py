@@ -45,11 +45,11 @@ import numpy as np
 import psycopg
 import psycopg.sql
 from embed_daemon.db import VectorBinaryDumper
-from evaluation.bench_load import run_pgbench
-from evaluation.bench_search import make_db, pct
 from testing.stack import DaemonProcess, wait_for
 
 from bench import common
+from bench.bench_load import run_pgbench
+from bench.bench_search import make_db, pct
 
 log = logging.getLogger("bench.scale")
 DIMS = 384

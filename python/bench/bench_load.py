@@ -35,9 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from bench import common
-from evaluation.bench_search import DIMS, make_db, pct, vector_text
 from testing.stack import DaemonProcess, wait_for
+
+from bench import common
+from bench.bench_search import DIMS, make_db, pct, vector_text
 
 log = logging.getLogger("bench.load")
 ROLE = "bench_pgbench"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+
 from bench import common
 
 log = logging.getLogger("bench.search")

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from evaluation.locomo import ensure_agent, load_conversation, wait_for_embeddings
+
+from bench.locomo import ensure_agent, load_conversation, wait_for_embeddings
 
 log = logging.getLogger("consolidation-eval")
 
