@@ -45,25 +45,40 @@ BEGIN
         USING (agent_id = (SELECT memory.current_agent()) OR grantee_agent_id = (SELECT memory.current_agent()));
         CREATE POLICY "operators manage every grant" ON memory.shares
         AS PERMISSIVE FOR ALL TO memory_admin USING (true) WITH CHECK (true);
-        -- Named so that it sorts after "agents read their own ..." (policies are OR-ed in
-        -- name order): the owner's own rows pass the first test. The uncorrelated ARRAY is
-        -- an init plan, run once per query: a row of an agent that granted the caller
-        -- nothing is refused without looking at any grant.
+        -- A row of another agent passes when a grant of its owner to the current agent
+        -- covers it. Every list of grants is an uncorrelated ARRAY (an init plan, run once
+        -- per query), so a row costs a few array lookups: a row of an agent that granted
+        -- the caller nothing is refused by the first one (and the caller's own rows pass
+        -- the policy "agents read their own episodes" before any of this). Project ids
+        -- are the owner's own (the episodes' foreign key); session and tag grants are
+        -- keyed on owner and value, a tag first by value (&&) and only then checked
+        -- against the owner's tag grants.
         CREATE POLICY "agents read what other agents share with them" ON memory.episodes
         AS PERMISSIVE FOR SELECT TO memory_agent
         USING (
             agent_id = ANY (ARRAY(
                 SELECT s.agent_id FROM memory.shares AS s WHERE s.grantee_agent_id = (SELECT memory.current_agent())
             ))
-            AND EXISTS (
-                SELECT 1 FROM memory.shares AS s
-                WHERE s.grantee_agent_id = (SELECT memory.current_agent())
-                  AND s.agent_id = episodes.agent_id
-                  AND CASE s.scope
-                          WHEN 'project' THEN s.project_id = episodes.project_id
-                          WHEN 'tag' THEN s.scope_value = ANY (episodes.tags)
-                          ELSE s.scope_value = episodes.session_id
-                      END
+            AND (
+                project_id = ANY (ARRAY(
+                    SELECT s.project_id FROM memory.shares AS s
+                    WHERE s.grantee_agent_id = (SELECT memory.current_agent()) AND s.scope = 'project'
+                ))
+                OR (agent_id::text || '/' || session_id) = ANY (ARRAY(
+                    SELECT s.agent_id::text || '/' || s.scope_value FROM memory.shares AS s
+                    WHERE s.grantee_agent_id = (SELECT memory.current_agent()) AND s.scope = 'session'
+                ))
+                OR (
+                    tags && ARRAY(
+                        SELECT s.scope_value FROM memory.shares AS s
+                        WHERE s.grantee_agent_id = (SELECT memory.current_agent()) AND s.scope = 'tag'
+                    )
+                    AND EXISTS (
+                        SELECT 1 FROM memory.shares AS s
+                        WHERE s.grantee_agent_id = (SELECT memory.current_agent()) AND s.scope = 'tag'
+                          AND s.agent_id = episodes.agent_id AND s.scope_value = ANY (episodes.tags)
+                    )
+                )
             )
         );
         -- a chunk of an episode the caller may read through a grant (the episodes'
