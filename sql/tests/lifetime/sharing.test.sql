@@ -44,7 +44,9 @@ INSERT INTO ids VALUES
 SELECT tests.act_as('Beta');
 INSERT INTO ids VALUES ('beta', memory.remember('Beta''s own note about consensus.', 0.5, session_id => 's-shared'));
 SELECT tests.act_as('Gamma');
-INSERT INTO ids VALUES ('gamma', memory.remember('Gamma''s own note about consensus.', 0.5));
+-- the same tag, project name and session as Alpha's grants: a grant is Alpha's alone
+INSERT INTO ids VALUES ('gamma', memory.remember('Gamma''s own note about consensus.', 0.5, ARRAY['public'], 'cerebro',
+                                                 session_id => 's-shared'));
 RESET SESSION AUTHORIZATION;
 SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1, (row_number() OVER (ORDER BY name))::integer + 1]))
 FROM ids;
