@@ -196,7 +196,7 @@ DECLARE
     -- sharing (190-sharing.sql): whose rows the lists read; include_shared false: the caller's
     owners uuid [];
     owner_names text [];
-    own_filter text := CASE WHEN include_shared THEN 'e.agent_id = ANY ($18)' ELSE 'e.agent_id = $4' END;
+    own_filter text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -205,6 +205,9 @@ BEGIN
         RAISE EXCEPTION 'include_shared must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT o.ids, o.names INTO owners, owner_names FROM memory._search_owners(include_shared) AS o;
+    -- nobody shares anything with the caller: the search of its own rows, as without
+    include_shared := cardinality(owners) > 1;
+    own_filter := CASE WHEN include_shared THEN 'e.agent_id = ANY ($18)' ELSE 'e.agent_id = $4' END;
     IF min_importance IS NOT NULL THEN
         PERFORM memory._check_unit_interval('min_importance', min_importance);
     END IF;
