@@ -5,6 +5,7 @@ memory.health_metrics(), logged in as memory_exporter."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 
 import psycopg
@@ -26,8 +27,20 @@ def scrape() -> dict[str, list[str]]:
     return out
 
 
+def scrape_connected(timeout: float = 20) -> dict[str, list[str]]:
+    """A scrape with the exporter connected. Its connection breaks when PostgreSQL
+    restarts (other tests restart it): the first scrape after that reports pg_up 0 and
+    reconnects, as it would for a Prometheus server scraping every few seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = scrape()
+        if got.get("pg_up") == ["pg_up 1"] or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
 def test_the_exporter_serves_the_database_gauges(superconn):
-    got = scrape()
+    got = scrape_connected()
     assert got["pg_up"] == ["pg_up 1"]
     assert got["pg_exporter_last_scrape_error"] == ["pg_exporter_last_scrape_error 0"]
     for name in (
@@ -57,7 +70,7 @@ def test_every_gauge_of_the_alert_rules_is_exported():
     exprs = re.findall(r"^\s*expr: (.*)$", rules, re.M)
     names = {n for e in exprs for n in re.findall(r"\b(memory_[a-z_]+|pg_up)\b", e)}
     assert len(exprs) == 6 and "memory_layer_status" in names
-    got = scrape()
+    got = scrape_connected()
     assert sorted(names - set(got)) == []
 
 
