@@ -3,7 +3,7 @@
 -- the client's float format; a statement of the same name with another source is never
 -- run; a repeated query does not write to the shared query cache.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -61,6 +61,19 @@ SELECT is(
 );
 INSERT INTO got SELECT 'text', row_number() OVER (), s.episode_id, s.score
 FROM memory.search_episodic_memory('consensus decisions', mode => 'text') AS s;
+-- the values cross as text: a client's date style and time zone do not change them
+INSERT INTO got SELECT 'since', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions', since => '2025-09-30 23:30:00+00') AS s;
+SET datestyle = 'SQL, DMY';
+SET timezone = 'Pacific/Chatham';
+INSERT INTO got SELECT 'since-styled', row_number() OVER (), s.episode_id, s.score
+FROM memory.search_episodic_memory('consensus decisions', since => '2025-09-30 23:30:00+00') AS s;
+RESET datestyle;
+RESET timezone;
+SELECT is(
+    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'since' AND b.step = 'since-styled'),
+    2::bigint, 'a client''s date style and time zone give the same rows and scores (since filters the hike out)'
+);
 SELECT ok(
     (SELECT bool_and(m.same) FROM (
         SELECT ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => md) AS s)
