@@ -315,6 +315,10 @@ GRANT EXECUTE ON FUNCTION
     memory._count_pending_jobs(), memory._delete_owners_jobs(), memory._count_other_usage(),
     memory._delete_agents_usage(), memory.sweep_orphans()
 TO memory_admin;
+-- The fold of a transaction's running counts at commit (migration 023): a trigger,
+-- SECURITY DEFINER, not for agents.
+REVOKE EXECUTE ON FUNCTION memory._fold_usage_tx() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._fold_usage_tx() TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._bind_agent(text, name) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._agent_limits(uuid), memory._queued_jobs(uuid, integer) TO memory_admin;
 GRANT EXECUTE ON FUNCTION
@@ -326,6 +330,7 @@ GRANT EXECUTE ON FUNCTION memory.my_quota() TO memory_agent;
 GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
 GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
+GRANT SELECT ON memory.agent_usage_tx TO memory_admin;
 GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;
 -- == lifetime: erasure (sql/functions/180-lifetime.sql; migration 015) ==
 -- The trigger recording who asked for a cached query fires inside embed_query (as
