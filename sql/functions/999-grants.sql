@@ -339,6 +339,11 @@ GRANT EXECUTE ON FUNCTION memory._record_query_asker() TO memory_admin;
 -- Operators only: erasing an agent. The procedure commits between the batches of the
 -- SECURITY DEFINER step; agents can call neither.
 GRANT EXECUTE ON FUNCTION memory._drop_agent_batch(text, text, integer) TO memory_admin;
+-- The deletion lock of an agent (180-lifetime.sql): the trigger is SECURITY DEFINER, not
+-- for agents; the daemon's completion takes the lock through the key function.
+REVOKE EXECUTE ON FUNCTION memory._lock_agent_for_deletion() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._lock_agent_for_deletion() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._agent_lock_key(uuid) TO memory_admin;
 GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memory_admin;
 GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
 -- The agent's own erasures.
