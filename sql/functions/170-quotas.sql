@@ -65,30 +65,50 @@ $drop_old_usage$;
 CREATE OR REPLACE FUNCTION memory._usage(
     agent uuid, OUT stored_bytes bigint, OUT window_episodes bigint, OUT pending_jobs bigint
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(sum(x.stored_bytes), 0)::bigint, coalesce(sum(x.window_episodes), 0)::bigint,
-           coalesce(sum(x.pending_jobs), 0)::bigint
-    FROM (
-        SELECT u.stored_bytes,
-               CASE WHEN u.window_start > now() - interval '1 minute' THEN u.window_episodes ELSE 0 END AS window_episodes,
-               u.pending_jobs
-        FROM memory.agent_usage AS u
-        WHERE u.agent_id = agent
-        UNION ALL
-        -- this transaction's counts not yet folded into the rows above (memory._add_usage);
-        -- other transactions' rows are invisible until they commit, and gone then
-        (SELECT DISTINCT ON (t.shard) t.stored_bytes, t.window_episodes, t.pending_jobs
-         FROM memory.agent_usage_tx AS t
-         WHERE t.tx = pg_current_xact_id_if_assigned() AND t.agent_id = agent
-         ORDER BY t.shard, t.seq DESC)
-    ) AS x
+DECLARE
+    this_tx xid8 := pg_current_xact_id_if_assigned();
+    c record;
+    t record;
+BEGIN
+    SELECT coalesce(sum(u.stored_bytes), 0)::bigint AS b,
+           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint AS e,
+           coalesce(sum(u.pending_jobs), 0)::bigint AS j
+    INTO c
+    FROM memory.agent_usage AS u
+    WHERE u.agent_id = agent;
+    stored_bytes := c.b;
+    window_episodes := c.e;
+    pending_jobs := c.j;
+    -- this transaction's counts not yet folded into the rows above (memory._add_usage):
+    -- the latest running totals of its backend's two shards (a writer's, a daemon's),
+    -- one index probe each, however long the transaction. Other transactions' rows are
+    -- invisible until they commit, and gone then. Only with a transaction id: a
+    -- read-only session (a standby cannot read an unlogged table) has written none.
+    IF this_tx IS NOT NULL THEN
+        SELECT coalesce(sum(x.stored_bytes), 0)::bigint AS b, coalesce(sum(x.window_episodes), 0)::bigint AS e,
+               coalesce(sum(x.pending_jobs), 0)::bigint AS j
+        INTO t
+        FROM unnest(ARRAY[pg_backend_pid() % 16, pg_backend_pid() % 16 + 16]::smallint []) AS s (shard)
+        CROSS JOIN LATERAL (
+            SELECT r.stored_bytes, r.window_episodes, r.pending_jobs
+            FROM memory.agent_usage_tx AS r
+            WHERE r.tx = this_tx AND r.agent_id = agent AND r.shard = s.shard
+            ORDER BY r.seq DESC
+            LIMIT 1
+        ) AS x;
+        stored_bytes := stored_bytes + t.b;
+        window_episodes := window_episodes + t.e;
+        pending_jobs := pending_jobs + t.j;
+    END IF;
+END
 $$;
 
 COMMENT ON FUNCTION memory._usage(uuid) IS
-'Private: an agent''s usage summed over its counter shards (at most 32 rows) and the running totals of the calling transaction not yet folded into them (memory.agent_usage_tx): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
+'Private: an agent''s usage summed over its counter shards (at most 32 rows) and the latest running totals of the calling transaction not yet folded into them (memory.agent_usage_tx, the backend''s shards): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
 
 -- Counting (migration 023). Every count goes through memory._add_usage: a transaction's
 -- first two counts update the counter row of (agent, shard) in place; later ones append
@@ -148,7 +168,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._add_usage(uuid, smallint, bigint, bigint, bigint) IS
-'Private: counts bytes of text, episodes written and pending jobs for an agent in a counter shard: in place (memory._touch_usage) for the transaction''s first two counts, else as a new row of running totals in memory.agent_usage_tx, which memory._fold_usage_tx() adds to the counter row at commit: O(1) per count however long the transaction. Raises nothing.';
+'Private: counts bytes of text, episodes written and pending jobs for an agent in a counter shard (this backend''s: pg_backend_pid() % 16, plus 16 for an embed daemon; memory._usage() looks there): in place (memory._touch_usage) for the transaction''s first two counts, else as a new row of running totals in memory.agent_usage_tx, which memory._fold_usage_tx() adds to the counter row at commit: O(1) per count however long the transaction. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory._fold_usage_tx()
 RETURNS trigger
