@@ -148,3 +148,67 @@ def test_reembed_racing_a_delete_leaves_no_job_behind(db: ScratchDatabase, first
         thread.join(30)
         assert not thread.is_alive()
     assert _orphans(db) == 0, f"a job was left for the deleted episode ({first} first)"
+
+
+USAGE_AND_RECOUNT = """
+SELECT (SELECT coalesce(sum(u.stored_bytes), 0) FROM memory.agent_usage AS u WHERE u.agent_id = a.agent_id),
+       (SELECT coalesce(sum(octet_length(e.content)), 0) FROM memory.episodes AS e WHERE e.agent_id = a.agent_id),
+       (SELECT coalesce(sum(u.pending_jobs), 0) FROM memory.agent_usage AS u WHERE u.agent_id = a.agent_id),
+       (SELECT count(*) FROM memory.embedding_jobs AS j WHERE j.agent_id = a.agent_id AND j.state = 'pending'),
+       (SELECT coalesce(sum(u.window_episodes), 0) FROM memory.agent_usage AS u WHERE u.agent_id = a.agent_id),
+       (SELECT count(*) FROM memory.agent_usage_tx AS t WHERE t.agent_id = a.agent_id)
+FROM memory.agents AS a WHERE a.db_role = %s
+"""
+
+
+@pytest.mark.parametrize("fold", ["at commit", "immediate"])
+def test_long_transaction_counts_fold_at_commit_exactly(db: ScratchDatabase, fold: str):
+    """Migration 023: the counts of a long transaction beyond its first two are running
+    totals in memory.agent_usage_tx, folded into the counters at commit (or at the end of
+    each statement after SET CONSTRAINTS ALL IMMEDIATE); a rollback leaves nothing."""
+    role = db.make_agent("Longtx" + fold.replace(" ", ""))
+    texts = [f"long transaction row {i} ({fold})" for i in range(400)]
+    with db.as_agent(role) as conn:
+        with conn.transaction():
+            if fold == "immediate":
+                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO memory.episodes (content) VALUES (%s)", [(t,) for t in texts]
+                )
+            for i in range(0, 40, 4):
+                conn.execute(
+                    "SELECT memory.forget_episode(e.episode_id) FROM memory.episodes AS e "
+                    "WHERE e.content = %s",
+                    (texts[i],),
+                )
+            quota = conn.execute("SELECT memory.my_quota()").fetchone()[0]
+            assert quota["queued_jobs"] == 390, (
+                "inside the transaction the agent sees its own counts"
+            )
+        with db.connect() as admin:
+            stored, recount, counted, queued, window, running = admin.execute(
+                USAGE_AND_RECOUNT, (role,)
+            ).fetchone()
+            assert (stored, counted, window) == (recount, queued, 400), (
+                "the counters after the commit"
+            )
+            assert queued == 390 and running == 0, (
+                "the fold deleted the transaction's running totals"
+            )
+        with pytest.raises(psycopg.errors.RaiseException), conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO memory.episodes (content) VALUES (%s)",
+                    [(f"rolled back {i}",) for i in range(50)],
+                )
+            conn.execute("DO $$ BEGIN RAISE EXCEPTION 'roll back'; END $$")
+        with db.connect() as admin:
+            assert admin.execute(USAGE_AND_RECOUNT, (role,)).fetchone() == (
+                stored,
+                recount,
+                counted,
+                queued,
+                window,
+                0,
+            ), "a rolled-back long transaction leaves the counters as they were"

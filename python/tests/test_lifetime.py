@@ -84,19 +84,12 @@ def made() -> Iterator[list[Agent]]:
             "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
             (roles,),
         )
-        # a cascading delete of whole agents takes episodes then jobs, the embed daemon
-        # finishing their jobs the other way round: a deadlock aborts one side; retry
-        for attempt in range(5):
-            try:
-                su.execute(
-                    "DELETE FROM memory.agents WHERE agent_id = ANY(%s)",
-                    ([a.agent_id for a in agents],),
-                )
-                break
-            except psycopg.errors.DeadlockDetected:
-                if attempt == 4:
-                    raise
-                time.sleep(0.5)
+        # the agents' deletion lock orders this cascade with the embed daemon finishing
+        # their jobs (180-lifetime.sql; test_lock_order.py races the two)
+        su.execute(
+            "DELETE FROM memory.agents WHERE agent_id = ANY(%s)",
+            ([a.agent_id for a in agents],),
+        )
         su.execute(
             "DELETE FROM memory.agent_drops WHERE agent_id = ANY(%s)",
             ([a.agent_id for a in agents],),

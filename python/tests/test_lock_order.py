@@ -11,11 +11,13 @@ last one checks that a search never waits for another agent's open transaction.
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from testing.stack import ScratchDatabase, wait_for
+from testing.stack import DaemonProcess, ScratchDatabase, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +134,87 @@ def test_a_search_never_waits_for_another_agents_open_transaction(db, agent):
             (text,),
         ).fetchone()[0]
     assert hits == 1, "the first search counted its hit, the second did not wait to count its own"
+
+
+def test_deleting_an_agent_races_the_daemon_completing_its_jobs_without_deadlock(db):
+    """A superuser's cascading DELETE FROM memory.agents against a real daemon that is
+    completing the agent's jobs. The daemon's completion is held after it locked the jobs
+    (a third session holds a row lock on one old chunk, which the completion replaces),
+    the delete starts, then the hold ends. Without the agent's deletion lock the delete
+    takes episodes then jobs and the daemon jobs then episodes: 40P01 for one of them."""
+    role = db.make_agent(f"Dropped{uuid.uuid4().hex[:4]}")
+    d = DaemonProcess(db.name, f"droprace-{uuid.uuid4().hex[:6]}").start().wait_ready()
+    try:
+        with db.as_agent(role) as agent_conn:
+            agent_id = agent_conn.execute("SELECT memory.current_agent()").fetchone()[0]
+            for i in range(6):
+                agent_conn.execute(
+                    "SELECT memory.remember(%s)", (f"una memoria que se borra con su agente {i}",)
+                )
+        with db.connect() as watcher:
+
+            def embedded() -> bool:
+                return watcher.execute(
+                    "SELECT count(*) FILTER (WHERE state = 'done') = 6 FROM memory.embedding_jobs "
+                    "WHERE agent_id = %s",
+                    (agent_id,),
+                ).fetchone()[0]
+
+            wait_for("the daemon to embed the agent's episodes", embedded, timeout=120)
+            episode = watcher.execute(
+                "SELECT episode_id FROM memory.chunks WHERE agent_id = %s LIMIT 1", (agent_id,)
+            ).fetchone()[0]
+            with db.connect() as holder, db.connect() as deleter, db.connect() as operator:
+                holder.autocommit = False
+                holder.execute(
+                    "SELECT 1 FROM memory.chunks WHERE episode_id = %s FOR UPDATE", (episode,)
+                )
+                operator.execute("SET ROLE memory_operator")
+                assert operator.execute("SELECT memory.reembed(true)").fetchone()[0] >= 6
+
+                def completion_waits() -> bool:
+                    return watcher.execute(
+                        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND query LIKE '%%complete_embedding_batch%%' AND wait_event_type = 'Lock'"
+                    ).fetchone()[0]
+
+                wait_for(
+                    "the daemon's completion to wait for the held chunk",
+                    completion_waits,
+                    timeout=120,
+                )
+                # the deleter runs the deadlock check first, so that it is the victim
+                deleter.execute("SET deadlock_timeout = '100ms'")
+                outcome: dict[str, BaseException | None] = {}
+
+                def delete() -> None:
+                    try:
+                        deleter.execute(
+                            "DELETE FROM memory.agents WHERE agent_id = %s", (agent_id,)
+                        )
+                        outcome["error"] = None
+                    except psycopg.Error as exc:
+                        outcome["error"] = exc
+
+                thread = threading.Thread(target=delete)
+                thread.start()
+                wait_for(
+                    "the delete to wait for a lock",
+                    lambda: waiting_on_lock(watcher, deleter.info.backend_pid),
+                )
+                holder.rollback()
+                thread.join(60)
+                assert not thread.is_alive(), "the delete finished"
+            assert outcome["error"] is None, f"the delete failed: {outcome['error']!r}"
+            assert (
+                watcher.execute(
+                    "SELECT count(*) FROM memory.episodes WHERE agent_id = %s", (agent_id,)
+                ).fetchone()[0]
+                == 0
+            )
+            time.sleep(1)  # the daemon logs a failed completion at once
+            log = d.log_path.read_text(errors="replace")
+            assert "deadlock" not in log.lower(), "the daemon's completion hit a deadlock"
+            assert d.alive()
+    finally:
+        d.stop()

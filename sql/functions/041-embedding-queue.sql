@@ -74,13 +74,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
+    me uuid;
 BEGIN
     IF TG_RELID <> 'memory.episodes'::regclass THEN
         RAISE EXCEPTION 'memory._enqueue_new_episodes() runs only as a trigger of memory.episodes'
             USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
     END IF;
-    -- on every write: inline, no helper calls
+    -- on every write: set-based, one count per agent
     SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
+    -- the new jobs are counted below with the text (memory._count_pending_jobs skips them)
+    PERFORM set_config('memory.owner_counts_jobs', 'on', true);
     INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
     SELECT n.agent_id, n.episode_id, t.model_id, n.importance, n.content_sha256
     FROM new_episodes AS n CROSS JOIN unnest(targets) AS t (model_id);
@@ -89,12 +92,24 @@ BEGIN
         PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
         WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
     END IF;
+    PERFORM set_config('memory.owner_counts_jobs', 'off', true);
+    -- quotas (170-quotas.sql): one count per agent of its new text, episodes and jobs
+    -- (one job per row and target model), in this backend's counter shard
+    PERFORM memory._add_usage(d.agent_id, (pg_backend_pid() % 16)::smallint, d.bytes, d.n, d.n * coalesce(cardinality(targets), 0))
+    FROM (
+        SELECT n.agent_id, sum(octet_length(n.content))::bigint AS bytes, count(*) AS n FROM new_episodes AS n
+        GROUP BY n.agent_id ORDER BY n.agent_id
+    ) AS d;
+    me := memory.current_agent();
+    IF me IS NOT NULL THEN  -- operators are counted, never refused
+        PERFORM memory._check_quotas(me, true, true);
+    END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_episodes() IS
-'Private statement trigger (AFTER INSERT on memory.episodes): queues an embedding job per inserted episode and target model, then wakes the daemons as memory._notify_embed() does. Raises 42501 when fired on any other table.';
+'Private statement trigger (AFTER INSERT on memory.episodes): queues an embedding job per inserted episode and target model, wakes the daemons as memory._notify_embed() does, counts the agents'' new text, episodes and jobs (memory._add_usage) and, for an agent''s session, refuses a statement that crosses its quotas (stored bytes, episodes per minute, queued jobs). Raises 53400 (quota exceeded, the statement undone), 42501 when fired on any other table.';
 
 CREATE OR REPLACE FUNCTION memory._enqueue_new_facts()
 RETURNS trigger
@@ -104,13 +119,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
+    me uuid;
 BEGIN
     IF TG_RELID <> 'memory.facts'::regclass THEN
         RAISE EXCEPTION 'memory._enqueue_new_facts() runs only as a trigger of memory.facts'
             USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
     END IF;
-    -- on every write: inline, no helper calls
+    -- on every write: set-based, one count per agent
     SELECT array_agg(m.model_id) INTO targets FROM memory.embedding_models AS m WHERE m.is_active OR m.is_serving;
+    -- the new jobs are counted below with the text (memory._count_pending_jobs skips them)
+    PERFORM set_config('memory.owner_counts_jobs', 'on', true);
     INSERT INTO memory.embedding_jobs (agent_id, fact_id, model_id, priority, content_sha256)
     SELECT n.agent_id, n.fact_id, t.model_id, n.confidence, n.content_sha256
     FROM new_facts AS n CROSS JOIN unnest(targets) AS t (model_id);
@@ -119,12 +137,24 @@ BEGIN
         PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
         WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
     END IF;
+    PERFORM set_config('memory.owner_counts_jobs', 'off', true);
+    -- quotas (170-quotas.sql): one count per agent of its new text and jobs
+    -- (one job per row and target model), in this backend's counter shard
+    PERFORM memory._add_usage(d.agent_id, (pg_backend_pid() % 16)::smallint, d.bytes, 0, d.n * coalesce(cardinality(targets), 0))
+    FROM (
+        SELECT n.agent_id, sum(octet_length(n.concept) + octet_length(n.statement))::bigint AS bytes, count(*) AS n FROM new_facts AS n
+        GROUP BY n.agent_id ORDER BY n.agent_id
+    ) AS d;
+    me := memory.current_agent();
+    IF me IS NOT NULL THEN  -- operators are counted, never refused
+        PERFORM memory._check_quotas(me, false, true);
+    END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._enqueue_new_facts() IS
-'Private statement trigger (AFTER INSERT on memory.facts): queues an embedding job per inserted fact and target model, then wakes the daemons as memory._notify_embed() does. Raises 42501 when fired on any other table.';
+'Private statement trigger (AFTER INSERT on memory.facts): queues an embedding job per inserted fact and target model, wakes the daemons as memory._notify_embed() does, counts the agents'' new text and jobs (memory._add_usage) and, for an agent''s session, refuses a statement that crosses its quotas (stored bytes, queued jobs). Raises 53400 (quota exceeded, the statement undone), 42501 when fired on any other table.';
 
 -- The old vectors describe text that no longer exists: they go at once (the owner is
 -- found by full-text search meanwhile), and the job of each target model is reset to
@@ -145,6 +175,9 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
     END IF;
     targets := memory._embedding_targets();
+    -- its new jobs are counted by memory._count_pending_jobs (170-quotas.sql), whatever
+    -- the session set
+    PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- Jobs first, then vectors: the order complete_embedding_batch() locks them in,
     -- so that a completion and a change of the same text never deadlock.
     IF TG_RELID = 'memory.episodes'::regclass THEN

@@ -201,6 +201,8 @@ DECLARE
     models smallint [];
     bad record;
     m smallint;
+    gone uuid;
+    being_deleted uuid [] := '{}';
 BEGIN
     PERFORM memory._check_worker(worker);
     IF lease_ids IS NULL OR chunk_indexes IS NULL OR embeddings IS NULL
@@ -208,6 +210,17 @@ BEGIN
         RAISE EXCEPTION 'lease_ids, chunk_indexes and embeddings must be arrays of the same length'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'one element per chunk: its lease, its index, its vector';
     END IF;
+
+    -- Before any row lock: the deletion lock of each agent of the batch, shared, never
+    -- waiting (180-lifetime.sql). A deletion of one of them waits for this completion;
+    -- the jobs of an agent being deleted are left out (stale: they go with the agent).
+    FOR gone IN
+        SELECT DISTINCT j.agent_id FROM memory.embedding_jobs AS j WHERE j.lease_id = ANY (lease_ids)
+    LOOP
+        IF NOT pg_try_advisory_xact_lock_shared(1095192148, memory._agent_lock_key(gone)) THEN
+            being_deleted := being_deleted || gone;
+        END IF;
+    END LOOP;
 
     -- The jobs this worker still holds, for text that has not changed since the claim.
     SELECT array_agg(x.job_id), array_agg(x.lease_id)
@@ -221,6 +234,7 @@ BEGIN
           AND j.state = 'processing'
           AND j.lease_owner = worker
           AND coalesce(e.content_sha256, f.content_sha256) = j.claimed_sha256
+          AND j.agent_id <> ALL (being_deleted)
         ORDER BY j.job_id
         FOR UPDATE OF j
     ) AS x;
@@ -313,7 +327,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.complete_embedding_batch(text, uuid [], integer [], vector []) IS
-'Worker: stores the vectors of a claimed batch in one call (one element per chunk: lease, chunk index, vector), replacing the owner''s previous vectors of that model, and marks the jobs done. A lease the worker no longer holds, or whose text changed since the claim, is discarded (outcome stale): the newer job stands. Returns per lease the outcome and seconds from enqueue to embedded. Raises 22023 (bad arrays, a missing chunk), 22000 (wrong dimension).';
+'Worker: stores the vectors of a claimed batch in one call (one element per chunk: lease, chunk index, vector), replacing the owner''s previous vectors of that model, and marks the jobs done. A lease the worker no longer holds, or whose text changed since the claim, is discarded (outcome stale): the newer job stands; so is one of an agent being deleted (its deletion lock, 180-lifetime.sql, is held: the jobs go with the agent). Returns per lease the outcome and seconds from enqueue to embedded. Raises 22023 (bad arrays, a missing chunk), 22000 (wrong dimension).';
 
 CREATE OR REPLACE FUNCTION memory.fail_embedding_batch(worker text, lease_ids uuid [], error text)
 RETURNS TABLE (lease_id uuid, job_id bigint, outcome text, next_attempt_at timestamptz)

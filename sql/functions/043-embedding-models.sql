@@ -160,6 +160,8 @@ BEGIN
         RAISE EXCEPTION 'no active embedding model'
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'call memory.set_active_model(name) first';
     END IF;
+    -- counted by memory._count_pending_jobs (170-quotas.sql), whatever the session set
+    PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- Backfill priority is importance - 1: fresh writes (0..1) always go first.
     INSERT INTO memory.embedding_jobs AS j (agent_id, episode_id, model_id, priority, content_sha256)
     -- FOR KEY SHARE: what the jobs' foreign key did (172-embedding-job-owners.sql)

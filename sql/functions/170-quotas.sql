@@ -65,19 +65,189 @@ $drop_old_usage$;
 CREATE OR REPLACE FUNCTION memory._usage(
     agent uuid, OUT stored_bytes bigint, OUT window_episodes bigint, OUT pending_jobs bigint
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(sum(u.stored_bytes), 0)::bigint,
-           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint,
-           coalesce(sum(u.pending_jobs), 0)::bigint
+DECLARE
+    this_tx xid8 := pg_current_xact_id_if_assigned();
+    c record;
+    t record;
+BEGIN
+    SELECT coalesce(sum(u.stored_bytes), 0)::bigint AS b,
+           coalesce(sum(u.window_episodes) FILTER (WHERE u.window_start > now() - interval '1 minute'), 0)::bigint AS e,
+           coalesce(sum(u.pending_jobs), 0)::bigint AS j
+    INTO c
     FROM memory.agent_usage AS u
-    WHERE u.agent_id = agent
+    WHERE u.agent_id = agent;
+    stored_bytes := c.b;
+    window_episodes := c.e;
+    pending_jobs := c.j;
+    -- this transaction's counts not yet folded into the rows above (memory._add_usage):
+    -- the latest running totals of its backend's two shards (a writer's, a daemon's),
+    -- one index probe each, however long the transaction. Other transactions' rows are
+    -- invisible until they commit, and gone then. Only with a transaction id: a
+    -- read-only session (a standby cannot read an unlogged table) has written none.
+    IF this_tx IS NOT NULL THEN
+        SELECT coalesce(sum(x.stored_bytes), 0)::bigint AS b, coalesce(sum(x.window_episodes), 0)::bigint AS e,
+               coalesce(sum(x.pending_jobs), 0)::bigint AS j
+        INTO t
+        FROM unnest(ARRAY[pg_backend_pid() % 16, pg_backend_pid() % 16 + 16]::smallint []) AS s (shard)
+        CROSS JOIN LATERAL (
+            SELECT r.stored_bytes, r.window_episodes, r.pending_jobs
+            FROM memory.agent_usage_tx AS r
+            WHERE r.tx = this_tx AND r.agent_id = agent AND r.shard = s.shard
+            ORDER BY r.seq DESC
+            LIMIT 1
+        ) AS x;
+        stored_bytes := stored_bytes + t.b;
+        window_episodes := window_episodes + t.e;
+        pending_jobs := pending_jobs + t.j;
+    END IF;
+END
 $$;
 
 COMMENT ON FUNCTION memory._usage(uuid) IS
-'Private: an agent''s usage summed over its counter shards (at most 32 rows): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
+'Private: an agent''s usage summed over its counter shards (at most 32 rows) and the latest running totals of the calling transaction not yet folded into them (memory.agent_usage_tx, the backend''s shards): stored bytes of text, episodes written in the shards'' windows that began within the last minute, pending embedding jobs. Raises nothing.';
+
+-- Counting (migration 023). Every count goes through memory._add_usage: a transaction's
+-- first two counts update the counter row of (agent, shard) in place; later ones append
+-- a row of running totals to memory.agent_usage_tx, folded in at commit. Updating one
+-- row once per statement of a long transaction made each update walk a chain of the
+-- row's versions that no one can prune before the commit: O(n^2) for n statements.
+CREATE OR REPLACE FUNCTION memory._touch_usage(agent uuid, shard_no smallint, bytes bigint, episodes bigint, jobs bigint)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes, window_start, window_episodes, pending_jobs)
+    VALUES (agent, shard_no, bytes, now(), episodes, jobs)
+    ON CONFLICT (agent_id, shard) DO UPDATE
+    SET stored_bytes = au.stored_bytes + excluded.stored_bytes,
+        pending_jobs = au.pending_jobs + excluded.pending_jobs,
+        window_start = CASE WHEN excluded.window_episodes = 0 OR au.window_start > now() - interval '1 minute'
+                            THEN au.window_start ELSE now() END,
+        window_episodes = CASE WHEN excluded.window_episodes = 0 THEN au.window_episodes
+                               WHEN au.window_start > now() - interval '1 minute'
+                               THEN au.window_episodes + excluded.window_episodes
+                               ELSE excluded.window_episodes END
+$$;
+
+COMMENT ON FUNCTION memory._touch_usage(uuid, smallint, bigint, bigint, bigint) IS
+'Private: adds bytes of text, episodes written (in the shard''s one-minute window, which restarts when it is older) and pending jobs to the counter row of an agent''s shard, creating it. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._add_usage(agent uuid, shard_no smallint, bytes bigint, episodes bigint, jobs bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    this_tx xid8 := pg_current_xact_id();
+    -- how many counts this transaction made in place: a hint only (any session may set
+    -- it); whatever it says, every count lands once, in place or in agent_usage_tx
+    hint text := current_setting('memory.usage_counts', true);
+BEGIN
+    IF hint IS DISTINCT FROM this_tx::text || ':2' THEN
+        PERFORM memory._touch_usage(agent, shard_no, bytes, episodes, jobs);
+        PERFORM set_config('memory.usage_counts',
+                           this_tx::text || CASE WHEN hint = this_tx::text || ':1' THEN ':2' ELSE ':1' END, true);
+        RETURN;
+    END IF;
+    -- the first row of (transaction, agent, shard), seq 1, queues the fold at commit
+    INSERT INTO memory.agent_usage_tx (tx, agent_id, shard, seq, stored_bytes, window_episodes, pending_jobs)
+    SELECT this_tx, agent, shard_no, coalesce(p.seq, 0) + 1, coalesce(p.stored_bytes, 0) + bytes,
+           coalesce(p.window_episodes, 0) + episodes, coalesce(p.pending_jobs, 0) + jobs
+    FROM (VALUES (1)) AS one (n)
+    LEFT JOIN LATERAL (
+        SELECT t.seq, t.stored_bytes, t.window_episodes, t.pending_jobs FROM memory.agent_usage_tx AS t
+        WHERE t.tx = this_tx AND t.agent_id = agent AND t.shard = shard_no
+        ORDER BY t.seq DESC
+        LIMIT 1
+    ) AS p ON true;
+END
+$$;
+
+COMMENT ON FUNCTION memory._add_usage(uuid, smallint, bigint, bigint, bigint) IS
+'Private: counts bytes of text, episodes written and pending jobs for an agent in a counter shard (this backend''s: pg_backend_pid() % 16, plus 16 for an embed daemon; memory._usage() looks there): in place (memory._touch_usage) for the transaction''s first two counts, else as a new row of running totals in memory.agent_usage_tx, which memory._fold_usage_tx() adds to the counter row at commit: O(1) per count however long the transaction. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._fold_usage_tx()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    last record;
+BEGIN
+    IF TG_RELID <> 'memory.agent_usage_tx'::regclass THEN
+        RAISE EXCEPTION 'memory._fold_usage_tx() runs only as a trigger of memory.agent_usage_tx'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    SELECT t.stored_bytes, t.window_episodes, t.pending_jobs INTO last
+    FROM memory.agent_usage_tx AS t
+    WHERE t.tx = NEW.tx AND t.agent_id = NEW.agent_id AND t.shard = NEW.shard
+    ORDER BY t.seq DESC
+    LIMIT 1;
+    IF FOUND AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = NEW.agent_id) THEN
+        PERFORM memory._touch_usage(NEW.agent_id, NEW.shard, last.stored_bytes, last.window_episodes, last.pending_jobs);
+    END IF;
+    -- a later count of this transaction (after SET CONSTRAINTS ... IMMEDIATE fired this
+    -- early) starts again at seq 1 and queues its own fold
+    DELETE FROM memory.agent_usage_tx AS t WHERE t.tx = NEW.tx AND t.agent_id = NEW.agent_id AND t.shard = NEW.shard;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._fold_usage_tx() IS
+'Private constraint trigger (AFTER INSERT of a first row, deferred to commit, on memory.agent_usage_tx): adds the transaction''s last running totals for the row''s agent and shard to its counter row in memory.agent_usage (none for an agent that is gone) and deletes the transaction''s rows of that agent and shard. Raises 42501 when fired on any other table.';
+
+-- OR REPLACE does not exist for constraint triggers: created once. Deferred to commit;
+-- a session that makes it fire earlier (SET CONSTRAINTS ALL IMMEDIATE) only folds
+-- earlier, at the end of each statement: nothing is lost.
+DO $fold_trigger$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger AS t
+        WHERE t.tgrelid = 'memory.agent_usage_tx'::regclass AND t.tgname = 'agent_usage_tx_fold'
+    ) THEN
+        CREATE CONSTRAINT TRIGGER agent_usage_tx_fold
+        AFTER INSERT ON memory.agent_usage_tx
+        DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (new.seq = 1) EXECUTE FUNCTION memory._fold_usage_tx();
+    END IF;
+END
+$fold_trigger$;
+
+CREATE OR REPLACE FUNCTION memory._check_quotas(agent uuid, episodes_rate boolean, queued_jobs boolean)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lim record;
+    u record;
+BEGIN
+    SELECT * INTO lim FROM memory._agent_limits(agent);
+    SELECT * INTO u FROM memory._usage(agent);
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
+    IF episodes_rate AND u.window_episodes > lim.max_episodes_per_minute THEN
+        RAISE EXCEPTION 'quota exceeded: episodes per minute'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('%s episodes in the current minute, the quota is %s', u.window_episodes, lim.max_episodes_per_minute),
+                  HINT = 'retry after a minute, or ask an operator to raise max_episodes_per_minute (memory.set_agent_limits)';
+    END IF;
+    IF queued_jobs AND u.pending_jobs > lim.max_queued_jobs THEN
+        RAISE EXCEPTION 'quota exceeded: queued embedding jobs'
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = format('more than %s of this agent''s texts wait to be embedded', lim.max_queued_jobs),
+                  HINT = 'retry when the queue has drained (memory.my_quota() shows it), or ask an operator to raise max_queued_jobs';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_quotas(uuid, boolean, boolean) IS
+'Private: checks an agent''s usage (memory._usage: its counters with the calling transaction''s own counts) against its quotas: stored bytes always, episodes per minute and queued embedding jobs when asked. Raises 53400 (configuration_limit_exceeded, with the figures and a hint) for the first quota crossed.';
 
 -- A dropped agent's counters (memory.agent_usage has no foreign key to memory.agents
 -- since migration 021: see there).
@@ -125,11 +295,16 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
     END IF;
     IF TG_OP = 'INSERT' THEN
-        -- the hot path (remember): new jobs are pending, agents are never daemons
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
-        SELECT n.agent_id, my_shard, count(*) FROM new_jobs AS n WHERE n.state = 'pending'
-        GROUP BY n.agent_id ORDER BY n.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+        -- the owners' enqueue triggers count their new jobs with the text they store,
+        -- in one count (memory._enqueue_new_episodes); every other writer of jobs sets
+        -- this off before inserting, so that a session cannot switch the count off
+        IF current_setting('memory.owner_counts_jobs', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
+        PERFORM memory._add_usage(d.agent_id, my_shard, 0, 0, d.n) FROM (
+            SELECT n.agent_id, count(*) AS n FROM new_jobs AS n WHERE n.state = 'pending'
+            GROUP BY n.agent_id ORDER BY n.agent_id
+        ) AS d;
         RETURN NULL;
     END IF;
     IF pg_catalog.pg_has_role(session_user, 'memory_worker', 'MEMBER') THEN
@@ -137,30 +312,30 @@ BEGIN
     END IF;
     IF TG_OP = 'DELETE' THEN
         -- a dropped agent's counters are gone (memory._delete_agents_usage)
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
-        SELECT o.agent_id, my_shard, -count(*) FROM old_jobs AS o
-        WHERE o.state = 'pending' AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
-        GROUP BY o.agent_id ORDER BY o.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+        PERFORM memory._add_usage(d.agent_id, my_shard, 0, 0, -d.n) FROM (
+            SELECT o.agent_id, count(*) AS n FROM old_jobs AS o
+            WHERE o.state = 'pending' AND EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+            GROUP BY o.agent_id ORDER BY o.agent_id
+        ) AS d;
     ELSE
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, pending_jobs)
-        SELECT d.agent_id, my_shard, sum(d.n) FROM (
-            SELECT n.agent_id, 1 AS n FROM new_jobs AS n WHERE n.state = 'pending'
-            UNION ALL
-            SELECT o.agent_id, -1 FROM old_jobs AS o WHERE o.state = 'pending'
-        ) AS d
-        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = d.agent_id)
-        GROUP BY d.agent_id
-        HAVING sum(d.n) <> 0
-        ORDER BY d.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET pending_jobs = au.pending_jobs + excluded.pending_jobs;
+        PERFORM memory._add_usage(d.agent_id, my_shard, 0, 0, d.n) FROM (
+            SELECT x.agent_id, sum(x.n)::bigint AS n FROM (
+                SELECT n.agent_id, 1 AS n FROM new_jobs AS n WHERE n.state = 'pending'
+                UNION ALL
+                SELECT o.agent_id, -1 FROM old_jobs AS o WHERE o.state = 'pending'
+            ) AS x
+            WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = x.agent_id)
+            GROUP BY x.agent_id
+            HAVING sum(x.n) <> 0
+            ORDER BY x.agent_id
+        ) AS d;
     END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._count_pending_jobs() IS
-'Private trigger (AFTER INSERT, UPDATE and DELETE per statement on memory.embedding_jobs): keeps each agent''s pending-jobs counter in memory.agent_usage (this backend''s shard; 16..31 for the embed daemons) equal to its jobs in state pending. Raises 42501 when fired on any other table.';
+'Private trigger (AFTER INSERT, UPDATE and DELETE per statement on memory.embedding_jobs): keeps each agent''s pending-jobs counter (memory._add_usage: this backend''s shard, 16..31 for the embed daemons) equal to its jobs in state pending; new jobs of the enqueue triggers are counted by those (memory.owner_counts_jobs on). Raises 42501 when fired on any other table.';
 
 -- Filled once, when the triggers are first created (an install, or the upgrade that
 -- applied migration 021): under a lock that stops every change of the queue until this
@@ -216,9 +391,10 @@ $$;
 COMMENT ON FUNCTION memory._refuse_over_stored_bytes(bigint, bigint) IS
 'Private: raises 53400 (quota exceeded: stored bytes, with the figures and a hint) when stored is over quota; else nothing.';
 
--- Counts and checks. One function for the statement triggers (INSERT, DELETE) and the
--- row trigger (a change of the text) of episodes and facts; SECURITY DEFINER (agents
--- cannot write memory.agent_usage), so it refuses to run on any other table.
+-- Counts and checks of deletes and changes of text. Inserts are counted and checked by
+-- the enqueue triggers (memory._enqueue_new_episodes, memory._enqueue_new_facts), with
+-- their new jobs in the same count (migration 023). SECURITY DEFINER (agents cannot
+-- write memory.agent_usage), so it refuses to run on any other table.
 CREATE OR REPLACE FUNCTION memory._count_usage()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -230,8 +406,6 @@ DECLARE
     -- this backend's counter row of each agent: concurrent sessions of one agent rarely
     -- share one, so they do not queue on its lock until their commits
     my_shard smallint := pg_backend_pid() % 16;
-    lim record;
-    u record;
 BEGIN
     IF TG_RELID NOT IN ('memory.episodes'::regclass, 'memory.facts'::regclass) THEN
         RAISE EXCEPTION 'memory._count_usage() runs only as a trigger of memory.episodes and memory.facts'
@@ -241,82 +415,40 @@ BEGIN
         -- the text of one episode or fact changed (a record's fields are looked up when
         -- the statement runs: each table has its own statement)
         IF TG_RELID = 'memory.episodes'::regclass THEN
-            INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-            VALUES (NEW.agent_id, my_shard, octet_length(NEW.content)::bigint - octet_length(OLD.content))
-            ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+            PERFORM memory._add_usage(NEW.agent_id, my_shard, octet_length(NEW.content)::bigint - octet_length(OLD.content), 0, 0);
         ELSE
-            INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-            VALUES (
+            PERFORM memory._add_usage(
                 NEW.agent_id, my_shard,
-                octet_length(NEW.concept)::bigint + octet_length(NEW.statement)
-                - octet_length(OLD.concept) - octet_length(OLD.statement)
-            )
-            ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+                octet_length(NEW.concept)::bigint + octet_length(NEW.statement) - octet_length(OLD.concept) - octet_length(OLD.statement),
+                0, 0
+            );
+        END IF;
+        IF me IS NOT NULL THEN
+            PERFORM memory._check_quotas(me, false, false);
         END IF;
     ELSIF TG_OP = 'DELETE' AND TG_RELID = 'memory.episodes'::regclass THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT o.agent_id, my_shard, -sum(octet_length(o.content)) FROM old_rows AS o
-        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
-        GROUP BY o.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
-        RETURN NULL;
+        PERFORM memory._add_usage(d.agent_id, my_shard, -d.bytes, 0, 0) FROM (
+            SELECT o.agent_id, sum(octet_length(o.content))::bigint AS bytes FROM old_rows AS o
+            WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+            GROUP BY o.agent_id ORDER BY o.agent_id
+        ) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT o.agent_id, my_shard, -sum(octet_length(o.concept) + octet_length(o.statement)) FROM old_rows AS o
-        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
-        GROUP BY o.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
-        RETURN NULL;
-    ELSIF TG_RELID = 'memory.episodes'::regclass THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes, window_start, window_episodes)
-        SELECT n.agent_id, my_shard, sum(octet_length(n.content)), now(), count(*) FROM new_rows AS n GROUP BY n.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE
-        SET stored_bytes = au.stored_bytes + excluded.stored_bytes,
-            window_start = CASE WHEN au.window_start > now() - interval '1 minute' THEN au.window_start ELSE now() END,
-            window_episodes = CASE WHEN au.window_start > now() - interval '1 minute'
-                                   THEN au.window_episodes + excluded.window_episodes
-                                   ELSE excluded.window_episodes END;
-    ELSE
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT n.agent_id, my_shard, sum(octet_length(n.concept) + octet_length(n.statement)) FROM new_rows AS n GROUP BY n.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
-    END IF;
-
-    IF me IS NULL THEN
-        RETURN NULL;  -- operators are counted, never refused
-    END IF;
-    SELECT * INTO lim FROM memory._agent_limits(me);
-    SELECT * INTO u FROM memory._usage(me);
-    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
-    IF TG_LEVEL = 'STATEMENT' AND TG_RELID = 'memory.episodes'::regclass
-       AND u.window_episodes > lim.max_episodes_per_minute THEN
-        RAISE EXCEPTION 'quota exceeded: episodes per minute'
-            USING ERRCODE = 'configuration_limit_exceeded',
-                  DETAIL = format('%s episodes in the current minute, the quota is %s', u.window_episodes, lim.max_episodes_per_minute),
-                  HINT = 'retry after a minute, or ask an operator to raise max_episodes_per_minute (memory.set_agent_limits)';
-    END IF;
-    -- the enqueue triggers (episodes_enqueue_embedding, facts_enqueue_embedding) fire
-    -- before this one (AFTER triggers fire in name order), and the pending-jobs counter
-    -- with them: the new jobs are counted. O(1): the agent's counter shards, not the queue
-    IF TG_LEVEL = 'STATEMENT' THEN
-        IF u.pending_jobs > lim.max_queued_jobs THEN
-            RAISE EXCEPTION 'quota exceeded: queued embedding jobs'
-                USING ERRCODE = 'configuration_limit_exceeded',
-                      DETAIL = format('more than %s of this agent''s texts wait to be embedded', lim.max_queued_jobs),
-                      HINT = 'retry when the queue has drained (memory.my_quota() shows it), or ask an operator to raise max_queued_jobs';
-        END IF;
+        PERFORM memory._add_usage(d.agent_id, my_shard, -d.bytes, 0, 0) FROM (
+            SELECT o.agent_id, sum(octet_length(o.concept) + octet_length(o.statement))::bigint AS bytes FROM old_rows AS o
+            WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+            GROUP BY o.agent_id ORDER BY o.agent_id
+        ) AS d;
     END IF;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION memory._count_usage() IS
-'Private trigger (AFTER INSERT and DELETE per statement, AFTER UPDATE of the text per row, on memory.episodes and memory.facts): counts each agent''s stored bytes and episodes per minute in memory.agent_usage, and for an agent''s session refuses a write that crosses its quotas (stored bytes, episodes per minute, queued embedding jobs) with 53400, undoing the statement. Raises 42501 when fired on any other table.';
+'Private trigger (AFTER DELETE per statement, AFTER UPDATE of the text per row, on memory.episodes and memory.facts): counts each agent''s stored bytes in memory.agent_usage (memory._add_usage), and for an agent''s session refuses a change of text that crosses max_stored_bytes with 53400, undoing the statement. Inserts are counted by the enqueue triggers. Raises 42501 when fired on any other table.';
 
-CREATE OR REPLACE TRIGGER episodes_quota_insert
-AFTER INSERT ON memory.episodes
-REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
+-- the insert triggers of migration 013 (counting moved into the enqueue triggers, 023)
+DROP TRIGGER IF EXISTS episodes_quota_insert ON memory.episodes;
+DROP TRIGGER IF EXISTS facts_quota_insert ON memory.facts;
 
 CREATE OR REPLACE TRIGGER episodes_quota_delete
 AFTER DELETE ON memory.episodes
@@ -328,11 +460,6 @@ AFTER UPDATE OF content ON memory.episodes
 FOR EACH ROW
 WHEN (old.content_sha256 IS DISTINCT FROM new.content_sha256)
 EXECUTE FUNCTION memory._count_usage();
-
-CREATE OR REPLACE TRIGGER facts_quota_insert
-AFTER INSERT ON memory.facts
-REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION memory._count_usage();
 
 CREATE OR REPLACE TRIGGER facts_quota_delete
 AFTER DELETE ON memory.facts
@@ -379,8 +506,6 @@ AS $$
 DECLARE
     me uuid;
     my_shard smallint := pg_backend_pid() % 16;
-    lim record;
-    u record;
 BEGIN
     IF TG_RELID NOT IN ('memory.working_memory'::regclass, 'memory.blocks'::regclass, 'memory.block_history'::regclass) THEN
         RAISE EXCEPTION 'memory._count_other_usage() runs only as a trigger of memory.working_memory, memory.blocks and memory.block_history'
@@ -388,37 +513,35 @@ BEGIN
     END IF;
     -- bytes per agent: + the new rows, - the old rows; none for an agent that is gone.
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT n.agent_id, my_shard, sum(memory._stored_bytes(TG_RELID, n)) FROM new_rows AS n
-        GROUP BY n.agent_id ORDER BY n.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        PERFORM memory._add_usage(d.agent_id, my_shard, d.bytes, 0, 0) FROM (
+            SELECT n.agent_id, sum(memory._stored_bytes(TG_RELID, n))::bigint AS bytes FROM new_rows AS n
+            GROUP BY n.agent_id ORDER BY n.agent_id
+        ) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT o.agent_id, my_shard, -sum(memory._stored_bytes(TG_RELID, o)) FROM old_rows AS o
-        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
-        GROUP BY o.agent_id ORDER BY o.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        PERFORM memory._add_usage(d.agent_id, my_shard, -d.bytes, 0, 0) FROM (
+            SELECT o.agent_id, sum(memory._stored_bytes(TG_RELID, o))::bigint AS bytes FROM old_rows AS o
+            WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = o.agent_id)
+            GROUP BY o.agent_id ORDER BY o.agent_id
+        ) AS d;
         RETURN NULL;
     ELSE
-        INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes)
-        SELECT d.agent_id, my_shard, sum(d.bytes) FROM (
-            SELECT n.agent_id, memory._stored_bytes(TG_RELID, n) AS bytes FROM new_rows AS n
-            UNION ALL
-            SELECT o.agent_id, -memory._stored_bytes(TG_RELID, o) FROM old_rows AS o
-        ) AS d
-        WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = d.agent_id)
-        GROUP BY d.agent_id
-        HAVING sum(d.bytes) <> 0
-        ORDER BY d.agent_id
-        ON CONFLICT (agent_id, shard) DO UPDATE SET stored_bytes = au.stored_bytes + excluded.stored_bytes;
+        PERFORM memory._add_usage(d.agent_id, my_shard, d.bytes, 0, 0) FROM (
+            SELECT x.agent_id, sum(x.bytes)::bigint AS bytes FROM (
+                SELECT n.agent_id, memory._stored_bytes(TG_RELID, n) AS bytes FROM new_rows AS n
+                UNION ALL
+                SELECT o.agent_id, -memory._stored_bytes(TG_RELID, o) FROM old_rows AS o
+            ) AS x
+            WHERE EXISTS (SELECT 1 FROM memory.agents AS a WHERE a.agent_id = x.agent_id)
+            GROUP BY x.agent_id
+            HAVING sum(x.bytes) <> 0
+            ORDER BY x.agent_id
+        ) AS d;
     END IF;
     me := memory.current_agent();
     IF me IS NULL THEN
         RETURN NULL;  -- operators are counted, never refused
     END IF;
-    SELECT * INTO lim FROM memory._agent_limits(me);
-    SELECT * INTO u FROM memory._usage(me);
-    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
+    PERFORM memory._check_quotas(me, false, false);
     RETURN NULL;
 END
 $$;

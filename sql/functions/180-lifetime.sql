@@ -86,6 +86,54 @@ COMMENT ON FUNCTION memory._agent_tables() IS
 'Private: every table of schema memory holding rows of an agent (a uuid column agent_id or *_agent_id, or a foreign key to memory.agents), with that column, in the order drop_agent empties them. Raises nothing.';
 
 -- One batch of at most batch_rows rows of one table: returns how many were removed.
+-- ---------------------------------------------------------------------------
+-- Lock order between deleting a whole agent and the embed daemon. The daemon completing
+-- a batch locks its jobs, then share-locks their episodes and facts (the chunks'
+-- foreign keys); a delete of owners locks the owners, then (the owners' statement
+-- trigger, 172) their jobs. A cascading DELETE FROM memory.agents, which cannot lock
+-- the jobs first, met the daemon the other way round: a deadlock (40P01). One advisory
+-- lock per agent, key (1095192148, hashtext(agent_id)), 1095192148 'AGNT' in ASCII:
+-- memory.complete_embedding_batch tries it SHARED for each agent of its batch before
+-- any row lock, without waiting, and leaves out the jobs of an agent whose lock it did
+-- not get; deleting an agent takes it EXCLUSIVE before its episodes and facts (the row
+-- trigger below; memory._drop_agent_rows per batch). So a deletion waits for the
+-- completions of the agent in flight, and the daemon never waits for a deletion (the
+-- agents row is not in its lock set either): no cycle, however many agents a DELETE
+-- or a batch holds.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._agent_lock_key(agent uuid)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.hashtext(agent::text) $$;
+
+COMMENT ON FUNCTION memory._agent_lock_key(uuid) IS
+'Private: the second half of an agent''s deletion lock, pg_advisory_xact_lock(1095192148, key) (tried shared by the embed daemon completing the agent''s jobs, taken exclusive by the deletion of the agent). Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._lock_agent_for_deletion()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'memory.agents'::regclass THEN
+        RAISE EXCEPTION 'memory._lock_agent_for_deletion() runs only as a trigger of memory.agents'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1095192148, memory._agent_lock_key(OLD.agent_id));
+    RETURN OLD;
+END
+$$;
+
+COMMENT ON FUNCTION memory._lock_agent_for_deletion() IS
+'Private trigger (BEFORE DELETE per row on memory.agents): takes the agent''s deletion lock exclusive before the cascade reaches its episodes and facts, so that the deletion and the embed daemon completing the agent''s jobs never deadlock (it waits for the completions in flight; later ones leave the agent''s jobs out). Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER agents_lock_for_deletion
+BEFORE DELETE ON memory.agents
+FOR EACH ROW EXECUTE FUNCTION memory._lock_agent_for_deletion();
+
 CREATE OR REPLACE FUNCTION memory._drop_agent_rows(agent uuid, tbl regclass, col name, batch_rows integer)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -95,6 +143,10 @@ DECLARE
     ids uuid [];
     n bigint;
 BEGIN
+    IF tbl IN ('memory.episodes'::regclass, 'memory.facts'::regclass) THEN
+        -- the agent's deletion lock (above): no completion of its jobs meanwhile
+        PERFORM pg_advisory_xact_lock(1095192148, memory._agent_lock_key(agent));
+    END IF;
     IF tbl = 'memory.episodes'::regclass THEN
         ids := ARRAY(SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = agent LIMIT batch_rows);
         -- the daemon's lock order: the owners' jobs first, then the owners

@@ -318,6 +318,10 @@ GRANT EXECUTE ON FUNCTION
     memory._count_pending_jobs(), memory._delete_owners_jobs(), memory._count_other_usage(),
     memory._delete_agents_usage(), memory.sweep_orphans()
 TO memory_admin;
+-- The fold of a transaction's running counts at commit (migration 023): a trigger,
+-- SECURITY DEFINER, not for agents.
+REVOKE EXECUTE ON FUNCTION memory._fold_usage_tx() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._fold_usage_tx() TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._bind_agent(text, name) TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory._agent_limits(uuid), memory._queued_jobs(uuid, integer) TO memory_admin;
 GRANT EXECUTE ON FUNCTION
@@ -329,6 +333,7 @@ GRANT EXECUTE ON FUNCTION memory.my_quota() TO memory_agent;
 GRANT SELECT, UPDATE ON memory.quota_settings TO memory_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memory.agent_quotas TO memory_admin;
 GRANT SELECT, UPDATE ON memory.agent_usage TO memory_admin;
+GRANT SELECT ON memory.agent_usage_tx TO memory_admin;
 GRANT SELECT, DELETE ON memory.claim_turns TO memory_admin;
 -- == lifetime: erasure (sql/functions/180-lifetime.sql; migration 015) ==
 -- The trigger recording who asked for a cached query fires inside embed_query (as
@@ -337,6 +342,11 @@ GRANT EXECUTE ON FUNCTION memory._record_query_asker() TO memory_admin;
 -- Operators only: erasing an agent. The procedure commits between the batches of the
 -- SECURITY DEFINER step; agents can call neither.
 GRANT EXECUTE ON FUNCTION memory._drop_agent_batch(text, text, integer) TO memory_admin;
+-- The deletion lock of an agent (180-lifetime.sql): the trigger is SECURITY DEFINER, not
+-- for agents; the daemon's completion takes the lock through the key function.
+REVOKE EXECUTE ON FUNCTION memory._lock_agent_for_deletion() FROM memory_agent;
+GRANT EXECUTE ON FUNCTION memory._lock_agent_for_deletion() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory._agent_lock_key(uuid) TO memory_admin;
 GRANT EXECUTE ON PROCEDURE memory.drop_agent(text, text, integer, jsonb) TO memory_admin;
 GRANT SELECT ON memory.agent_drops, memory.query_embedding_askers TO memory_admin;
 -- The agent's own erasures.

@@ -49,7 +49,7 @@ SELECT memory.release_embedding_batch(
 );
 SELECT is(pg_temp.counted(), pg_temp.queued(), 'a claim then a release leave the counter equal to the queue');
 SELECT cmp_ok(
-    (SELECT sum(u.pending_jobs) FROM memory.agent_usage AS u
+    (SELECT coalesce(sum(u.pending_jobs), 0) FROM memory.agent_usage AS u
      WHERE u.agent_id = (SELECT v FROM ids WHERE k = 'agent') AND u.shard >= 16),
     '<=', 0::numeric,
     'the daemon''s claims count in the daemon shards 16..31 (this superuser session is no worker: none yet)'

@@ -141,7 +141,8 @@ SELECT memory.set_agent_limits('Alpha', max_episodes_per_minute => 1000);
 
 -- stored bytes
 SELECT memory.set_agent_limits('Alpha', max_stored_bytes => (
-    SELECT (sum(stored_bytes) + 50)::bigint FROM memory.agent_usage WHERE agent_id = (SELECT v FROM ids WHERE k = 'alpha agent')
+    -- the counters with this transaction's own counts (migration 023)
+    SELECT (u.stored_bytes + 50)::bigint FROM memory._usage((SELECT v FROM ids WHERE k = 'alpha agent')) AS u
 ));
 SELECT tests.act_as('Alpha');
 SELECT lives_ok($$SELECT memory.remember(repeat('a', 40))$$, 'Alpha stores up to its byte quota');

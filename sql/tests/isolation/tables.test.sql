@@ -142,6 +142,9 @@ DECLARE
     i1 uuid;
     d1 uuid;
 BEGIN
+    -- the agent's first counts in place (memory.agent_usage), the later ones as running
+    -- totals of this transaction (memory.agent_usage_tx, migration 023): rows in both
+    PERFORM set_config('memory.usage_counts', '', true);
     PERFORM tests.act_as(who);
     e1 := memory.remember(m || ' episode one', 0.7, ARRAY['tag-' || m], 'project ' || m, now(),
                           jsonb_build_object('secret', m), 'session-' || m);
