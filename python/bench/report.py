@@ -147,7 +147,7 @@ def search_rows(d: Data) -> list[Row]:
                 bench,
                 f"{measure}, top 10 for an agent holding {s['share']:.0%}, latency",
                 f"p95 {num(got['p95'])} ms (p50 {num(got['p50'])})",
-                f"exact `ORDER BY distance LIMIT 10`, sequential scan: p95 {num(base['p95'])} ms "
+                f"exact `ORDER BY distance LIMIT 10` over the agent's chunks: p95 {num(base['p95'])} ms "
                 f"(p50 {num(base['p50'])})",
                 f"x{got['p95'] / base['p95']:.1f} (p95)",
             )
