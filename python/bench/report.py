@@ -38,6 +38,7 @@ TITLES = {
     "load": "load (pgbench)",
     "fairness": "fairness",
     "erasure": "erasure",
+    "ha": "HA reads",
 }
 EVAL_REPORT = common.REPORTS / "eval-locomo.md"
 README = common.ROOT / "README.md"
