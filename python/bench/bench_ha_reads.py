@@ -26,7 +26,7 @@ import numpy as np
 from soak_ha.stack import HaStack
 
 from bench import common
-from bench.bench_load import run_pgbench
+from bench.bench_load import load_synthetic_agent, run_pgbench
 from bench.bench_search import DIMS, vector_text
 
 log = logging.getLogger("bench.ha")
@@ -53,33 +53,7 @@ def prepare(ha: HaStack, leader: str, episodes: int, seed: int, password: str) -
             " WHERE a.name = %s AND m.is_serving",
             (AGENT,),
         ).fetchone()
-        centroids = rng.normal(size=(400, DIMS)).astype(np.float32)
-        cl = rng.integers(0, 400, size=episodes)
-        vecs = centroids[cl] + rng.normal(scale=0.6, size=(episodes, DIMS)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        vt = vector_text(vecs)
-        ids = [
-            str(x[0])
-            for x in conn.execute(
-                "SELECT gen_random_uuid() FROM generate_series(1, %s)", (episodes,)
-            )
-        ]
-        conn.execute(
-            "SET session_replication_role = replica"
-        )  # no embedding jobs for synthetic rows
-        with conn.cursor() as cur:
-            with cur.copy("COPY memory.episodes (episode_id, agent_id, content) FROM STDIN") as cp:
-                for i in range(episodes):
-                    cp.write_row(
-                        (ids[i], agent, f"stored episode {i} about w{i % 3000} and topic {cl[i]}")
-                    )
-            with cur.copy(
-                "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end,"
-                " content_sha256, embedding) FROM STDIN"
-            ) as cp:
-                for i in range(episodes):
-                    cp.write_row((agent, ids[i], model_id, 0, 0, 10, b"\x00" * 32, vt[i]))
-        conn.execute("RESET session_replication_role")
+        centroids, _ = load_synthetic_agent(conn, agent, model_id, episodes, rng)
         q = centroids[rng.integers(0, 400, size=QUERIES)] + rng.normal(
             scale=0.6, size=(QUERIES, DIMS)
         ).astype(np.float32)

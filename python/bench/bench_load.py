@@ -68,6 +68,38 @@ SCRIPTS = {
 }
 
 
+def load_synthetic_agent(
+    conn: psycopg.Connection, agent: object, model_id: int, episodes: int, rng: np.random.Generator
+) -> tuple[np.ndarray, list[str]]:
+    """Writes `episodes` synthetic episodes of an agent with one chunk each (clustered unit
+    vectors around 400 centroids, written directly, no embedding jobs); returns the
+    centroids and the vectors as text."""
+    centroids = rng.normal(size=(400, DIMS)).astype(np.float32)
+    cl = rng.integers(0, 400, size=episodes)
+    vecs = centroids[cl] + rng.normal(scale=0.6, size=(episodes, DIMS)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vt = vector_text(vecs)
+    ids = [
+        str(x[0])
+        for x in conn.execute("SELECT gen_random_uuid() FROM generate_series(1, %s)", (episodes,))
+    ]
+    conn.execute("SET session_replication_role = replica")  # no embedding jobs for synthetic rows
+    with conn.cursor() as cur:
+        with cur.copy("COPY memory.episodes (episode_id, agent_id, content) FROM STDIN") as cp:
+            for i in range(episodes):
+                cp.write_row(
+                    (ids[i], agent, f"stored episode {i} about w{i % 3000} and topic {cl[i]}")
+                )
+        with cur.copy(
+            "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end,"
+            " content_sha256, embedding) FROM STDIN"
+        ) as cp:
+            for i in range(episodes):
+                cp.write_row((agent, ids[i], model_id, 0, 0, 10, b"\x00" * 32, vt[i]))
+    conn.execute("RESET session_replication_role")
+    return centroids, vt
+
+
 def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -> None:
     rng = np.random.default_rng(seed)
     conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
@@ -96,32 +128,10 @@ def prepare(conn: psycopg.Connection, episodes: int, seed: int, password: str) -
     conn.execute(f'GRANT USAGE ON SCHEMA bench TO "{ROLE}"')
     conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA bench TO "{ROLE}"')
     conn.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA bench TO "{ROLE}"')
-    centroids = rng.normal(size=(400, DIMS)).astype(np.float32)
-    cl = rng.integers(0, 400, size=episodes)
-    vecs = centroids[cl] + rng.normal(scale=0.6, size=(episodes, DIMS)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    vt = vector_text(vecs)
-    conn.execute("SET session_replication_role = replica")  # no embedding jobs for synthetic rows
-    ids = [
-        str(x[0])
-        for x in conn.execute("SELECT gen_random_uuid() FROM generate_series(1, %s)", (episodes,))
-    ]
-    with conn.cursor() as cur:
-        with cur.copy("COPY memory.episodes (episode_id, agent_id, content) FROM STDIN") as cp:
-            for i in range(episodes):
-                cp.write_row(
-                    (ids[i], agent, f"stored episode {i} about w{i % 3000} and topic {cl[i]}")
-                )
-        with cur.copy(
-            "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end,"
-            " content_sha256, embedding) FROM STDIN"
-        ) as cp:
-            for i in range(episodes):
-                cp.write_row((agent, ids[i], model_id, 0, 0, 10, b"\x00" * 32, vt[i]))
-        with cur.copy("COPY bench.plain_vectors (embedding) FROM STDIN") as cp:
-            for v in vt:
-                cp.write_row((v,))
-    conn.execute("RESET session_replication_role")
+    centroids, vt = load_synthetic_agent(conn, agent, model_id, episodes, rng)
+    with conn.cursor() as cur, cur.copy("COPY bench.plain_vectors (embedding) FROM STDIN") as cp:
+        for v in vt:
+            cp.write_row((v,))
     conn.execute("CREATE INDEX ON bench.plain_vectors USING hnsw (embedding vector_cosine_ops)")
     q = centroids[rng.integers(0, 400, size=200)] + rng.normal(scale=0.6, size=(200, DIMS)).astype(
         np.float32
