@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from memory_mcp.db import Database, Settings
@@ -26,7 +27,11 @@ blocks (persona, goals, ...) are who you are: read them with `get_core_blocks` o
 resources memory://core-blocks, change one with `set_core_block` (a block an operator
 made read-only cannot be changed). Before answering, `build_context` gathers what is
 relevant within a token budget. `create_checkpoint` and `list_checkpoints` snapshot your
-identity. Errors are JSON with `error`, `sqlstate` and often a `hint`: nothing was stored.
+identity. Over a lifetime: `forget_session` and `forget_project` delete for good;
+`set_retention_policy` lets a background job remove old or unimportant episodes
+(`list_retention_log` shows what it removed); near-duplicates are merged in the background
+(`list_consolidations`, `undo_consolidation`; `resolve_episode` maps a merged id to the one
+kept). Errors are JSON with `error`, `sqlstate` and often a `hint`: nothing was stored.
 Texts may be in any language (English and Spanish are stemmed for word search)."""
 
 Text = Annotated[str, Field(description="text in any language")]
@@ -326,6 +331,108 @@ def build_server(settings: Settings) -> MCPServer:
         """Your checkpoints, newest first: checkpoint_id, kind, state, identity_hash,
         continuity_score, block_count, created_at, created_by."""
         return {"checkpoints": await db.call("list_checkpoints", {"k": (k, "integer")}, rows="all")}
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    async def forget_session(
+        session_id: Annotated[str, Field(description="the session whose episodes to delete")],
+    ) -> dict[str, Any]:
+        """Delete, for good, every episode of one session with its vectors; returns how
+        many (0 when there were none)."""
+        removed = await db.call("forget_session", {"session_id": (session_id, "text")}, rows="one")
+        return {"removed": removed}
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True))
+    async def forget_project(
+        name: Annotated[str, Field(description="the project to delete with all its episodes")],
+    ) -> dict[str, Any]:
+        """Delete, for good, one project and every episode in it; returns how many
+        episodes. A project that does not exist is an error (P0002)."""
+        removed = await db.call("forget_project", {"name": (name, "text")}, rows="one")
+        return {"removed": removed}
+
+    @server.tool()
+    async def set_retention_policy(
+        max_age: Annotated[
+            str | None, Field(description="remove episodes older than this, e.g. '365 days'")
+        ] = None,
+        max_episodes: Annotated[
+            int | None, Field(description="keep at most this many, the most important")
+        ] = None,
+        importance_floor: Annotated[
+            float | None,
+            Field(description="remove episodes whose importance fell under this (0..1)"),
+        ] = None,
+        protected_tags: Annotated[
+            list[str] | None, Field(description="episodes with any of these tags are never removed")
+        ] = None,
+        decay_half_life: Annotated[
+            str | None, Field(description="importance halves with age at this pace, e.g. '90 days'")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Set (replace) your retention policy; a background job applies it in batches.
+        Omitted rules do not apply. Returns the policy."""
+        return await db.call(
+            "set_retention_policy",
+            {
+                "max_age": (max_age, "interval"),
+                "max_episodes": (max_episodes, "integer"),
+                "importance_floor": (importance_floor, "real"),
+                "protected_tags": (protected_tags, "text[]"),
+                "decay_half_life": (decay_half_life, "interval"),
+            },
+            rows="one",
+        )
+
+    @server.tool()
+    async def clear_retention_policy() -> dict[str, Any]:
+        """Remove your retention policy: nothing is removed by age or importance any more."""
+        return {"cleared": await db.call("clear_retention_policy", {}, rows="one")}
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def list_retention_log(
+        k: Annotated[
+            int | None, Field(description="how many, newest first, 1..1000, default 20")
+        ] = None,
+    ) -> dict[str, Any]:
+        """What retention removed, newest first: episode_id, rule, occurred_at, tags,
+        importance, effective_importance, access_count, removed_at (the text is gone)."""
+        return {"removed": await db.call("list_retention_log", {"k": (k, "integer")}, rows="all")}
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def list_consolidations(
+        k: Annotated[
+            int | None, Field(description="how many, newest first, 1..1000, default 20")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Near-duplicate merges, newest first: consolidation_id, kept_id, merged_id,
+        merged_content, cosine, text_similarity, added_tags, consolidated_at, undone_at."""
+        return {
+            "consolidations": await db.call(
+                "list_consolidations", {"k": (k, "integer")}, rows="all"
+            )
+        }
+
+    @server.tool()
+    async def undo_consolidation(
+        consolidation_id: Annotated[int, Field(description="from list_consolidations")],
+    ) -> dict[str, Any]:
+        """Bring a merged episode back exactly as it was; returns its episode_id."""
+        episode_id = await db.call(
+            "undo_consolidation", {"consolidation_id": (consolidation_id, "bigint")}, rows="one"
+        )
+        return {"episode_id": episode_id}
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def resolve_episode(
+        episode_id: Annotated[str, Field(description="an episode id you hold")],
+    ) -> dict[str, Any]:
+        """The id under which an episode lives now: itself, the episode it was merged into,
+        or null when it is gone."""
+        return {
+            "episode_id": await db.call(
+                "resolve_episode", {"episode_id": (episode_id, "uuid")}, rows="one"
+            )
+        }
 
     @server.resource(
         "memory://core-blocks",

@@ -111,6 +111,8 @@ MODEL_CODES: dict[str, set[str]] = {
     "effective_importance": set(),
     "undo_consolidation": {"22023", "P0002", "55000"},
     "resolve_episode": {"22023"},
+    "list_retention_log": {"22023"},
+    "list_consolidations": {"22023"},
     "text_similarity": set(),
 }
 SIGNATURES = {
@@ -2368,6 +2370,29 @@ def test_resolve_episode(api: Api, which) -> None:
             assert got is not None and got != target
         else:
             assert got is None, "an id that is not the agent's resolves to something"
+
+
+@PROPERTY
+@given(k=ints(1, 1000), which=st.sampled_from(["list_retention_log", "list_consolidations"]))
+def test_lifetime_lists(api: Api, k, which) -> None:
+    """k within 1..1000 lists at most k of the caller's own rows; anything else (NULL too)
+    is refused; nothing stored changes."""
+    me = api.agent_id("Prop")
+    if which == "list_consolidations" and not api.one(
+        "SELECT count(*) FROM memory.consolidations WHERE agent_id = %s", [me]
+    ):
+        planted_merge(api)
+    e = Expect(which)
+    api.int4_in(e, k)
+    if not e.refused_by_type:
+        e.rule(k is None or not 1 <= k <= 1000, "22023", "k outside 1..1000")
+    before = api.fingerprint()
+    rows = api.call(f"SELECT count(*) FROM memory.{which}(%b::integer)", [k], e)
+    if rows is not None:
+        assert 0 <= rows[0][0] <= k
+        if which == "list_consolidations":
+            assert rows[0][0] >= 1, "the planted merge is not listed"
+    assert api.fingerprint() == before
 
 
 @PROPERTY

@@ -31,8 +31,12 @@ TOOLS = {
     "remember", "search_memory", "learn_fact", "invalidate_fact", "search_facts",
     "set_working_memory", "get_working_memory", "clear_working_memory",
     "get_core_blocks", "set_core_block", "build_context", "create_checkpoint",
-    "list_checkpoints",
+    "list_checkpoints", "forget_session", "forget_project", "set_retention_policy",
+    "clear_retention_policy", "list_retention_log", "list_consolidations",
+    "undo_consolidation", "resolve_episode",
 }  # fmt: skip
+# tools without arguments: nothing to get wrong
+NO_ARGUMENTS = {"get_core_blocks", "clear_retention_policy"}
 
 
 @dataclass
@@ -240,6 +244,74 @@ def test_every_tool_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
     anyio.run(scenario)
 
 
+def as_operator(sql: str) -> None:
+    """What a pg_cron job would run (retention, consolidation), run now."""
+    with psycopg.connect(conninfo(), autocommit=True) as su:
+        su.execute(sql)
+
+
+def test_lifetime_tools_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
+    """Forgetting, retention and consolidation through the tools, and B sees none of A's."""
+    a, b = agents["a"], agents["b"]
+
+    async def scenario() -> None:
+        async with session(a) as sa, session(b) as sb:
+            # forget a session and a project, for good
+            for i in range(2):
+                await ok(sa, "remember", content=f"sesión efímera {i}", session_id="s-forget")
+            await ok(sa, "remember", content="a project to drop", project="p-forget")
+            assert (await ok(sb, "forget_session", session_id="s-forget"))["removed"] == 0
+            assert (await ok(sa, "forget_session", session_id="s-forget"))["removed"] == 2
+            assert (await ok(sa, "forget_project", name="p-forget"))["removed"] == 1
+            assert (await err(sa, "forget_project", name="p-forget"))["sqlstate"] == "P0002"
+            assert (await ok(sa, "search_memory", query="efímera project drop", mode="text"))[
+                "episodes"
+            ] == []
+
+            # retention: a policy, the job, the log
+            old = (await ok(sa, "remember", content="an ancient note",
+                            occurred_at="2001-01-01T00:00:00Z"))["episode_id"]  # fmt: skip
+            kept = (await ok(sa, "remember", content="an ancient keepsake", tags=["keep"],
+                             occurred_at="2001-01-01T00:00:00Z"))["episode_id"]  # fmt: skip
+            policy = await ok(
+                sa, "set_retention_policy", max_age="365 days", protected_tags=["keep"]
+            )
+            assert policy["protected_tags"] == ["keep"] and policy["max_episodes"] is None
+            as_operator("SELECT memory.apply_retention()")
+            log = (await ok(sa, "list_retention_log"))["removed"]
+            assert [(r["episode_id"], r["rule"]) for r in log] == [(old, "max_age")]
+            assert (await ok(sa, "resolve_episode", episode_id=old))["episode_id"] is None
+            assert (await ok(sa, "resolve_episode", episode_id=kept))["episode_id"] == kept
+            assert (await ok(sb, "list_retention_log"))["removed"] == []
+            assert (await ok(sb, "clear_retention_policy"))["cleared"] is False
+            assert (await ok(sa, "clear_retention_policy"))["cleared"] is True
+
+            # consolidation: two copies once both are embedded, merged by the job
+            text = "The deploy window is Friday at 18:00, after the freeze."
+            first = (await ok(sa, "remember", content=text, importance=0.4))["episode_id"]
+            second = (await ok(sa, "remember", content=text + "!", importance=0.8))["episode_id"]
+            await wait_embedded(sa, "when can we deploy?", first)
+            await wait_embedded(sa, "when can we deploy?", second)
+            # the job's batch for A alone, at run_consolidation's default thresholds
+            as_operator(f"SELECT memory._consolidation_batch('{a.agent_id}', 200, 0.71, 0.70, '0')")
+            merges = (await ok(sa, "list_consolidations"))["consolidations"]
+            assert [(m["kept_id"], m["merged_id"]) for m in merges] == [(second, first)]
+            assert merges[0]["merged_content"] == text
+            assert (await ok(sa, "resolve_episode", episode_id=first))["episode_id"] == second
+            assert (await ok(sb, "list_consolidations"))["consolidations"] == []
+            assert (await ok(sb, "resolve_episode", episode_id=first))["episode_id"] is None
+            cid = merges[0]["consolidation_id"]
+            assert (await err(sb, "undo_consolidation", consolidation_id=cid))[
+                "sqlstate"
+            ] == "P0002"
+            assert (await ok(sa, "undo_consolidation", consolidation_id=cid))["episode_id"] == first
+            assert (await ok(sa, "resolve_episode", episode_id=first))["episode_id"] == first
+            again = await err(sa, "undo_consolidation", consolidation_id=cid)
+            assert again["sqlstate"] == "55000"
+
+    anyio.run(scenario)
+
+
 BAD_INPUT = [
     # (tool, arguments, SQLSTATE or None when the JSON schema refuses it)
     ("remember", {"content": ""}, "22023"),
@@ -263,6 +335,15 @@ BAD_INPUT = [
     ("build_context", {"query": "x", "token_budget": 0}, "22023"),
     ("create_checkpoint", {"kind": "auto"}, "22023"),
     ("list_checkpoints", {"k": 0}, "22023"),
+    ("forget_session", {"session_id": ""}, "22023"),
+    ("forget_project", {"name": "no-such-project"}, "P0002"),
+    ("set_retention_policy", {"max_episodes": 0}, "22023"),
+    ("set_retention_policy", {"importance_floor": 2}, "22003"),
+    ("set_retention_policy", {"max_age": "-1 day"}, "22023"),
+    ("list_retention_log", {"k": 0}, "22023"),
+    ("list_consolidations", {"k": 1001}, "22023"),
+    ("undo_consolidation", {"consolidation_id": -1}, "P0002"),
+    ("resolve_episode", {"episode_id": "not-a-uuid"}, "22P02"),
 ]
 
 
@@ -284,7 +365,7 @@ def test_bad_input_gives_sqlstate_and_hint_and_stores_nothing(agents: dict[str, 
                         assert e.get("hint"), (tool, args, e)  # the function's HINT comes through
             # get_core_blocks takes no argument (extra ones are ignored); its resource
             # refuses a label the agent does not have
-            assert seen_tools == TOOLS - {"get_core_blocks"}
+            assert seen_tools == TOOLS - NO_ARGUMENTS
             with pytest.raises(Exception, match="no core block"):
                 await s.read_resource("memory://core-blocks/no-such-block")
             assert counts(a) == before

@@ -129,6 +129,26 @@ $$;
 COMMENT ON FUNCTION memory._check_time(text, timestamptz) IS
 'Private: NULL becomes now(); raises 22008 for infinity.';
 
+CREATE OR REPLACE FUNCTION memory._check_count(arg_name text, val integer, lo integer, hi integer)
+RETURNS integer
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL OR val NOT BETWEEN lo AND hi THEN
+        RAISE EXCEPTION '% must be between % and %', arg_name, lo, hi
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got %s', coalesce(val::text, 'NULL')),
+                  HINT = 'leave it out for the default';
+    END IF;
+    RETURN val;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_count(text, integer, integer, integer) IS
+'Private: returns val when it is within lo..hi; raises 22023 (NULL or outside) naming arg_name.';
+
 -- Two helpers live in migration 002 because table constraints use them; their comments
 -- live here, with the other validation helpers.
 COMMENT ON FUNCTION memory._sha256(text) IS

@@ -561,12 +561,7 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
 BEGIN
-    IF list_checkpoints.k IS NULL OR list_checkpoints.k NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'k must be between 1 and 1000'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', coalesce(list_checkpoints.k::text, 'NULL')),
-                  HINT = 'omit k for the newest 20 checkpoints';
-    END IF;
+    PERFORM memory._check_count('k', list_checkpoints.k, 1, 1000);
     RETURN QUERY
     SELECT c.checkpoint_id, c.kind, c.state, c.identity_hash, c.continuity_score,
            jsonb_array_length(c.blocks), c.created_at, c.created_by

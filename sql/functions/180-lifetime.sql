@@ -191,25 +191,6 @@ $$;
 COMMENT ON FUNCTION memory._drop_agent_rows(uuid, regclass, name, integer) IS
 'Private (drop_agent): removes at most batch_rows rows of the agent from one table (episodes and facts with their jobs locked first, their chunks, vectors and jobs by cascade; cached queries only this agent asked for with its askers'' rows). Returns the rows removed. Raises nothing of its own.';
 
--- Private: a count argument within lo..hi (batch sizes and the like), else 22023.
-CREATE OR REPLACE FUNCTION memory._check_count(arg_name text, val integer, lo integer, hi integer)
-RETURNS integer
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF val IS NULL OR val NOT BETWEEN lo AND hi THEN
-        RAISE EXCEPTION '% must be between % and %', arg_name, lo, hi
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'leave it out for the default';
-    END IF;
-    RETURN val;
-END
-$$;
-
-COMMENT ON FUNCTION memory._check_count(text, integer, integer, integer) IS
-'Private: returns val when it is within lo..hi; raises 22023 (NULL or outside) naming arg_name.';
-
 -- ---------------------------------------------------------------------------
 -- drop_agent: one batch per call of the SECURITY DEFINER step; the procedure commits
 -- between batches (a function cannot), so no batch holds its locks for long.
@@ -645,3 +626,36 @@ $$;
 
 COMMENT ON FUNCTION memory._retention_batch(uuid, integer) IS
 'Private (memory-retention): applies one batch of an agent''s policy: the first rule with work (max_age, then importance_floor, then max_episodes) removes at most batch_rows episodes not carrying a protected tag, each logged in memory.retention_log. Returns how many. Raises nothing of its own.';
+
+CREATE OR REPLACE FUNCTION memory.list_retention_log(k integer DEFAULT 20)
+RETURNS TABLE (
+    log_id bigint,
+    episode_id uuid,
+    rule text,
+    occurred_at timestamptz,
+    tags text [],
+    importance real,
+    effective_importance real,
+    access_count integer,
+    removed_at timestamptz
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    PERFORM memory._check_count('k', k, 1, 1000);
+    RETURN QUERY
+    SELECT l.log_id, l.episode_id, l.rule, l.occurred_at, l.tags, l.importance, l.effective_importance,
+           l.access_count, l.removed_at
+    FROM memory.retention_log AS l
+    WHERE l.agent_id = me
+    ORDER BY l.removed_at DESC, l.log_id DESC
+    LIMIT k;
+END
+$$;
+
+COMMENT ON FUNCTION memory.list_retention_log(integer) IS
+'What the memory-retention job removed of the current agent''s episodes, newest first, at most k (1..1000, default 20): the episode''s id, the rule (max_age, importance_floor, max_episodes), its time, tags, importance and effective importance, access count, and when (no text: it is gone). Raises 42501 (not an agent), 22023 (k NULL or outside 1..1000).';

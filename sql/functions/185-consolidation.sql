@@ -455,3 +455,36 @@ $$;
 
 COMMENT ON FUNCTION memory._export_episodes(uuid) IS
 'Private (export_agent): the agent''s episodes and the copies consolidation merged (live merges, as the episodes they were, fts left NULL). Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory.list_consolidations(k integer DEFAULT 20)
+RETURNS TABLE (
+    consolidation_id bigint,
+    kept_id uuid,
+    merged_id uuid,
+    merged_content text,
+    cosine real,
+    text_similarity real,
+    added_tags text [],
+    consolidated_at timestamptz,
+    undone_at timestamptz
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := memory._require_agent();
+BEGIN
+    PERFORM memory._check_count('k', k, 1, 1000);
+    RETURN QUERY
+    SELECT x.consolidation_id, x.kept_id, x.merged_id, x.merged_episode ->> 'content', x.cosine,
+           x.text_similarity, x.added_tags, x.consolidated_at, x.undone_at
+    FROM memory.consolidations AS x
+    WHERE x.agent_id = me
+    ORDER BY x.consolidated_at DESC, x.consolidation_id DESC
+    LIMIT k;
+END
+$$;
+
+COMMENT ON FUNCTION memory.list_consolidations(integer) IS
+'The current agent''s near-duplicate merges, newest first, at most k (1..1000, default 20): the kept and the merged episode''s ids, the merged copy''s text (NULL once undone: the episode is back), the similarities, the tags the kept one gained, when merged and when undone. memory.undo_consolidation(consolidation_id) undoes one. Raises 42501 (not an agent), 22023 (k NULL or outside 1..1000).';

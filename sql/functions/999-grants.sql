@@ -73,7 +73,8 @@ TO memory_admin;
 -- == validation helpers (called inside the API functions, as the caller) ==
 GRANT EXECUTE ON FUNCTION
     memory._check_unit_interval(text, real), memory._check_text(text, text, integer),
-    memory._check_tags(text[]), memory._check_object(text, jsonb), memory._check_time(text, timestamptz)
+    memory._check_tags(text[]), memory._check_object(text, jsonb), memory._check_time(text, timestamptz),
+    memory._check_count(text, integer, integer, integer)
 TO memory_agent, memory_admin;
 
 -- == idempotency keys (remember, learn_fact, set_working_memory) ==
@@ -364,6 +365,7 @@ GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent,
 -- == lifetime: consolidation of near-duplicates (migration 022) ==
 GRANT EXECUTE ON FUNCTION memory.text_similarity(text, text) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.undo_consolidation(bigint), memory.resolve_episode(uuid) TO memory_agent;
+GRANT EXECUTE ON FUNCTION memory.list_retention_log(integer), memory.list_consolidations(integer) TO memory_agent;
 -- update_episode (SECURITY INVOKER) names the kept episode of a merged id
 GRANT EXECUTE ON FUNCTION memory._raise_episode_not_found(uuid, uuid, text) TO memory_agent;
 GRANT EXECUTE ON FUNCTION memory.run_consolidation(integer, integer, real, real, interval) TO memory_admin;

@@ -4,7 +4,7 @@
 -- the episode back exactly and the pair is not merged again, forget_session takes the
 -- session's merged copies, isolation, bad input.
 BEGIN;
-SELECT plan(42);
+SELECT plan(48);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -132,10 +132,20 @@ SELECT throws_ok(
     'P0002', 'episode was merged into another by consolidation', 'so does update'
 );
 SELECT is((SELECT count(*) FROM memory.consolidations), 2::bigint, 'Alpha reads its two consolidations');
+SELECT is(
+    (SELECT l.kept_id::text || ' ' || l.merged_content FROM memory.list_consolidations() AS l
+     WHERE l.merged_id = (SELECT id FROM ids WHERE name = 'orig')),
+    (SELECT (SELECT id FROM ids WHERE name = 'dup')::text || ' ' || (row ->> 'content') FROM snap WHERE name = 'orig'),
+    'list_consolidations shows the merge: the kept id and the merged copy''s text'
+);
+SELECT is((SELECT count(*) FROM memory.list_consolidations(k => 1)), 1::bigint, 'k limits the list');
+SELECT throws_ok($$ SELECT * FROM memory.list_consolidations(k => 1001) $$, '22023', 'k must be between 1 and 1000',
+                 'list_consolidations refuses k 1001');
 
 -- ---------------------------------------------------------------- isolation
 SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.consolidations), 0::bigint, 'Beta sees none of Alpha''s consolidations');
+SELECT is((SELECT count(*) FROM memory.list_consolidations(1000)), 0::bigint, 'nor through list_consolidations');
 SELECT is(memory.resolve_episode((SELECT id FROM ids WHERE name = 'orig')), NULL::uuid,
           'Alpha''s merged id resolves to nothing for Beta');
 SELECT throws_ok(
@@ -173,6 +183,11 @@ SELECT throws_ok(
            (SELECT consolidation_id FROM memory.consolidations WHERE merged_id = (SELECT id FROM ids WHERE name = 'orig'))),
     '55000', 'consolidation already undone', 'a second undo is refused'
 );
+SELECT is(
+    (SELECT l.undone_at IS NOT NULL AND l.merged_content IS NULL FROM memory.list_consolidations() AS l
+     WHERE l.merged_id = (SELECT id FROM ids WHERE name = 'orig')),
+    true, 'list_consolidations shows the undone merge with undone_at and no copy'
+);
 RESET SESSION AUTHORIZATION;
 SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1, 2])) FROM ids WHERE name = 'orig';
 SELECT is(
@@ -202,6 +217,7 @@ SELECT throws_ok('SELECT memory.run_consolidation(min_cosine => 2)', '22023',
 SELECT throws_ok($$SELECT memory.run_consolidation(min_age => '-1 second')$$, '22023',
                  'min_age must be a finite interval of 0 or more', 'a negative min_age');
 SELECT throws_ok('SELECT memory.undo_consolidation(1)', '42501', NULL, 'undo needs an agent');
+SELECT throws_ok('SELECT * FROM memory.list_consolidations()', '42501', NULL, 'list_consolidations needs an agent');
 
 SELECT * FROM finish();
 ROLLBACK;

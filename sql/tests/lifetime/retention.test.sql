@@ -2,7 +2,7 @@
 -- tags are never removed, the agent reads its own log only, policies are the agent's own
 -- or an operator's; effective importance is bounded and monotone; bad input.
 BEGIN;
-SELECT plan(36);
+SELECT plan(42);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -134,8 +134,24 @@ SELECT is(memory.apply_retention(), 0, 'a second run finds nothing to do');
 
 SELECT tests.act_as('Alpha');
 SELECT is((SELECT count(*) FROM memory.retention_log), 6::bigint, 'Alpha reads its own log');
+SELECT is(
+    ARRAY(SELECT i.name || ':' || l.rule FROM memory.list_retention_log() AS l JOIN ids AS i ON i.id = l.episode_id
+          ORDER BY 1),
+    ARRAY['decayed:importance_floor', 'low:importance_floor', 'n1:max_episodes', 'n2:max_episodes',
+          'old:max_age', 'used:max_episodes'],
+    'list_retention_log lists Alpha''s six removals with their rules'
+);
+SELECT is((SELECT count(*) FROM memory.list_retention_log(k => 2)), 2::bigint, 'k limits the list');
+SELECT throws_ok($$ SELECT * FROM memory.list_retention_log(k => 0) $$, '22023', 'k must be between 1 and 1000',
+                 'list_retention_log refuses k 0');
+SELECT throws_ok($$ SELECT * FROM memory.list_retention_log(k => NULL) $$, '22023', 'k must be between 1 and 1000',
+                 'list_retention_log refuses k NULL');
 SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.retention_log), 0::bigint, 'Beta sees none of Alpha''s log');
+SELECT is((SELECT count(*) FROM memory.list_retention_log(1000)), 0::bigint, 'nor through list_retention_log');
+RESET SESSION AUTHORIZATION;
+SELECT throws_ok($$ SELECT * FROM memory.list_retention_log() $$, '42501', NULL, 'list_retention_log needs an agent');
+SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.retention_policies), 0::bigint, 'nor Alpha''s policy');
 SELECT tests.act_as('Alpha');
 SELECT is(memory.clear_retention_policy(), true, 'clear_retention_policy removes the policy');
