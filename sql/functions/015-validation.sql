@@ -149,6 +149,97 @@ $$;
 COMMENT ON FUNCTION memory._check_count(text, integer, integer, integer) IS
 'Private: returns val when it is within lo..hi; raises 22023 (NULL or outside) naming arg_name.';
 
+-- The checks below pass a NULL (the caller decides whether NULL is allowed: with
+-- memory._check_not_null first when it is not).
+CREATE OR REPLACE FUNCTION memory._check_not_null(arg_name text, val anyelement, hint text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL THEN
+        RAISE EXCEPTION '% must not be null', arg_name USING ERRCODE = 'null_value_not_allowed', HINT = hint;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_not_null(text, anyelement, text) IS
+'Private: raises 22004 naming arg_name, with hint, when val is NULL.';
+
+CREATE OR REPLACE FUNCTION memory._check_pattern(arg_name text, val text, pattern text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val !~ pattern THEN
+        RAISE EXCEPTION 'invalid %', arg_name
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(quote_literal(val), 80)), HINT = hint;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_pattern(text, text, text, text) IS
+'Private: raises 22023 "invalid <arg_name>", with hint, when val does not match the regular expression pattern; NULL passes.';
+
+CREATE OR REPLACE FUNCTION memory._check_length(arg_name text, val text, max_chars integer, hint text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF char_length(val) > max_chars THEN
+        RAISE EXCEPTION '% is too long', arg_name
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('%s characters, at most %s are accepted', char_length(val), max_chars),
+                  HINT = hint;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_length(text, text, integer, text) IS
+'Private: raises 22001 naming arg_name, with hint, when val has more than max_chars characters; NULL passes.';
+
+CREATE OR REPLACE FUNCTION memory._check_json(arg_name text, val jsonb, max_bytes integer, hint text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- measured as text: pg_column_size would measure a compressed value read from a table
+    IF octet_length(val::text) > max_bytes THEN
+        RAISE EXCEPTION '% is too large', arg_name
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = format('%s bytes of JSON text, at most %s', octet_length(val::text), max_bytes),
+                  HINT = hint;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_json(text, jsonb, integer, text) IS
+'Private: raises 54000 naming arg_name, with hint, when the JSON text of val is over max_bytes bytes; NULL passes.';
+
+CREATE OR REPLACE FUNCTION memory._check_json_object(arg_name text, val jsonb, hint text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF jsonb_typeof(val) <> 'object' THEN
+        RAISE EXCEPTION '% must be a JSON object', arg_name
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got a JSON %s', jsonb_typeof(val)), HINT = hint;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._check_json_object(text, jsonb, text) IS
+'Private: raises 22023 naming arg_name, with hint, when val is not a JSON object; NULL passes.';
+
 -- Two helpers live in migration 002 because table constraints use them; their comments
 -- live here, with the other validation helpers.
 COMMENT ON FUNCTION memory._sha256(text) IS

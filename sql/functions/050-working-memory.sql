@@ -45,22 +45,11 @@ BEGIN
     IF id IS NOT NULL THEN
         RETURN id;
     END IF;
-    IF context_type IS NULL OR context_type !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' THEN
-        RAISE EXCEPTION 'invalid context_type'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'a context_type is 1-100 letters, digits, _, . or -, e.g. conversation, task';
-    END IF;
-    IF content IS NULL THEN
-        RAISE EXCEPTION 'content must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass a jsonb value, e.g. ''{"text": "..."}''';
-    END IF;
-    -- measured as text: pg_column_size would measure a compressed value read from a table
-    IF octet_length(content::text) > 1048576 THEN
-        RAISE EXCEPTION 'content is too large'
-            USING ERRCODE = 'program_limit_exceeded',
-                  DETAIL = format('%s bytes of JSON text, at most 1 MiB', octet_length(content::text)),
-                  HINT = 'working memory is for small, current context; store large texts with remember()';
-    END IF;
+    PERFORM memory._check_pattern('context_type', coalesce(context_type, ''), '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$',
+                                  'a context_type is 1-100 letters, digits, _, . or -, e.g. conversation, task');
+    PERFORM memory._check_not_null('content', content, 'pass a jsonb value, e.g. ''{"text": "..."}''');
+    PERFORM memory._check_json('content', content, 1048576,
+                               'working memory is for small, current context; store large texts with remember()');
     ttl := coalesce(ttl, '24 hours');
     -- Intervals compare with 30-day months, but an item lives until now + ttl: with
     -- months and days of opposite signs ('-1 month 30 days') that moment can be in the

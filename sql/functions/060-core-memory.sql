@@ -222,17 +222,9 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF label IS NULL THEN
-        RAISE EXCEPTION 'label must not be null'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'a label is a lower-case letter followed by up to 62 lower-case letters, digits or _ (e.g. persona)';
-    END IF;
-    IF label !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid block label'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', left(quote_literal(label), 80)),
-                  HINT = 'a label is a lower-case letter followed by up to 62 lower-case letters, digits or _ (e.g. persona)';
-    END IF;
+    PERFORM memory._check_not_null('label', label, 'a label is a lower-case letter followed by up to 62 lower-case letters, digits or _ (e.g. persona)');
+    PERFORM memory._check_pattern('label', label, '^[a-z][a-z0-9_]{0,62}$',
+                                  'a label is a lower-case letter followed by up to 62 lower-case letters, digits or _ (e.g. persona)');
 END
 $$;
 
@@ -256,32 +248,16 @@ DECLARE
     new_version integer;
 BEGIN
     PERFORM memory._check_block_label(set_block.label);
-    IF set_block.value IS NULL THEN
-        RAISE EXCEPTION 'value must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass the block''s text; an empty string is allowed';
-    END IF;
-    IF set_block.char_limit IS NULL OR set_block.char_limit NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'char_limit must be between 1 and 100000'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', coalesce(set_block.char_limit::text, 'NULL')),
-                  HINT = 'omit char_limit for the default of 5000 characters';
-    END IF;
-    IF set_block.read_only IS NULL THEN
-        RAISE EXCEPTION 'read_only must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass true or false, or omit it (false)';
-    END IF;
+    PERFORM memory._check_not_null('value', set_block.value, 'pass the block''s text; an empty string is allowed');
+    PERFORM memory._check_count('char_limit', set_block.char_limit, 1, 100000);
+    PERFORM memory._check_not_null('read_only', set_block.read_only, 'pass true or false, or omit it (false)');
     IF char_length(set_block.value) > set_block.char_limit THEN
         RAISE EXCEPTION 'value of block % exceeds its char_limit', set_block.label
             USING ERRCODE = 'string_data_right_truncation',
                   DETAIL = format('the value has %s characters, the limit is %s', char_length(set_block.value), set_block.char_limit),
                   HINT = 'shorten the value, or pass a larger char_limit (at most 100000); nothing is truncated';
     END IF;
-    IF char_length(set_block.description) > 2000 THEN
-        RAISE EXCEPTION 'description of block % exceeds 2000 characters', set_block.label
-            USING ERRCODE = 'string_data_right_truncation',
-                  DETAIL = format('the description has %s characters', char_length(set_block.description)),
-                  HINT = 'shorten the description';
-    END IF;
+    PERFORM memory._check_length('description', set_block.description, 2000, 'shorten the description');
 
     -- Upsert; the triggers set the version, refuse a change of a read-only block
     -- (42501) and skip an update that changes nothing (then no row comes back).
@@ -393,31 +369,17 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
 BEGIN
-    IF create_checkpoint.kind IS NULL OR create_checkpoint.state IS NULL THEN
-        RAISE EXCEPTION 'kind and state must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'omit them for kind ''manual'' and an empty state';
-    END IF;
-    IF create_checkpoint.kind !~ '^[a-z][a-z0-9_]{0,49}$' THEN
-        RAISE EXCEPTION 'invalid checkpoint kind'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', left(quote_literal(create_checkpoint.kind), 80)),
-                  HINT = 'a kind is a lower-case letter followed by up to 49 lower-case letters, digits or _ (e.g. manual)';
-    END IF;
+    PERFORM memory._check_not_null('kind', create_checkpoint.kind, 'omit it for kind ''manual''');
+    PERFORM memory._check_not_null('state', create_checkpoint.state, 'omit it for an empty state');
+    PERFORM memory._check_pattern('kind', create_checkpoint.kind, '^[a-z][a-z0-9_]{0,49}$',
+                                  'a kind is a lower-case letter followed by up to 49 lower-case letters, digits or _ (e.g. manual)');
     IF create_checkpoint.kind IN ('auto', 'pre_restore', 'restored') THEN
         RAISE EXCEPTION 'checkpoint kind % is reserved', create_checkpoint.kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'auto, pre_restore and restored are written by the system; use another kind such as manual';
     END IF;
-    IF jsonb_typeof(create_checkpoint.state) <> 'object' THEN
-        RAISE EXCEPTION 'state must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got a JSON %s', jsonb_typeof(create_checkpoint.state)),
-                  HINT = 'wrap the value in an object, e.g. {"note": ...}';
-    END IF;
-    IF octet_length(create_checkpoint.state::text) > 1048576 THEN
-        RAISE EXCEPTION 'state exceeds 1 MB'
-            USING ERRCODE = 'program_limit_exceeded', HINT = 'keep large material in episodes and reference it';
-    END IF;
+    PERFORM memory._check_json_object('state', create_checkpoint.state, 'wrap the value in an object, e.g. {"note": ...}');
+    PERFORM memory._check_json('state', create_checkpoint.state, 1048576, 'keep large material in episodes and reference it');
     PERFORM memory._lock_identity(me);
     RETURN memory._take_checkpoint(me, create_checkpoint.kind, create_checkpoint.state, NULL);
 END
@@ -592,23 +554,11 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
 BEGIN
-    IF char_length(heartbeat.focus) > 10000 THEN
-        RAISE EXCEPTION 'focus exceeds 10000 characters'
-            USING ERRCODE = 'string_data_right_truncation',
-                  DETAIL = format('got %s characters', char_length(heartbeat.focus)),
-                  HINT = 'summarise the focus; keep details in working memory or episodes';
-    END IF;
-    IF jsonb_typeof(heartbeat.emotional_vector) <> 'object' THEN
-        RAISE EXCEPTION 'emotional_vector must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got a JSON %s', jsonb_typeof(heartbeat.emotional_vector)),
-                  HINT = 'e.g. {"curiosity": 0.8, "calm": 0.6}; NULL keeps the current one';
-    END IF;
-    IF octet_length(heartbeat.working_context::text) > 1048576 THEN
-        RAISE EXCEPTION 'working_context exceeds 1 MB'
-            USING ERRCODE = 'program_limit_exceeded',
-                  HINT = 'keep large material in working memory or episodes and reference it';
-    END IF;
+    PERFORM memory._check_length('focus', heartbeat.focus, 10000, 'summarise the focus; keep details in working memory or episodes');
+    PERFORM memory._check_json_object('emotional_vector', heartbeat.emotional_vector,
+                                      'e.g. {"curiosity": 0.8, "calm": 0.6}; NULL keeps the current one');
+    PERFORM memory._check_json('working_context', heartbeat.working_context, 1048576,
+                               'keep large material in working memory or episodes and reference it');
     INSERT INTO memory.agent_state AS s (agent_id, current_focus, emotional_vector, working_context, last_heartbeat, updated_at)
     VALUES (me, heartbeat.focus, heartbeat.emotional_vector, heartbeat.working_context, now(), now())
     ON CONFLICT (agent_id) DO UPDATE

@@ -51,37 +51,20 @@ DECLARE
     me uuid := memory._require_agent();
     the_id uuid;
 BEGIN
-    IF register_instance.name IS NULL OR register_instance.instance_type IS NULL OR register_instance.capabilities IS NULL THEN
-        RAISE EXCEPTION 'name, instance_type and capabilities must not be null'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'omit instance_type and capabilities for primary and {}';
-    END IF;
-    IF register_instance.name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$' THEN
-        RAISE EXCEPTION 'invalid instance name'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', left(quote_literal(register_instance.name), 80)),
-                  HINT = 'a letter or digit followed by up to 99 letters, digits, _ . : or - (e.g. nexus-terminal-1)';
-    END IF;
+    PERFORM memory._check_not_null('name', register_instance.name, 'name the instance, e.g. nexus-terminal-1');
+    PERFORM memory._check_not_null('instance_type', register_instance.instance_type, 'omit it for primary');
+    PERFORM memory._check_not_null('capabilities', register_instance.capabilities, 'omit it for {}');
+    PERFORM memory._check_pattern('name', register_instance.name, '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$',
+                                  'a letter or digit followed by up to 99 letters, digits, _ . : or - (e.g. nexus-terminal-1)');
     IF register_instance.instance_type NOT IN ('primary', 'worker', 'specialized', 'replica') THEN
         RAISE EXCEPTION 'unknown instance_type'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('got %s', left(quote_literal(register_instance.instance_type), 80)),
                   HINT = 'one of primary, worker, specialized, replica';
     END IF;
-    IF char_length(register_instance.location) > 200 THEN
-        RAISE EXCEPTION 'location exceeds 200 characters'
-            USING ERRCODE = 'string_data_right_truncation', HINT = 'shorten the location';
-    END IF;
-    IF jsonb_typeof(register_instance.capabilities) <> 'object' THEN
-        RAISE EXCEPTION 'capabilities must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got a JSON %s', jsonb_typeof(register_instance.capabilities)),
-                  HINT = 'e.g. {"gpu": false, "tools": ["psql"]}';
-    END IF;
-    IF octet_length(register_instance.capabilities::text) > 65536 THEN
-        RAISE EXCEPTION 'capabilities exceed 64 kB'
-            USING ERRCODE = 'program_limit_exceeded', HINT = 'describe capabilities briefly';
-    END IF;
+    PERFORM memory._check_length('location', register_instance.location, 200, 'shorten the location');
+    PERFORM memory._check_json_object('capabilities', register_instance.capabilities, 'e.g. {"gpu": false, "tools": ["psql"]}');
+    PERFORM memory._check_json('capabilities', register_instance.capabilities, 65536, 'describe capabilities briefly');
     -- Re-registering a name (an instance that restarts) keeps its id and revives it.
     INSERT INTO memory.instances AS i (agent_id, name, instance_type, location, capabilities, status, last_heartbeat)
     VALUES (me, register_instance.name, register_instance.instance_type, register_instance.location,
@@ -108,10 +91,7 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
 BEGIN
-    IF instance_heartbeat.instance_id IS NULL THEN
-        RAISE EXCEPTION 'instance_id must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass the id register_instance returned';
-    END IF;
+    PERFORM memory._check_not_null('instance_id', instance_heartbeat.instance_id, 'pass the id register_instance returned');
     -- An offline instance that beats again is active again; standby stays standby.
     UPDATE memory.instances AS i
     SET last_heartbeat = now(),
@@ -138,22 +118,14 @@ DECLARE
     me uuid := memory._require_agent();
     new_id uuid;
 BEGIN
-    IF propose_decision.topic IS NULL OR propose_decision.proposal IS NULL THEN
-        RAISE EXCEPTION 'topic and proposal must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass a topic and a JSON proposal, e.g. {"action": "..."}';
-    END IF;
+    PERFORM memory._check_not_null('topic', propose_decision.topic, 'say in a few words what is to be decided');
+    PERFORM memory._check_not_null('proposal', propose_decision.proposal, 'pass a JSON proposal, e.g. {"action": "..."}');
+    PERFORM memory._check_length('topic', propose_decision.topic, 1000, 'put the details in proposal');
     IF propose_decision.topic !~ '\S' THEN
         RAISE EXCEPTION 'topic must not be blank'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'say in a few words what is to be decided';
     END IF;
-    IF char_length(propose_decision.topic) > 1000 THEN
-        RAISE EXCEPTION 'topic exceeds 1000 characters'
-            USING ERRCODE = 'string_data_right_truncation', HINT = 'put the details in proposal';
-    END IF;
-    IF octet_length(propose_decision.proposal::text) > 1048576 THEN
-        RAISE EXCEPTION 'proposal exceeds 1 MB'
-            USING ERRCODE = 'program_limit_exceeded', HINT = 'reference large material instead of embedding it';
-    END IF;
+    PERFORM memory._check_json('proposal', propose_decision.proposal, 1048576, 'reference large material instead of embedding it');
     INSERT INTO memory.decisions (agent_id, topic, proposal, electorate)
     VALUES (
         me, propose_decision.topic, propose_decision.proposal,
@@ -183,10 +155,9 @@ DECLARE
     n_no integer;
     new_status text;
 BEGIN
-    IF vote.decision_id IS NULL OR vote.instance_id IS NULL OR vote.approve IS NULL THEN
-        RAISE EXCEPTION 'decision_id, instance_id and approve must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'approve is true (for) or false (against)';
-    END IF;
+    PERFORM memory._check_not_null('decision_id', vote.decision_id, 'pass the id propose_decision returned');
+    PERFORM memory._check_not_null('instance_id', vote.instance_id, 'pass the id register_instance returned');
+    PERFORM memory._check_not_null('approve', vote.approve, 'approve is true (for) or false (against)');
     -- Another agent's decision or instance is not found, exactly like a missing one.
     -- The row lock serializes the votes on one decision.
     SELECT dd.* INTO d FROM memory.decisions AS dd

@@ -74,7 +74,9 @@ TO memory_admin;
 GRANT EXECUTE ON FUNCTION
     memory._check_unit_interval(text, real), memory._check_text(text, text, integer),
     memory._check_tags(text[]), memory._check_object(text, jsonb), memory._check_time(text, timestamptz),
-    memory._check_count(text, integer, integer, integer)
+    memory._check_count(text, integer, integer, integer), memory._check_not_null(text, anyelement, text),
+    memory._check_pattern(text, text, text, text), memory._check_length(text, text, integer, text),
+    memory._check_json(text, jsonb, integer, text), memory._check_json_object(text, jsonb, text)
 TO memory_agent, memory_admin;
 
 -- == idempotency keys (remember, learn_fact, set_working_memory) ==

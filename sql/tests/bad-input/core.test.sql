@@ -41,7 +41,7 @@ SELECT tests.act_as('Alpha');
 SELECT throws_ok($$SELECT memory.set_block(NULL, 'value')$$, '22004', 'label must not be null', 'set_block: NULL label');
 SELECT throws_ok(
     format('SELECT memory.set_block(%L, %L)', l, 'value'),
-    '22023', 'invalid block label', format('set_block: bad label %s', quote_literal(left(l, 20)))
+    '22023', 'invalid label', format('set_block: bad label %s', quote_literal(left(l, 20)))
 )
 FROM unnest(ARRAY['Persona', '', 'has space', '1abc', '_x', 'a' || repeat('b', 63), 'persona;drop', 'persöna']) AS l;
 SELECT throws_ok($$SELECT memory.set_block('persona', NULL)$$, '22004', 'value must not be null', 'set_block: NULL value');
@@ -60,7 +60,7 @@ SELECT throws_ok($$SELECT memory.set_block('persona', repeat('x', 101), NULL, 10
 SELECT throws_ok($$SELECT memory.set_block('fresh', repeat('x', 5001))$$, '22001', 'value of block fresh exceeds its char_limit',
     'set_block: a value over the default char_limit of 5000');
 SELECT throws_ok($$SELECT memory.set_block('persona', 'v', repeat('d', 2001), 100)$$, '22001',
-    'description of block persona exceeds 2000 characters', 'set_block: a description of 2,001 characters');
+    'description is too long', 'set_block: a description of 2,001 characters');
 SELECT throws_ok($$SELECT memory.set_block('guarded', 'changed')$$, '42501', 'block guarded is read-only',
     'set_block: changing a read-only block');
 SELECT throws_ok($$SELECT memory.set_block('guarded', 'fixed forever', NULL, 5000, FALSE)$$, '42501', 'block guarded is read-only',
@@ -72,7 +72,7 @@ SELECT throws_ok($$UPDATE memory.blocks SET label = 'renamed' WHERE label = 'per
 
 -- ---------------------------------------------------------------- block_history
 SELECT throws_ok($$SELECT * FROM memory.block_history(NULL)$$, '22004', 'label must not be null', 'block_history: NULL label');
-SELECT throws_ok($$SELECT * FROM memory.block_history('Bad Label')$$, '22023', 'invalid block label',
+SELECT throws_ok($$SELECT * FROM memory.block_history('Bad Label')$$, '22023', 'invalid label',
     'block_history: a malformed label');
 SELECT throws_ok($$SELECT * FROM memory.block_history('never_set')$$, 'P0002', 'no block labelled never_set',
     'block_history: a label the agent has no block for');
@@ -86,13 +86,13 @@ INSERT INTO snaps VALUES ('before checkpoints', tests.stored(pg_temp.id('alpha')
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- create_checkpoint, restore_checkpoint
-SELECT throws_ok($$SELECT memory.create_checkpoint(NULL)$$, '22004', 'kind and state must not be null',
+SELECT throws_ok($$SELECT memory.create_checkpoint(NULL)$$, '22004', 'kind must not be null',
     'create_checkpoint: NULL kind');
-SELECT throws_ok($$SELECT memory.create_checkpoint('manual', NULL)$$, '22004', 'kind and state must not be null',
+SELECT throws_ok($$SELECT memory.create_checkpoint('manual', NULL)$$, '22004', 'state must not be null',
     'create_checkpoint: NULL state');
-SELECT throws_ok($$SELECT memory.create_checkpoint('Manual')$$, '22023', 'invalid checkpoint kind',
+SELECT throws_ok($$SELECT memory.create_checkpoint('Manual')$$, '22023', 'invalid kind',
     'create_checkpoint: a malformed kind');
-SELECT throws_ok($$SELECT memory.create_checkpoint('')$$, '22023', 'invalid checkpoint kind', 'create_checkpoint: an empty kind');
+SELECT throws_ok($$SELECT memory.create_checkpoint('')$$, '22023', 'invalid kind', 'create_checkpoint: an empty kind');
 SELECT throws_ok(
     format('SELECT memory.create_checkpoint(%L)', k),
     '22023', format('checkpoint kind %s is reserved', k), format('create_checkpoint: the reserved kind %s', k)
@@ -101,8 +101,8 @@ FROM unnest(ARRAY['auto', 'pre_restore', 'restored']) AS k;
 SELECT throws_ok($$SELECT memory.create_checkpoint('manual', '[1, 2]')$$, '22023', 'state must be a JSON object',
     'create_checkpoint: a state that is a JSON array');
 SELECT throws_ok($$SELECT memory.create_checkpoint('manual', jsonb_build_object('text', repeat('x', 1048576)))$$, '54000',
-    'state exceeds 1 MB', 'create_checkpoint: a state over 1 MB');
-SELECT throws_ok($$SELECT memory.create_checkpoint('manual', (SELECT j FROM pg_temp.big))$$, '54000', 'state exceeds 1 MB',
+    'state is too large', 'create_checkpoint: a state over 1 MB');
+SELECT throws_ok($$SELECT memory.create_checkpoint('manual', (SELECT j FROM pg_temp.big))$$, '54000', 'state is too large',
     'create_checkpoint: a 5 MB state that arrives compressed is refused as over 1 MB');
 SELECT throws_ok($$SELECT memory.restore_checkpoint(NULL)$$, '22004', 'checkpoint_id must not be null',
     'restore_checkpoint: a NULL id');
@@ -116,15 +116,15 @@ INSERT INTO snaps VALUES ('before heartbeat', tests.stored(pg_temp.id('alpha')))
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- heartbeat
-SELECT throws_ok($$SELECT memory.heartbeat(repeat('f', 10001))$$, '22001', 'focus exceeds 10000 characters',
+SELECT throws_ok($$SELECT memory.heartbeat(repeat('f', 10001))$$, '22001', 'focus is too long',
     'heartbeat: a focus of 10,001 characters');
 SELECT throws_ok($$SELECT memory.heartbeat(NULL, '[0.1, 0.2]')$$, '22023', 'emotional_vector must be a JSON object',
     'heartbeat: an emotional_vector that is a JSON array');
 SELECT throws_ok($$SELECT memory.heartbeat(NULL, '"happy"')$$, '22023', 'emotional_vector must be a JSON object',
     'heartbeat: an emotional_vector that is a JSON string');
-SELECT throws_ok($$SELECT memory.heartbeat(NULL, NULL, to_jsonb(repeat('x', 1048576)))$$, '54000', 'working_context exceeds 1 MB',
+SELECT throws_ok($$SELECT memory.heartbeat(NULL, NULL, to_jsonb(repeat('x', 1048576)))$$, '54000', 'working_context is too large',
     'heartbeat: a working_context over 1 MB');
-SELECT throws_ok($$SELECT memory.heartbeat(NULL, NULL, (SELECT j FROM pg_temp.big))$$, '54000', 'working_context exceeds 1 MB',
+SELECT throws_ok($$SELECT memory.heartbeat(NULL, NULL, (SELECT j FROM pg_temp.big))$$, '54000', 'working_context is too large',
     'heartbeat: a 5 MB working_context that arrives compressed is refused as over 1 MB');
 
 RESET SESSION AUTHORIZATION;

@@ -155,17 +155,17 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT memory.set_block('Bad Label!', 'ok') $$,
-    '22023', 'invalid block label',
+    '22023', 'invalid label',
     'a malformed label is refused'
 );
 SELECT throws_ok(
     $$ SELECT memory.set_block('', 'ok') $$,
-    '22023', 'invalid block label',
+    '22023', 'invalid label',
     'an empty label is refused'
 );
 SELECT throws_ok(
     $$ SELECT memory.set_block(repeat('a', 64), 'ok') $$,
-    '22023', 'invalid block label',
+    '22023', 'invalid label',
     'a label of 64 characters is refused'
 );
 SELECT throws_ok(
@@ -185,7 +185,7 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT memory.set_block('notes', 'ok', repeat('d', 2001)) $$,
-    '22001', 'description of block notes exceeds 2000 characters',
+    '22001', 'description is too long',
     'a description over 2000 characters is refused'
 );
 SELECT throws_ok(
@@ -216,7 +216,7 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT * FROM memory.block_history('Not a label') $$,
-    '22023', 'invalid block label',
+    '22023', 'invalid label',
     'block_history of a malformed label is refused'
 );
 SELECT throws_ok(

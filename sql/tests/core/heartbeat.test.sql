@@ -37,7 +37,7 @@ SELECT is((SELECT last_heartbeat FROM memory.agent_state), now(), 'a heartbeat r
 
 CREATE TEMP TABLE state_before AS SELECT * FROM memory.agent_state;
 SELECT throws_ok(
-    $$ SELECT memory.heartbeat(repeat('f', 10001)) $$, '22001', 'focus exceeds 10000 characters',
+    $$ SELECT memory.heartbeat(repeat('f', 10001)) $$, '22001', 'focus is too long',
     'a focus over 10000 characters is refused'
 );
 SELECT throws_ok(
@@ -46,7 +46,7 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT memory.heartbeat(NULL, NULL, jsonb_build_object('big', repeat(md5(random()::text), 70000))) $$,
-    '54000', 'working_context exceeds 1 MB',
+    '54000', 'working_context is too large',
     'a working context over 1 MB is refused'
 );
 SELECT results_eq(

@@ -104,15 +104,15 @@ SELECT is(
 
 CREATE TEMP TABLE cp_count AS SELECT count(*) AS n FROM memory.checkpoints;
 SELECT throws_ok(
-    $$ SELECT memory.create_checkpoint(NULL) $$, '22004', 'kind and state must not be null',
+    $$ SELECT memory.create_checkpoint(NULL) $$, '22004', 'kind must not be null',
     'a NULL kind is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.create_checkpoint('manual', NULL) $$, '22004', 'kind and state must not be null',
+    $$ SELECT memory.create_checkpoint('manual', NULL) $$, '22004', 'state must not be null',
     'a NULL state is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.create_checkpoint('Not A Kind') $$, '22023', 'invalid checkpoint kind',
+    $$ SELECT memory.create_checkpoint('Not A Kind') $$, '22023', 'invalid kind',
     'a malformed kind is refused'
 );
 SELECT throws_ok(
@@ -129,7 +129,7 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT memory.create_checkpoint('manual', jsonb_build_object('big', repeat(md5(random()::text), 70000))) $$,
-    '54000', 'state exceeds 1 MB',
+    '54000', 'state is too large',
     'a state over 1 MB is refused'
 );
 SELECT throws_ok(

@@ -139,11 +139,11 @@ CREATE TEMP TABLE trio_before AS
 SELECT d.decision_id, d.status, d.approvals, d.rejections, (SELECT count(*) FROM memory.votes AS v WHERE v.decision_id = d.decision_id) AS votes
 FROM memory.decisions AS d ORDER BY d.decision_id;
 SELECT throws_ok(
-    $$ SELECT memory.propose_decision(NULL, '{}') $$, '22004', 'topic and proposal must not be null',
+    $$ SELECT memory.propose_decision(NULL, '{}') $$, '22004', 'topic must not be null',
     'a NULL topic is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.propose_decision('t', NULL) $$, '22004', 'topic and proposal must not be null',
+    $$ SELECT memory.propose_decision('t', NULL) $$, '22004', 'proposal must not be null',
     'a NULL proposal is refused'
 );
 SELECT throws_ok(
@@ -151,7 +151,7 @@ SELECT throws_ok(
     'a blank topic is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.propose_decision(repeat('t', 1001), '{}') $$, '22001', 'topic exceeds 1000 characters',
+    $$ SELECT memory.propose_decision(repeat('t', 1001), '{}') $$, '22001', 'topic is too long',
     'a topic over 1000 characters is refused'
 );
 SELECT throws_ok(
@@ -164,12 +164,12 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ SELECT memory.vote(NULL, (SELECT id FROM ids WHERE name = 't1'), TRUE) $$, '22004',
-    'decision_id, instance_id and approve must not be null',
+    'decision_id must not be null',
     'a NULL decision id is refused'
 );
 SELECT throws_ok(
     $$ SELECT pg_temp.cast_vote('trio_b', 't3', NULL) $$, '22004',
-    'decision_id, instance_id and approve must not be null',
+    'approve must not be null',
     'a NULL approve is refused'
 );
 SELECT throws_ok(

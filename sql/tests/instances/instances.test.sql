@@ -84,20 +84,20 @@ SELECT is(
 -- ---------------------------------------------------------------- bad input
 CREATE TEMP TABLE instances_before AS SELECT * FROM memory.instances ORDER BY name;
 SELECT throws_ok(
-    $$ SELECT memory.register_instance(NULL) $$, '22004', 'name, instance_type and capabilities must not be null',
+    $$ SELECT memory.register_instance(NULL) $$, '22004', 'name must not be null',
     'a NULL name is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.register_instance('x', NULL) $$, '22004', 'name, instance_type and capabilities must not be null',
+    $$ SELECT memory.register_instance('x', NULL) $$, '22004', 'instance_type must not be null',
     'a NULL instance_type is refused'
 );
 SELECT throws_ok(
     $$ SELECT memory.register_instance('x', 'worker', NULL, NULL) $$, '22004',
-    'name, instance_type and capabilities must not be null',
+    'capabilities must not be null',
     'NULL capabilities are refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.register_instance('not a name!') $$, '22023', 'invalid instance name',
+    $$ SELECT memory.register_instance('not a name!') $$, '22023', 'invalid name',
     'a malformed name is refused'
 );
 SELECT throws_ok(
@@ -109,7 +109,7 @@ SELECT throws_ok(
     'instance_type is case-sensitive'
 );
 SELECT throws_ok(
-    $$ SELECT memory.register_instance('x', 'worker', repeat('l', 201)) $$, '22001', 'location exceeds 200 characters',
+    $$ SELECT memory.register_instance('x', 'worker', repeat('l', 201)) $$, '22001', 'location is too long',
     'a location over 200 characters is refused'
 );
 SELECT throws_ok(
