@@ -67,6 +67,26 @@ PROFILES = {
         etcd_pause=20.0,
         pause=(1.5, 2.5),
     ),
+    # make test (CI): one leader kill and one planned switchover, on a stack of its own
+    "ci": Profile(
+        "ci",
+        16,
+        2,
+        6.0,
+        ["kill", "switchover"],
+        etcd_pause=0.0,
+        pause=(1.5, 2.5),
+    ),
+    # planned switchovers only: their write unavailability (target 3 s) under the load
+    "switchover": Profile(
+        "switchover",
+        16,
+        2,
+        8.0,
+        ["switchover"] * 4,
+        etcd_pause=0.0,
+        pause=(1.5, 2.5),
+    ),
     "long": Profile(
         "long",
         16,
@@ -394,8 +414,14 @@ class Soak:
         for f in self.faults:
             lo, hi = f["t0"] - 1.0, f["t0"] + f["healthy_after_s"] + self.profile.settle
             window = [t for t in done if lo <= t <= hi]
-            gaps = [b - a for a, b in itertools.pairwise(window)]
-            f["write_gap_s"] = round(max(gaps), 2) if gaps else None
+            gaps = [(b - a, a) for a, b in itertools.pairwise(window)]
+            if gaps:
+                gap, began = max(gaps)
+                f["write_gap_s"] = round(gap, 2)
+                # when, from the fault's start (the command), the writes stopped
+                f["write_gap_from_s"] = round(began - f["t0"], 2)
+            else:
+                f["write_gap_s"] = f["write_gap_from_s"] = None
 
     def check(self) -> list[Check]:
         leader = self.ha.leader(timeout=60)
@@ -648,7 +674,13 @@ def main(argv: list[str] | None = None) -> int:
     for c in checks:
         log.info("%s %s: %s", "ok  " if c.ok else "FAIL", c.name, c.detail)
     for f in soak.faults:
-        log.info("fault %s: writes unavailable %s s", f["fault"], f["write_gap_s"])
+        log.info(
+            "fault %s: writes unavailable %s s, from %s s after the command (%s)",
+            f["fault"],
+            f["write_gap_s"],
+            f["write_gap_from_s"],
+            time.strftime("%H:%M:%S", time.gmtime(f["t0"])) + f"{f['t0'] % 1:.3f}"[1:],
+        )
     log.info("report: %s", args.report)
     return 0 if all(c.ok for c in checks) else 1
 
