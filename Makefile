@@ -133,5 +133,5 @@ bench-ha: ## read scaling on the HA stack (needs make up-ha): hybrid search tps 
 soak-ha: ## failover soak, short profile (~5 min, not in make test): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
 	@bash scripts/soak-ha.sh --profile short --report reports/soak-ha-short.tmp
 
-soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, two switchovers, etcd pause, reinit (reports/soak-ha.md)
+soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, three switchovers, etcd pause, reinit (reports/soak-ha.md)
 	@bash scripts/soak-ha.sh --profile long --report reports/soak-ha.md

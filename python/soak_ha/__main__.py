@@ -92,7 +92,17 @@ PROFILES = {
         16,
         4,
         40.0,
-        ["kill", "switchover", "kill", "etcd", "reinit", "kill", "switchover", "kill"],
+        [
+            "kill",
+            "switchover",
+            "kill",
+            "etcd",
+            "reinit",
+            "kill",
+            "switchover",
+            "kill",
+            "switchover",
+        ],
         etcd_pause=30.0,
         pause=(3.0, 5.0),
     ),
@@ -354,6 +364,11 @@ class Soak:
             candidate = self.sync_standby() or next(n for n in NODES if n != leader)
             self.ha.switchover(candidate)
             self.wait_leader(lambda n: n == candidate)
+        if name in ("kill", "switchover"):
+            # how long the new leader committed without a synchronous standby
+            t_lead = time.time()
+            self.ha.wait_sync_standby()
+            entry["alone_s"] = round(time.time() - t_lead, 1)
         elif name == "etcd":
             self.ha.etcd("stop")
             time.sleep(self.profile.etcd_pause)
@@ -621,10 +636,13 @@ def report(soak: Soak, checks: list[Check], path: Path) -> None:
         "Write unavailability: the longest gap between two acknowledged writes (of any of the "
         "16 clients) from 1 s before the fault until the cluster was healthy again. Targets: "
         "<= 15 s for an unplanned failover, <= 3 s for a planned switchover; the etcd pause "
-        "stops writes for as long as it lasts by design (the leader cannot renew its key).",
+        "stops writes for as long as it lasts by design (the leader cannot renew its key). "
+        "A new leader commits without a synchronous standby (Patroni's synchronous_mode, not "
+        "strict) from the moment this soak sees it lead until pg_stat_replication shows one "
+        "(second column); Patroni promotes no other node meanwhile (the /sync key names none).",
         "",
-        "| # | fault | leader before -> after | writes unavailable (s) | healthy again after (s) |",
-        "|---|---|---|---|---|",
+        "| # | fault | leader before -> after | writes unavailable (s) | new leader without a sync standby (s) | healthy again after (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for i, f in enumerate(soak.faults, 1):
         what = {
@@ -634,7 +652,8 @@ def report(soak: Soak, checks: list[Check], path: Path) -> None:
             "reinit": f"replica {f.get('node')} rebuilt (`patronictl reinit`)",
         }[f["fault"]]
         lines.append(
-            f"| {i} | {what} | {f['leader_before']} -> {f['leader_after']} | {f['write_gap_s']} | {f['healthy_after_s']} |"
+            f"| {i} | {what} | {f['leader_before']} -> {f['leader_after']} | {f['write_gap_s']} "
+            f"| {f.get('alone_s', '')} | {f['healthy_after_s']} |"
         )
     st = s.staleness
     lines += [
@@ -675,11 +694,13 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s %s: %s", "ok  " if c.ok else "FAIL", c.name, c.detail)
     for f in soak.faults:
         log.info(
-            "fault %s: writes unavailable %s s, from %s s after the command (%s)",
+            "fault %s: writes unavailable %s s, from %s s after the command (%s); "
+            "new leader without a sync standby %s s",
             f["fault"],
             f["write_gap_s"],
             f["write_gap_from_s"],
             time.strftime("%H:%M:%S", time.gmtime(f["t0"])) + f"{f['t0'] % 1:.3f}"[1:],
+            f.get("alone_s"),
         )
     log.info("report: %s", args.report)
     return 0 if all(c.ok for c in checks) else 1

@@ -154,6 +154,22 @@ class HaStack:
             time.sleep(0.5)
         raise RuntimeError(f"the cluster did not become healthy: {self.patronictl('list')}")
 
+    def wait_sync_standby(self, timeout: float = 120) -> None:
+        """The leader has a synchronous standby again (pg_stat_replication). Until then
+        Patroni's synchronous_mode (not strict) lets a new leader commit alone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with self.connect_leader() as conn:
+                    if conn.execute(
+                        "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"
+                    ).fetchone()[0]:
+                        return
+            except (RuntimeError, psycopg.Error):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the leader got no synchronous standby")
+
     # ------------------------------------------------------------------ data
     def wait_replayed(self, timeout: float = 60) -> None:
         """Every standby has replayed what the leader has written so far."""
