@@ -35,6 +35,7 @@ if [ -d "$HA" ]; then
   rm -rf "$HA"
 fi
 trap stop_stack EXIT
+trap 'exit 130' INT TERM  # an interrupted run stops the stack too (through the EXIT trap)
 
 log "soak-ha (ci): an HA stack of its own in var/soak-ha (etcd 127.0.0.1:$ETCD_PORT_HA, PostgreSQL $PGPORT_HA-$((PGPORT_HA + 2)))"
 bash "$ROOT/scripts/ha.sh" up >/dev/null
