@@ -8,6 +8,7 @@ patronictl switchover and reinit, stopping etcd.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -234,3 +235,11 @@ class HaStack:
         pid = int((self.var / "run" / "etcd.pid").read_text())
         log.info("fault: etcd %s", action)
         os.kill(pid, signal.SIGSTOP if action == "stop" else signal.SIGCONT)
+        if action == "continue":
+            # run as root, scripts/ha.sh starts etcd through runuser, which stops itself
+            # when its child stops and waits for a SIGCONT of its own: without one it
+            # stays stopped for good and cannot reap etcd when the stack goes down
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                if Path(f"/proc/{ppid}/comm").read_text().strip() == "runuser":
+                    os.kill(ppid, signal.SIGCONT)
