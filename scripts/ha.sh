@@ -315,7 +315,7 @@ dsn() {
 # A planned switchover to the synchronous standby (or the member named): a CHECKPOINT on
 # the leader first, then `patronictl switchover`. Patroni runs an immediate checkpoint of
 # its own before the fast shutdown, while writes still commit; after this one it has
-# little to write, so it neither stalls the commits nor delays the shutdown.
+# less to write, so the commits stall less behind its I/O (reports/soak-ha.md).
 switchover() {
   local lead port cand
   read -r lead port < <(leader) || die "no leader"

@@ -364,11 +364,6 @@ class Soak:
             candidate = self.sync_standby() or next(n for n in NODES if n != leader)
             self.ha.switchover(candidate)
             self.wait_leader(lambda n: n == candidate)
-        if name in ("kill", "switchover"):
-            # how long the new leader committed without a synchronous standby
-            t_lead = time.time()
-            self.ha.wait_sync_standby()
-            entry["alone_s"] = round(time.time() - t_lead, 1)
         elif name == "etcd":
             self.ha.etcd("stop")
             time.sleep(self.profile.etcd_pause)
@@ -378,6 +373,11 @@ class Soak:
             replica = next(n for n in NODES if n != leader and n != self.sync_standby())
             entry["node"] = replica
             self.ha.reinit(replica)
+        if name in ("kill", "switchover"):
+            # how long the new leader committed without a synchronous standby
+            t_lead = time.time()
+            self.ha.wait_sync_standby()
+            entry["alone_s"] = round(time.time() - t_lead, 1)
         self.ha.wait_healthy(timeout=240)
         entry["leader_after"] = self.ha.leader(timeout=60)
         entry["healthy_after_s"] = round(time.time() - t0, 1)
