@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-image lint bench bench-scale soak eval eval-consolidation seed clean-data \
+.PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-soak-ha test-image lint bench bench-scale soak eval eval-consolidation seed clean-data \
 	legacy-fixture import-legacy export import backup restore
 
 help: ## list the targets
@@ -40,7 +40,7 @@ psql: ## open psql as the operator
 dsn: ## print the operator's libpq connection URI
 	@bash scripts/dsn.sh
 
-test: test-sql test-upgrade test-py test-soak lint ## run every test: pgTAP, the upgrade test, pytest, the short soak, lint
+test: test-sql test-upgrade test-py test-soak test-soak-ha lint ## run every test: pgTAP, the upgrade test, pytest, the short soak, the HA soak's ci profile, lint
 
 test-sql: ## pgTAP suites under sql/tests through pg_prove
 	@bash scripts/test-sql.sh
@@ -53,6 +53,9 @@ test-py: ## pytest suites under python/tests
 
 test-soak: ## the short soak (70 s of load and six faults on a stack of its own in var/soak)
 	@bash scripts/soak.sh --profile short
+
+test-soak-ha: ## on an HA stack of its own (var/soak-ha): the test-ha suite, then the failover soak's ci profile (kill -9 of the leader, a planned switchover, 16 writers)
+	@bash scripts/test-soak-ha.sh
 
 test-image: ## build the Postgres, Redis and daemon images with podman (Debian packages only) and smoke-test docker-compose.yml with podman-compose
 	@bash scripts/test-image.sh
@@ -104,7 +107,7 @@ restore: ## restore a backup into a fresh database and check it: BACKUP=dir DB=n
 	@bash scripts/restore.sh "$(BACKUP)" --dbname "$(DB)" $(ARGS)
 
 # == high availability (issue 18; opt-in, `make up` stays the single-node stack) ==
-.PHONY: up-ha down-ha status-ha dsn-ha test-ha bench-ha soak-ha soak-ha-long
+.PHONY: up-ha down-ha status-ha dsn-ha switchover-ha test-ha bench-ha soak-ha soak-ha-long
 
 up-ha: ## opt-in HA stack in var/ha: etcd, Patroni with three PostgreSQL nodes (synchronous), Redis, the daemon on the leader
 	@bash scripts/ha.sh up
@@ -118,6 +121,9 @@ status-ha: ## show the HA stack: etcd, the Patroni members and their roles, Redi
 dsn-ha: ## print the HA libpq URIs: read-write (writers) and prefer-standby (searches)
 	@bash scripts/ha.sh dsn
 
+switchover-ha: ## planned switchover of the HA stack to the sync standby (or TO=pgN): a CHECKPOINT on the leader, then patronictl switchover
+	@bash scripts/ha.sh switchover $(TO)
+
 test-ha: ## against the HA stack (make up-ha): every read function of the API as an agent on each standby
 	@bash scripts/test-ha.sh
 
@@ -127,5 +133,5 @@ bench-ha: ## read scaling on the HA stack (needs make up-ha): hybrid search tps 
 soak-ha: ## failover soak, short profile (~5 min, not in make test): 16 writers with idempotency keys, readers on standbys, kill -9, switchover, etcd pause, reinit
 	@bash scripts/soak-ha.sh --profile short --report reports/soak-ha-short.tmp
 
-soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, two switchovers, etcd pause, reinit (reports/soak-ha.md)
+soak-ha-long: ## failover soak, long profile (by hand, ~12 min): four leader kills, three switchovers, etcd pause, reinit (reports/soak-ha.md)
 	@bash scripts/soak-ha.sh --profile long --report reports/soak-ha.md

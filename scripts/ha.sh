@@ -7,7 +7,7 @@
 #   the schema is migrated on the leader (scripts/db.sh), and replicates;
 #   Redis and the embed daemon, which reaches the leader through a libpq multi-host URI
 #   with target_session_attrs=read-write (so it follows a failover by reconnecting).
-# Usage: ha.sh up|down|status|dsn|leader|members|psql [node]
+# Usage: ha.sh up|down|status|dsn|leader|members|switchover [member]|patronictl ARGS|psql [node]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,28 +16,12 @@ HA_RUN=$HA/run
 HA_LOG=$HA/log
 SCOPE=agent-memory-ha
 NODES=(1 2 3)
-PGPASS_HA=$SECRETS/pgpass-ha
+# the stack's own pgpass (its ports): make test-soak-ha runs a second stack beside this one
+PGPASS_HA=${MEMORY_HA_PGPASS:-$SECRETS/pgpass-ha}
 node_pgport() { echo $((PGPORT_HA + $1 - 1)); }
 node_rest() { echo $((PATRONI_PORT_HA + $1 - 1)); }
 pg_ports() { local IFS=,; local p=(); for n in "${NODES[@]}"; do p+=("$(node_pgport "$n")"); done; echo "${p[*]}"; }
 pg_hosts() { local IFS=,; local h=(); for _ in "${NODES[@]}"; do h+=(127.0.0.1); done; echo "${h[*]}"; }
-
-install() {
-  local missing=()
-  for p in etcd-server etcd-client patroni python3-etcd; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "installing ${missing[*]} needs root"
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=900 update -qq
-  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # the packaged services are not used: the project runs its own on its own ports
-  if command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now etcd patroni >/dev/null 2>&1 || true
-  fi
-}
 
 secrets() {
   bash "$ROOT/scripts/secrets.sh"
@@ -277,8 +261,7 @@ daemon_env() {
 }
 
 up() {
-  bash "$ROOT/scripts/install-system.sh"
-  install
+  bash "$ROOT/scripts/install-system.sh"  # etcd-server, patroni and the rest, when missing
   bash "$ROOT/scripts/install-python.sh"
   secrets
   dirs
@@ -329,6 +312,21 @@ dsn() {
     "$(secret memory_operator_password)" "$hosts" "$MEMORY_DB"
 }
 
+# A planned switchover to the synchronous standby (or the member named): a CHECKPOINT on
+# the leader first, then `patronictl switchover`. Patroni runs an immediate checkpoint of
+# its own before the fast shutdown, while writes still commit; after this one it has
+# less to write, so the commits stall less behind its I/O (reports/soak-ha.md).
+switchover() {
+  local lead port cand
+  read -r lead port < <(leader) || die "no leader"
+  cand=${1:-$(curl -fsS "http://127.0.0.1:$(node_rest 1)/cluster" \
+    | /usr/bin/python3 -c 'import json,sys; print(next((m["name"] for m in json.load(sys.stdin)["members"] if m["role"]=="sync_standby"), ""))')}
+  [ -n "$cand" ] || die "no synchronous standby to switch over to (make status-ha)"
+  log "CHECKPOINT on the leader $lead, then switchover $lead -> $cand"
+  PGHOST=$HA_RUN PGPORT=$port PGUSER=postgres PGDATABASE=$MEMORY_DB PGPASSFILE=$PGPASS_HA psql -X -q -c CHECKPOINT
+  patronictl_ switchover --leader "$lead" --candidate "$cand" --force "$SCOPE"
+}
+
 psql_() {  # psql as the superuser on node n (default: the leader)
   local port
   if [ -n "${1:-}" ]; then port=$(node_pgport "$1"); else port=$(leader | cut -d' ' -f2); fi
@@ -343,6 +341,7 @@ case "${1:-}" in
   leader) leader ;;
   members) for n in "${NODES[@]}"; do echo "pg$n $(node_pgport "$n") $(node_rest "$n")"; done ;;
   patronictl) shift; patronictl_ "$@" ;;
+  switchover) shift; switchover "$@" ;;
   psql) shift; psql_ "$@" ;;
-  *) die "usage: ha.sh up|down|status|dsn|leader|members|patronictl ARGS|psql [node [psql args]]" ;;
+  *) die "usage: ha.sh up|down|status|dsn|leader|members|switchover [member]|patronictl ARGS|psql [node [psql args]]" ;;
 esac

@@ -18,6 +18,8 @@ PKGS=(
   prometheus-postgres-exporter
   python3 python3-venv python3-dev
   build-essential
+  # the HA stack (make up-ha) and its soak in make test (make test-soak-ha)
+  etcd-server etcd-client patroni python3-etcd
 )
 # Dockerfile.postgres runs this script too, for the database server's part only.
 if [ "${MEMORY_SYSTEM_PROFILE:-}" = postgres-image ]; then
@@ -58,8 +60,9 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-ser
   systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
 # Nor is the packaged Prometheus server (the project needs only promtool), nor the
-# packaged exporter on :9187 (scripts/exporter.sh runs one per stack on its own port).
-for unit in prometheus prometheus-postgres-exporter; do
+# packaged exporter on :9187 (scripts/exporter.sh runs one per stack on its own port),
+# nor the packaged etcd and Patroni (scripts/ha.sh runs its own on its own ports).
+for unit in prometheus prometheus-postgres-exporter etcd patroni; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$unit" 2>/dev/null; then
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   fi

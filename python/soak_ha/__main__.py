@@ -67,12 +67,42 @@ PROFILES = {
         etcd_pause=20.0,
         pause=(1.5, 2.5),
     ),
+    # make test (CI): one leader kill and one planned switchover, on a stack of its own
+    "ci": Profile(
+        "ci",
+        16,
+        2,
+        6.0,
+        ["kill", "switchover"],
+        etcd_pause=0.0,
+        pause=(1.5, 2.5),
+    ),
+    # planned switchovers only: their write unavailability (target 3 s) under the load
+    "switchover": Profile(
+        "switchover",
+        16,
+        2,
+        8.0,
+        ["switchover"] * 4,
+        etcd_pause=0.0,
+        pause=(1.5, 2.5),
+    ),
     "long": Profile(
         "long",
         16,
         4,
         40.0,
-        ["kill", "switchover", "kill", "etcd", "reinit", "kill", "switchover", "kill"],
+        [
+            "kill",
+            "switchover",
+            "kill",
+            "etcd",
+            "reinit",
+            "kill",
+            "switchover",
+            "kill",
+            "switchover",
+        ],
         etcd_pause=30.0,
         pause=(3.0, 5.0),
     ),
@@ -343,6 +373,11 @@ class Soak:
             replica = next(n for n in NODES if n != leader and n != self.sync_standby())
             entry["node"] = replica
             self.ha.reinit(replica)
+        if name in ("kill", "switchover"):
+            # how long the new leader committed without a synchronous standby
+            t_lead = time.time()
+            self.ha.wait_sync_standby()
+            entry["alone_s"] = round(time.time() - t_lead, 1)
         self.ha.wait_healthy(timeout=240)
         entry["leader_after"] = self.ha.leader(timeout=60)
         entry["healthy_after_s"] = round(time.time() - t0, 1)
@@ -394,8 +429,14 @@ class Soak:
         for f in self.faults:
             lo, hi = f["t0"] - 1.0, f["t0"] + f["healthy_after_s"] + self.profile.settle
             window = [t for t in done if lo <= t <= hi]
-            gaps = [b - a for a, b in itertools.pairwise(window)]
-            f["write_gap_s"] = round(max(gaps), 2) if gaps else None
+            gaps = [(b - a, a) for a, b in itertools.pairwise(window)]
+            if gaps:
+                gap, began = max(gaps)
+                f["write_gap_s"] = round(gap, 2)
+                # when, from the fault's start (the command), the writes stopped
+                f["write_gap_from_s"] = round(began - f["t0"], 2)
+            else:
+                f["write_gap_s"] = f["write_gap_from_s"] = None
 
     def check(self) -> list[Check]:
         leader = self.ha.leader(timeout=60)
@@ -595,10 +636,13 @@ def report(soak: Soak, checks: list[Check], path: Path) -> None:
         "Write unavailability: the longest gap between two acknowledged writes (of any of the "
         "16 clients) from 1 s before the fault until the cluster was healthy again. Targets: "
         "<= 15 s for an unplanned failover, <= 3 s for a planned switchover; the etcd pause "
-        "stops writes for as long as it lasts by design (the leader cannot renew its key).",
+        "stops writes for as long as it lasts by design (the leader cannot renew its key). "
+        "A new leader commits without a synchronous standby (Patroni's synchronous_mode, not "
+        "strict) from the moment this soak sees it lead until pg_stat_replication shows one "
+        "(second column); Patroni promotes no other node meanwhile (the /sync key names none).",
         "",
-        "| # | fault | leader before -> after | writes unavailable (s) | healthy again after (s) |",
-        "|---|---|---|---|---|",
+        "| # | fault | leader before -> after | writes unavailable (s) | new leader without a sync standby (s) | healthy again after (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for i, f in enumerate(soak.faults, 1):
         what = {
@@ -608,7 +652,8 @@ def report(soak: Soak, checks: list[Check], path: Path) -> None:
             "reinit": f"replica {f.get('node')} rebuilt (`patronictl reinit`)",
         }[f["fault"]]
         lines.append(
-            f"| {i} | {what} | {f['leader_before']} -> {f['leader_after']} | {f['write_gap_s']} | {f['healthy_after_s']} |"
+            f"| {i} | {what} | {f['leader_before']} -> {f['leader_after']} | {f['write_gap_s']} "
+            f"| {f.get('alone_s', '')} | {f['healthy_after_s']} |"
         )
     st = s.staleness
     lines += [
@@ -648,7 +693,15 @@ def main(argv: list[str] | None = None) -> int:
     for c in checks:
         log.info("%s %s: %s", "ok  " if c.ok else "FAIL", c.name, c.detail)
     for f in soak.faults:
-        log.info("fault %s: writes unavailable %s s", f["fault"], f["write_gap_s"])
+        log.info(
+            "fault %s: writes unavailable %s s, from %s s after the command (%s); "
+            "new leader without a sync standby %s s",
+            f["fault"],
+            f["write_gap_s"],
+            f["write_gap_from_s"],
+            time.strftime("%H:%M:%S", time.gmtime(f["t0"])) + f"{f['t0'] % 1:.3f}"[1:],
+            f.get("alone_s"),
+        )
     log.info("report: %s", args.report)
     return 0 if all(c.ok for c in checks) else 1
 

@@ -8,6 +8,7 @@ patronictl switchover and reinit, stopping etcd.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -154,6 +155,22 @@ class HaStack:
             time.sleep(0.5)
         raise RuntimeError(f"the cluster did not become healthy: {self.patronictl('list')}")
 
+    def wait_sync_standby(self, timeout: float = 120) -> None:
+        """The leader has a synchronous standby again (pg_stat_replication). Until then
+        Patroni's synchronous_mode (not strict) lets a new leader commit alone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with self.connect_leader() as conn:
+                    if conn.execute(
+                        "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"
+                    ).fetchone()[0]:
+                        return
+            except (RuntimeError, psycopg.Error):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the leader got no synchronous standby")
+
     # ------------------------------------------------------------------ data
     def wait_replayed(self, timeout: float = 60) -> None:
         """Every standby has replayed what the leader has written so far."""
@@ -192,8 +209,19 @@ class HaStack:
         os.kill(pid, signal.SIGKILL)
 
     def switchover(self, candidate: str) -> None:
+        """A planned switchover as `make switchover-ha` does it: a CHECKPOINT on the
+        leader first, so that the immediate checkpoint Patroni runs before its fast
+        shutdown (while writes still commit) has little left to write, then patronictl."""
         leader = self.leader()
-        log.info("fault: planned switchover %s -> %s", leader, candidate)
+        t = time.monotonic()
+        with self.connect(leader) as conn:
+            conn.execute("CHECKPOINT")
+        log.info(
+            "fault: planned switchover %s -> %s (CHECKPOINT first: %.2f s)",
+            leader,
+            candidate,
+            time.monotonic() - t,
+        )
         self.patronictl(
             "switchover", "--leader", leader, "--candidate", candidate, "--force", "agent-memory-ha"
         )
@@ -207,3 +235,11 @@ class HaStack:
         pid = int((self.var / "run" / "etcd.pid").read_text())
         log.info("fault: etcd %s", action)
         os.kill(pid, signal.SIGSTOP if action == "stop" else signal.SIGCONT)
+        if action == "continue":
+            # run as root, scripts/ha.sh starts etcd through runuser, which stops itself
+            # when its child stops and waits for a SIGCONT of its own: without one it
+            # stays stopped for good and cannot reap etcd when the stack goes down
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                if Path(f"/proc/{ppid}/comm").read_text().strip() == "runuser":
+                    os.kill(ppid, signal.SIGCONT)
