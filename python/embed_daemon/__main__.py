@@ -14,15 +14,13 @@ from pathlib import Path
 from embed_daemon import __version__
 from embed_daemon.cache import start_cache_warmer
 from embed_daemon.config import Config, ConfigError
-from embed_daemon.db import SUPPORTED_API_VERSIONS, SchemaVersionError, check_schema
+from embed_daemon.db import SchemaVersionError
 from embed_daemon.metrics import HealthState, Metrics, serve
 from embed_daemon.model import Encoder, ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
 from embed_daemon.worker import Heartbeat, Worker
 
 log = logging.getLogger("embed_daemon")
-
-__all__ = ["SUPPORTED_API_VERSIONS", "SchemaVersionError", "check_schema", "main"]
 
 EXIT_CONFIG = 2
 
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
 
     pool = ModelPool(cfg.encode_batch_size, encoder_class=encoder_class)
     worker = Worker(cfg, pool, metrics, health, stop)
-    heartbeat = Heartbeat(cfg, worker, pool, metrics, stop)
+    heartbeat = Heartbeat(worker)
     http = None
     query = QueryServer(cfg.socket_path, pool, metrics) if cfg.socket_path else None
     rc = 0

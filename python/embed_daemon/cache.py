@@ -1,19 +1,12 @@
 """The Redis cache warmer: keeps Redis in step with working memory and core blocks.
 
-Postgres is the truth; Redis is a cache that can be rebuilt at any time. The warmer runs
-in its own thread with its own connection (LISTEN memory_cache) and never blocks the
-embedding worker: every Redis error is logged, counted and retried with backoff, and
-when Redis comes back one reconciliation restores every live key.
-
-Notifications carry no identifiers, since any session may LISTEN (sql/functions/150-cache.sql):
-    changes                     working memory or blocks changed: what changed is taken
-                                from memory.cache_changes (memory.take_cache_changes);
-                                each change is taken by one warmer (the stack has one Redis)
-    c:<request_id>              a reconciliation was requested
-Redis keys (README.md, "Redis cache"):
-    mem:<agent_id>:wm:<working_id>        string, JSON of the item, TTL = time left
-    mem:<agent_id>:wmctx:<context_type>   set of the working_ids of one context type
-    mem:<agent_id>:blocks                 hash, label -> JSON of the block
+PostgreSQL is the truth and decides what to write: its triggers record what changed
+(memory.take_cache_changes hands the changes out), and memory.cache_diff_working_memory
+and cache_diff_blocks compare what Redis holds with the tables and return the repairs.
+This thread only reads and writes Redis, on a connection of its own (LISTEN memory_cache),
+and never blocks the embedding worker: a Redis error is logged, counted and retried with
+backoff, and when Redis is back one reconciliation restores every live key. Channel,
+payloads and keys: sql/functions/150-cache.sql and README.md, "Redis cache".
 """
 
 from __future__ import annotations
@@ -21,14 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -36,14 +27,13 @@ import redis
 from prometheus_client import Counter, Gauge
 
 from embed_daemon.config import Config
-from embed_daemon.db import connect
+from embed_daemon.db import WorkerAPI, connect
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "memory_cache"
-PAGE = 500
-MAX_PENDING = 100_000
-CHANGES_PAGE = 1000
+PAGE = 500  # keys per diff, changes per take
+POLL_RECONCILE_SECONDS = 30.0  # looks for a reconciliation request whose notice was missed
 T = TypeVar("T")
 
 
@@ -59,43 +49,16 @@ def blocks_key(agent_id: str) -> str:
     return f"mem:{agent_id}:blocks"
 
 
-def _uuid(text: str) -> str | None:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    """Redis settings from the environment: MEMORY_REDIS_URL, MEMORY_REDIS_PASSWORD_FILE."""
-
-    url: str | None
-    password_file: Path | None
-    heartbeat_seconds: float = 5.0
-    poll_reconcile_seconds: float = 30.0
-    backoff_max_seconds: float = 30.0
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> CacheConfig:
-        env = dict(os.environ) if env is None else env
-        pw = env.get("MEMORY_REDIS_PASSWORD_FILE", "")
-        return cls(
-            url=env.get("MEMORY_REDIS_URL") or None,
-            password_file=Path(pw) if pw else None,
-        )
-
-    def client(self) -> redis.Redis:
-        password = self.password_file.read_text().strip() if self.password_file else None
-        assert self.url is not None
-        return redis.Redis.from_url(
-            self.url,
-            password=password,
-            decode_responses=True,
-            socket_timeout=3,
-            socket_connect_timeout=3,
-            retry_on_timeout=False,
-        )
+def redis_client(cfg: Config) -> redis.Redis:
+    password = cfg.redis_password_file.read_text().strip() if cfg.redis_password_file else None
+    return redis.Redis.from_url(
+        str(cfg.redis_url),
+        password=password,
+        decode_responses=True,
+        socket_timeout=3,
+        socket_connect_timeout=3,
+        retry_on_timeout=False,
+    )
 
 
 class CacheMetrics:
@@ -125,6 +88,8 @@ class CacheMetrics:
 
 @dataclass
 class RepairCounts:
+    """Keys checked and repaired, in the order memory.finish_cache_reconcile takes them."""
+
     checked: int = 0
     missing: int = 0
     stale: int = 0
@@ -142,19 +107,23 @@ class RepairCounts:
         return self.missing + self.stale + self.extra + self.expired
 
 
-class CacheAPI:
-    """The cache worker functions of the SQL API, over one autocommit connection."""
+class CacheAPI(WorkerAPI):
+    """The cache worker functions of the SQL API."""
 
-    def __init__(self, conn: psycopg.Connection, worker: str) -> None:
-        self.conn = conn
-        self.worker = worker
-
-    def working_memory_page(self, after: str | None) -> list[tuple]:
+    def working_memory_page(self, after: str | None) -> list[tuple[str, str]]:
+        """(agent_id, working_id) of the live items after working_id `after`."""
         return self.conn.execute(
-            "SELECT working_id::text, agent_id::text, context_type, payload, ttl_ms "
+            "SELECT agent_id::text, working_id::text "
             "FROM memory.cache_working_memory_page(%s::uuid, %s)",
             (after, PAGE),
         ).fetchall()
+
+    def block_agents_page(self, after: str | None) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)",
+            (after, PAGE),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def diff_working_memory(
         self, keys: list[tuple[str, str]], read: tuple[list, list, list] | None
@@ -175,137 +144,77 @@ class CacheAPI:
             (agents, sha),
         ).fetchall()
 
-    def block_agents_page(self, after: str | None) -> list[str]:
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)",
-                (after, PAGE),
-            ).fetchall()
-        ]
-
     def take_changes(self) -> list[tuple[str, str | None]]:
         """(agent_id, working_id) of changed items, (agent_id, None) of changed block sets."""
-        return [
-            (r[0], r[1])
-            for r in self.conn.execute(
-                "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)",
-                (self.worker, CHANGES_PAGE),
-            ).fetchall()
-        ]
+        return self.conn.execute(
+            "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)",
+            (self.worker, PAGE),
+        ).fetchall()
 
     def claim_reconcile(self) -> int | None:
-        row = self.conn.execute(
-            "SELECT memory.claim_cache_reconcile(%s)", (self.worker,)
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        """The id of an open reconciliation request, now this worker's; None when none."""
+        return self.scalar("SELECT memory.claim_cache_reconcile(%s)")
 
     def finish_reconcile(
         self, request_id: int | None, started: datetime, counts: RepairCounts, error: str | None
     ) -> None:
-        self.conn.execute(
+        self.scalar(
             "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                self.worker,
-                request_id,
-                started,
-                counts.checked,
-                counts.missing,
-                counts.stale,
-                counts.extra,
-                counts.expired,
-                error,
-            ),
+            request_id,
+            started,
+            *astuple(counts),
+            error,
         )
 
     def heartbeat(
         self, connected: bool, events: int, errors: int, lag: float | None, last_error: str | None
     ) -> None:
-        self.conn.execute(
+        self.scalar(
             "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)",
-            (self.worker, connected, events, errors, lag, last_error),
+            connected,
+            events,
+            errors,
+            lag,
+            last_error,
         )
-
-
-@dataclass
-class Pending:
-    """Changes not yet applied to Redis (kept while Redis is down)."""
-
-    wm: dict[str, str] = field(default_factory=dict)  # working_id -> agent_id
-    blocks: set[str] = field(default_factory=set)
-    reconcile: bool = False
-    overflow: bool = False
-    poll: bool = False  # look for an open request (its notification may have been missed)
-    changes: bool = True  # take the recorded changes (memory.cache_changes)
-
-    def add(self, payload: str) -> None:
-        if payload == "changes":
-            self.changes = True
-        elif payload.split(":")[0] == "c":
-            self.reconcile = True
-
-    def add_change(self, agent_id: str, working_id: str | None) -> None:
-        agent = _uuid(agent_id)
-        if not agent:
-            return
-        if working_id is None:
-            self.blocks.add(agent)
-            return
-        working = _uuid(working_id)
-        if not working:
-            return
-        if len(self.wm) >= MAX_PENDING:
-            self.overflow = True  # a reconciliation will catch up
-        else:
-            self.wm[working] = agent
-
-    def empty(self) -> bool:
-        return not (self.wm or self.blocks or self.reconcile or self.overflow or self.poll)
 
 
 class Warmer:
     """Applies changes and reconciliations to Redis. Redis errors propagate to the caller."""
 
-    def __init__(self, api: CacheAPI, r: redis.Redis, metrics: CacheMetrics | None) -> None:
+    def __init__(self, api: CacheAPI, r: redis.Redis, metrics: CacheMetrics) -> None:
         self.api = api
         self.r = r
         self.metrics = metrics
         self.last_lag: float | None = None
 
-    # ------------------------------------------------------------ events
-    def apply_working_memory(self, changed: dict[str, str]) -> int:
-        """Brings the keys of the changed items (working_id -> agent_id) in step: SET with
-        the remaining TTL, DEL of deleted and expired ones (the reconciliation's diff)."""
-        rows = self._repair_working_memory(
-            [(a, w) for w, a in changed.items()], RepairCounts(), compare=True
-        )
-        updated = [r[7] for r in rows if r[7] is not None]
-        if updated:
-            self.last_lag = max(0.0, time.time() - max(updated).timestamp())
-        if self.metrics:
-            self.metrics.events.labels("working_memory").inc(len(changed))
-            if self.last_lag is not None:
+    def apply(self, changes: list[tuple[str, str | None]]) -> int:
+        """Brings the keys of the changed items and block sets in step (the reconciliation's
+        diff, for these keys only): SET with the remaining TTL, DEL of deleted and expired
+        items, each changed blocks hash rewritten in one MULTI."""
+        items = [(agent, working) for agent, working in changes if working is not None]
+        agents = [agent for agent, working in changes if working is None]
+        if items:
+            rows = self._repair_working_memory(items, RepairCounts(), compare=True)
+            updated = [r[7] for r in rows if r[7] is not None]
+            if updated:
+                self.last_lag = max(0.0, time.time() - max(updated).timestamp())
                 self.metrics.lag.set(self.last_lag)
-        return len(changed)
-
-    def apply_blocks(self, agents: Iterable[str]) -> int:
-        """Rewrites each changed agent's blocks hash that differs (DEL + HSET in one MULTI)."""
-        agents = list(agents)
-        self._repair_blocks(agents, RepairCounts(), compare=True)
-        if self.metrics:
+            self.metrics.events.labels("working_memory").inc(len(items))
+        if agents:
+            self._repair_blocks(agents, RepairCounts(), compare=True)
             self.metrics.events.labels("blocks").inc(len(agents))
-        return len(agents)
+        return len(changes)
 
-    # ------------------------------------------------------------ reconciliation
     def reconcile(self) -> RepairCounts:
         """Reads Redis page by page (key ranges of Postgres, then SCAN), asks Postgres
         what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it."""
         c = RepairCounts()
         after: str | None = None
-        while rows := self.api.working_memory_page(after):
-            after = rows[-1][0]
-            c.checked += len(rows)
-            self._repair_working_memory([(r[1], r[0]) for r in rows], c, compare=True)
+        while keys := self.api.working_memory_page(after):
+            after = keys[-1][1]
+            c.checked += len(keys)
+            self._repair_working_memory(keys, c, compare=True)
         for keys in _chunks(_scan(self.r, "mem:*:wm:*", 4), PAGE):
             self._repair_working_memory(keys, c, compare=False)
         self._clean_context_sets()
@@ -345,7 +254,10 @@ class Warmer:
             if unindex is not None:
                 fix.srem(ctx_key(agent, unindex), working)
             if ctx is not None:
-                _index(fix, agent, ctx, working, ttl_ms)
+                # the context type's set lives as long as its longest item
+                fix.sadd(ctx_key(agent, ctx), working)
+                fix.pexpire(ctx_key(agent, ctx), ttl_ms, nx=True)
+                fix.pexpire(ctx_key(agent, ctx), ttl_ms, gt=True)
             c.add(repair)
         fix.execute()
         return rows
@@ -378,16 +290,6 @@ class Warmer:
                     self.r.srem(key, *gone)
 
 
-def _index(
-    pipe: redis.client.Pipeline, agent: str, context_type: str, working_id: str, ttl: int
-) -> None:
-    """Adds working_id to its context-type set; the set lives as long as its longest item."""
-    k = ctx_key(agent, context_type)
-    pipe.sadd(k, working_id)
-    pipe.pexpire(k, ttl, nx=True)
-    pipe.pexpire(k, ttl, gt=True)
-
-
 def _context_of(value: str | None) -> str | None:
     if not value:
         return None
@@ -412,6 +314,13 @@ def _blocks_sha256(fields: dict[str, str]) -> bytes | None:
     return h.digest()
 
 
+def _uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
 def _scan(r: redis.Redis, pattern: str, parts: int) -> Iterable[tuple[str, str | None]]:
     """(agent_id, working_id or None) of the keys matching pattern that hold valid uuids."""
     for key in r.scan_iter(match=pattern, count=PAGE):
@@ -434,23 +343,20 @@ def _chunks(it: Iterable[T], n: int) -> Iterable[list[T]]:
 
 
 class CacheWarmer(threading.Thread):
-    """The warmer thread: LISTEN, apply, reconcile, heartbeat; never raises."""
+    """The warmer thread: LISTEN, apply, reconcile, heartbeat; never raises.
 
-    def __init__(
-        self,
-        cfg: Config,
-        cache_cfg: CacheConfig,
-        metrics: CacheMetrics | None,
-        stop: threading.Event,
-        worker_name: str | None = None,
-    ) -> None:
+    What is still to do lives in PostgreSQL (memory.cache_changes, the open reconciliation
+    requests): while Redis is away nothing is taken, and three flags say what to look for.
+    """
+
+    def __init__(self, cfg: Config, metrics: CacheMetrics, stop: threading.Event) -> None:
         super().__init__(name="cache-warmer", daemon=True)
         self.cfg = cfg
-        self.cache_cfg = cache_cfg
         self.metrics = metrics
         self.stop_event = stop
-        self.worker = worker_name or cfg.worker_name
-        self.pending = Pending(reconcile=True)  # a first reconciliation at start
+        self.changes = True  # take the recorded changes
+        self.reconcile = True  # a reconciliation is due (one at start)
+        self.poll = False  # look for an open request (its notification may have been missed)
         self.redis_ok = False
         self.events = 0
         self.errors = 0
@@ -467,7 +373,7 @@ class CacheWarmer(threading.Thread):
                     self._loop(conn)
             except psycopg.Error as exc:
                 log.warning("cache warmer: PostgreSQL error (%s); reconnecting", exc)
-                self.pending.reconcile = True  # notifications may have been missed
+                self.reconcile = True  # notifications may have been missed
             except Exception:  # the warmer must never take the daemon down
                 log.exception("cache warmer: unexpected error; restarting the loop")
             if self.stop_event.wait(pg_backoff):
@@ -475,111 +381,78 @@ class CacheWarmer(threading.Thread):
             pg_backoff = min(pg_backoff * 2, self.cfg.reconnect_max_seconds)
 
     def _loop(self, conn: psycopg.Connection) -> None:
-        api = CacheAPI(conn, self.worker)
-        client = self.cache_cfg.client()
-        warmer = Warmer(api, client, self.metrics)
+        api = CacheAPI(conn, self.cfg.worker_name)
+        warmer = Warmer(api, redis_client(self.cfg), self.metrics)
         backoff = 0.5
-        next_try = 0.0
-        next_beat = 0.0
-        next_poll = time.monotonic() + self.cache_cfg.poll_reconcile_seconds
+        next_try = next_beat = 0.0
+        next_poll = time.monotonic() + POLL_RECONCILE_SECONDS
         while not self.stop_event.is_set():
             for n in conn.notifies(timeout=0.5, stop_after=1000):
-                self.pending.add(n.payload)
-            while self.pending.changes:
-                taken = api.take_changes()
-                for agent, working in taken:
-                    self.pending.add_change(agent, working)
-                self.pending.changes = len(taken) >= CHANGES_PAGE
+                if n.payload == "changes":
+                    self.changes = True
+                elif n.payload.split(":")[0] == "c":
+                    self.reconcile = True
             now = time.monotonic()
             if now >= next_poll:
-                next_poll = now + self.cache_cfg.poll_reconcile_seconds
-                self.pending.poll = True
-            if not self.pending.empty() and now >= next_try:
+                next_poll = now + POLL_RECONCILE_SECONDS
+                self.poll = True
+            if (self.changes or self.reconcile or self.poll) and now >= next_try:
                 try:
-                    self._flush(api, warmer, client)
+                    self._flush(api, warmer)
                     backoff = 0.5
                     self._set_redis(True)
                 except redis.RedisError as exc:
                     self._redis_failed(exc)
-                    # Redis may come back empty: rebuild it with one reconciliation
-                    self.pending.reconcile = True
                     next_try = time.monotonic() + backoff
-                    backoff = min(backoff * 2, self.cache_cfg.backoff_max_seconds)
+                    backoff = min(backoff * 2, self.cfg.reconnect_max_seconds)
             if now >= next_beat:
-                next_beat = now + self.cache_cfg.heartbeat_seconds
-                self.pending.changes = True  # a notification may have been missed
-                if self.pending.empty():
+                next_beat = now + self.cfg.heartbeat_seconds
+                self.changes = True  # a notification may have been missed
+                if self.redis_ok:
                     # Changes may be taken by another daemon's warmer (one Redis per
                     # stack): a quiet warmer still notices an outage by this probe.
-                    self._probe(client)
+                    try:
+                        warmer.r.ping()
+                    except redis.RedisError as exc:
+                        self._redis_failed(exc)
                 api.heartbeat(
                     self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error
                 )
 
-    def _flush(self, api: CacheAPI, warmer: Warmer, client: redis.Redis) -> None:
+    def _flush(self, api: CacheAPI, warmer: Warmer) -> None:
         if not self.redis_ok:
-            client.ping()  # fail fast while Redis is away
-        if self.pending.wm:
-            wm = dict(self.pending.wm)
-            for i in range(0, len(wm), PAGE):
-                part = dict(list(wm.items())[i : i + PAGE])
-                self.events += warmer.apply_working_memory(part)
-                for k in part:
-                    self.pending.wm.pop(k, None)
-        if self.pending.blocks:
-            agents = set(self.pending.blocks)
-            self.events += warmer.apply_blocks(agents)
-            self.pending.blocks -= agents
+            warmer.r.ping()  # fail fast while Redis is away
+        while self.changes:
+            taken = api.take_changes()
+            self.events += warmer.apply(taken)
+            self.changes = len(taken) >= PAGE
         # a reconciliation when one is due here, or (poll) when a request is open
-        due = self.pending.reconcile or self.pending.overflow
-        if not (due or self.pending.poll):
+        if not (self.reconcile or self.poll):
             return
         request = api.claim_reconcile()
-        self.pending.poll = False
-        if request is None and not due:
+        self.poll = False
+        if request is None and not self.reconcile:
             return
         started = datetime.now(UTC)
         try:
             counts = warmer.reconcile()
         except redis.RedisError as exc:
             api.finish_reconcile(request, started, RepairCounts(), f"redis: {exc}"[:2000])
-            if self.metrics:
-                self.metrics.reconciliations.labels("failed").inc()
+            self.metrics.reconciliations.labels("failed").inc()
             raise
         api.finish_reconcile(request, started, counts, None)
-        self.pending.reconcile = False
-        self.pending.overflow = False
-        self.pending.poll = False
+        self.reconcile = False
         self.reconciliations += 1
-        if self.metrics:
-            self.metrics.reconciliations.labels("ok").inc()
-            for kind in ("missing", "stale", "extra", "expired"):
-                self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
-        log.info(
-            "cache reconciled: %s checked, %s missing, %s stale, %s extra, %s expired",
-            counts.checked,
-            counts.missing,
-            counts.stale,
-            counts.extra,
-            counts.expired,
-        )
-
-    def _probe(self, client: redis.Redis) -> None:
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            self._redis_failed(exc)
-            return
-        if not self.redis_ok:
-            # Redis is back: it may have lost everything; rebuild it from Postgres
-            self.pending.reconcile = True
+        self.metrics.reconciliations.labels("ok").inc()
+        for kind in ("missing", "stale", "extra", "expired"):
+            self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
+        log.info("cache reconciled: %s", counts)
 
     def _set_redis(self, ok: bool) -> None:
         if ok and not self.redis_ok:
             log.info("cache warmer: Redis reachable")
         self.redis_ok = ok
-        if self.metrics:
-            self.metrics.connected.set(1 if ok else 0)
+        self.metrics.connected.set(1 if ok else 0)
 
     def _redis_failed(self, exc: Exception) -> None:
         self.errors += 1
@@ -589,18 +462,19 @@ class CacheWarmer(threading.Thread):
         else:
             log.debug("cache warmer: Redis still unreachable (%s)", exc)
         self._set_redis(False)
-        if self.metrics:
-            self.metrics.redis_errors.inc()
+        self.metrics.redis_errors.inc()
+        # Redis may come back empty (and changes taken may be lost): one reconciliation
+        # rebuilds it from PostgreSQL
+        self.reconcile = True
 
 
 def start_cache_warmer(cfg: Config, registry: object, stop: threading.Event) -> CacheWarmer | None:
     """Starts the warmer thread when MEMORY_REDIS_URL is set; never raises."""
+    if cfg.redis_url is None:
+        log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
+        return None
     try:
-        cache_cfg = CacheConfig.from_env()
-        if cache_cfg.url is None:
-            log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
-            return None
-        warmer = CacheWarmer(cfg, cache_cfg, CacheMetrics(registry), stop)
+        warmer = CacheWarmer(cfg, CacheMetrics(registry), stop)
         warmer.start()
         log.info("cache warmer started (LISTEN %s)", CHANNEL)
         return warmer

@@ -30,12 +30,17 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return int(_float(env, name, default, low, high))
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    return Path(env[name]) if env.get(name) else None
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the daemon reads from its environment.
 
     Connection settings come from libpq's own variables (PGHOST, PGPORT, PGDATABASE,
-    PGUSER, PGPASSFILE); MEMORY_PG_PASSWORD_FILE is read when set (Docker secrets).
+    PGUSER, PGPASSFILE); MEMORY_PG_PASSWORD_FILE is read when set (Docker secrets), as
+    MEMORY_REDIS_PASSWORD_FILE is for the Redis of MEMORY_REDIS_URL (no cache without it).
     """
 
     worker_name: str
@@ -53,13 +58,14 @@ class Config:
     reconnect_max_seconds: float
     models: tuple[str, ...] | None
     password_file: Path | None
+    redis_url: str | None
+    redis_password_file: Path | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         socket_raw = env.get("MEMORY_EMBED_SOCKET", "")
         models_raw = env.get("MEMORY_EMBED_MODELS", "").strip()
-        password_file = env.get("MEMORY_PG_PASSWORD_FILE", "")
         return cls(
             worker_name=env.get("MEMORY_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}",
             socket_path=Path(socket_raw).resolve() if socket_raw else None,
@@ -75,5 +81,7 @@ class Config:
             heartbeat_seconds=_float(env, "MEMORY_HEARTBEAT_SECONDS", 5.0, 0.1, 600.0),
             reconnect_max_seconds=_float(env, "MEMORY_RECONNECT_MAX_SECONDS", 10.0, 0.1, 600.0),
             models=tuple(m.strip() for m in models_raw.split(",") if m.strip()) or None,
-            password_file=Path(password_file) if password_file else None,
+            password_file=_path(env, "MEMORY_PG_PASSWORD_FILE"),
+            redis_url=env.get("MEMORY_REDIS_URL") or None,
+            redis_password_file=_path(env, "MEMORY_REDIS_PASSWORD_FILE"),
         )

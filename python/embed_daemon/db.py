@@ -8,17 +8,23 @@ the model runs.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
+from psycopg.types.json import Jsonb
 
+from embed_daemon import __version__
 from embed_daemon.config import Config
 
 log = logging.getLogger(__name__)
@@ -133,12 +139,21 @@ class Outcome:
     freshness_seconds: float | None = None
 
 
-class QueueAPI:
-    """Calls of the embedding queue functions over one autocommit connection."""
+class WorkerAPI:
+    """Calls of worker functions of the SQL API as `worker`, over one autocommit connection."""
 
     def __init__(self, conn: psycopg.Connection, worker: str) -> None:
         self.conn = conn
         self.worker = worker
+
+    def scalar(self, sql: str, *args: object) -> Any:
+        """The value of a one-value SELECT whose first parameter is the worker's name."""
+        row = self.conn.execute(sql, (self.worker, *args)).fetchone()
+        return row[0] if row else None
+
+
+class QueueAPI(WorkerAPI):
+    """The embedding queue functions."""
 
     def registry(self) -> list[ModelSpec]:
         rows = self.conn.execute(
@@ -148,10 +163,7 @@ class QueueAPI:
         return [ModelSpec(*r) for r in rows]
 
     def release_own_leases(self) -> int:
-        row = self.conn.execute(
-            "SELECT memory.release_worker_leases(%s)", (self.worker,)
-        ).fetchone()
-        return int(row[0])
+        return self.scalar("SELECT memory.release_worker_leases(%s)")
 
     def claim(
         self, max_items: int, lease_seconds: float, max_bytes: int, models: Sequence[str] | None
@@ -193,50 +205,43 @@ class QueueAPI:
         return [Outcome(*r) for r in rows]
 
     def release(self, jobs: Sequence[ClaimedJob]) -> int:
-        row = self.conn.execute(
-            "SELECT memory.release_embedding_batch(%s, %s::uuid[])",
-            (self.worker, [j.lease_id for j in jobs]),
-        ).fetchone()
-        return int(row[0])
+        leases = [j.lease_id for j in jobs]
+        return self.scalar("SELECT memory.release_embedding_batch(%s, %s::uuid[])", leases)
 
     def extend(self, jobs: Sequence[ClaimedJob], lease_seconds: float) -> int:
-        row = self.conn.execute(
+        return self.scalar(
             "SELECT memory.extend_embedding_leases(%s, %s::uuid[], make_interval(secs => %s))",
-            (self.worker, [j.lease_id for j in jobs], lease_seconds),
-        ).fetchone()
-        return int(row[0])
+            [j.lease_id for j in jobs],
+            lease_seconds,
+        )
 
     def heartbeat(
-        self,
-        status: str,
-        models: Sequence[str],
-        socket_path: str | None,
-        pid: int,
-        hostname: str,
-        version: str,
-        info: str = "{}",
+        self, status: str, models: Sequence[str], socket_path: Path | None, info: dict
     ) -> None:
+        """This process alive: its status, models, socket, pid, host, version and counts."""
         self.conn.execute(
-            "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s::jsonb)",
-            (self.worker, status, list(models), socket_path, pid, hostname, version, info),
+            "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s)",
+            (
+                self.worker,
+                status,
+                list(models),
+                str(socket_path) if socket_path else None,
+                os.getpid(),
+                socket.gethostname(),
+                __version__,
+                Jsonb(info),
+            ),
         )
 
     def sleep(self, models: Sequence[str]) -> str:
         """asleep, busy or paused (memory.embedding_worker_sleep)."""
-        row = self.conn.execute(
-            "SELECT memory.embedding_worker_sleep(%s, %s::text[])", (self.worker, list(models))
-        ).fetchone()
-        return str(row[0]) if row else "busy"
+        return self.scalar("SELECT memory.embedding_worker_sleep(%s, %s::text[])", list(models))
 
     def wake(self, models: Sequence[str]) -> None:
-        self.conn.execute(
-            "SELECT memory.embedding_worker_wake(%s, %s::text[])", (self.worker, list(models))
-        )
+        self.scalar("SELECT memory.embedding_worker_wake(%s, %s::text[])", list(models))
 
     def queue_depth(self) -> list[tuple[str, str, int, float | None]]:
-        return [
-            (r[0], r[1], int(r[2]), r[3])
-            for r in self.conn.execute(
-                "SELECT model, state, jobs, next_due_seconds FROM memory.embedding_queue_depth()"
-            ).fetchall()
-        ]
+        """(model, state, jobs, seconds until the earliest pending job is due)."""
+        return self.conn.execute(
+            "SELECT model, state, jobs, next_due_seconds FROM memory.embedding_queue_depth()"
+        ).fetchall()

@@ -86,22 +86,12 @@ class InferenceGate:
 class Encoder:
     """Encodes texts with one registered model: normalised vectors of its dimension."""
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        model: Any,
-        gate: InferenceGate,
-        batch_size: int,
-    ) -> None:
+    def __init__(self, spec: ModelSpec, model: Any, gate: InferenceGate, batch_size: int) -> None:
         self.spec = spec
         self.model = model
         self.gate = gate
         self.batch_size = batch_size
-        get_dim = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        native = int(get_dim())
+        native = int(model.get_embedding_dimension())
         if spec.dimensions > native:
             raise UnknownModelSource(
                 f"model {spec.name} is registered with {spec.dimensions} dimensions; its source gives {native}"
@@ -176,10 +166,7 @@ class ModelPool:
     """
 
     def __init__(
-        self,
-        batch_size: int,
-        device: str = "cpu",
-        encoder_class: Callable[..., Encoder] = Encoder,
+        self, batch_size: int, device: str = "cpu", encoder_class: Callable[..., Encoder] = Encoder
     ) -> None:
         self.batch_size = batch_size
         self.device = device

@@ -8,11 +8,8 @@ claim, the lease id checked at completion) and a daemon killed mid-batch harmles
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -22,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import psycopg
 
-from embed_daemon import __version__, db
+from embed_daemon import db
 from embed_daemon.config import Config
 from embed_daemon.db import ClaimedJob, QueueAPI
 from embed_daemon.metrics import HealthState, Metrics
@@ -66,13 +63,14 @@ class Worker:
         self.ready = threading.Event()
         self.chunks_done = 0
         self.jobs_done = 0
-        self.delivery = Delivery(cfg, self, metrics, stop)
+        self.delivery = Delivery(self)
         # the batch being encoded, until its result is handed to the delivery thread
         self.held: list[ClaimedJob] = []
         # encoding time per chunk and text per second (moving averages): size the slices
         # of a batch and the batches
         self._seconds_per_chunk = 0.0
         self._bytes_per_second = 0.0
+        self._extended = 0.0  # when the leases of the batch were last extended
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
@@ -86,43 +84,25 @@ class Worker:
 
     def _run(self) -> None:
         delay = 0.5
-        first = True
+        connected_before = False
         while not self.stop.is_set():
             try:
-                conn = db.connect(self.cfg, "worker")
-            except CONNECTION_ERRORS as exc:
-                self.health.beat(False, "database unavailable")
-                self.metrics.up.set(0)
-                log.warning("database unavailable (%s); retrying in %.1fs", describe(exc), delay)
-                self.stop.wait(delay)
-                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
-                continue
-            try:
-                with conn:
+                with db.connect(self.cfg, "worker") as conn:
                     version = db.check_schema(conn)
-                    if not first:
+                    if connected_before:
                         self.metrics.reconnects.inc()
+                    connected_before = True
                     log.info(
-                        "connected as worker %s, schema API version %s",
-                        self.cfg.worker_name,
-                        version,
+                        "connected as %s, schema API version %s", self.cfg.worker_name, version
                     )
                     delay = 0.5
                     self._session(conn)
-                    first = False
-            except CONNECTION_ERRORS as exc:
-                first = False
-                self.health.beat(False, "connection lost")
-                self.metrics.up.set(0)
-                log.warning("connection lost (%s); reconnecting in %.1fs", describe(exc), delay)
-                self.stop.wait(delay)
-                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
             except psycopg.Error as exc:
-                # e.g. a deadlock victim or a statement cancelled by an operator: start
-                # over on a new connection (held leases are released there)
-                first = False
-                self.health.beat(False, "database error")
-                log.error("database error (%s); starting over in %.1fs", describe(exc), delay)
+                # unreachable, a lost connection, a deadlock victim, a statement cancelled
+                # by an operator: start over on a new connection (held leases go back there)
+                self.health.beat(False, "database unavailable")
+                self.metrics.up.set(0)
+                log.warning("database error (%s); reconnecting in %.1fs", describe(exc), delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.cfg.reconnect_max_seconds)
 
@@ -293,35 +273,28 @@ class Worker:
         )
         matrices = [np.empty((len(j.texts), enc.spec.dimensions), dtype=np.float32) for j in jobs]
         left = [len(j.texts) for j in jobs]
-        last_extend = time.monotonic()
+        self._extended = time.monotonic()
         start = 0
+        one_by_one = False
         try:
-            while start < len(items):
-                if self.stop.is_set():
-                    break
+            while start < len(items) and not self.stop.is_set():
                 # Slices of about encode_slice_seconds (at most encode_batch_size chunks):
                 # a query embedding waits for the slice being encoded, never for the
                 # batch (the inference gate lets a waiting query go next).
-                size = self._slice_size()
-                part = items[start : start + size]
+                part = items[start : start + self._slice_size()]
                 t0 = time.monotonic()
                 vecs = enc.encode([t for _, _, t in part])
                 took = max(time.monotonic() - t0, 1e-6)
                 self._seconds_per_chunk = 0.7 * self._seconds_per_chunk + 0.3 * took / len(part)
                 rate = sum(len(t) for _, _, t in part) / took
-                self._bytes_per_second = (
-                    rate
-                    if self._bytes_per_second <= 0
-                    else 0.7 * self._bytes_per_second + 0.3 * rate
-                )
+                old = self._bytes_per_second
+                self._bytes_per_second = rate if old <= 0 else 0.7 * old + 0.3 * rate
                 start += len(part)
                 for (ji, ci, _), v in zip(part, vecs, strict=True):
                     matrices[ji][ci] = v
                     left[ji] -= 1
                 self.health.beat(True, "encoding")
-                if time.monotonic() - last_extend > self.cfg.lease_seconds / 3:
-                    api.extend(jobs, self.cfg.lease_seconds)
-                    last_extend = time.monotonic()
+                self._keep_leases(api, jobs)
         except psycopg.Error:  # the database, not the model: the session starts over
             raise
         except Exception as exc:
@@ -331,45 +304,59 @@ class Worker:
             log.warning(
                 "a batch of %s jobs failed (%s); retrying job by job", len(jobs), describe(exc)
             )
-            for ji, job in enumerate(jobs):
-                if left[ji] == 0:
-                    result.done.append((job, matrices[ji]))
-                elif self.stop.is_set():
-                    result.unfinished.append(job)
-                else:
-                    try:
-                        result.done.append((job, enc.encode(job.texts)))
-                    except Exception as job_exc:
-                        result.failed.append((job, describe(job_exc)))
-                # One by one takes far longer than the batch: the leases are kept alive
-                # here too, or the reaper takes the jobs back and each expiry costs an
-                # attempt (found by the soak: healthy jobs went dead beside a poisoned one).
-                if time.monotonic() - last_extend > self.cfg.lease_seconds / 3:
-                    api.extend(jobs, self.cfg.lease_seconds)
-                    last_extend = time.monotonic()
-            return
+            one_by_one = True
         for ji, job in enumerate(jobs):
             if left[ji] == 0:
                 result.done.append((job, matrices[ji]))
-            else:
+            elif self.stop.is_set() or not one_by_one:
                 result.unfinished.append(job)
+            else:
+                try:
+                    result.done.append((job, enc.encode(job.texts)))
+                except Exception as job_exc:
+                    result.failed.append((job, describe(job_exc)))
+                # One by one takes far longer than the batch: the leases are kept alive
+                # here too, or the reaper takes the jobs back and each expiry costs an
+                # attempt (found by the soak: healthy jobs went dead beside a poisoned one).
+                self._keep_leases(api, jobs)
+
+    def _keep_leases(self, api: QueueAPI, jobs: list[ClaimedJob]) -> None:
+        """Extends the leases of the batch every third of their length."""
+        if time.monotonic() - self._extended > self.cfg.lease_seconds / 3:
+            api.extend(jobs, self.cfg.lease_seconds)
+            self._extended = time.monotonic()
 
 
-class Delivery(threading.Thread):
+class _SideThread(threading.Thread):
+    """A thread of the worker on a connection of its own, opened when first needed and
+    dropped after an error (the next call opens another)."""
+
+    def __init__(self, worker: Worker, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.worker = worker
+        self.cfg = worker.cfg
+        self.metrics = worker.metrics
+        self._conn: psycopg.Connection | None = None
+
+    def api(self) -> QueueAPI:
+        if self._conn is None or self._conn.closed:
+            self._conn = db.connect(self.cfg, self.name)
+        return QueueAPI(self._conn, self.cfg.worker_name)
+
+    def drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Delivery(_SideThread):
     """Hands batch results to the database on a connection of its own, so that the
     model encodes the next batch while the previous one is stored (its HNSW inserts
     run in the server meanwhile). One result waits at most; order is kept."""
 
-    def __init__(
-        self, cfg: Config, worker: Worker, metrics: Metrics, stop: threading.Event
-    ) -> None:
-        super().__init__(name="delivery", daemon=True)
-        self.cfg = cfg
-        self.worker = worker
-        self.metrics = metrics
-        self.stop = stop
+    def __init__(self, worker: Worker) -> None:
+        super().__init__(worker, "delivery")
         self._queue: queue.Queue[tuple[BatchResult, float, str] | None] = queue.Queue(maxsize=1)
-        self._conn: psycopg.Connection | None = None
 
     def submit(self, result: BatchResult, started: float, model: str) -> None:
         self._queue.put((result, started, model))
@@ -382,13 +369,7 @@ class Delivery(threading.Thread):
         if self.is_alive():
             self._queue.put(None)
             self.join()
-        if self._conn is not None:
-            self._conn.close()
-
-    def _api(self) -> QueueAPI:
-        if self._conn is None or self._conn.closed:
-            self._conn = db.connect(self.cfg, "delivery")
-        return QueueAPI(self._conn, self.cfg.worker_name)
+        self.drop()
 
     def run(self) -> None:
         while True:
@@ -409,15 +390,13 @@ class Delivery(threading.Thread):
         attempts = 0
         while True:
             try:
-                self._deliver(self._api(), result, started, model)
+                self._deliver(self.api(), result, started, model)
                 return
             except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback) as exc:
                 # a broken connection, a deadlock victim: the same result again
                 attempts += 1
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                if self.stop.is_set() and attempts >= 3:
+                self.drop()
+                if self.worker.stop.is_set() and attempts >= 3:
                     # the leases expire and the jobs are done again: nothing is lost
                     log.warning("stopping: gave up delivering a batch (%s)", describe(exc))
                     return
@@ -437,11 +416,10 @@ class Delivery(threading.Thread):
             by_error: dict[str, list[ClaimedJob]] = defaultdict(list)
             for job, error in result.failed:
                 by_error[error].append(job)
+            models = {job.lease_id: job.model for job, _ in result.failed}
             for error, failed_jobs in by_error.items():
                 for o in api.fail(failed_jobs, error):
-                    job_model = next(
-                        (j.model for j in failed_jobs if j.lease_id == o.lease_id), model
-                    )
+                    job_model = models.get(o.lease_id, model)
                     if o.outcome == "dead":
                         self.metrics.dead.labels(job_model).inc()
                         log.error("job %s is dead: %s", o.job_id, error)
@@ -456,9 +434,7 @@ class Delivery(threading.Thread):
         if model:
             self.metrics.latency.labels(model).observe(time.monotonic() - started)
 
-    def _complete(
-        self, api: QueueAPI, done: Sequence[tuple[ClaimedJob, np.ndarray]]
-    ) -> list[db.Outcome]:
+    def _complete(self, api: QueueAPI, done: Sequence[tuple[ClaimedJob, np.ndarray]]) -> None:
         try:
             outcomes = api.complete(done)
         except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback):
@@ -468,7 +444,7 @@ class Delivery(threading.Thread):
             # the jobs so that they retry and end dead instead of looping.
             log.error("the database refused a batch result: %s", describe(exc))
             api.fail([j for j, _ in done], f"result refused: {describe(exc)}")
-            return []
+            return
         jobs = {j.lease_id: j for j, _ in done}
         for o in outcomes:
             job = jobs.get(o.lease_id)
@@ -486,44 +462,20 @@ class Delivery(threading.Thread):
                 log.info(
                     "result for job %s discarded: its lease is gone or its text changed", job.job_id
                 )
-        return outcomes
 
 
-class Heartbeat(threading.Thread):
+class Heartbeat(_SideThread):
     """Reports the daemon alive, refreshes the model registry and the queue gauges."""
 
-    def __init__(
-        self, cfg: Config, worker: Worker, pool: ModelPool, metrics: Metrics, stop: threading.Event
-    ):
-        super().__init__(name="heartbeat", daemon=True)
-        self.cfg = cfg
-        self.worker = worker
-        self.pool = pool
-        self.metrics = metrics
-        self.stop = stop
-        self._conn: psycopg.Connection | None = None
+    def __init__(self, worker: Worker) -> None:
+        super().__init__(worker, "heartbeat")
         self._seen: set[tuple[str, str]] = set()
 
-    def _api(self) -> QueueAPI:
-        if self._conn is None or self._conn.closed:
-            self._conn = db.connect(self.cfg, "heartbeat")
-        return QueueAPI(self._conn, self.cfg.worker_name)
-
     def beat(self, status: str) -> None:
-        api = self._api()
-        self.pool.update_registry(api.registry())
-        info = json.dumps(
-            {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
-        )
-        api.heartbeat(
-            status,
-            self.worker.models(),
-            str(self.cfg.socket_path) if self.cfg.socket_path else None,
-            os.getpid(),
-            socket.gethostname(),
-            __version__,
-            info,
-        )
+        api = self.api()
+        self.worker.pool.update_registry(api.registry())
+        counts = {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
+        api.heartbeat(status, self.worker.models(), self.cfg.socket_path, counts)
         seen = set()
         for model, state, jobs, _ in api.queue_depth():
             self.metrics.queue_depth.labels(model, state).set(jobs)
@@ -534,17 +486,15 @@ class Heartbeat(threading.Thread):
 
     def run(self) -> None:
         while not self.worker.ready.is_set():  # the worker checks the schema first
-            if self.stop.wait(0.2):
+            if self.worker.stop.wait(0.2):
                 return
         while True:
             try:
                 self.beat("running")
             except psycopg.Error as exc:
                 log.debug("heartbeat failed: %s", describe(exc))
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-            if self.stop.wait(self.cfg.heartbeat_seconds):
+                self.drop()
+            if self.worker.stop.wait(self.cfg.heartbeat_seconds):
                 break
 
     def final(self) -> None:
@@ -554,5 +504,4 @@ class Heartbeat(threading.Thread):
         except (psycopg.Error, OSError) as exc:
             log.debug("last heartbeat failed: %s", describe(exc))
         finally:
-            if self._conn is not None:
-                self._conn.close()
+            self.drop()

@@ -32,7 +32,6 @@ from conftest import (
 )
 from embed_daemon.cache import (
     CacheAPI,
-    CacheConfig,
     CacheMetrics,
     CacheWarmer,
     RepairCounts,
@@ -130,14 +129,16 @@ def warmer() -> Iterator[CacheWarmer]:
         PGPASSFILE=str(SECRETS / "pgpass"),
     )
     stop = threading.Event()
-    cfg = Config.from_env({"MEMORY_WORKER_NAME": f"test-cache-{secrets.token_hex(3)}"})
-    cache_cfg = CacheConfig(
-        url=REDIS_URL,
-        password_file=SECRETS / "redis_password",
-        heartbeat_seconds=0.5,
-        backoff_max_seconds=1.0,
+    cfg = Config.from_env(
+        {
+            "MEMORY_WORKER_NAME": f"test-cache-{secrets.token_hex(3)}",
+            "MEMORY_REDIS_URL": REDIS_URL,
+            "MEMORY_REDIS_PASSWORD_FILE": str(SECRETS / "redis_password"),
+            "MEMORY_HEARTBEAT_SECONDS": "0.5",
+            "MEMORY_RECONNECT_MAX_SECONDS": "1",
+        }
     )
-    w = CacheWarmer(cfg, cache_cfg, CacheMetrics(CollectorRegistry()), stop)
+    w = CacheWarmer(cfg, CacheMetrics(CollectorRegistry()), stop)
     w.start()
     try:
         wait_for("the warmer's first reconciliation", lambda: w.reconciliations > 0, 60)
@@ -344,7 +345,7 @@ def test_reconciliation_stamps_agree_with_sql(agents, warmer):
     wait_for("the item in Redis", lambda: r.get(wm_key(a, wid)))
     wait_for("the block in Redis", lambda: "Córdoba" in (r.hget(blocks_key(a), "human") or ""))
     with psycopg.connect(conninfo("memory_daemon"), autocommit=True) as conn:
-        w = Warmer(CacheAPI(conn, "test-diff"), r, None)
+        w = Warmer(CacheAPI(conn, "test-diff"), r, CacheMetrics(CollectorRegistry()))
         c = RepairCounts()
         w._repair_working_memory([(a, wid)], c, compare=True)
         w._repair_blocks([a], c, compare=True)
