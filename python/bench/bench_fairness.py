@@ -158,8 +158,10 @@ def section(s: dict) -> str:
             "",
             "The daemon claims round-robin across agents (importance orders jobs within one "
             "agent only), so A's episode goes into the next batch, however long B's backlog; "
-            "a query waits for at most one encode slice of a batch (about 0.25 s of work, "
-            "MEMORY_ENCODE_SLICE_SECONDS), never for the batch. The smallest batch is one "
+            "a query waits for at most one encode slice of a batch, never for the batch; "
+            "for 10 s after a query embedding the daemon's slices (about 0.08 s of work, "
+            "MEMORY_INTERACTIVE_SLICE_SECONDS) and claims (about 1 s) are smaller, "
+            "otherwise 0.25 s and 2 s. The smallest batch is one "
             "text (one of B's is about 35 chunks): on a machine whose cores are "
             "oversubscribed (see the load average of the run) that alone takes over a "
             "minute, and PyTorch's two intra-op threads make it an order of magnitude worse.",

@@ -53,6 +53,9 @@ class Config:
     batch_seconds: float
     encode_batch_size: int
     encode_slice_seconds: float
+    interactive_seconds: float
+    interactive_slice_seconds: float
+    interactive_batch_seconds: float
     lease_seconds: float
     heartbeat_seconds: float
     reconnect_max_seconds: float
@@ -77,6 +80,14 @@ class Config:
             batch_seconds=_float(env, "MEMORY_BATCH_SECONDS", 2.0, 0.05, 3600.0),
             encode_batch_size=_int(env, "MEMORY_ENCODE_BATCH_SIZE", 32, 1, 4096),
             encode_slice_seconds=_float(env, "MEMORY_ENCODE_SLICE_SECONDS", 0.25, 0.01, 60.0),
+            # for this long after a query embedding, smaller slices and claims
+            interactive_seconds=_float(env, "MEMORY_INTERACTIVE_SECONDS", 10.0, 0.0, 3600.0),
+            interactive_slice_seconds=_float(
+                env, "MEMORY_INTERACTIVE_SLICE_SECONDS", 0.08, 0.01, 60.0
+            ),
+            interactive_batch_seconds=_float(
+                env, "MEMORY_INTERACTIVE_BATCH_SECONDS", 1.0, 0.05, 3600.0
+            ),
             lease_seconds=_float(env, "MEMORY_LEASE_SECONDS", 60.0, 1.0, 3600.0),
             heartbeat_seconds=_float(env, "MEMORY_HEARTBEAT_SECONDS", 5.0, 0.1, 600.0),
             reconnect_max_seconds=_float(env, "MEMORY_RECONNECT_MAX_SECONDS", 10.0, 0.1, 600.0),

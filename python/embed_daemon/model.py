@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,13 +56,15 @@ class InferenceGate:
     """One inference at a time on this machine's cores; a waiting query goes first.
 
     The batch loop takes the gate once per sub-batch, so a query waits at most for
-    one sub-batch.
+    one sub-batch; `last_query` (time.monotonic) lets it make its sub-batches smaller
+    while queries are coming.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._busy = False
         self._queries_waiting = 0
+        self.last_query = float("-inf")
 
     @contextmanager
     def hold(self, query: bool) -> Iterator[None]:
@@ -75,6 +78,8 @@ class InferenceGate:
                 if query:
                     self._queries_waiting -= 1
             self._busy = True
+            if query:
+                self.last_query = time.monotonic()
         try:
             yield
         finally:

@@ -253,15 +253,30 @@ class Worker:
         """
         if self._bytes_per_second <= 0:
             return min(self.cfg.batch_bytes, 16384)  # until the first slice is timed
-        fit = int(self._bytes_per_second * self.cfg.batch_seconds)
+        seconds = (
+            self.cfg.interactive_batch_seconds if self._interactive() else self.cfg.batch_seconds
+        )
+        fit = int(self._bytes_per_second * seconds)
         return max(1, min(self.cfg.batch_bytes, fit))
 
     def _slice_size(self) -> int:
-        """Chunks per encode call: about encode_slice_seconds of work, 1..encode_batch_size."""
+        """Chunks per encode call: about encode_slice_seconds of work, 1..encode_batch_size
+        (interactive_slice_seconds while queries are coming)."""
         if self._seconds_per_chunk <= 0:
             return min(4, self.cfg.encode_batch_size)  # until the first slice is timed
-        fit = int(self.cfg.encode_slice_seconds / self._seconds_per_chunk)
+        seconds = (
+            self.cfg.interactive_slice_seconds
+            if self._interactive()
+            else self.cfg.encode_slice_seconds
+        )
+        fit = int(seconds / self._seconds_per_chunk)
         return max(1, min(self.cfg.encode_batch_size, fit))
+
+    def _interactive(self) -> bool:
+        """A query was embedded in the last interactive_seconds: a query waits for the
+        slice being encoded and a new job of another agent for the claim, so both are
+        smaller while queries come; without queries, bigger ones keep the throughput."""
+        return time.monotonic() - self.pool.gate.last_query < self.cfg.interactive_seconds
 
     def _encode_jobs(
         self, api: QueueAPI, enc: Encoder, jobs: list[ClaimedJob], result: BatchResult

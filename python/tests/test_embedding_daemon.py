@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from embed_daemon.config import Config, ConfigError
+from embed_daemon.model import InferenceGate
 from testing.stack import (
     CONFIG,
     RUN_DIR,
@@ -156,6 +157,36 @@ def test_configuration_comes_from_the_environment():
         Config.from_env({"MEMORY_POLL_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="MEMORY_BATCH_JOBS"):
         Config.from_env({"MEMORY_BATCH_JOBS": "0"})
+    # smaller slices and claims for a while after a query (0 seconds: never)
+    assert (
+        cfg.interactive_seconds,
+        cfg.interactive_slice_seconds,
+        cfg.interactive_batch_seconds,
+    ) == (
+        10.0,
+        0.08,
+        1.0,
+    )
+    assert Config.from_env({"MEMORY_INTERACTIVE_SECONDS": "0"}).interactive_seconds == 0.0
+    for name, bad in (
+        ("MEMORY_INTERACTIVE_SECONDS", "-1"),
+        ("MEMORY_INTERACTIVE_SLICE_SECONDS", "0"),
+        ("MEMORY_INTERACTIVE_BATCH_SECONDS", "many"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Config.from_env({name: bad})
+
+
+def test_the_gate_remembers_when_a_query_last_ran():
+    """What makes the batch loop's slices smaller while queries are coming."""
+    gate = InferenceGate()
+    with gate.hold(query=False):
+        pass
+    assert gate.last_query == float("-inf")
+    before = time.monotonic()
+    with gate.hold(query=True):
+        pass
+    assert before <= gate.last_query <= time.monotonic()
 
 
 @pytest.fixture(scope="module")
