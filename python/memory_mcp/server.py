@@ -97,13 +97,18 @@ def build_server(settings: Settings) -> MCPServer:
         min_importance: Annotated[
             float | None, Field(description="only episodes at least this important (0..1)")
         ] = None,
+        include_shared: Annotated[
+            bool | None,
+            Field(description="also the episodes other agents shared with you (default false)"),
+        ] = None,
     ) -> dict[str, Any]:
         """Search your episodes by meaning and by words, best first.
 
         Each result has episode_id, content, score (0..1, relevance blended with recency
         and importance), vector_score (NULL when only words were used), text_score,
-        occurred_at, importance, tags, session_id, metadata and matched_chunk (the part
-        of a long episode that matched)."""
+        occurred_at, importance, tags, session_id, metadata, matched_chunk (the part
+        of a long episode that matched) and owner (the agent it belongs to: yours, or
+        with include_shared the agent that shared it with you)."""
         episodes = await db.call(
             "search_episodic_memory",
             {
@@ -116,6 +121,7 @@ def build_server(settings: Settings) -> MCPServer:
                 "since": (since, "timestamptz"),
                 "until": (until, "timestamptz"),
                 "min_importance": (min_importance, "real"),
+                "include_shared": (include_shared, "boolean"),
             },
             rows="all",
         )

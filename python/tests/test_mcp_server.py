@@ -91,6 +91,14 @@ async def session(agent: Agent, role: str | None = None) -> AsyncIterator[Client
             yield s
 
 
+def agent_connection(agent: Agent) -> psycopg.Connection:
+    """A direct connection as the agent (its password from its PGPASSFILE)."""
+    return psycopg.connect(
+        host="127.0.0.1", port=CONFIG["PGPORT_MEMORY"], dbname=CONFIG["MEMORY_DB"],
+        user=agent.role, passfile=str(agent.pgpass), autocommit=True,
+    )  # fmt: skip
+
+
 async def ok(s: ClientSession, tool: str, **args: Any) -> Any:
     result = await s.call_tool(tool, args)
     assert not result.is_error, f"{tool}: {result.content}"
@@ -236,6 +244,20 @@ def test_every_tool_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
             assert gone["sqlstate"] == "P0002"
             r = await sb.read_resource("memory://core-blocks")
             assert json.loads(r.contents[0].text) == []
+
+            # sharing (include_shared): nothing of A's before a grant; with one, B finds A's
+            # tagged episode marked with its owner; without include_shared, still nothing
+            q = "Raft replicas"
+            assert (await ok(sb, "search_memory", query=q, include_shared=True))["episodes"] == []
+            with agent_connection(a) as conn:
+                conn.execute("SELECT memory.share('tag', %s, 'decision')", (b.name,))
+            got = await ok(sb, "search_memory", query=q, mode="text", include_shared=True)
+            assert [(e["episode_id"], e["owner"]) for e in got["episodes"]] == [(ep, a.name)]
+            assert (await ok(sb, "search_memory", query=q, mode="text"))["episodes"] == []
+            mine = (await ok(sa, "search_memory", query=q))["episodes"]
+            assert mine and {e["owner"] for e in mine} == {a.name}
+            with agent_connection(a) as conn:
+                conn.execute("SELECT memory.unshare('tag', %s, 'decision')", (b.name,))
 
     anyio.run(scenario)
 

@@ -3,7 +3,7 @@
 -- of schema memory (tables, views, sequences, columns, the schema) is granted to PUBLIC.
 -- Bites as soon as a new table, view or policy breaks one of these rules.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT cmp_ok(
     (SELECT count(*) FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
@@ -55,6 +55,23 @@ SELECT is(
     ),
     '{}'::text[],
     'every policy for agents on a table keyed on agent_id compares agent_id with memory.current_agent() in USING and WITH CHECK'
+);
+
+-- Sharing (migration 024): the only agents' policies that admit another agent's rows
+-- are the read policies of the grants, on episodes and their chunks, for SELECT only.
+SELECT is(
+    ARRAY(
+        SELECT c.relname || ': ' || p.polname || ' (' || p.polcmd::text || ')'
+        FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+        WHERE c.relnamespace = 'memory'::regnamespace
+          AND 'memory_agent'::regrole = ANY (p.polroles)
+          AND c.relname <> 'shares'
+          AND coalesce(pg_get_expr(p.polqual, p.polrelid), '') LIKE '%memory.shares%'
+        ORDER BY 1
+    ),
+    ARRAY['chunks: agents read what other agents share with them (r)',
+          'episodes: agents read what other agents share with them (r)'],
+    'only SELECT policies of episodes and chunks let an agent read rows shared with it'
 );
 
 SELECT is(
