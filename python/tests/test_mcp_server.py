@@ -31,7 +31,7 @@ TOOLS = {
     "remember", "search_memory", "learn_fact", "invalidate_fact", "search_facts",
     "set_working_memory", "get_working_memory", "clear_working_memory",
     "get_core_blocks", "set_core_block", "build_context", "create_checkpoint",
-    "list_checkpoints",
+    "list_checkpoints", "share_memory", "unshare_memory", "list_shares",
 }  # fmt: skip
 
 
@@ -249,15 +249,30 @@ def test_every_tool_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
             # tagged episode marked with its owner; without include_shared, still nothing
             q = "Raft replicas"
             assert (await ok(sb, "search_memory", query=q, include_shared=True))["episodes"] == []
-            with agent_connection(a) as conn:
-                conn.execute("SELECT memory.share('tag', %s, 'decision')", (b.name,))
+            assert (await ok(sa, "share_memory", scope="tag", with_agent=b.name, value="decision"))[
+                "new"
+            ]
             got = await ok(sb, "search_memory", query=q, mode="text", include_shared=True)
             assert [(e["episode_id"], e["owner"]) for e in got["episodes"]] == [(ep, a.name)]
             assert (await ok(sb, "search_memory", query=q, mode="text"))["episodes"] == []
             mine = (await ok(sa, "search_memory", query=q))["episodes"]
             assert mine and {e["owner"] for e in mine} == {a.name}
-            with agent_connection(a) as conn:
-                conn.execute("SELECT memory.unshare('tag', %s, 'decision')", (b.name,))
+            a_lists, b_lists = await ok(sa, "list_shares"), await ok(sb, "list_shares")
+            assert [(x["with_agent"], x["scope"], x["scope_value"]) for x in a_lists["mine"]] == [
+                (b.name, "tag", "decision")
+            ]
+            assert a_lists["with_me"] == [] and b_lists["mine"] == []
+            assert [(x["owner"], x["scope_value"]) for x in b_lists["with_me"]] == [
+                (a.name, "decision")
+            ]
+            # the grantee cannot revoke or widen the owner's grant: its unshare names its own
+            assert not (
+                await ok(sb, "unshare_memory", scope="tag", with_agent=a.name, value="decision")
+            )["removed"]
+            assert (
+                await ok(sa, "unshare_memory", scope="tag", with_agent=b.name, value="decision")
+            )["removed"]
+            assert (await ok(sb, "search_memory", query=q, include_shared=True))["episodes"] == []
 
     anyio.run(scenario)
 
@@ -285,6 +300,10 @@ BAD_INPUT = [
     ("build_context", {"query": "x", "token_budget": 0}, "22023"),
     ("create_checkpoint", {"kind": "auto"}, "22023"),
     ("list_checkpoints", {"k": 0}, "22023"),
+    ("share_memory", {"scope": "tag", "with_agent": "no-such-agent-x", "value": "t"}, "42704"),
+    ("share_memory", {"scope": "project", "with_agent": "no-such-agent-x", "value": ""}, "22023"),
+    ("share_memory", {"scope": "everything", "with_agent": "b", "value": "t"}, None),
+    ("unshare_memory", {"scope": "tag", "with_agent": "", "value": "t"}, "22023"),
 ]
 
 
@@ -304,9 +323,9 @@ def test_bad_input_gives_sqlstate_and_hint_and_stores_nothing(agents: dict[str, 
                     if tool in ("remember", "set_core_block", "create_checkpoint", "list_checkpoints") \
                             and sqlstate not in ("22P02", "22007"):  # fmt: skip
                         assert e.get("hint"), (tool, args, e)  # the function's HINT comes through
-            # get_core_blocks takes no argument (extra ones are ignored); its resource
-            # refuses a label the agent does not have
-            assert seen_tools == TOOLS - {"get_core_blocks"}
+            # get_core_blocks and list_shares take no argument (extra ones are ignored);
+            # the resource refuses a label the agent does not have
+            assert seen_tools == TOOLS - {"get_core_blocks", "list_shares"}
             with pytest.raises(Exception, match="no core block"):
                 await s.read_resource("memory://core-blocks/no-such-block")
             assert counts(a) == before
