@@ -41,11 +41,14 @@ OPS = [
     "search_episodic",
     "search_semantic",
     "build_context",
+    "search_shared",
+    "share",
+    "unshare",
 ]
 WRITES = OPS[:8]
 LATENCY_GROUPS = {
     "all writes": WRITES,
-    "all searches": ["search_episodic", "search_semantic"],
+    "all searches": ["search_episodic", "search_semantic", "search_shared"],
     **{op: [op] for op in OPS},
     "burst": ["burst"],
 }
@@ -187,7 +190,11 @@ class Soak:
             "poison_marker": POISON,
         }
         n = 0
-        for role in AGENTS.values():
+        for name, role in AGENTS.items():
+            # each agent's search client also shares its tag "ops" with the other agent
+            # and revokes it, on and off, and checks that what it reads through
+            # include_shared is its own or the other's "ops" episodes
+            other = next(o for o in AGENTS if o != name)
             for kind, pause, poison_rate in (
                 ("episodes", (0.05, 0.15), 0.02),
                 ("facts", (0.2, 0.4), 0.0),
@@ -200,6 +207,8 @@ class Soak:
                     {
                         **base,
                         "role": role,
+                        "name": name,
+                        "other": other,
                         "kind": kind,
                         "pause": pause,
                         "poison_rate": poison_rate,
