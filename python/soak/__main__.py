@@ -114,6 +114,7 @@ class Soak:
             "errors": {},
             "unexpected": [],
             "degraded_searches": 0,
+            "shared_rows_seen": 0,
         }
         self.t0 = 0.0
 
@@ -341,6 +342,7 @@ def report(
             faults[k] = faults.get(k, 0) + v
     lost_conn = sum(v for k, v in faults.items() if k.endswith(":fault"))
     degraded = sum(led["degraded_searches"] for led in ledgers)
+    shared = sum(led.get("shared_rows_seen", 0) for led in ledgers)
     lines = [
         f"# Soak ({profile_name}: {profile.duration:.0f} s of load, seed {soak.seed})",
         "",
@@ -350,7 +352,8 @@ def report(
         "",
         f"Queue drained {drain_s:.1f} s after the load stopped. Calls cut by a fault "
         f"(in doubt, not counted as acknowledged): {lost_conn}. Searches answered from full "
-        f"text while no daemon could embed the query: {degraded}.",
+        f"text while no daemon could embed the query: {degraded}. Results of the other agent "
+        f"seen through include_shared (each checked to be in the granted tag): {shared}.",
         "",
         "| fault | at (s) | took (s) |",
         "|---|---|---|",

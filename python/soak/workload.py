@@ -102,6 +102,7 @@ class Ledger:
     errors: dict[str, int] = field(default_factory=dict)
     unexpected: list[str] = field(default_factory=list)
     degraded_searches: int = 0
+    shared_rows_seen: int = 0
 
 
 class Client:
@@ -345,6 +346,7 @@ class Client:
                 ),
             )
             for owner, tags in rows if outcome == "ok" else []:
+                self.ledger.shared_rows_seen += owner != self.spec["name"]
                 if owner != self.spec["name"] and (
                     owner != self.spec["other"] or "ops" not in tags
                 ):
