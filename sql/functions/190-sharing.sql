@@ -1,8 +1,10 @@
--- Sharing between agents (issue 20, item 4; migration 024, docs/decisions.md "Sharing
+-- Sharing between agents (issue 20, item 4; migration 028, docs/decisions.md "Sharing
 -- between agents"). An owner grants another agent read access to a project, a tag or a
 -- session of its episodes (memory.share) and revokes it (memory.unshare). Reading is
 -- decided by row-level security alone: the policies "agents read what other agents
--- share with them" on memory.episodes and memory.chunks (migration 024). These
+-- share with them" on memory.episodes and memory.chunks (migration 028), which apply
+-- only to the members of memory_share_grantee: the agents holding an incoming grant
+-- (the membership trigger below). These
 -- functions only write and list grants, and search_episodic_memory(..., include_shared
 -- => true) reads the shared rows through the caller's policies (the text list and its
 -- term weights below are SECURITY INVOKER).
@@ -53,6 +55,90 @@ $$;
 
 COMMENT ON FUNCTION memory._share_target(uuid, text, text, text, boolean) IS
 'Private (share, unshare): the grantee''s agent id for with_agent and, for scope project with need_project, agent me''s project named scope_value. Raises 22023 (unknown scope, empty with_agent or scope_value, sharing with oneself), 22001 (with_agent over 63, a tag over 100, a project or session over 200 characters), 42704 (no agent of that name), P0002 (no project of that name of agent me).';
+
+-- The membership of memory_share_grantee follows memory.shares: a grantee's login role
+-- is a member while at least one grant names it, whichever way grants come and go
+-- (share, unshare, drop_agent, forget_project, the cascade of an agent's deletion, an
+-- operator's DELETE). One grantee's changes are serialised by an advisory lock, taken
+-- before its grants are counted, so a concurrent share and unshare cannot leave a grant
+-- without the membership. Under REPEATABLE READ or SERIALIZABLE the count may miss a
+-- grant committed after the snapshot: then the membership is kept (it only costs the
+-- grantee the policies' evaluation; the policies still need a grant row to show one).
+CREATE OR REPLACE FUNCTION memory._share_grantee_membership()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g uuid;
+    r name;
+    member boolean;
+BEGIN
+    IF TG_RELID <> 'memory.shares'::regclass THEN
+        RAISE EXCEPTION 'memory._share_grantee_membership() runs only as a trigger of memory.shares'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    FOREACH g IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.grantee_agent_id END,
+                             CASE WHEN TG_OP <> 'DELETE' THEN NEW.grantee_agent_id END] LOOP
+        CONTINUE WHEN g IS NULL;
+        PERFORM pg_advisory_xact_lock(1397248071, hashtext(g::text));
+        -- NULL when the grantee itself is being deleted (the cascade of its agents row):
+        -- memory._share_grantee_leaves() revoked the membership before
+        SELECT a.db_role INTO r FROM memory.agents AS a WHERE a.agent_id = g;
+        CONTINUE WHEN r IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS x WHERE x.rolname = r);
+        member := EXISTS (
+            SELECT 1 FROM pg_catalog.pg_auth_members AS m
+            WHERE m.roleid = 'memory_share_grantee'::regrole AND m.member = r::regrole
+        );
+        IF EXISTS (SELECT 1 FROM memory.shares AS s WHERE s.grantee_agent_id = g) THEN
+            IF NOT member THEN
+                EXECUTE format('GRANT memory_share_grantee TO %I', r);
+            END IF;
+        ELSIF member AND current_setting('transaction_isolation') = 'read committed' THEN
+            EXECUTE format('REVOKE memory_share_grantee FROM %I', r);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION memory._share_grantee_membership() IS
+'Private trigger (AFTER INSERT, UPDATE, DELETE per row on memory.shares): makes the grantee''s login role a member of memory_share_grantee while a grant names it and revokes the membership with its last grant (kept under REPEATABLE READ and SERIALIZABLE, where the count may be stale). Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER shares_grantee_membership
+AFTER INSERT OR UPDATE OR DELETE ON memory.shares
+FOR EACH ROW EXECUTE FUNCTION memory._share_grantee_membership();
+
+-- The deletion of an agent removes its grants by cascade after its own row is gone, when
+-- the trigger above can no longer find its login role: the membership goes first.
+CREATE OR REPLACE FUNCTION memory._share_grantee_leaves()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'memory.agents'::regclass THEN
+        RAISE EXCEPTION 'memory._share_grantee_leaves() runs only as a trigger of memory.agents'
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM pg_catalog.pg_auth_members AS m JOIN pg_catalog.pg_roles AS x ON x.oid = m.member
+        WHERE m.roleid = 'memory_share_grantee'::regrole AND x.rolname = OLD.db_role
+    ) THEN
+        EXECUTE format('REVOKE memory_share_grantee FROM %I', OLD.db_role);
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+COMMENT ON FUNCTION memory._share_grantee_leaves() IS
+'Private trigger (BEFORE DELETE per row on memory.agents): revokes memory_share_grantee from the deleted agent''s login role. Raises 42501 when fired on any other table.';
+
+CREATE OR REPLACE TRIGGER agents_share_grantee_leaves
+BEFORE DELETE ON memory.agents
+FOR EACH ROW EXECUTE FUNCTION memory._share_grantee_leaves();
 
 CREATE OR REPLACE FUNCTION memory.share(scope text, with_agent text, scope_value text)
 RETURNS boolean

@@ -361,7 +361,7 @@ TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory._policy_agent(text) TO memory_owner;
 GRANT EXECUTE ON FUNCTION memory.apply_retention(integer, integer) TO memory_admin;
 GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent, memory_admin;
--- == lifetime: sharing between agents (migration 024) ==
+-- == lifetime: sharing between agents (migration 028) ==
 -- agents read grants through RLS (made or received) and change them only through
 -- share/unshare; the policies on episodes and chunks read memory.shares as the caller
 REVOKE ALL ON memory.shares FROM memory_agent;
@@ -373,6 +373,9 @@ GRANT EXECUTE ON FUNCTION
     memory._search_owners(boolean), memory._shared_term_match(tsquery [], uuid []),
     memory._shared_episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid [])
 TO memory_agent;
+-- the membership of memory_share_grantee follows the grants: SECURITY DEFINER triggers
+-- (they GRANT and REVOKE the role), fired by share/unshare and by an operator's writes
+GRANT EXECUTE ON FUNCTION memory._share_grantee_membership(), memory._share_grantee_leaves() TO memory_admin;
 -- == lifetime: consolidation of near-duplicates (migration 022) ==
 GRANT EXECUTE ON FUNCTION memory.text_similarity(text, text) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.undo_consolidation(bigint), memory.resolve_episode(uuid) TO memory_agent;

@@ -241,7 +241,7 @@ INSERT INTO calls VALUES
         text_weight => 1, candidates => 1000, neighbour_weight => 1, neighbour_seeds => 100)$$),
     ('ep_private_body', $$memory._search_episodes('quokka telescope', 10, 'hybrid', NULL, NULL, NULL, NULL, NULL, NULL,
         0.1, 0.1, interval '30 days', 0.3, NULL, 0.8, 5, false)$$),
-    -- include_shared (migration 024): no grant exists, so nothing of Alpha's may count
+    -- include_shared (migration 028): no grant exists, so nothing of Alpha's may count
     ('ep_shared_hybrid', $$memory.search_episodic_memory('quokka telescope', include_shared => true)$$),
     ('ep_shared_text', $$memory.search_episodic_memory('alpha-secret-zq7 observatory night', mode => 'text',
         include_shared => true)$$),

@@ -141,6 +141,10 @@ SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
 -- a cached query, so that the cache's trigger has a row to be replayed on
 SELECT tests.cache_query_vector('replayed query', tests.unit_vector(ARRAY[5]));
+-- a grant (of a tag no episode holds), so that the grants' membership trigger has a row
+SELECT tests.act_as('Alpha');
+SELECT memory.share('tag', 'Beta', 'replayed-tag');
+RESET SESSION AUTHORIZATION;
 INSERT INTO kept VALUES ('alpha stored', tests.stored(pg_temp.id('Alpha', 'agent')));
 
 -- ---------------------------------------------------------------- catalog

@@ -13,7 +13,7 @@ SELECT plan(18);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
--- the grantee of both agents' grants (memory.shares, migration 024): neither Alpha nor
+-- the grantee of both agents' grants (memory.shares, migration 028): neither Alpha nor
 -- Beta, so that a grant opens nothing between the two
 SELECT tests.make_agent('Gamma');
 

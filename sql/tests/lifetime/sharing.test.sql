@@ -1,11 +1,11 @@
--- Sharing between agents (issue 20, item 4; migration 024, 190-sharing.sql): Alpha
+-- Sharing between agents (issue 20, item 4; migration 028, 190-sharing.sql): Alpha
 -- shares a project, a tag and a session with Beta. Beta reads exactly those episodes
 -- (and their chunks) through every table and function path, writes none of them, and
 -- loses them at once on unshare and when Alpha is dropped; Gamma sees nothing; a
 -- search without include_shared is unchanged to the bit; bad input is refused with
 -- its SQLSTATE.
 BEGIN;
-SELECT plan(64);
+SELECT plan(72);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -27,6 +27,29 @@ BEGIN
         EXIT WHEN r ->> 'state' = 'done';
     END LOOP;
     RETURN r ->> 'state';
+END
+$$;
+-- is the agent's login role a grantee (a member of memory_share_grantee)?
+CREATE FUNCTION pg_temp.grantee(agent text)
+RETURNS boolean
+LANGUAGE sql
+AS $$
+    SELECT pg_has_role(r.rolname, 'memory_share_grantee', 'MEMBER')
+    FROM pg_roles AS r WHERE r.rolname = 'test_' || lower(agent)
+$$;
+-- the plan of a query, as one text
+CREATE FUNCTION pg_temp.plan_of(q text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    line text;
+    out text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        out := out || line || chr(10);
+    END LOOP;
+    RETURN out;
 END
 $$;
 
@@ -76,9 +99,15 @@ SELECT is(
     'my_shares lists Alpha''s grants'
 );
 SELECT is((SELECT count(*) FROM memory.shared_with_me()), 0::bigint, 'nothing is shared with Alpha');
+SELECT ok(pg_temp.grantee('Beta'), 'Beta''s login role is a member of memory_share_grantee while it holds a grant');
+SELECT ok(NOT pg_temp.grantee('Alpha') AND NOT pg_temp.grantee('Gamma'), 'Alpha''s and Gamma''s are not (they received nothing)');
+SELECT unalike(pg_temp.plan_of('SELECT * FROM memory.episodes'), '%shares%',
+              'Alpha, who received no grant, is planned without the sharing policies (its plans read nothing of memory.shares)');
 
 -- ---------------------------------------------------------------- what Beta reads
 SELECT tests.act_as('Beta');
+SELECT alike(pg_temp.plan_of('SELECT * FROM memory.episodes'), '%shares%',
+            'Beta, a grantee, is planned with the sharing policies (the check above is not vacuous)');
 SELECT is(
     ARRAY(SELECT i.name FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
           WHERE e.agent_id <> memory.current_agent() ORDER BY 1),
@@ -179,6 +208,7 @@ SELECT throws_ok($$INSERT INTO memory.shares (agent_id, grantee_agent_id, scope,
                  '42501', NULL, 'Beta cannot forge a grant of Alpha''s in memory.shares');
 SELECT throws_ok($$DELETE FROM memory.shares$$, '42501', NULL, 'nor delete a grant directly');
 SELECT ok(memory.share('session', 'Gamma', 's-shared') IS NOT NULL, 'Beta shares its own s-shared session with Gamma');
+SELECT ok(pg_temp.grantee('Gamma'), 'Gamma becomes a grantee with its first grant');
 SELECT tests.act_as('Gamma');
 SELECT is((SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current_agent()), 0::bigint,
           'a grant of Beta''s never passes on Alpha''s rows of the same session (Beta''s own row is gone)');
@@ -234,12 +264,14 @@ SELECT is(
     ARRAY['project', 'session'],
     'the revoked tag is gone from Beta''s next statement'
 );
+SELECT ok(pg_temp.grantee('Beta'), 'Beta stays a grantee while grants remain');
 
 -- ---------------------------------------------------------------- drops
 RESET SESSION AUTHORIZATION;
 SELECT is(pg_temp.drop_agent('Alpha'), 'done', 'the owner is dropped');
 SELECT is((SELECT count(*) FROM memory.shares WHERE agent_id = (SELECT id FROM ids WHERE name = 'alpha_agent')),
           0::bigint, 'drop_agent of the owner removes its grants');
+SELECT ok(NOT pg_temp.grantee('Beta'), 'and Beta, whose grants were all Alpha''s, is no longer a grantee');
 SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current_agent())
           + (SELECT count(*) FROM memory.chunks WHERE agent_id <> memory.current_agent())
@@ -249,6 +281,7 @@ SELECT is((SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current
 RESET SESSION AUTHORIZATION;
 SELECT is(pg_temp.drop_agent('Gamma'), 'done', 'a grantee is dropped');
 SELECT is((SELECT count(*) FROM memory.shares), 0::bigint, 'drop_agent of the grantee removes the grants to it');
+SELECT ok(NOT pg_temp.grantee('Gamma'), 'and its login role is no longer a grantee');
 
 SELECT * FROM finish();
 ROLLBACK;

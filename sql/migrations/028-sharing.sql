@@ -1,6 +1,5 @@
--- 024: sharing between agents (issue 20, item 4). Numbered 024: the other helper of
--- issue 20 may take 023. Functions: sql/functions/190-sharing.sql. Decisions:
--- docs/decisions.md ("Sharing between agents").
+-- 028: sharing between agents (issue 20, item 4). Functions: sql/functions/190-sharing.sql.
+-- Decisions: docs/decisions.md ("Sharing between agents").
 --   * memory.shares: one row per grant. agent_id is the owner (the agent whose memory
 --     is shared), grantee_agent_id the agent that may read it; scope project (by
 --     project_id, the name kept as scope_value), tag or session. Both agents reference
@@ -12,8 +11,25 @@
 --     current agent covers the row") and on memory.chunks (the chunk of such an
 --     episode). Writes keep their owner-only policies; nothing else is shared (facts,
 --     pooled vectors, jobs, working memory, blocks, checkpoints, consolidations).
+--   * Those two policies apply only TO memory_share_grantee, a group role that an
+--     agent's login role is a member of exactly while it holds at least one incoming
+--     grant (a trigger on memory.shares keeps the membership, 190-sharing.sql). An agent
+--     that received nothing has the policies and the plans it had before sharing
+--     existed: the sharing policies cost it nothing (measured: docs/decisions.md).
 --   * The search functions of 110-search.sql change signature (include_shared, owner):
 --     the old ones are dropped here and recreated by the functions.
+DO $role$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'memory_share_grantee') THEN
+        CREATE ROLE memory_share_grantee NOLOGIN;
+    END IF;
+END
+$role$;
+COMMENT ON ROLE memory_share_grantee IS
+'the agents that hold at least one read grant of another agent (memory.shares); kept by memory._share_grantee_membership(); the sharing read policies apply to it only';
+-- memory_owner grants and revokes it (the SECURITY DEFINER membership trigger)
+GRANT memory_share_grantee TO memory_owner WITH ADMIN OPTION;
+
 SET LOCAL ROLE memory_owner;
 
 CREATE TABLE IF NOT EXISTS memory.shares (
@@ -54,7 +70,7 @@ BEGIN
         -- keyed on owner and value, a tag first by value (&&) and only then checked
         -- against the owner's tag grants.
         CREATE POLICY "agents read what other agents share with them" ON memory.episodes
-        AS PERMISSIVE FOR SELECT TO memory_agent
+        AS PERMISSIVE FOR SELECT TO memory_share_grantee
         USING (
             agent_id = ANY (ARRAY(
                 SELECT s.agent_id FROM memory.shares AS s WHERE s.grantee_agent_id = (SELECT memory.current_agent())
@@ -84,7 +100,7 @@ BEGIN
         -- a chunk of an episode the caller may read through a grant (the episodes'
         -- policies decide, under the caller's row-level security)
         CREATE POLICY "agents read what other agents share with them" ON memory.chunks
-        AS PERMISSIVE FOR SELECT TO memory_agent
+        AS PERMISSIVE FOR SELECT TO memory_share_grantee
         USING (
             agent_id = ANY (ARRAY(
                 SELECT s.agent_id FROM memory.shares AS s WHERE s.grantee_agent_id = (SELECT memory.current_agent())
