@@ -85,6 +85,16 @@ def plain(conn: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
+def wait_embedded(superconn: psycopg.Connection, agents: list, n: int) -> None:
+    """Until the daemon has embedded n episodes of the agents (pooled vectors)."""
+    deadline = time.monotonic() + 180
+    ids = [a.agent_id for a in agents]
+    sql_n = "SELECT count(*) FROM memory.pooled_embeddings WHERE agent_id = ANY(%s) AND episode_id IS NOT NULL"
+    while superconn.execute(sql_n, (ids,)).fetchone()[0] < n:
+        assert time.monotonic() < deadline, "the daemon did not embed the episodes"
+        time.sleep(0.5)
+
+
 def shared_search(conn: psycopg.Connection, mode: str = "hybrid") -> set[tuple[str, str]]:
     return {
         (r[0], r[1])
@@ -121,16 +131,7 @@ def test_a_grant_opens_exactly_its_scope_until_revoked_or_dropped(made, supercon
     with grantee.connect() as g:
         g.execute("SELECT memory.remember('orion telescope night, the grantee''s own')")
     # the daemon embeds the owner's six episodes and the grantee's one
-    deadline = time.monotonic() + 180
-    while (
-        superconn.execute(
-            "SELECT count(*) FROM memory.pooled_embeddings WHERE agent_id = ANY(%s) AND episode_id IS NOT NULL",
-            ([owner.agent_id, grantee.agent_id],),
-        ).fetchone()[0]
-        < 7
-    ):
-        assert time.monotonic() < deadline, "the daemon did not embed the episodes"
-        time.sleep(0.5)
+    wait_embedded(superconn, [owner, grantee], 7)
     owner_rows = "SELECT md5(string_agg((to_jsonb(e) - 'access_count' - 'last_accessed_at')::text, ',' ORDER BY episode_id)) FROM memory.episodes AS e WHERE agent_id = %s"
     before = superconn.execute(owner_rows, (owner.agent_id,)).fetchone()[0]
 
@@ -261,3 +262,66 @@ def test_dropping_the_grantee_removes_the_grants(made, superconn):  # noqa: F811
     with owner.connect() as o:
         assert o.execute("SELECT count(*) FROM memory.my_shares()").fetchone()[0] == 0
         assert o.execute("SELECT count(*) FROM memory.episodes").fetchone()[0] == 1
+
+
+def test_one_grantee_session_follows_every_share_and_unshare(made, superconn):  # noqa: F811
+    """Membership of memory_share_grantee changes while the grantee's session keeps its
+    prepared statements (memory._prepared's search plans and one of its own, planned
+    before any grant): each next statement shows exactly the grants in force."""
+    owner, grantee = make_agent(superconn, "owner3"), make_agent(superconn, "grantee3")
+    made.extend([owner, grantee])
+    word = f"vega{secrets.token_hex(4)}"
+    texts = {tag: f"orion telescope night {word}: tagged {tag}" for tag in ("a", "b")}
+    with owner.connect() as o:
+        for tag, text in texts.items():
+            o.execute("SELECT memory.remember(%s, tags => ARRAY[%s])", (text, tag))
+    with grantee.connect() as g:
+        g.execute("SELECT memory.remember('orion telescope night, the grantee''s own')")
+    wait_embedded(superconn, [owner, grantee], 3)
+
+    def member() -> bool:
+        return superconn.execute(
+            "SELECT pg_has_role(%s, 'memory_share_grantee', 'MEMBER')", (grantee.role,)
+        ).fetchone()[0]
+
+    with owner.connect() as o, grantee.connect() as g:
+        g.execute("SET plan_cache_mode = force_generic_plan")
+        g.execute(
+            "PREPARE mine (text) AS SELECT content FROM memory.episodes WHERE strpos(content, $1) > 0"
+        )
+
+        def mine(w: str) -> set[str]:
+            return {
+                r[0]
+                for r in g.execute(sql.SQL("EXECUTE mine ({})").format(sql.Literal(w))).fetchall()
+            }
+
+        def seen() -> set[str]:
+            direct = mine(word)
+            for mode in ("hybrid", "text", "vector"):
+                got = {c for c, who in shared_search(g, mode) if who == owner.name}
+                assert got == direct, (mode, got, direct)
+            return direct
+
+        def share(verb: str, tag: str) -> None:
+            o.execute(f"SELECT memory.{verb}('tag', %s, %s)", (grantee.name, tag))
+
+        assert seen() == set() and not member()
+        share("share", "a")
+        assert member() and seen() == {texts["a"]}, "a grant made after the session's plans"
+        share("share", "b")
+        assert seen() == {texts["a"], texts["b"]}
+        share("unshare", "a")
+        assert member() and seen() == {texts["b"]}, "a revoked grant while another remains"
+        share("unshare", "b")
+        assert not member() and seen() == set(), "the last grant revoked"
+        share("share", "a")
+        assert member() and seen() == {texts["a"]}, "granted again"
+        # the statements stay the grantee's own: nothing else of the owner's through them
+        assert mine("orion") == {
+            texts["a"],
+            "orion telescope night, the grantee's own",
+        }
+    with operator() as op:
+        op.execute("CALL memory.drop_agent(%s, confirm => %s)", (owner.name, owner.name))
+    assert not member(), "the owner dropped: the grantee holds no grant"
