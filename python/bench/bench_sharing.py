@@ -185,21 +185,23 @@ def main(argv: list[str] | None = None) -> int:
         block = max(6, len(queries) // args.rounds)
         for r, start in enumerate(range(0, len(queries), block)):
             part = queries[max(0, start - 5) : start + block]
-            log.info("block %d: baseline functions (%s)", r + 1, args.baseline)
-            apply_functions(args.db, base_dir / "sql", SEARCH_ARGS + ", boolean")
-            for name, v in interleaved(
-                args.db, {"baseline, no grant": (me, plain)}, part, rng
-            ).items():
-                series.setdefault(name, []).extend(v)
-            log.info("block %d: this tree's functions", r + 1)
-            apply_functions(args.db, ROOT / "sql", SEARCH_ARGS)
-            calls = {
-                "sharing, no grant": (me, plain),
-                "sharing, grantee, include_shared false": (grantee, plain),
-                "sharing, grantee, include_shared true": (grantee, shared_sql),
-            }
-            for name, v in interleaved(args.db, calls, part, rng).items():
-                series.setdefault(name, []).extend(v)
+            # the same two sessions under both versions (the no-grant agent and the
+            # grantee without include_shared), so that both run the same mix; the version
+            # that runs first alternates (the second finds the block's pages cached)
+            calls = {"no grant": (me, plain), "grantee, include_shared false": (grantee, plain)}
+            versions = [
+                ("baseline", base_dir / "sql", SEARCH_ARGS + ", boolean"),
+                ("sharing", ROOT / "sql", SEARCH_ARGS),
+            ]
+            for label, sql_dir, drop in versions if r % 2 == 0 else versions[::-1]:
+                log.info("block %d: %s functions", r + 1, label)
+                apply_functions(args.db, sql_dir, drop)
+                for name, v in interleaved(args.db, calls, part, rng).items():
+                    series.setdefault(f"{label}, {name}", []).extend(v)
+                if label == "sharing":
+                    shared_calls = {"include_shared true": (grantee, shared_sql)}
+                    for v in interleaved(args.db, shared_calls, part, rng).values():
+                        series.setdefault("sharing, grantee, include_shared true", []).extend(v)
         with psycopg.connect(dbname=args.db, autocommit=True) as conn:
             conn.execute(f'SET SESSION AUTHORIZATION "{grantee}"')
             shared = conn.execute(
@@ -220,9 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         f"## What sharing costs a search ({args.episodes:,} episodes, {args.agents} agents, hybrid, k 10)",
         "",
         f"Baseline: the functions of {args.baseline} (before sharing), applied and replaced by this tree's"
-        f" in {args.rounds} alternating blocks of the {len(queries)} queries (new sessions each block). Within a"
-        " block of this tree, each query runs for the agent without a grant and for the grantee (a copy of"
-        f" the same memory, granted another agent's tag: {shared:,} shared episodes), in a random order.",
+        f" in {args.rounds} blocks of the {len(queries)} queries, which version first alternating (new sessions"
+        " each time). Within a"
+        " block, each query runs for the agent without a grant and for the grantee (a copy of the same"
+        f" memory, granted another agent's tag: {shared:,} shared episodes) in a random order; then,"
+        " with this tree's functions, the grantee's searches with include_shared. The grantee under the"
+        " baseline's functions pays the policies without any use of them (the baseline has no include_shared).",
         "",
         "| search | p50 ms | p95 ms | p50 / baseline p50 |",
         "|---|---|---|---|",

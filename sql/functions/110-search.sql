@@ -214,7 +214,13 @@ BEGIN
     IF include_shared IS NULL THEN
         RAISE EXCEPTION 'include_shared must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT o.ids, o.names INTO owners, owner_names FROM memory._search_owners(include_shared) AS o;
+    -- whose rows the lists read: the caller's (its name for the owner column), and with
+    -- include_shared those of the agents that granted it something (190-sharing.sql)
+    IF include_shared THEN
+        SELECT o.ids, o.names INTO owners, owner_names FROM memory._search_owners(true) AS o;
+    ELSE
+        SELECT ARRAY[a.agent_id], ARRAY[a.name] INTO owners, owner_names FROM memory.agents AS a WHERE a.agent_id = me;
+    END IF;
     -- nobody shares anything with the caller: the search of its own rows, as without
     include_shared := cardinality(owners) > 1;
     own_filter := CASE WHEN include_shared THEN 'e.agent_id = ANY ($22)' ELSE 'e.agent_id = $4' END;
