@@ -113,6 +113,14 @@ def now_utc() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
+def publish(text: str, report: Path | None) -> None:
+    """A benchmark's section: printed, and written to report when given."""
+    print(text)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text + "\n")
+
+
 def save(
     part: str,
     started: str,

@@ -39,6 +39,12 @@ READS: dict[str, tuple[str, bool]] = {
         "SELECT episode_id FROM memory.search_episodic_memory('reunión jueves', 5)",
         True,
     ),
+    "search_episodic_memory(text, include_shared)": (
+        "SELECT episode_id, owner FROM memory.search_episodic_memory('reunión jueves', 5, include_shared => true)",
+        True,
+    ),
+    "shared_with_me": ("SELECT * FROM memory.shared_with_me()", True),
+    "my_shares": ("SELECT * FROM memory.my_shares()", True),
     "search_episodic_memory(vector)": (
         "SELECT episode_id FROM memory.search_episodic_memory(memory.embed_query('reunión jueves'), 5, 0.0)",
         True,

@@ -102,13 +102,18 @@ def build_server(settings: Settings) -> MCPServer:
         min_importance: Annotated[
             float | None, Field(description="only episodes at least this important (0..1)")
         ] = None,
+        include_shared: Annotated[
+            bool | None,
+            Field(description="also the episodes other agents shared with you (default false)"),
+        ] = None,
     ) -> dict[str, Any]:
         """Search your episodes by meaning and by words, best first.
 
         Each result has episode_id, content, score (0..1, relevance blended with recency
         and importance), vector_score (NULL when only words were used), text_score,
-        occurred_at, importance, tags, session_id, metadata and matched_chunk (the part
-        of a long episode that matched)."""
+        occurred_at, importance, tags, session_id, metadata, matched_chunk (the part
+        of a long episode that matched) and owner (the agent it belongs to: yours, or
+        with include_shared the agent that shared it with you)."""
         episodes = await db.call(
             "search_episodic_memory",
             {
@@ -121,6 +126,7 @@ def build_server(settings: Settings) -> MCPServer:
                 "since": (since, "timestamptz"),
                 "until": (until, "timestamptz"),
                 "min_importance": (min_importance, "real"),
+                "include_shared": (include_shared, "boolean"),
             },
             rows="all",
         )
@@ -432,6 +438,61 @@ def build_server(settings: Settings) -> MCPServer:
             "episode_id": await db.call(
                 "resolve_episode", {"episode_id": (episode_id, "uuid")}, rows="one"
             )
+        }
+
+    @server.tool()
+    async def share_memory(
+        scope: Annotated[
+            Literal["project", "tag", "session"],
+            Field(description="what to share: one of your projects, a tag, or a session"),
+        ],
+        with_agent: Annotated[str, Field(description="the name of the agent that may read it")],
+        value: Annotated[str, Field(description="the project's name, the tag, or the session id")],
+    ) -> dict[str, Any]:
+        """Let another agent read your episodes of a project, a tag or a session (those
+        there now and those you write later), until unshare_memory. It can search them
+        with include_shared; it can never change them. Returns whether the grant is new."""
+        new = await db.call(
+            "share",
+            {
+                "scope": (scope, "text"),
+                "with_agent": (with_agent, "text"),
+                "scope_value": (value, "text"),
+            },
+            rows="one",
+        )
+        return {"shared": True, "new": new}
+
+    @server.tool()
+    async def unshare_memory(
+        scope: Annotated[
+            Literal["project", "tag", "session"],
+            Field(description="the scope of the grant: project, tag or session"),
+        ],
+        with_agent: Annotated[str, Field(description="the agent you shared with")],
+        value: Annotated[str, Field(description="the project's name, the tag, or the session id")],
+    ) -> dict[str, Any]:
+        """Revoke a grant of share_memory: the other agent's next call no longer sees
+        those episodes. Returns whether a grant was removed."""
+        removed = await db.call(
+            "unshare",
+            {
+                "scope": (scope, "text"),
+                "with_agent": (with_agent, "text"),
+                "scope_value": (value, "text"),
+            },
+            rows="one",
+        )
+        return {"removed": removed}
+
+    @server.tool()
+    async def list_shares() -> dict[str, Any]:
+        """What you share (mine: with_agent, scope, scope_value, granted_at, granted_by)
+        and what other agents share with you (with_me: owner, scope, scope_value,
+        granted_at)."""
+        return {
+            "mine": await db.call("my_shares", {}, rows="all"),
+            "with_me": await db.call("shared_with_me", {}, rows="all"),
         }
 
     @server.resource(

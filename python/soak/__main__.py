@@ -41,11 +41,14 @@ OPS = [
     "search_episodic",
     "search_semantic",
     "build_context",
+    "search_shared",
+    "share",
+    "unshare",
 ]
 WRITES = OPS[:8]
 LATENCY_GROUPS = {
     "all writes": WRITES,
-    "all searches": ["search_episodic", "search_semantic"],
+    "all searches": ["search_episodic", "search_semantic", "search_shared"],
     **{op: [op] for op in OPS},
     "burst": ["burst"],
 }
@@ -111,6 +114,7 @@ class Soak:
             "errors": {},
             "unexpected": [],
             "degraded_searches": 0,
+            "shared_rows_seen": 0,
         }
         self.t0 = 0.0
 
@@ -187,7 +191,11 @@ class Soak:
             "poison_marker": POISON,
         }
         n = 0
-        for role in AGENTS.values():
+        for name, role in AGENTS.items():
+            # each agent's search client also shares its tag "ops" with the other agent
+            # and revokes it, on and off, and checks that what it reads through
+            # include_shared is its own or the other's "ops" episodes
+            other = next(o for o in AGENTS if o != name)
             for kind, pause, poison_rate in (
                 ("episodes", (0.05, 0.15), 0.02),
                 ("facts", (0.2, 0.4), 0.0),
@@ -200,6 +208,8 @@ class Soak:
                     {
                         **base,
                         "role": role,
+                        "name": name,
+                        "other": other,
                         "kind": kind,
                         "pause": pause,
                         "poison_rate": poison_rate,
@@ -332,6 +342,7 @@ def report(
             faults[k] = faults.get(k, 0) + v
     lost_conn = sum(v for k, v in faults.items() if k.endswith(":fault"))
     degraded = sum(led["degraded_searches"] for led in ledgers)
+    shared = sum(led.get("shared_rows_seen", 0) for led in ledgers)
     lines = [
         f"# Soak ({profile_name}: {profile.duration:.0f} s of load, seed {soak.seed})",
         "",
@@ -341,7 +352,8 @@ def report(
         "",
         f"Queue drained {drain_s:.1f} s after the load stopped. Calls cut by a fault "
         f"(in doubt, not counted as acknowledged): {lost_conn}. Searches answered from full "
-        f"text while no daemon could embed the query: {degraded}.",
+        f"text while no daemon could embed the query: {degraded}. Results of the other agent "
+        f"seen through include_shared (each checked to be in the granted tag): {shared}.",
         "",
         "| fault | at (s) | took (s) |",
         "|---|---|---|",

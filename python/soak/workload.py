@@ -102,6 +102,7 @@ class Ledger:
     errors: dict[str, int] = field(default_factory=dict)
     unexpected: list[str] = field(default_factory=list)
     degraded_searches: int = 0
+    shared_rows_seen: int = 0
 
 
 class Client:
@@ -327,7 +328,32 @@ class Client:
     # ------------------------------------------------------------------ readers
     def step_search(self) -> None:
         q = self.rng.choice(QUERIES)
-        if self.rng.random() < 0.75:
+        r = self.rng.random()
+        if r < 0.05:
+            # share the tag "ops" with the other agent, or revoke it
+            verb = self.rng.choice(["share", "unshare"])
+            self.call(
+                verb, self.one(f"SELECT memory.{verb}('tag', %s, 'ops')", (self.spec["other"],))
+            )
+        elif r < 0.30:
+            # through include_shared: only its own episodes and the other's "ops" ones,
+            # each marked with its owner (tags and owner from the same snapshot)
+            outcome, rows = self.call(
+                "search_shared",
+                self.rows(
+                    "SELECT owner, tags FROM memory.search_episodic_memory(%s, 10, include_shared => true)",
+                    (q,),
+                ),
+            )
+            for owner, tags in rows if outcome == "ok" else []:
+                self.ledger.shared_rows_seen += owner != self.spec["name"]
+                if owner != self.spec["name"] and (
+                    owner != self.spec["other"] or "ops" not in tags
+                ):
+                    self.ledger.unexpected.append(
+                        f"search_shared: an episode of {owner} tagged {tags}"
+                    )
+        elif r < 0.75:
             self.call(
                 "search_episodic",
                 self.rows("SELECT episode_id FROM memory.search_episodic_memory(%s, 10)", (q,)),

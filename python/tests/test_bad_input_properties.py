@@ -114,9 +114,13 @@ MODEL_CODES: dict[str, set[str]] = {
     "list_retention_log": {"22023"},
     "list_consolidations": {"22023"},
     "text_similarity": set(),
+    "share": {"22023", "22001", "42704", "P0002"},
+    "unshare": {"22023", "22001", "42704"},
+    "my_shares": set(),
+    "shared_with_me": set(),
 }
 SIGNATURES = {
-    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer)",
+    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean)",
     "search_episodic_memory(vector)": "memory.search_episodic_memory(public.vector, integer, double precision)",
 }
 # A function whose COMMENT refers to another's errors ("the errors of remember()").
@@ -1184,6 +1188,7 @@ QUERIES = mostly(WORDS, st.one_of(TEXT, BLANKISH, st.none(), long_text(10_000)),
         st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
     ),
     neighbour_seeds=mostly(ints(0, 100), INTS, 3),
+    include_shared=mostly(st.booleans(), st.none(), 6),
 )
 def test_search_episodic_memory_by_text(
     api: Api,
@@ -1203,6 +1208,7 @@ def test_search_episodic_memory_by_text(
     candidates,
     neighbour_weight,
     neighbour_seeds,
+    include_shared,
 ) -> None:
     e = Expect("search_episodic_memory(text)")
     api.texts_in(e, query, mode, tags, project, session_id)
@@ -1252,11 +1258,13 @@ def test_search_episodic_memory_by_text(
             "22023",
             "neighbour_seeds outside 0..100",
         )
+        e.rule(include_shared is None, "22023", "include_shared NULL")
     rows = api.call(
         "SELECT s.episode_id, s.score, s.vector_score, s.importance::float8, s.tags, s.session_id, "
-        "extract(EPOCH FROM s.occurred_at)::float8 FROM memory.search_episodic_memory(%b::text, %b::integer, "
-        "%b::text, %b::text[], %b::text, %b::text, %b::timestamptz, %b::timestamptz, %b::real, "
-        "%b::double precision, %b::double precision, %b::interval, %b::double precision, %b::integer, %b::double precision, %b::integer) AS s",
+        "extract(EPOCH FROM s.occurred_at)::float8, s.owner FROM memory.search_episodic_memory(%b::text, "
+        "%b::integer, %b::text, %b::text[], %b::text, %b::text, %b::timestamptz, %b::timestamptz, %b::real, "
+        "%b::double precision, %b::double precision, %b::interval, %b::double precision, %b::integer, "
+        "%b::double precision, %b::integer, %b::boolean) AS s",
         [
             query,
             k,
@@ -1274,6 +1282,7 @@ def test_search_episodic_memory_by_text(
             candidates,
             neighbour_weight,
             neighbour_seeds,
+            include_shared,
         ],
         e,
     )
@@ -1284,8 +1293,10 @@ def test_search_episodic_memory_by_text(
                 "SELECT episode_id FROM memory.episodes WHERE agent_id = %s", [api.agent_id("Prop")]
             ).fetchall()
         )
-        for episode_id, score, vector_score, importance, got_tags, got_session, at in rows:
+        # nothing is shared with Prop (test_share grants Prop's memory to others)
+        for episode_id, score, vector_score, importance, got_tags, got_session, at, owner in rows:
             assert (episode_id,) in own, "a result that is not the agent's"
+            assert owner == "Prop", f"owner {owner!r}"
             assert math.isfinite(score), f"score {score}"
             assert vector_score is None, "a vector score without an embed daemon"
             assert not tags or set(flat(tags)) <= set(got_tags)
@@ -2410,3 +2421,82 @@ def test_text_similarity(api: Api, a, b) -> None:
             assert 0 <= value <= 1
             back = api.call("SELECT memory.text_similarity(%b::text, %b::text)", [b, a], e)
             assert back is not None and back[0][0] == value
+
+
+# ------------------------------------------------------------------ sharing (issue 20)
+SCOPES = mostly(st.sampled_from(["project", "tag", "session"]), st.one_of(TEXT, st.none()), 4)
+GRANTEES = mostly(
+    st.sampled_from(["Other", "Voter"]),
+    st.one_of(st.sampled_from(["Prop", "Nobody"]), texts(63)),
+    3,
+)
+SCOPE_VALUES = mostly(
+    st.sampled_from(["proj", "seed", "s1", "no such project"]),
+    st.one_of(texts(200), long_text(200)),
+    3,
+)
+
+
+def grants(api: Api, scope: str, with_agent: str, value: str) -> int:
+    """Prop's grants of (scope, value) to the agent named with_agent, as stored."""
+    return api.one(
+        "SELECT count(*) FROM memory.shares AS s JOIN memory.agents AS g ON g.agent_id = s.grantee_agent_id "
+        "WHERE s.agent_id = %s AND g.name = %b::text AND s.scope = %b::text AND s.scope_value = %b::text",
+        [api.agent_id("Prop"), with_agent, scope, value],
+    )
+
+
+def share_rules(api: Api, e: Expect, scope: Any, with_agent: Any, value: Any) -> bool:
+    """The rules of memory._share_target (project lookup aside); True when they all pass."""
+    api.texts_in(e, scope, with_agent, value)
+    if e.refused_by_type:
+        return False
+    e.rule(scope not in ("project", "tag", "session"), "22023", "unknown scope")
+    check_text(e, "with_agent", with_agent, 63)
+    check_text(e, "scope_value", value, 100 if scope == "tag" else 200)
+    exists = (
+        not blank(with_agent)
+        and api.one("SELECT count(*) FROM memory.agents WHERE name = %b::text", [with_agent]) > 0
+    )
+    e.rule(not blank(with_agent) and not exists, "42704", "no agent of that name")
+    e.rule(with_agent == "Prop", "22023", "sharing with oneself")
+    return not e.must
+
+
+@PROPERTY
+@given(scope=SCOPES, with_agent=GRANTEES, value=SCOPE_VALUES)
+def test_share(api: Api, scope, with_agent, value) -> None:
+    e = Expect("share")
+    if share_rules(api, e, scope, with_agent, value) and scope == "project":
+        projects = api.one(
+            "SELECT count(*) FROM memory.projects WHERE agent_id = %s AND name = %b::text",
+            [api.agent_id("Prop"), value],
+        )
+        e.rule(projects == 0, "P0002", "no project of that name")
+    rows = api.call(
+        "SELECT memory.share(%b::text, %b::text, %b::text)", [scope, with_agent, value], e
+    )
+    if rows is not None:
+        assert grants(api, scope, with_agent, value) == 1, "the grant is not stored"
+
+
+@PROPERTY
+@given(scope=SCOPES, with_agent=GRANTEES, value=SCOPE_VALUES)
+def test_unshare(api: Api, scope, with_agent, value) -> None:
+    e = Expect("unshare")
+    share_rules(api, e, scope, with_agent, value)
+    rows = api.call(
+        "SELECT memory.unshare(%b::text, %b::text, %b::text)", [scope, with_agent, value], e
+    )
+    if rows is not None:
+        assert grants(api, scope, with_agent, value) == 0, "the grant is still there"
+
+
+def test_share_listings(api: Api) -> None:
+    """No arguments: each agent lists its own grants, made and received."""
+    made = api.call("SELECT with_agent FROM memory.my_shares()", [], Expect("my_shares"))
+    got = api.call(
+        "SELECT owner FROM memory.shared_with_me()", [], Expect("shared_with_me"), who="Other"
+    )
+    assert made is not None and got is not None
+    assert {r[0] for r in got} <= {"Prop"}, "a grant to Other from an agent that made none"

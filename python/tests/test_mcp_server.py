@@ -34,9 +34,10 @@ TOOLS = {
     "list_checkpoints", "forget_session", "forget_project", "set_retention_policy",
     "clear_retention_policy", "list_retention_log", "list_consolidations",
     "undo_consolidation", "resolve_episode",
+    "share_memory", "unshare_memory", "list_shares",
 }  # fmt: skip
 # tools without arguments: nothing to get wrong
-NO_ARGUMENTS = {"get_core_blocks", "clear_retention_policy"}
+NO_ARGUMENTS = {"get_core_blocks", "clear_retention_policy", "list_shares"}
 
 
 @dataclass
@@ -93,6 +94,14 @@ async def session(agent: Agent, role: str | None = None) -> AsyncIterator[Client
         ):
             await s.initialize()
             yield s
+
+
+def agent_connection(agent: Agent) -> psycopg.Connection:
+    """A direct connection as the agent (its password from its PGPASSFILE)."""
+    return psycopg.connect(
+        host="127.0.0.1", port=CONFIG["PGPORT_MEMORY"], dbname=CONFIG["MEMORY_DB"],
+        user=agent.role, passfile=str(agent.pgpass), autocommit=True,
+    )  # fmt: skip
 
 
 async def ok(s: ClientSession, tool: str, **args: Any) -> Any:
@@ -241,6 +250,35 @@ def test_every_tool_round_trip_and_isolation(agents: dict[str, Agent]) -> None:
             r = await sb.read_resource("memory://core-blocks")
             assert json.loads(r.contents[0].text) == []
 
+            # sharing (include_shared): nothing of A's before a grant; with one, B finds A's
+            # tagged episode marked with its owner; without include_shared, still nothing
+            q = "Raft replicas"
+            assert (await ok(sb, "search_memory", query=q, include_shared=True))["episodes"] == []
+            assert (await ok(sa, "share_memory", scope="tag", with_agent=b.name, value="decision"))[
+                "new"
+            ]
+            got = await ok(sb, "search_memory", query=q, mode="text", include_shared=True)
+            assert [(e["episode_id"], e["owner"]) for e in got["episodes"]] == [(ep, a.name)]
+            assert (await ok(sb, "search_memory", query=q, mode="text"))["episodes"] == []
+            mine = (await ok(sa, "search_memory", query=q))["episodes"]
+            assert mine and {e["owner"] for e in mine} == {a.name}
+            a_lists, b_lists = await ok(sa, "list_shares"), await ok(sb, "list_shares")
+            assert [(x["with_agent"], x["scope"], x["scope_value"]) for x in a_lists["mine"]] == [
+                (b.name, "tag", "decision")
+            ]
+            assert a_lists["with_me"] == [] and b_lists["mine"] == []
+            assert [(x["owner"], x["scope_value"]) for x in b_lists["with_me"]] == [
+                (a.name, "decision")
+            ]
+            # the grantee cannot revoke or widen the owner's grant: its unshare names its own
+            assert not (
+                await ok(sb, "unshare_memory", scope="tag", with_agent=a.name, value="decision")
+            )["removed"]
+            assert (
+                await ok(sa, "unshare_memory", scope="tag", with_agent=b.name, value="decision")
+            )["removed"]
+            assert (await ok(sb, "search_memory", query=q, include_shared=True))["episodes"] == []
+
     anyio.run(scenario)
 
 
@@ -344,6 +382,10 @@ BAD_INPUT = [
     ("list_consolidations", {"k": 1001}, "22023"),
     ("undo_consolidation", {"consolidation_id": -1}, "P0002"),
     ("resolve_episode", {"episode_id": "not-a-uuid"}, "22P02"),
+    ("share_memory", {"scope": "tag", "with_agent": "no-such-agent-x", "value": "t"}, "42704"),
+    ("share_memory", {"scope": "project", "with_agent": "no-such-agent-x", "value": ""}, "22023"),
+    ("share_memory", {"scope": "everything", "with_agent": "b", "value": "t"}, None),
+    ("unshare_memory", {"scope": "tag", "with_agent": "", "value": "t"}, "22023"),
 ]
 
 

@@ -154,7 +154,8 @@ CREATE OR REPLACE FUNCTION memory._search_episodes(
     text_weight double precision,
     candidates integer,
     neighbour_weight double precision,
-    neighbour_seeds integer
+    neighbour_seeds integer,
+    include_shared boolean
 )
 RETURNS TABLE (
     episode_id uuid,
@@ -167,7 +168,8 @@ RETURNS TABLE (
     tags text[],
     session_id text,
     metadata jsonb,
-    matched_chunk text
+    matched_chunk text,
+    owner text
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
@@ -194,13 +196,34 @@ DECLARE
     near_dist double precision [];
     near_start integer [];
     near_end integer [];
-    -- the parameters of the vector list ($1 .. $10), the first of the main statement's
-    args_near constant text := 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, real';
+    -- sharing (190-sharing.sql): whose rows the lists read ($22: ids, $23: names); with
+    -- include_shared false, the caller's only
+    owners uuid [];
+    owner_names text [];
+    own_filter text := CASE WHEN include_shared THEN 'e.agent_id = ANY ($22)' ELSE 'e.agent_id = $4' END;
+    -- the parameters of the statements: the vector list reads $1 .. $10 and $22, the main
+    -- statement all of them
+    args constant text := 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, real, '
+                          'double precision, double precision, double precision, double precision, integer, '
+                          'double precision, integer, uuid[], double precision[], integer[], integer[], uuid[], text[]';
     stmt text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
     PERFORM memory._check_tags(p_tags);
+    IF include_shared IS NULL THEN
+        RAISE EXCEPTION 'include_shared must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- whose rows the lists read: the caller's (its name for the owner column), and with
+    -- include_shared those of the agents that granted it something (190-sharing.sql)
+    IF include_shared THEN
+        SELECT o.ids, o.names INTO owners, owner_names FROM memory._search_owners(true) AS o;
+    ELSE
+        SELECT ARRAY[a.agent_id], ARRAY[a.name] INTO owners, owner_names FROM memory.agents AS a WHERE a.agent_id = me;
+    END IF;
+    -- nobody shares anything with the caller: the search of its own rows, as without
+    include_shared := cardinality(owners) > 1;
+    own_filter := CASE WHEN include_shared THEN 'e.agent_id = ANY ($22)' ELSE 'e.agent_id = $4' END;
     IF min_importance IS NOT NULL THEN
         PERFORM memory._check_unit_interval('min_importance', min_importance);
     END IF;
@@ -266,7 +289,7 @@ BEGIN
     exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
 
     filters := concat_ws(' AND ',
-        'e.agent_id = $4',
+        own_filter,
         CASE WHEN p_tags IS NOT NULL AND cardinality(p_tags) > 0 THEN 'e.tags @> $5' END,
         CASE WHEN project_filter IS NOT NULL THEN 'e.project_id = $6' END,
         CASE WHEN p_session_id IS NOT NULL THEN 'e.session_id = $7' END,
@@ -302,27 +325,34 @@ BEGIN
                 SELECT c.episode_id, c.char_start, c.char_end,
                        (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s AS dist
                 FROM memory.chunks AS c%2$s
-                WHERE c.model_id = %5$s AND c.agent_id = $4 AND c.episode_id IS NOT NULL%3$s
+                WHERE c.model_id = %5$s AND %6$s AND c.episode_id IS NOT NULL%3$s
                 ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
                 LIMIT $3 * 2
             ) AS x
             $q$,
             model.dimensions,
             -- the vector list joins the episodes only when a filter needs their columns
-            CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
-            CASE WHEN filters = 'e.agent_id = $4' THEN '' ELSE ' AND ' || filters END,
-            '%1$s', model.model_id);
+            CASE WHEN filters = own_filter THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
+            CASE WHEN filters = own_filter THEN '' ELSE ' AND ' || filters END,
+            '%1$s', model.model_id,
+            -- include_shared (190-sharing.sql): the chunks of every owner the caller reads
+            CASE WHEN include_shared THEN 'c.agent_id = ANY ($22)' ELSE 'c.agent_id = $4' END);
         IF NOT exact THEN
             EXECUTE format(near, '')
             INTO near_ids, near_dist, near_start, near_end
-            USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance;
+            USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance,
+                  NULL::double precision, NULL::double precision, NULL::double precision, NULL::double precision,
+                  NULL::integer, NULL::double precision, NULL::integer,
+                  NULL::uuid [], NULL::double precision [], NULL::integer [], NULL::integer [], owners, owner_names;
             exact := cardinality(near_ids) < 2 * n_cand;
         END IF;
         IF exact THEN
             PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
-            EXECUTE format('EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
-                           memory._prepared(format(near, ' + 0'), args_near),
-                           qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance)
+            EXECUTE format('EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, '
+                           'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %L, %L)',
+                           memory._prepared(format(near, ' + 0'), args),
+                           qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance,
+                           owners, owner_names)
             INTO near_ids, near_dist, near_start, near_end;
         END IF;
     END IF;
@@ -349,7 +379,7 @@ BEGIN
         ),
         txt AS MATERIALIZED (
             SELECT t.episode_id, t.text_score
-            FROM memory._episode_text_list($2, $3, $5, $6, $7, $8, $9, $10) AS t
+            FROM %4$s AS t
         ),
         -- the best chunk of each text candidate that the vector list did not bring
         txt_vec AS (
@@ -384,12 +414,12 @@ BEGIN
             JOIN memory.episodes AS se ON se.episode_id = s.episode_id AND se.session_id IS NOT NULL
             CROSS JOIN LATERAL (
                 (SELECT e.episode_id FROM memory.episodes AS e
-                 WHERE %1$s AND e.session_id = se.session_id
+                 WHERE %1$s AND e.session_id = se.session_id%5$s
                    AND (e.occurred_at, e.episode_id) < (se.occurred_at, se.episode_id)
                  ORDER BY e.occurred_at DESC, e.episode_id DESC LIMIT 1)
                 UNION ALL
                 (SELECT e.episode_id FROM memory.episodes AS e
-                 WHERE %1$s AND e.session_id = se.session_id
+                 WHERE %1$s AND e.session_id = se.session_id%5$s
                    AND (e.occurred_at, e.episode_id) > (se.occurred_at, se.episode_id)
                  ORDER BY e.occurred_at, e.episode_id LIMIT 1)
             ) AS n
@@ -416,7 +446,8 @@ BEGIN
                 + $13 * e.importance)::double precision AS score,
                f.vector_score, f.text_score, e.occurred_at, e.importance, e.tags, e.session_id, e.metadata,
                CASE WHEN f.char_start IS NOT NULL
-                    THEN substr(e.content, f.char_start + 1, f.char_end - f.char_start) END AS matched_chunk
+                    THEN substr(e.content, f.char_start + 1, f.char_end - f.char_start) END AS matched_chunk,
+               $23[array_position($22, e.agent_id)] AS owner
         FROM ranked AS f
         JOIN memory.episodes AS e ON e.episode_id = f.episode_id
         ORDER BY score DESC, e.occurred_at DESC, e.episode_id
@@ -428,23 +459,27 @@ BEGIN
         -- no cast to the index's expression, so the HNSW graph is never used for it
         format('SELECT c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS dist, c.char_start, c.char_end'
                ' FROM memory.chunks AS c WHERE c.episode_id = t.episode_id AND c.model_id = %s'
-               ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0))
+               ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0)),
+        -- include_shared (190-sharing.sql): the shared text list (SECURITY INVOKER: the
+        -- caller's row-level security decides), neighbours of the seed's own owner
+        CASE WHEN include_shared THEN 'memory._shared_episode_text_list($2, $3, $5, $6, $7, $8, $9, $10, $22)'
+             ELSE 'memory._episode_text_list($2, $3, $5, $6, $7, $8, $9, $10)' END,
+        CASE WHEN include_shared THEN ' AND e.agent_id = se.agent_id' ELSE '' END
     );
     -- the values go in as literals of the parameters' types
     PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
     RETURN QUERY EXECUTE format(
-        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
-        memory._prepared(stmt, args_near || ', double precision, double precision, double precision, double precision, '
-                               'integer, double precision, integer, uuid[], double precision[], integer[], integer[]'),
+        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        memory._prepared(stmt, args),
         qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
         min_importance, text_weight, recency_weight, importance_weight,
         extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds,
-        near_ids, near_dist, near_start, near_end
+        near_ids, near_dist, near_start, near_end, owners, owner_names
     );
 END
 $$;
 
-COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer) IS
+COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean) IS
 'Private: the body of memory.search_episodic_memory(text, ...).';
 
 CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
@@ -463,7 +498,8 @@ CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
     text_weight double precision DEFAULT 0.4,
     candidates integer DEFAULT NULL,
     neighbour_weight double precision DEFAULT 0.8,
-    neighbour_seeds integer DEFAULT 5
+    neighbour_seeds integer DEFAULT 5,
+    include_shared boolean DEFAULT false
 )
 RETURNS TABLE (
     episode_id uuid,
@@ -476,16 +512,17 @@ RETURNS TABLE (
     tags text[],
     session_id text,
     metadata jsonb,
-    matched_chunk text
+    matched_chunk text,
+    owner text
 )
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 $$;
 
-COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer) IS
-'Searches the current agent''s episodes by meaning and by words, and writes nothing (memory.mark_used records what the caller used). mode: hybrid (default), vector, or text. Candidates: the best candidates (default max(4k, 40)) of the HNSW vector list and of the full-text list (the question''s words weighted by their inverse document frequency among the agent''s OWN episodes: memory._episode_text_list). relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) over both lists (text_weight 0.4, chosen by leave-one-conversation-out cross-validation: reports/eval-locomo.md); text_weight counts as 1 without a query vector and as 0 without a text match. Neighbour expansion (mode hybrid only; modes text and vector return one list as it is): the best neighbour_seeds candidates (default 5; 0 turns it off) pull in the episode just before and just after them in their session (same session_id, by occurred_at then id, passing the same filters) with relevance neighbour_weight (default 0.8, chosen by the same cross-validation) times theirs, unless the neighbour ranks higher on its own. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12, text_weight included, counts as 0; the recency factor stops at 0.5^1000); candidates: the length of each list (default max(4k, 40), 1..10000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: the sum of the agent-own weights of the query words the episode holds (NULL outside the text list); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, text_weight or neighbour_weight outside 0..1, candidates outside 1..10000, neighbour_seeds outside 0..100, since after until, bad tags), 22001 (query over 10,000 characters), 22003 (min_importance).';
+COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean) IS
+'Searches the current agent''s episodes by meaning and by words, and writes nothing (memory.mark_used records what the caller used). mode: hybrid (default), vector, or text. Candidates: the best candidates (default max(4k, 40)) of the HNSW vector list and of the full-text list (the question''s words weighted by their inverse document frequency among the agent''s OWN episodes: memory._episode_text_list). relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) over both lists (text_weight 0.4, chosen by leave-one-conversation-out cross-validation: reports/eval-locomo.md); text_weight counts as 1 without a query vector and as 0 without a text match. Neighbour expansion (mode hybrid only; modes text and vector return one list as it is): the best neighbour_seeds candidates (default 5; 0 turns it off) pull in the episode just before and just after them in their session (same session_id, by occurred_at then id, passing the same filters) with relevance neighbour_weight (default 0.8, chosen by the same cross-validation) times theirs, unless the neighbour ranks higher on its own. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12, text_weight included, counts as 0; the recency factor stops at 0.5^1000); candidates: the length of each list (default max(4k, 40), 1..10000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: the sum of the agent-own weights of the query words the episode holds (NULL outside the text list); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, text_weight or neighbour_weight outside 0..1, candidates outside 1..10000, neighbour_seeds outside 0..100, since after until, bad tags, NULL include_shared), 22001 (query over 10,000 characters), 22003 (min_importance). include_shared (default false: the caller''s own episodes, ranked exactly as without it): also the episodes other agents shared with the caller (memory.share), read under the caller''s row-level security; the text list then weighs each word by its document frequency among every row the caller can read (own and shared) and runs without the GIN index; project still names one of the caller''s own projects. owner: the name of the agent the episode belongs to (the caller''s own name without include_shared).';
 
 CREATE OR REPLACE FUNCTION memory.search_semantic_memory(
     query text,

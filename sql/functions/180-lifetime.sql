@@ -44,7 +44,8 @@ FOR EACH ROW EXECUTE FUNCTION memory._record_query_asker();
 -- schema memory with a uuid column named agent_id or *_agent_id, or with a foreign key
 -- to memory.agents; one row per (table, column). memory.agents is deleted last and
 -- memory.agent_drops is the erasure's own tombstone: neither is listed. Order: the
--- query askers (their cache rows go with them), episodes and facts (their embedding
+-- grants between agents (memory.shares, both sides: sharing ends with the first batch),
+-- the query askers (their cache rows go with them), episodes and facts (their embedding
 -- jobs are locked before the owner, the daemon's lock order), the queue and vectors,
 -- then every other table by name.
 -- ---------------------------------------------------------------------------
@@ -70,7 +71,7 @@ AS $$
     )
     SELECT (row_number() OVER (
                 ORDER BY array_position(
-                    ARRAY['query_embedding_askers', 'episodes', 'facts', 'embedding_jobs', 'chunks',
+                    ARRAY['shares', 'query_embedding_askers', 'episodes', 'facts', 'embedding_jobs', 'chunks',
                           'pooled_embeddings']::name [],
                     c.relname
                 ) NULLS LAST, c.relname, cols.attname

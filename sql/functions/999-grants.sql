@@ -230,11 +230,11 @@ GRANT EXECUTE ON FUNCTION
     memory._relevance_sql(text, text, text, text, text),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, double precision, integer, double precision, integer
+        double precision, double precision, interval, double precision, integer, double precision, integer, boolean
     ),
     memory.search_episodic_memory(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, double precision, integer, double precision, integer
+        double precision, double precision, interval, double precision, integer, double precision, integer, boolean
     ),
     memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, double precision),
     memory.build_context(text, integer, integer, integer),
@@ -364,6 +364,21 @@ TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory._policy_agent(text) TO memory_owner;
 GRANT EXECUTE ON FUNCTION memory.apply_retention(integer, integer) TO memory_admin;
 GRANT SELECT ON memory.retention_policies, memory.retention_log TO memory_agent, memory_admin;
+-- == lifetime: sharing between agents (migration 028) ==
+-- agents read grants through RLS (made or received) and change them only through
+-- share/unshare; the policies on episodes and chunks read memory.shares as the caller
+REVOKE ALL ON memory.shares FROM memory_agent;
+GRANT SELECT ON memory.shares TO memory_agent;
+GRANT SELECT, INSERT, UPDATE, DELETE ON memory.shares TO memory_admin;
+GRANT EXECUTE ON FUNCTION
+    memory.share(text, text, text), memory.unshare(text, text, text),
+    memory.my_shares(), memory.shared_with_me(),
+    memory._search_owners(boolean), memory._shared_term_match(tsquery [], uuid []),
+    memory._shared_episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid [])
+TO memory_agent;
+-- the membership of memory_share_grantee follows the grants: SECURITY DEFINER triggers
+-- (they GRANT and REVOKE the role), fired by share/unshare and by an operator's writes
+GRANT EXECUTE ON FUNCTION memory._share_grantee_membership(), memory._share_grantee_leaves() TO memory_admin;
 -- == lifetime: consolidation of near-duplicates (migration 022) ==
 GRANT EXECUTE ON FUNCTION memory.text_similarity(text, text) TO memory_agent, memory_admin;
 GRANT EXECUTE ON FUNCTION memory.undo_consolidation(bigint), memory.resolve_episode(uuid) TO memory_agent;

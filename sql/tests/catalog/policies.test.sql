@@ -3,7 +3,7 @@
 -- of schema memory (tables, views, sequences, columns, the schema) is granted to PUBLIC.
 -- Bites as soon as a new table, view or policy breaks one of these rules.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT cmp_ok(
     (SELECT count(*) FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
@@ -32,11 +32,12 @@ SELECT is(
             CROSS JOIN LATERAL unnest(p.polroles) AS role_oid
             LEFT JOIN pg_roles AS r ON r.oid = role_oid
         WHERE c.relnamespace = 'memory'::regnamespace
-          AND coalesce(r.rolname, '') NOT IN ('memory_agent', 'memory_worker', 'memory_reader', 'memory_admin')
+          AND coalesce(r.rolname, '') NOT IN ('memory_agent', 'memory_worker', 'memory_reader', 'memory_admin',
+                                              'memory_share_grantee')
         ORDER BY 1
     ),
     '{}'::text[],
-    'every policy of schema memory names only the project''s group roles (memory_agent, memory_worker, memory_reader, memory_admin)'
+    'every policy of schema memory names only the project''s group roles (memory_agent, memory_worker, memory_reader, memory_admin, memory_share_grantee)'
 );
 
 SELECT is(
@@ -55,6 +56,25 @@ SELECT is(
     ),
     '{}'::text[],
     'every policy for agents on a table keyed on agent_id compares agent_id with memory.current_agent() in USING and WITH CHECK'
+);
+
+-- Sharing (migration 028): the only agents' policies that admit another agent's rows
+-- are the read policies of the grants, on episodes and their chunks, for SELECT only,
+-- and they apply to the grantees only (memory_share_grantee: agents holding a grant),
+-- so that an agent without a grant is planned exactly as before sharing existed.
+SELECT is(
+    ARRAY(
+        SELECT c.relname || ': ' || p.polname || ' (' || p.polcmd::text || ') -> '
+               || array_to_string(ARRAY(SELECT r::regrole::text FROM unnest(p.polroles) AS r ORDER BY 1), ', ')
+        FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+        WHERE c.relnamespace = 'memory'::regnamespace
+          AND c.relname <> 'shares'
+          AND coalesce(pg_get_expr(p.polqual, p.polrelid), '') LIKE '%memory.shares%'
+        ORDER BY 1
+    ),
+    ARRAY['chunks: agents read what other agents share with them (r) -> memory_share_grantee',
+          'episodes: agents read what other agents share with them (r) -> memory_share_grantee'],
+    'only SELECT policies of episodes and chunks let an agent read rows shared with it, for the grantees only'
 );
 
 SELECT is(

@@ -141,6 +141,10 @@ SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
 -- a cached query, so that the cache's trigger has a row to be replayed on
 SELECT tests.cache_query_vector('replayed query', tests.unit_vector(ARRAY[5]));
+-- a grant (of a tag no episode holds), so that the grants' membership trigger has a row
+SELECT tests.act_as('Alpha');
+SELECT memory.share('tag', 'Beta', 'replayed-tag');
+RESET SESSION AUTHORIZATION;
 INSERT INTO kept VALUES ('alpha stored', tests.stored(pg_temp.id('Alpha', 'agent')));
 
 -- ---------------------------------------------------------------- catalog
@@ -228,6 +232,16 @@ INSERT INTO reviewed_agent_definers VALUES
      'agent from _require_agent(), rows filtered on that agent_id; returns ids and per-document ranks of the caller''s own facts'),
     ('memory._term_weights(tsquery[],text)',
      'agent from _require_agent(); counts, bounded at 1,000, only rows WHERE agent_id = that agent; the weights are the caller''s own document frequencies, so another agent''s rows change nothing it returns (the GIN posting lists it walks are shared: a timing channel, docs/security.md)'),
+    ('memory._search_owners(boolean)',
+     'the caller (_require_agent()) and, with include_shared, only the agents whose grants name the caller as grantee, with their names: what shared_with_me already tells it; no row of memory is read'),
+    ('memory.my_shares()',
+     'lists only grants WHERE agent_id = _require_agent(), with the grantees'' names the caller itself chose'),
+    ('memory.share(text,text,text)',
+     'inserts a grant with agent_id = _require_agent() only, of a project found WHERE agent_id = that agent (another agent''s project is the same P0002 as a missing one); reveals only whether an agent name exists (42704), names are not memory (docs/decisions.md)'),
+    ('memory.shared_with_me()',
+     'lists only grants WHERE grantee_agent_id = _require_agent(): the owners chose to tell the caller; nothing of their rows'),
+    ('memory.unshare(text,text,text)',
+     'deletes only grants WHERE agent_id = _require_agent(); the same existence-of-a-name answer as share'),
     ('memory.clear_retention_policy(text)',
      'target from _policy_agent(): the caller''s own agent, or for an operator a named one; an agent naming any other name (existing or not) gets the same 42501, so it is no existence oracle; deletes only that agent''s policy'),
     ('memory.forget_project(text)',

@@ -13,6 +13,9 @@ SELECT plan(18);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
+-- the grantee of both agents' grants (memory.shares, migration 028): neither Alpha nor
+-- Beta, so that a grant opens nothing between the two
+SELECT tests.make_agent('Gamma');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
 CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
@@ -151,6 +154,10 @@ BEGIN
     f3 := memory.learn_fact('concept ' || m, 'statement three ' || m);
     PERFORM memory.learn_fact('concept ' || m, 'statement four ' || m, supersedes => ARRAY[f3]);
     PERFORM memory.link_facts(f1, f2, 'supports');
+    IF to_regclass('memory.shares') IS NOT NULL THEN
+        PERFORM memory.share('project', 'Gamma', 'project ' || m);
+        PERFORM memory.share('tag', 'Gamma', 'tag-' || m);
+    END IF;
     PERFORM memory.set_working_memory('task', jsonb_build_object('note', m), '1 hour', 'high', 'shared-key');
     PERFORM memory.set_block('persona', 'I am ' || m);
     PERFORM memory.set_block('persona', 'I am ' || m || ', version two');
