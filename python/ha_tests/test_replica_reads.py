@@ -101,9 +101,19 @@ def agent(ha: HaStack) -> Iterator[str]:
     """A new agent with a memory of every kind, written on the leader and embedded."""
     name = f"Replica{uuid.uuid4().hex[:8]}"
     role = f"agent_{name.lower()}"
+    partner = f"Partner{uuid.uuid4().hex[:8]}"
+    partner_role = f"agent_{partner.lower()}"
     with ha.connect_leader() as su:
-        su.execute(f'CREATE ROLE "{role}" LOGIN')
-        su.execute("SELECT memory.create_agent(%s, %s)", (name, role))
+        for who, login in ((name, role), (partner, partner_role)):
+            su.execute(f'CREATE ROLE "{login}" LOGIN')
+            su.execute("SELECT memory.create_agent(%s, %s)", (who, login))
+    # a grant each way, so that my_shares, shared_with_me and include_shared return rows
+    with ha.connect_leader() as conn:
+        conn.execute(f'SET SESSION AUTHORIZATION "{partner_role}"')
+        conn.execute(
+            "SELECT memory.remember('La reunión compartida es el jueves', project => 'puente')"
+        )
+        conn.execute("SELECT memory.share('project', %s, 'puente')", (name,))
     with ha.connect_leader() as conn:
         conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
         for text in (
@@ -124,7 +134,9 @@ def agent(ha: HaStack) -> Iterator[str]:
         inst = conn.execute("SELECT memory.register_instance('replica-test')").fetchone()[0]
         conn.execute("SELECT memory.propose_decision('leer en réplicas', '{}')")
         conn.execute("SELECT memory.instance_heartbeat(%s)", (inst,))
+        conn.execute("SELECT memory.share('tag', %s, 'replicado')", (partner,))
     ha.wait_embedded(name)
+    ha.wait_embedded(partner)
     ha.wait_replayed()
     try:
         yield role
