@@ -1,14 +1,19 @@
 -- Agents: binding login roles to agents, the current agent.
 SET ROLE memory_owner;
 
+-- PL/pgSQL, not SQL: a session keeps the plan of its one statement. A search calls it
+-- about ten times (row-level security of each statement, the private functions), and
+-- as an SQL function (never inlined: SECURITY DEFINER) it was planned on every call.
 CREATE OR REPLACE FUNCTION memory.current_agent()
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT a.agent_id FROM memory.agents AS a WHERE a.db_role = session_user
+BEGIN
+    RETURN (SELECT a.agent_id FROM memory.agents AS a WHERE a.db_role = session_user);
+END
 $$;
 
 COMMENT ON FUNCTION memory.current_agent() IS

@@ -240,8 +240,42 @@ $$;
 COMMENT ON FUNCTION memory._check_json_object(text, jsonb, text) IS
 'Private: raises 22023 naming arg_name, with hint, when val is not a JSON object; NULL passes.';
 
--- Two helpers live in migration 002 because table constraints use them; their comments
--- live here, with the other validation helpers.
+-- Two helpers were created by migration 002 because table constraints use them (a
+-- generated column, CHECKs); their bodies and comments live here, with the other
+-- validation helpers. PL/pgSQL, not SQL: every INSERT is a new statement, and an SQL
+-- function that is not inlined (its SET search_path prevents it) was planned again for
+-- each one; PL/pgSQL keeps its plans for the session. Same results (the upgrade test
+-- compares the catalog with a fresh install).
+CREATE OR REPLACE FUNCTION memory._sha256(content text)
+RETURNS bytea
+LANGUAGE plpgsql
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN sha256(convert_to(content, 'UTF8'));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION memory._valid_tags(tags text[])
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN cardinality(tags) <= 64
+       AND array_ndims(tags) IS NOT DISTINCT FROM (CASE WHEN cardinality(tags) = 0 THEN NULL ELSE 1 END)
+       AND NOT EXISTS (
+           SELECT 1 FROM unnest(tags) AS t
+           WHERE t IS NULL OR char_length(t) NOT BETWEEN 1 AND 100
+       );
+END
+$$;
+
 COMMENT ON FUNCTION memory._sha256(text) IS
 'Private: sha256 of the UTF-8 bytes of content (immutable; used for content hashes and identity). NULL for NULL; raises nothing.';
 COMMENT ON FUNCTION memory._valid_tags(text[]) IS

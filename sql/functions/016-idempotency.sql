@@ -68,13 +68,18 @@ COMMENT ON FUNCTION memory._idempotency_claim(text, text, jsonb) IS
 
 CREATE OR REPLACE FUNCTION memory._idempotency_record(claimed_key text, result_id uuid)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- most writes claim no key: nothing to do (PL/pgSQL: no statement planned for them)
+    IF claimed_key IS NULL THEN
+        RETURN;
+    END IF;
     UPDATE memory.idempotency_keys AS k
     SET result_id = _idempotency_record.result_id
-    WHERE claimed_key IS NOT NULL
-      AND k.agent_id = memory._require_agent() AND k.idempotency_key = claimed_key AND k.result_id IS NULL
+    WHERE k.agent_id = memory._require_agent() AND k.idempotency_key = claimed_key AND k.result_id IS NULL;
+END
 $$;
 
 COMMENT ON FUNCTION memory._idempotency_record(text, uuid) IS

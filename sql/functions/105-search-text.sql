@@ -64,13 +64,18 @@ COMMENT ON FUNCTION memory._term_weights(tsquery [], text) IS
 -- OR of the weighted terms, and the sum of the weights of the terms a row holds, as an
 -- SQL expression over <alias>.fts. Called by the text lists (as their owner).
 CREATE OR REPLACE FUNCTION memory._term_match(terms tsquery [], tbl text, alias text, OUT tq tsquery, OUT score_sql text)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL keeps this statement's plan for the session (an SQL function re-planned it
+    -- on every search)
     SELECT string_agg(format('(%s)', w.term::text), ' | ')::tsquery,
            string_agg(format('CASE WHEN %I.fts @@ %L::tsquery THEN %s ELSE 0 END', alias, w.term::text, w.weight), ' + ')
-    FROM memory._term_weights(terms, tbl) AS w
+    INTO tq, score_sql
+    FROM memory._term_weights(terms, tbl) AS w;
+END
 $$;
 
 COMMENT ON FUNCTION memory._term_match(tsquery [], text, text) IS
@@ -98,34 +103,35 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
     tq tsquery;
-    score_sql text;
+    t_terms tsquery [];
+    t_weights double precision [];
+    use_tags boolean := p_tags IS NOT NULL AND cardinality(p_tags) > 0;
 BEGIN
     IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
         RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._term_match(terms, 'episodes', 'e') AS m;
+    SELECT string_agg(format('(%s)', w.term::text), ' | ')::tsquery, array_agg(w.term), array_agg(w.weight)
+    INTO tq, t_terms, t_weights
+    FROM memory._term_weights(terms, 'episodes') AS w;
     IF tq IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        $q$
-        SELECT e.episode_id, (%s)::double precision AS text_score
-        FROM memory.episodes AS e
-        WHERE e.agent_id = $2 AND e.fts @@ $1%s
-        ORDER BY text_score DESC, e.occurred_at DESC, e.episode_id
-        LIMIT $3
-        $q$,
-        score_sql,
-        concat(
-            CASE WHEN p_tags IS NOT NULL AND cardinality(p_tags) > 0 THEN ' AND e.tags @> $4' END,
-            CASE WHEN project_filter IS NOT NULL THEN ' AND e.project_id = $5' END,
-            CASE WHEN p_session_id IS NOT NULL THEN ' AND e.session_id = $6' END,
-            CASE WHEN since IS NOT NULL THEN ' AND e.occurred_at >= $7' END,
-            CASE WHEN until IS NOT NULL THEN ' AND e.occurred_at <= $8' END,
-            CASE WHEN min_importance IS NOT NULL THEN ' AND e.importance >= $9' END
-        )
-    )
-    USING tq, me, lim, p_tags, project_filter, p_session_id, since, until, min_importance;
+    -- One static statement, its plan kept by the session (a statement with the weights
+    -- written in was planned on every search): the terms and their weights are arrays,
+    -- an unused filter is a test of NULL. The GIN index on (agent_id, fts) serves it.
+    RETURN QUERY
+    SELECT e.episode_id,
+           (SELECT sum(w.weight) FROM unnest(t_terms, t_weights) AS w (term, weight) WHERE e.fts @@ w.term)
+    FROM memory.episodes AS e
+    WHERE e.agent_id = me AND e.fts @@ tq
+      AND (NOT use_tags OR e.tags @> p_tags)
+      AND (project_filter IS NULL OR e.project_id = project_filter)
+      AND (p_session_id IS NULL OR e.session_id = p_session_id)
+      AND (since IS NULL OR e.occurred_at >= since)
+      AND (until IS NULL OR e.occurred_at <= until)
+      AND (min_importance IS NULL OR e.importance >= min_importance)
+    ORDER BY 2 DESC, e.occurred_at DESC, e.episode_id
+    LIMIT lim;
 END
 $$;
 

@@ -18,10 +18,13 @@ RETURNS TABLE (
     max_stored_bytes bigint, max_episodes_per_minute integer, max_queued_jobs integer,
     connection_limit integer, statement_timeout interval, idle_in_transaction_timeout interval
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL keeps the plan for the session (every write calls this)
+    RETURN QUERY
     SELECT coalesce(q.max_stored_bytes, s.max_stored_bytes),
            coalesce(q.max_episodes_per_minute, s.max_episodes_per_minute),
            coalesce(q.max_queued_jobs, s.max_queued_jobs),
@@ -29,7 +32,8 @@ AS $$
            coalesce(q.statement_timeout, s.statement_timeout),
            coalesce(q.idle_in_transaction_timeout, s.idle_in_transaction_timeout)
     FROM memory.quota_settings AS s
-    LEFT JOIN memory.agent_quotas AS q ON q.agent_id = agent
+    LEFT JOIN memory.agent_quotas AS q ON q.agent_id = _agent_limits.agent;
+END
 $$;
 
 COMMENT ON FUNCTION memory._agent_limits(uuid) IS

@@ -3,7 +3,7 @@
 -- the client's float format; a statement of the same name with another source is never
 -- run; a repeated query does not write to the shared query cache.
 BEGIN;
-SELECT plan(20);
+SELECT plan(31);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -171,6 +171,94 @@ SELECT ok(
        AND agent_id IN (SELECT agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta', 'Gamma'))),
     'every agent that asked is recorded as an asker of the cached query'
 );
+
+-- the text list is one static statement whose plan the session keeps (custom plans
+-- first, then a generic one): each filter gives, on every one of eight calls, exactly
+-- the unfiltered text list's rows that pass it
+SELECT tests.act_as('Alpha');
+INSERT INTO ids VALUES
+    ('orion', memory.remember('Consensus decisions of project orion.', 0.4, NULL, 'orion', '2025-10-03 10:00+00'));
+CREATE TEMP TABLE filtered (filter text, pos integer, episode_id uuid) ON COMMIT DROP;
+GRANT ALL ON filtered TO PUBLIC;
+DO $$
+BEGIN
+    FOR i IN 1..8 LOOP
+        INSERT INTO filtered SELECT 'none', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text') AS s;
+        INSERT INTO filtered SELECT 'tags', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', tags => ARRAY['decision']) AS s;
+        INSERT INTO filtered SELECT 'project', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', project => 'orion') AS s;
+        INSERT INTO filtered SELECT 'session', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', session_id => 'session_1') AS s;
+        INSERT INTO filtered SELECT 'since', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', since => '2025-10-02 00:00+00') AS s;
+        INSERT INTO filtered SELECT 'until', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', until => '2025-10-02 00:00+00') AS s;
+        INSERT INTO filtered SELECT 'min_importance', i, s.episode_id
+        FROM memory.search_episodic_memory('consensus decisions', 100, mode => 'text', min_importance => 0.8) AS s;
+    END LOOP;
+END
+$$;
+CREATE TEMP TABLE passes (filter text, episode_id uuid) ON COMMIT DROP;
+GRANT ALL ON passes TO PUBLIC;
+INSERT INTO passes
+SELECT f.filter, e.episode_id
+FROM (SELECT DISTINCT episode_id FROM filtered WHERE filter = 'none') AS n
+JOIN memory.episodes AS e ON e.episode_id = n.episode_id
+LEFT JOIN memory.projects AS p ON p.project_id = e.project_id
+CROSS JOIN (VALUES ('tags'), ('project'), ('session'), ('since'), ('until'), ('min_importance')) AS f (filter)
+WHERE CASE f.filter
+          WHEN 'tags' THEN e.tags @> ARRAY['decision']
+          WHEN 'project' THEN p.name = 'orion'
+          WHEN 'session' THEN e.session_id = 'session_1'
+          WHEN 'since' THEN e.occurred_at >= '2025-10-02 00:00+00'
+          WHEN 'until' THEN e.occurred_at <= '2025-10-02 00:00+00'
+          WHEN 'min_importance' THEN e.importance >= 0.8
+      END;
+SELECT ok(
+    (SELECT count(DISTINCT episode_id) >= 2 FROM filtered WHERE filter = 'none')
+    AND (SELECT count(DISTINCT filter) = 6 FROM passes),
+    'the unfiltered text list has rows that pass each filter and rows that do not'
+);
+SELECT set_eq(
+    format($$SELECT pos, episode_id FROM filtered WHERE filter = %L$$, f.filter),
+    format($$SELECT i, p.episode_id FROM passes AS p CROSS JOIN generate_series(1, 8) AS i WHERE p.filter = %L$$, f.filter),
+    format('text list filtered by %s: the passing rows of the unfiltered list, on each of eight calls', f.filter)
+)
+FROM (VALUES ('tags'), ('project'), ('session'), ('since'), ('until'), ('min_importance')) AS f (filter);
+
+-- the exact-ranking decision is remembered by the session (memory.rank_exactly_cache),
+-- keyed by user, agent, model and bound: an answer computed for another user is never
+-- served, and a value the session writes itself moves only its own searches
+RESET SESSION AUTHORIZATION;
+SET memory.exact_search_max_chunks = 0;
+SELECT is(
+    memory._rank_exactly((SELECT agent_id FROM memory.agents WHERE name = 'Beta'), (SELECT model_id FROM memory._serving_model())),
+    FALSE, 'the superuser sees Beta''s chunk: over a bound of 0'
+);
+SELECT tests.act_as('Alpha');
+SELECT is(
+    memory._rank_exactly((SELECT agent_id FROM memory.agents WHERE name = 'Beta'), (SELECT model_id FROM memory._serving_model())),
+    TRUE, 'in the same session Alpha asks the same about Beta: the cached answer is not served (Alpha sees no chunk of Beta)'
+);
+RESET memory.exact_search_max_chunks;
+SET memory.rank_exactly_cache = 'not/a/cache/value';
+SELECT is(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'orion')),
+    ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
+    'a malformed cache value is ignored'
+);
+SELECT set_config('memory.rank_exactly_cache',
+    format('%s/%s/%s/%s/10000/%s/f', md5(session_user), md5(current_user), memory.current_agent(),
+           (SELECT model_id FROM memory._serving_model()), floor(extract(EPOCH FROM clock_timestamp()))::bigint),
+    false) IS NOT NULL AS forged;
+SELECT is(
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'orion')),
+    ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
+    'a forged cache value sends the agent''s own search through the graph: the same rows'
+);
+RESET memory.rank_exactly_cache;
 
 SELECT * FROM finish();
 ROLLBACK;
