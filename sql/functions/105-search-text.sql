@@ -1,6 +1,6 @@
 -- Search, the full-text side: the caller's own term weights and the text lists of
--- episodes and facts (memory._search_episodes and the fact search in 110-search.sql
--- fuse them with the vector list).
+-- episodes and facts (memory._search_episodes in 110-search.sql and the fact search in
+-- 115-search-facts.sql fuse them with the vector list).
 SET ROLE memory_owner;
 
 -- The full-text lists. Row-level security keeps the GIN indexes out of an agent's own
