@@ -97,10 +97,10 @@ def prepare(conn: psycopg.Connection, episodes: int) -> dict[str, object]:
 class Writer(threading.Thread):
     """Agent B writing in a loop; latencies (ms) go to the current phase's list."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, role: str = WRITER) -> None:
         super().__init__(daemon=True)
         self.conn = psycopg.connect(dbname=db, autocommit=True)
-        self.conn.execute(f'SET SESSION AUTHORIZATION "{WRITER}"')
+        self.conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
         self.pid = self.conn.info.backend_pid
         self.phase: list[float] = []
         self.stop = threading.Event()

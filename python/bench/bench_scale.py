@@ -48,6 +48,8 @@ from embed_daemon.db import VectorBinaryDumper
 from testing.stack import DaemonProcess, wait_for
 
 from bench import common
+from bench.bench_erasure import LockSampler, Writer
+from bench.bench_erasure import summary_of as latency_summary
 from bench.bench_load import run_pgbench
 from bench.bench_search import make_db, pct
 
@@ -59,6 +61,11 @@ ROLE_PREFIX = "bench_scale_"
 SMALL = 10
 BIG_SHARE = 0.10
 MIDDLE = 2  # agent index of the middle agent (agent 0 is big, agent 1 is small)
+JOBS_WRITER = f"{ROLE_PREFIX}writer"  # an agent of no synthetic rows, writing during the jobs
+RETENTION_KEEP = 0.9  # the big agent's retention policy keeps this share of its episodes
+RETENTION_SCHEDULE_S = 600  # memory-retention: */10 * * * * (migration 017)
+CONSOLIDATION_SCHEDULE_S = 900  # memory-consolidation: */15 * * * * (migration 022)
+CONSOLIDATION_RUNS = 5
 KINDS = ("big", "middle", "small")
 
 
@@ -87,6 +94,7 @@ class SizeFigures:
     table_bytes: int = 0
     agents: dict[str, AgentFigures] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
+    jobs: dict[str, Any] = field(default_factory=dict)
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -440,6 +448,76 @@ def ingest(
     return out
 
 
+def lifetime_jobs(
+    db: str, conn: psycopg.Connection, big_role: str, baseline_s: float = 10
+) -> dict[str, Any]:
+    """The retention and consolidation jobs (issue 20) on the loaded database, as pg_cron
+    runs them (one call = one scheduled run), while another agent writes: each run's
+    duration against its schedule, and the writer's latencies and longest wait on a lock
+    before and during the jobs."""
+    conn.execute(f'DROP ROLE IF EXISTS "{JOBS_WRITER}"')
+    conn.execute(f'CREATE ROLE "{JOBS_WRITER}" NOLOGIN')
+    conn.execute("SELECT memory.create_agent(%s, %s)", (JOBS_WRITER.replace("_", "-"), JOBS_WRITER))
+    # the writer writes hundreds of episodes a second: the default per-minute quota of a
+    # scratch database would refuse it
+    conn.execute("UPDATE memory.quota_settings SET max_episodes_per_minute = 10000000")
+    big_name = big_role.replace("_", "-")
+    big_episodes = conn.execute(
+        "SELECT count(*) FROM memory.episodes AS e JOIN memory.agents AS a USING (agent_id)"
+        " WHERE a.db_role = %s",
+        (big_role,),
+    ).fetchone()[0]
+    keep = int(big_episodes * RETENTION_KEEP)
+    conn.execute(
+        "SELECT memory.set_retention_policy(max_episodes => %s, agent => %s)", (keep, big_name)
+    )
+    out: dict[str, Any] = {"big_episodes": big_episodes, "retention_keep": keep}
+    writer = Writer(db, JOBS_WRITER)
+    sampler = LockSampler(db, writer.pid)
+    sampler.start()
+    writer.start()
+    try:
+        time.sleep(baseline_s)
+        out["writer_baseline"] = latency_summary(writer.phase)
+        out["baseline_max_lock_wait_ms"] = max(sampler.waits, default=0.0)
+        writer.phase, sampler.waits = [], []
+        runs, removed = [], 0
+        while True:
+            t0 = time.monotonic()
+            n = conn.execute("SELECT memory.apply_retention()").fetchone()[0]
+            runs.append(time.monotonic() - t0)
+            removed += n
+            if n == 0 or len(runs) >= 100:
+                break
+        out["retention_runs_s"] = runs
+        out["retention_removed"] = removed
+        out["writer_retention"] = latency_summary(writer.phase)
+        out["retention_max_lock_wait_ms"] = max(sampler.waits, default=0.0)
+        writer.phase, sampler.waits = [], []
+        # min_age 0: the synthetic vectors were all stored at load time, minutes ago; the
+        # job's default (1 hour) would leave them alone in this run
+        cons = []
+        for _ in range(CONSOLIDATION_RUNS):
+            t0 = time.monotonic()
+            r = conn.execute(
+                "SELECT memory.run_consolidation(min_age => interval '0 seconds')"
+            ).fetchone()[0]
+            cons.append({"seconds": time.monotonic() - t0, **r})
+        out["consolidation_runs"] = cons
+        out["writer_consolidation"] = latency_summary(writer.phase)
+        out["consolidation_max_lock_wait_ms"] = max(sampler.waits, default=0.0)
+        out["chunks"] = conn.execute("SELECT count(*) FROM memory.chunks").fetchone()[0]
+    finally:
+        writer.stop.set()
+        sampler.stop.set()
+        writer.join(30)
+        sampler.join(30)
+    if writer.error:
+        raise writer.error
+    log.info("lifetime jobs: %s", {k: v for k, v in out.items() if k != "consolidation_runs"})
+    return out
+
+
 def run_size(args: argparse.Namespace, n: int) -> SizeFigures:
     f = SizeFigures(episodes=n)
     corpus = Corpus(n, args.agents, args.seed)
@@ -486,6 +564,8 @@ def run_size(args: argparse.Namespace, n: int) -> SizeFigures:
                 statistics.fmean(a.recall_hnsw),
                 statistics.fmean(a.recall_halfvec),
             )
+        # last: retention removes a tenth of the big agent's episodes
+        f.jobs = lifetime_jobs(args.db, conn, roles[0])
     return f
 
 
@@ -497,6 +577,7 @@ def drop(args: argparse.Namespace) -> None:
     with psycopg.connect(dbname="postgres", autocommit=True) as conn:
         for i in range(args.agents):
             conn.execute(f'DROP ROLE IF EXISTS "{ROLE_PREFIX}{i:03d}"')
+        conn.execute(f'DROP ROLE IF EXISTS "{JOBS_WRITER}"')
 
 
 def summary_of(f: SizeFigures) -> dict[str, Any]:
@@ -584,6 +665,72 @@ def report(sizes: list[dict[str, Any]], args: argparse.Namespace, started: str) 
         [s["ingest"]["search_p95_ms"] for s in sizes],
         "{:.1f}",
     )
+    jobs = [s.get("jobs") or {} for s in sizes]
+
+    def job(key: str, fn: Any = None) -> list[Any]:
+        return [(fn(j) if fn else j.get(key)) if j else None for j in jobs]
+
+    row(
+        "retention: episodes removed (a tenth of the big agent's)",
+        job("retention_removed"),
+        "{:,.0f}",
+    )
+    row("retention: runs until done", job("", lambda j: len(j["retention_runs_s"])), "{:.0f}")
+    row(
+        f"retention: longest run, s (every {RETENTION_SCHEDULE_S} s)",
+        job("", lambda j: max(j["retention_runs_s"])),
+        "{:.1f}",
+    )
+    row(
+        "consolidation: chunks examined per run",
+        job("", lambda j: statistics.fmean(r["chunks_examined"] for r in j["consolidation_runs"])),
+        "{:,.0f}",
+    )
+    row(
+        f"consolidation: longest run, s (every {CONSOLIDATION_SCHEDULE_S} s)",
+        job("", lambda j: max(r["seconds"] for r in j["consolidation_runs"])),
+        "{:.1f}",
+    )
+    row(
+        "consolidation: a full pass over every chunk at the schedule, days",
+        job(
+            "",
+            lambda j: (
+                j["chunks"]
+                / max(1.0, statistics.fmean(r["chunks_examined"] for r in j["consolidation_runs"]))
+                * CONSOLIDATION_SCHEDULE_S
+                / 86400
+            ),
+        ),
+        "{:.1f}",
+    )
+    row(
+        "another agent's longest lock wait during retention, ms",
+        job("retention_max_lock_wait_ms"),
+        "{:.1f}",
+        growth=False,
+    )
+    row(
+        "another agent's longest lock wait during consolidation, ms",
+        job("consolidation_max_lock_wait_ms"),
+        "{:.1f}",
+        growth=False,
+    )
+    row(
+        "another agent's write p99, ms, before the jobs",
+        job("", lambda j: j["writer_baseline"]["p99"]),
+        "{:.2f}",
+    )
+    row(
+        "another agent's write p99, ms, during retention",
+        job("", lambda j: j["writer_retention"]["p99"]),
+        "{:.2f}",
+    )
+    row(
+        "another agent's write p99, ms, during consolidation",
+        job("", lambda j: j["writer_consolidation"]["p99"]),
+        "{:.2f}",
+    )
     for kind in KINDS:
         ag = [s["agents"][kind] for s in sizes]
         counts = ", ".join(f"{a['episodes']:,}" for a in ag)
@@ -632,6 +779,14 @@ def report(sizes: list[dict[str, Any]], args: argparse.Namespace, started: str) 
         f" alone, then while a real embed daemon (all-MiniLM-L6-v2 on the CPU) backfills"
         f" {sizes[0]['ingest']['backlog']:,} queued episodes and the rows pgbench adds (HNSW"
         " inserts into the big index) and one client runs hybrid searches.",
+        f"- lifetime jobs (last, on the same data): the big agent gets a retention policy of"
+        f" max_episodes {RETENTION_KEEP:.0%} of its episodes; `memory.apply_retention()` is called as"
+        f" pg_cron calls it (one call, one scheduled run of at most 50 batches of 1,000) until it"
+        f" removes nothing; then `memory.run_consolidation(min_age => '0 seconds')`"
+        f" {CONSOLIDATION_RUNS} times (the default min_age of 1 hour would skip vectors stored at"
+        " load time). Meanwhile an agent with no synthetic rows writes in a loop (remember(),"
+        " every tenth call set_working_memory), and its backend's wait events are sampled every"
+        " 5 ms (a wait on a lock is one of the jobs holding a lock it needs).",
         "",
         "![scale](plots/scale.png)",
     ]

@@ -2,7 +2,7 @@
 -- tags are never removed, the agent reads its own log only, policies are the agent's own
 -- or an operator's; effective importance is bounded and monotone; bad input.
 BEGIN;
-SELECT plan(42);
+SELECT plan(46);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -156,6 +156,29 @@ SELECT is((SELECT count(*) FROM memory.retention_policies), 0::bigint, 'nor Alph
 SELECT tests.act_as('Alpha');
 SELECT is(memory.clear_retention_policy(), true, 'clear_retention_policy removes the policy');
 SELECT is(memory.clear_retention_policy(), false, 'and says so when there is none');
+
+-- ---------------------------------------------------------------- one rule alone
+-- a policy without max_age: its other rules run too (they did not, until make bench-scale
+-- found that a policy of max_episodes alone removed nothing)
+SELECT memory.set_retention_policy(max_episodes => 2) IS NOT NULL AS set;
+RESET SESSION AUTHORIZATION;
+SELECT is(memory.apply_retention(), 1, 'a policy of max_episodes alone removes the excess');
+SELECT is(
+    ARRAY(SELECT i.name FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+          WHERE i.name <> 'beta_old' ORDER BY 1),
+    ARRAY['n4', 'old_keep'],
+    'the least important went (no tag is protected now)'
+);
+SELECT tests.act_as('Alpha');
+SELECT memory.set_retention_policy(importance_floor => 0.85) IS NOT NULL AS set;
+RESET SESSION AUTHORIZATION;
+SELECT is(memory.apply_retention(), 1, 'a policy of importance_floor alone removes what is under the floor');
+SELECT is(
+    ARRAY(SELECT i.name FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+          WHERE i.name <> 'beta_old' ORDER BY 1),
+    ARRAY['old_keep'],
+    'what is left is over the floor'
+);
 
 SELECT * FROM finish();
 ROLLBACK;
