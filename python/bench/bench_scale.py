@@ -178,6 +178,13 @@ def load(conn: psycopg.Connection, corpus: Corpus, agents: int, f: SizeFigures) 
                 "SELECT memory.create_agent(%s, %s)", (role.replace("_", "-"), role)
             ).fetchone()[0]
         )
+    # pgbench's writers and the jobs' writer write thousands of episodes a minute, faster
+    # than a daemon embeds them: the default quotas (6,000 episodes a minute, 10,000 queued
+    # jobs) would refuse them in this scratch database
+    conn.execute(
+        "UPDATE memory.quota_settings SET max_episodes_per_minute = 10000000,"
+        " max_queued_jobs = 10000000, max_stored_bytes = 1000000000000"
+    )
     model_id = conn.execute(
         "SELECT model_id FROM memory.embedding_models WHERE is_serving"
     ).fetchone()[0]
@@ -458,9 +465,6 @@ def lifetime_jobs(
     conn.execute(f'DROP ROLE IF EXISTS "{JOBS_WRITER}"')
     conn.execute(f'CREATE ROLE "{JOBS_WRITER}" NOLOGIN')
     conn.execute("SELECT memory.create_agent(%s, %s)", (JOBS_WRITER.replace("_", "-"), JOBS_WRITER))
-    # the writer writes hundreds of episodes a second: the default per-minute quota of a
-    # scratch database would refuse it
-    conn.execute("UPDATE memory.quota_settings SET max_episodes_per_minute = 10000000")
     big_name = big_role.replace("_", "-")
     big_episodes = conn.execute(
         "SELECT count(*) FROM memory.episodes AS e JOIN memory.agents AS a USING (agent_id)"
