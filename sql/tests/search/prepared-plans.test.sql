@@ -3,7 +3,7 @@
 -- the client's float format; a statement of the same name with another source is never
 -- run; a repeated query does not write to the shared query cache.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -227,6 +227,22 @@ SELECT set_eq(
     format('text list filtered by %s: the passing rows of the unfiltered list, on each of eight calls', f.filter)
 )
 FROM (VALUES ('tags'), ('project'), ('session'), ('since'), ('until'), ('min_importance')) AS f (filter);
+
+-- a question of more than eight words: the text list writes out the first eight terms'
+-- weights and sums the rest in a subquery; the score is the sum of all of them
+SELECT tests.act_as('Alpha');
+INSERT INTO ids VALUES
+    ('many', memory.remember('kiwi mango papaya guava lychee durian quince apricot nectarine tangerine'));
+SELECT ok(
+    abs((SELECT s.text_score FROM memory.search_episodic_memory(
+             'kiwi mango papaya guava lychee durian quince apricot nectarine tangerine', 10, mode => 'text') AS s
+         WHERE s.episode_id = (SELECT id FROM ids WHERE name = 'many'))
+        - (SELECT sum(w.weight) FROM memory._term_weights(memory._query_terms(
+             'kiwi mango papaya guava lychee durian quince apricot nectarine tangerine'), 'episodes') AS w)) < 1e-9
+    AND (SELECT count(*) FROM memory._term_weights(memory._query_terms(
+             'kiwi mango papaya guava lychee durian quince apricot nectarine tangerine'), 'episodes')) = 10,
+    'a question of ten words that the episode holds: its text score is the sum of the ten weights'
+);
 
 -- the exact-ranking decision is remembered by the session (memory.rank_exactly_cache),
 -- keyed by user, agent, model and bound: an answer computed for another user is never
