@@ -74,8 +74,8 @@ COMMENT ON FUNCTION memory._serving_model() IS 'Private: id and dimensions of th
 -- many index entries. An agent may change the setting for its own sessions: it moves
 -- only its own searches between two plans that return the same answers.
 -- The count (0.3 ms for 5,000 chunks, 0.5 ms at the bound: a tenth of a search) is
--- remembered by the session for 60 s, keyed by the session user, the current user, the
--- agent, the model and the bound, in the setting memory.rank_exactly_cache; an agent
+-- remembered by the session for 60 s, keyed by the md5 of the session user, the current
+-- user, the agent, the model and the bound, in the setting memory.rank_exactly_cache; an agent
 -- that crosses the bound keeps its plan for up to a minute, and both plans return its
 -- own rows. A session may write the setting itself: that moves its own searches between
 -- the two plans, as the bound does; a value of another form is ignored.
@@ -99,7 +99,9 @@ BEGIN
         RAISE EXCEPTION 'memory.exact_search_max_chunks must be an integer between 0 and 1000000'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(setting, 40));
     END IF;
-    key := format('%s/%s/%s/%s/%s/', md5(session_user), md5(current_user), agent, model, lim);
+    -- the key's md5: the value names no agent and no user in clear, should a backend
+    -- ever serve another user after this one (a superuser's pool)
+    key := md5(format('%s/%s/%s/%s/%s', session_user, current_user, agent, model, lim)) || '/';
     IF left(cached, length(key)) = key AND substr(cached, length(key) + 1) ~ '^[0-9]{1,12}/[tf]$' THEN
         IF now_s - split_part(substr(cached, length(key) + 1), '/', 1)::double precision BETWEEN 0 AND 60 THEN
             RETURN right(cached, 1) = 't';

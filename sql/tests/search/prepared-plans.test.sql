@@ -3,7 +3,7 @@
 -- the client's float format; a statement of the same name with another source is never
 -- run; a repeated query does not write to the shared query cache.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -265,15 +265,23 @@ SELECT is(
     ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
     'a malformed cache value is ignored'
 );
+SELECT ok(
+    current_setting('memory.rank_exactly_cache') ~ '^[0-9a-f]{32}/[0-9]+/[tf]$'
+    AND strpos(current_setting('memory.rank_exactly_cache'), memory.current_agent()::text) = 0,
+    'the remembered answer names no agent and no user in clear (an md5 of its key)'
+);
 SELECT set_config('memory.rank_exactly_cache',
-    format('%s/%s/%s/%s/10000/%s/f', md5(session_user), md5(current_user), memory.current_agent(),
-           (SELECT model_id FROM memory._serving_model()), floor(extract(EPOCH FROM clock_timestamp()))::bigint),
+    format('%s/%s/f', md5(format('%s/%s/%s/%s/10000', session_user, current_user, memory.current_agent(),
+                                 (SELECT model_id FROM memory._serving_model()))),
+           floor(extract(EPOCH FROM clock_timestamp()))::bigint),
     false) IS NOT NULL AS forged;
 SELECT is(
     ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'orion')),
     ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
     'a forged cache value sends the agent''s own search through the graph: the same rows'
 );
+SELECT ok(current_setting('memory.rank_exactly_cache') ~ '/f$',
+          'the forged answer was served, not counted again (Alpha holds few chunks: a count says t)');
 RESET memory.rank_exactly_cache;
 
 SELECT * FROM finish();
