@@ -13,18 +13,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM memory._drop_temp('legacy_projects');
-    CREATE TEMP TABLE legacy_projects (
-        project_id uuid, project_name text, project_dna text, description text, status text, metadata jsonb,
-        created_at timestamptz, updated_at timestamptz
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_projects SELECT p.project_id, p.project_name, p.project_dna, p.description, p.status, '
-        'p.metadata, p.created_at, p.updated_at FROM %s AS p WHERE ($1::uuid IS NULL OR p.project_id > $1) '
-        'ORDER BY p.project_id LIMIT $2', memory._legacy_ft(server, 'projects')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT b.project_id INTO last_key FROM pg_temp.legacy_projects AS b ORDER BY b.project_id DESC LIMIT 1;
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'projects', after, lim) AS p;
 
     -- Matched by name: a project the agent already has keeps its id; an old id taken
     -- by another project gets a new one (episodes follow the name).
@@ -111,31 +100,9 @@ CREATE OR REPLACE FUNCTION memory._legacy_step_facts(
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    theirs bigint;
 BEGIN
-    rows_read := 0;
-    rows_written := 0;
-    IF memory._legacy_ft(server, 'facts') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM memory._drop_temp('legacy_facts');
-    CREATE TEMP TABLE legacy_facts (
-        semantic_id uuid, concept text, definition text, relationships jsonb, confidence_score double precision,
-        source_episodes uuid [], created_at timestamptz, updated_at timestamptz
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_facts SELECT f.semantic_id, f.concept, f.definition, f.relationships, f.confidence_score, '
-        'f.source_episodes, f.created_at, f.updated_at FROM %s AS f WHERE ($1::uuid IS NULL OR f.semantic_id > $1) '
-        'ORDER BY f.semantic_id LIMIT $2', memory._legacy_ft(server, 'facts')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT b.semantic_id INTO last_key FROM pg_temp.legacy_facts AS b ORDER BY b.semantic_id DESC LIMIT 1;
-
-    SELECT count(*) INTO theirs
-    FROM pg_temp.legacy_facts AS b JOIN memory.facts AS f ON f.fact_id = b.semantic_id
-    WHERE f.agent_id <> me;
-    PERFORM memory._legacy_check_owner('fact', theirs);
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'facts', after, lim) AS p;
+    PERFORM memory._legacy_check_page_owner('fact', 'facts', 'semantic_id', 'facts', 'fact_id', me);
 
     INSERT INTO memory.facts (
         fact_id, agent_id, concept, statement, confidence, source_episodes, valid_from, recorded_at, metadata
@@ -167,25 +134,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    rows_read := 0;
-    rows_written := 0;
-    IF memory._legacy_ft(server, 'facts') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM memory._drop_temp('legacy_links');
-    CREATE TEMP TABLE legacy_links (semantic_id uuid, relationships jsonb, created_at timestamptz) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_links SELECT f.semantic_id, f.relationships, f.created_at FROM %s AS f '
-        'WHERE ($1::uuid IS NULL OR f.semantic_id > $1) ORDER BY f.semantic_id LIMIT $2', memory._legacy_ft(server, 'facts')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT b.semantic_id INTO last_key FROM pg_temp.legacy_links AS b ORDER BY b.semantic_id DESC LIMIT 1;
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'facts', after, lim) AS p;
 
     INSERT INTO memory.fact_links (agent_id, from_fact, to_fact, relation, strength, created_at)
     SELECT DISTINCT ON (l.from_fact, l.to_fact, l.relation) me, l.from_fact, l.to_fact, l.relation, l.strength, l.created_at
     FROM (
         SELECT b.semantic_id AS from_fact, t.fact_id AS to_fact, r.relation, r.strength, coalesce(b.created_at, now()) AS created_at
-        FROM pg_temp.legacy_links AS b
+        FROM pg_temp.legacy_facts AS b
         CROSS JOIN LATERAL memory._legacy_relationships(b.relationships) AS r
         CROSS JOIN LATERAL (
             SELECT f.fact_id FROM memory.facts AS f
@@ -237,23 +192,8 @@ DECLARE
     new_block uuid;
     ro boolean;
 BEGIN
-    rows_read := 0;
     rows_written := 0;
-    IF memory._legacy_ft(server, 'blocks') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM memory._drop_temp('legacy_blocks');
-    CREATE TEMP TABLE legacy_blocks (
-        block_id uuid, label text, description text, value text, read_only boolean, created_at timestamptz,
-        updated_at timestamptz
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_blocks SELECT b.block_id, b.label, b.description, b.value, b.read_only, b.created_at, '
-        'b.updated_at FROM %s AS b WHERE ($1::uuid IS NULL OR b.block_id > $1) ORDER BY b.block_id LIMIT $2',
-        memory._legacy_ft(server, 'blocks')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT x.block_id INTO last_key FROM pg_temp.legacy_blocks AS x ORDER BY x.block_id DESC LIMIT 1;
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'blocks', after, lim) AS p;
 
     -- Through the ordinary block path, so history is kept: a new label is a new block
     -- (version 1, old timestamps); a label the agent has already, with another value,
@@ -297,31 +237,9 @@ CREATE OR REPLACE FUNCTION memory._legacy_step_checkpoints(
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    theirs bigint;
 BEGIN
-    rows_read := 0;
-    rows_written := 0;
-    IF memory._legacy_ft(server, 'checkpoints') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM memory._drop_temp('legacy_checkpoints');
-    CREATE TEMP TABLE legacy_checkpoints (
-        checkpoint_id uuid, checkpoint_type text, state_data jsonb, identity_hash text,
-        continuity_score double precision, created_at timestamptz, metadata jsonb
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_checkpoints SELECT c.checkpoint_id, c.checkpoint_type, c.state_data, c.identity_hash, '
-        'c.continuity_score, c.created_at, c.metadata FROM %s AS c WHERE ($1::uuid IS NULL OR c.checkpoint_id > $1) '
-        'ORDER BY c.checkpoint_id LIMIT $2', memory._legacy_ft(server, 'checkpoints')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT x.checkpoint_id INTO last_key FROM pg_temp.legacy_checkpoints AS x ORDER BY x.checkpoint_id DESC LIMIT 1;
-
-    SELECT count(*) INTO theirs
-    FROM pg_temp.legacy_checkpoints AS b JOIN memory.checkpoints AS c ON c.checkpoint_id = b.checkpoint_id
-    WHERE c.agent_id <> me;
-    PERFORM memory._legacy_check_owner('checkpoint', theirs);
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'checkpoints', after, lim) AS p;
+    PERFORM memory._legacy_check_page_owner('checkpoint', 'checkpoints', 'checkpoint_id', 'checkpoints', 'checkpoint_id', me);
 
     INSERT INTO memory.checkpoints (
         checkpoint_id, agent_id, kind, state, blocks, identity_hash, continuity_score, created_at, created_by
@@ -350,31 +268,9 @@ CREATE OR REPLACE FUNCTION memory._legacy_step_working_memory(
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    theirs bigint;
 BEGIN
-    rows_read := 0;
-    rows_written := 0;
-    IF memory._legacy_ft(server, 'working') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM memory._drop_temp('legacy_working');
-    CREATE TEMP TABLE legacy_working (
-        working_id uuid, context_type text, active_content jsonb, priority text, ttl_seconds integer,
-        expires_at timestamptz, created_at timestamptz
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.legacy_working SELECT w.working_id, w.context_type, w.active_content, w.priority, w.ttl_seconds, '
-        'w.expires_at, w.created_at FROM %s AS w WHERE ($1::uuid IS NULL OR w.working_id > $1) ORDER BY w.working_id LIMIT $2',
-        memory._legacy_ft(server, 'working')
-    ) USING after, lim;
-    GET DIAGNOSTICS rows_read = ROW_COUNT;
-    SELECT x.working_id INTO last_key FROM pg_temp.legacy_working AS x ORDER BY x.working_id DESC LIMIT 1;
-
-    SELECT count(*) INTO theirs
-    FROM pg_temp.legacy_working AS b JOIN memory.working_memory AS w ON w.working_id = b.working_id
-    WHERE w.agent_id <> me;
-    PERFORM memory._legacy_check_owner('working-memory', theirs);
+    SELECT p.rows_read, p.last_key INTO rows_read, last_key FROM memory._legacy_page(server, 'working', after, lim) AS p;
+    PERFORM memory._legacy_check_page_owner('working-memory', 'working', 'working_id', 'working_memory', 'working_id', me);
 
     -- Expired items are skipped: they are no longer on anyone's mind.
     INSERT INTO memory.working_memory (

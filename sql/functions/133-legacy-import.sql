@@ -286,14 +286,11 @@ BEGIN
            );
 
     -- ---------------------------------------------------------------- projects
-    PERFORM memory._drop_temp('r_old_projects');
-    CREATE TEMP TABLE r_old_projects (id uuid, name text, dna text, description text, status text) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.r_old_projects SELECT p.project_id, p.project_name, p.project_dna, p.description, p.status FROM %s AS p',
-        memory._legacy_ft(server, 'projects')
-    );
+    PERFORM memory._legacy_page(server, 'projects');
     RETURN QUERY
-    WITH o AS (SELECT x.*, memory._legacy_project_name(x.name, x.id) AS new_name FROM pg_temp.r_old_projects AS x),
+    WITH o AS (SELECT x.project_id AS id, x.project_dna AS dna, x.description, x.status,
+                      memory._legacy_project_name(x.project_name, x.project_id) AS new_name
+               FROM pg_temp.legacy_projects AS x),
     n AS (SELECT p.* FROM memory.projects AS p WHERE p.agent_id = me)
     SELECT 'projects'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
            (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.name = o.new_name)),
@@ -310,21 +307,12 @@ BEGIN
 
     -- ---------------------------------------------------------------- facts and their links
     ft := memory._legacy_ft(server, 'facts');
-    PERFORM memory._drop_temp('r_old_facts');
-    CREATE TEMP TABLE r_old_facts (
-        id uuid, concept text, definition text, relationships jsonb, confidence_score double precision,
-        source_episodes uuid [], created_at timestamptz
-    ) ON COMMIT DROP;
-    IF ft IS NOT NULL THEN
-        EXECUTE format(
-            'INSERT INTO pg_temp.r_old_facts SELECT f.semantic_id, f.concept, f.definition, f.relationships, f.confidence_score, '
-            'f.source_episodes, f.created_at FROM %s AS f', ft
-        );
-    END IF;
+    PERFORM memory._legacy_page(server, 'facts');
     RETURN QUERY
     WITH o AS (
-        SELECT x.*, memory._sha256(x.concept || E'\n' || memory._legacy_fact_statement(x.concept, x.definition)) AS sha
-        FROM pg_temp.r_old_facts AS x
+        SELECT x.*, x.semantic_id AS id,
+               memory._sha256(x.concept || E'\n' || memory._legacy_fact_statement(x.concept, x.definition)) AS sha
+        FROM pg_temp.legacy_facts AS x
     ),
     n AS (
         SELECT f.*, EXISTS (
@@ -353,8 +341,8 @@ BEGIN
 
     RETURN QUERY
     WITH e AS (
-        SELECT DISTINCT b.id AS from_fact, t.fact_id AS to_fact, r.relation
-        FROM pg_temp.r_old_facts AS b
+        SELECT DISTINCT b.semantic_id AS from_fact, t.fact_id AS to_fact, r.relation
+        FROM pg_temp.legacy_facts AS b
         CROSS JOIN LATERAL memory._legacy_relationships(b.relationships) AS r
         LEFT JOIN LATERAL (
             SELECT f.fact_id FROM memory.facts AS f
@@ -365,7 +353,7 @@ BEGIN
     o AS (SELECT e.* FROM e WHERE e.to_fact IS NOT NULL AND e.to_fact <> e.from_fact),
     n AS (
         SELECT l.* FROM memory.fact_links AS l
-        WHERE l.agent_id = me AND EXISTS (SELECT 1 FROM pg_temp.r_old_facts AS b WHERE b.id = l.from_fact)
+        WHERE l.agent_id = me AND EXISTS (SELECT 1 FROM pg_temp.legacy_facts AS b WHERE b.semantic_id = l.from_fact)
     )
     SELECT 'fact_links'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
            (SELECT count(*) FROM o WHERE NOT EXISTS (
@@ -384,13 +372,9 @@ BEGIN
 
     -- ---------------------------------------------------------------- blocks
     ft := memory._legacy_ft(server, 'blocks');
-    PERFORM memory._drop_temp('r_old_blocks');
-    CREATE TEMP TABLE r_old_blocks (id uuid, label text, value text, description text, read_only boolean) ON COMMIT DROP;
-    IF ft IS NOT NULL THEN
-        EXECUTE format('INSERT INTO pg_temp.r_old_blocks SELECT b.block_id, b.label, b.value, b.description, b.read_only FROM %s AS b', ft);
-    END IF;
+    PERFORM memory._legacy_page(server, 'blocks');
     RETURN QUERY
-    WITH o AS (SELECT x.*, memory._legacy_label(x.label) AS new_label FROM pg_temp.r_old_blocks AS x),
+    WITH o AS (SELECT x.*, memory._legacy_label(x.label) AS new_label FROM pg_temp.legacy_blocks AS x),
     n AS (SELECT b.* FROM memory.blocks AS b WHERE b.agent_id = me)
     SELECT 'blocks'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
            (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.label = o.new_label)),
@@ -408,22 +392,12 @@ BEGIN
 
     -- ---------------------------------------------------------------- checkpoints
     ft := memory._legacy_ft(server, 'checkpoints');
-    PERFORM memory._drop_temp('r_old_checkpoints');
-    CREATE TEMP TABLE r_old_checkpoints (
-        id uuid, checkpoint_type text, state_data jsonb, identity_hash text, continuity_score double precision,
-        created_at timestamptz, metadata jsonb
-    ) ON COMMIT DROP;
-    IF ft IS NOT NULL THEN
-        EXECUTE format(
-            'INSERT INTO pg_temp.r_old_checkpoints SELECT c.checkpoint_id, c.checkpoint_type, c.state_data, c.identity_hash, '
-            'c.continuity_score, c.created_at, c.metadata FROM %s AS c', ft
-        );
-    END IF;
+    PERFORM memory._legacy_page(server, 'checkpoints');
     RETURN QUERY
     WITH o AS (
-        SELECT x.*, memory._legacy_identity_hash(x.identity_hash) || ':'
+        SELECT x.*, x.checkpoint_id AS id, memory._legacy_identity_hash(x.identity_hash) || ':'
                     || memory._legacy_checkpoint_state(x.state_data, x.metadata, x.checkpoint_type, x.identity_hash)::text AS sig
-        FROM pg_temp.r_old_checkpoints AS x
+        FROM pg_temp.legacy_checkpoints AS x
     ),
     n AS (
         -- checkpoints the system wrote after the import began (memory-auto-checkpoint) are
@@ -453,16 +427,14 @@ BEGIN
 
     -- ---------------------------------------------------------------- working memory
     ft := memory._legacy_ft(server, 'working');
-    PERFORM memory._drop_temp('r_old_working');
-    CREATE TEMP TABLE r_old_working (id uuid, content jsonb, expires timestamptz, created_at timestamptz) ON COMMIT DROP;
-    IF ft IS NOT NULL THEN
-        EXECUTE format(
-            'INSERT INTO pg_temp.r_old_working SELECT w.working_id, w.active_content, '
-            'memory._legacy_expires_at(w.expires_at, coalesce(w.created_at, now()), w.ttl_seconds), w.created_at FROM %s AS w', ft
-        );
-    END IF;
+    PERFORM memory._legacy_page(server, 'working');
     RETURN QUERY
-    WITH o AS (SELECT x.* FROM pg_temp.r_old_working AS x WHERE x.expires > clock_timestamp()),
+    WITH w AS (
+        SELECT x.working_id AS id, x.active_content AS content,
+               memory._legacy_expires_at(x.expires_at, coalesce(x.created_at, now()), x.ttl_seconds) AS expires
+        FROM pg_temp.legacy_working AS x
+    ),
+    o AS (SELECT w.* FROM w WHERE w.expires > clock_timestamp()),
     n AS (SELECT w.* FROM memory.working_memory AS w WHERE w.agent_id = me AND w.expires_at > clock_timestamp())
     SELECT 'working_memory'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
            (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.working_id = o.id)),
@@ -474,7 +446,7 @@ BEGIN
            ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.working_id = o.id) ORDER BY 1 LIMIT 20),
            ARRAY(SELECT n.working_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.working_id) ORDER BY 1 LIMIT 20),
            format('live items only: %s old item(s) had expired and were skipped',
-                  (SELECT count(*) FROM pg_temp.r_old_working AS x WHERE x.expires <= clock_timestamp()));
+                  (SELECT count(*) FROM w WHERE w.expires <= clock_timestamp()));
 
     -- ---------------------------------------------------------------- agent state and what is not imported
     ft := memory._legacy_ft(server, 'state');
