@@ -85,10 +85,18 @@ def load_synthetic_agent(
     ]
     conn.execute("SET session_replication_role = replica")  # no embedding jobs for synthetic rows
     with conn.cursor() as cur:
-        with cur.copy("COPY memory.episodes (episode_id, agent_id, content) FROM STDIN") as cp:
+        # in sessions of 20 episodes, so that hybrid search has session neighbours
+        with cur.copy(
+            "COPY memory.episodes (episode_id, agent_id, content, session_id) FROM STDIN"
+        ) as cp:
             for i in range(episodes):
                 cp.write_row(
-                    (ids[i], agent, f"stored episode {i} about w{i % 3000} and topic {cl[i]}")
+                    (
+                        ids[i],
+                        agent,
+                        f"stored episode {i} about w{i % 3000} and topic {cl[i]}",
+                        f"session-{i // 20}",
+                    )
                 )
         with cur.copy(
             "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start, char_end,"

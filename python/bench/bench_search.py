@@ -5,7 +5,8 @@ Builds a scratch database with the project's migrations and functions, 20 agents
 would have done to a memory in use). Embedding 100,000 texts takes too long
 on 2 cores, so the vectors are SYNTHETIC (clustered unit vectors, 384 dimensions) and
 written directly as chunk rows; the texts are synthetic too (words drawn from a fixed
-vocabulary with a Zipf-like law). Measured in the same run:
+vocabulary with a Zipf-like law), each agent's episodes in sessions of 20, one second
+apart (so that hybrid search has session neighbours to pull in). Measured in the same run:
 
 - filtered recall: the small agent's vector top-10 through memory.search_episodic_memory
   (HNSW, row-level security, pgvector 0.8 iterative scan) against exact search (the same
@@ -29,6 +30,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from bench import common
 
 log = logging.getLogger("bench.search")
 ROOT = Path(__file__).resolve().parents[2]
+BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 DIMS = 384
 
 
@@ -106,6 +109,13 @@ def load(conn: psycopg.Connection, n: int, agents: int, small_share: float, seed
     owner = np.concatenate(
         [np.zeros(n_small, dtype=int), rng.integers(1, agents, size=n - n_small)]
     )
+    # each agent's episodes in sessions of 20 (a conversation), one second apart: the
+    # neighbour expansion of hybrid search has session neighbours to look up
+    nth = np.zeros(n, dtype=int)
+    seen = np.zeros(agents, dtype=int)
+    for i, o in enumerate(owner):
+        nth[i] = seen[o]
+        seen[o] += 1
     model_id = conn.execute(
         "SELECT model_id FROM memory.embedding_models WHERE is_serving"
     ).fetchone()[0]
@@ -132,7 +142,8 @@ def load(conn: psycopg.Connection, n: int, agents: int, small_share: float, seed
         vtext = vector_text(vecs)
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY memory.episodes (episode_id, agent_id, content, importance, occurred_at) FROM STDIN"
+                "COPY memory.episodes (episode_id, agent_id, content, importance, occurred_at,"
+                " session_id) FROM STDIN"
             ) as cp:
                 for i in range(m):
                     cp.write_row(
@@ -141,7 +152,8 @@ def load(conn: psycopg.Connection, n: int, agents: int, small_share: float, seed
                             agent_ids[owner[start + i]],
                             texts[i],
                             float(rng.random()),
-                            "2025-01-01 00:00+00",
+                            BASE_TIME + timedelta(seconds=int(nth[start + i])),
+                            f"session-{nth[start + i] // 20}",
                         )
                     )
             with cur.copy(

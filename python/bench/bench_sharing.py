@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             # that runs first alternates (the second finds the block's pages cached)
             calls = {"no grant": (me, plain), "grantee, include_shared false": (grantee, plain)}
             versions = [
-                ("baseline", base_dir / "sql", SEARCH_ARGS + ", boolean"),
+                ("baseline", base_dir / "sql", SEARCH_ARGS + ", double precision, boolean"),
                 ("sharing", ROOT / "sql", SEARCH_ARGS),
             ]
             for label, sql_dir, drop in versions if r % 2 == 0 else versions[::-1]:

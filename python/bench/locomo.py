@@ -10,13 +10,14 @@ run, for two baselines over the same turns: plain Okapi BM25 and exact cosine se
 the same embedding model.
 
 Nothing is tuned on the figures reported. The data-chosen parameters of the search
-(``text_weight``, ``neighbour_weight``, ``neighbour_seeds``: the grid ``GRID``) are chosen by
+(``text_weight``, ``neighbour_weight``, ``neighbour_seeds``, ``neighbour_own_weight``:
+the grid ``GRID``) are chosen by
 leave-one-conversation-out cross-validation: for each conversation, the setting with the
 best recall@10 on the other four is measured on the held-out one. The candidate lists and
 both per-signal scores of every question are fetched once through
 ``memory.search_episodic_memory`` (``k`` large enough to return the whole union of the two
-lists, no neighbour expansion) and fused here with the formula of the SQL function
-(``fuse``); the shipped defaults are run through the SQL function itself, and the report
+lists, no neighbour expansion), with the own scores of every episode next to a candidate,
+and fused here with the formula of the SQL function (``fuse_all``); the shipped defaults are run through the SQL function itself, and the report
 shows the cross-validated figure beside the in-sample one, per fold and per category.
 """
 
@@ -213,11 +214,14 @@ def as_agent(conn: psycopg.Connection, role: str, sql: str, params: tuple) -> li
 
 
 def search_ids(conn: psycopg.Connection, role: str, question: str, mode: str, k: int) -> list[str]:
+    """The top k of a search with the candidate lists of a default search for k = 10
+    (max(4k, 40) = 40 each): R@5 and R@10 are those of a call with k = 10."""
     rows = as_agent(
         conn,
         role,
-        "SELECT metadata->>'dia_id' FROM memory.search_episodic_memory(%s, k => %s, mode => %s)",
-        (question, k, mode),
+        "SELECT metadata->>'dia_id' FROM memory.search_episodic_memory(%s, k => %s, mode => %s,"
+        " candidates => %s)",
+        (question, k, mode, CANDIDATES),
     )
     return [r[0] for r in rows]
 
@@ -228,14 +232,17 @@ def search_ids(conn: psycopg.Connection, role: str, question: str, mode: str, k:
 CANDIDATES = 40  # the SQL default for k = 10: max(4 * k, 40)
 RECENCY_WEIGHT = IMPORTANCE_WEIGHT = 0.1  # the SQL defaults
 HALF_LIFE_S = 30 * 86400.0
-DEFAULT = (0.4, 0.8, 5)  # the SQL defaults of text_weight, neighbour_weight, neighbour_seeds
-# The grid of the cross-validation: every data-chosen parameter of the search.
+# the SQL defaults of text_weight, neighbour_weight, neighbour_seeds, neighbour_own_weight
+DEFAULT = (0.35, 0.5, 10, 0.6)
+# The grid of the cross-validation: every data-chosen parameter of the search. Without
+# neighbour expansion (neighbour_weight 0) the other two do nothing: one setting.
 GRID = tuple(
-    (round(0.05 * w, 2), nw, ns)
+    (round(0.05 * w, 2), nw, ns, ow)
     for w in range(21)
-    for nw in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
-    for ns in (3, 5)
-    if nw > 0 or ns == 5
+    for nw in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    for ns in (5, 10)
+    for ow in (0.0, 0.5, 0.6, 0.7, 0.8, 1.0)
+    if nw > 0 or (ns == 5 and ow == 0.0)
 )
 
 
@@ -275,8 +282,12 @@ def fetch_episodes(conn: psycopg.Connection, role: str) -> dict[str, Episode]:
     return eps
 
 
-def fetch_candidates(conn: psycopg.Connection, role: str, question: str) -> list[Candidate]:
-    """The union of the two candidate lists of a default search, with both scores."""
+def fetch_candidates(
+    conn: psycopg.Connection, role: str, question: str
+) -> tuple[list[Candidate], dict[str, Candidate]]:
+    """The union of the two candidate lists of a default search, with both scores; and
+    the own scores (cosine, and the weights of the words it holds) of every episode next
+    to a candidate, as the search computes them for the neighbours it pulls in."""
     rows = as_agent(
         conn,
         role,
@@ -284,51 +295,71 @@ def fetch_candidates(conn: psycopg.Connection, role: str, question: str) -> list
         "%s, k => %s, candidates => %s, neighbour_weight => 0)",
         (question, 2 * CANDIDATES, CANDIDATES),
     )
-    return [Candidate(*r) for r in rows]
+    # every candidate a seed (at most 2 * CANDIDATES of them): all their neighbours come back
+    around = as_agent(
+        conn,
+        role,
+        "SELECT episode_id::text, vector_score, text_score FROM memory.search_episodic_memory("
+        "%s, k => 1000, candidates => %s, neighbour_weight => 0.5, neighbour_seeds => %s)",
+        (question, CANDIDATES, 2 * CANDIDATES),
+    )
+    return [Candidate(*r) for r in rows], {r[0]: Candidate(*r) for r in around}
 
 
-def fuse(
+def fuse_all(
     cands: list[Candidate],
+    own: dict[str, Candidate],
     eps: dict[str, Episode],
-    setting: tuple[float, float, int],
     now: datetime,
     k: int,
-) -> list[str]:
-    """memory._search_episodes' ranking of the candidates for one setting
-    (text_weight, neighbour_weight, neighbour_seeds); returns dia ids."""
-    text_weight, neighbour_weight, neighbour_seeds = setting
+) -> dict[tuple, list[str]]:
+    """memory._search_episodes' ranking of the candidates for every setting of GRID
+    (text_weight, neighbour_weight, neighbour_seeds, neighbour_own_weight); returns the
+    dia ids of the top k per setting."""
     tmax = max((c.text_score for c in cands if c.text_score), default=None)
     has_vec = any(c.vector_score is not None for c in cands)
-    tw = 0.0 if tmax is None else (text_weight if has_vec else 1.0)
-    rel = {
-        c.episode_id: tw * ((c.text_score or 0.0) / tmax if tmax else 0.0)
-        + (1 - tw) * max(c.vector_score if c.vector_score is not None else 0.0, 0.0)
-        for c in cands
-    }
-    final = dict(rel)
-    if neighbour_weight > 0:
-        seeds = sorted(rel, key=lambda e: (-rel[e], e))[:neighbour_seeds]
-        pulled: dict[str, float] = {}
-        for seed in seeds:
-            for n in (eps[seed].prev, eps[seed].next):
-                if n is not None:
-                    pulled[n] = max(pulled.get(n, 0.0), neighbour_weight * rel[seed])
-        for n, r in pulled.items():
-            final[n] = max(final.get(n, r), r)
 
-    def score(e: Episode) -> float:
+    def base(e: Episode) -> float:
         age = max((now - e.occurred_at).total_seconds(), 0.0)
         return (
-            (1 - RECENCY_WEIGHT - IMPORTANCE_WEIGHT) * final[e.episode_id]
-            + RECENCY_WEIGHT * 0.5 ** min(age / HALF_LIFE_S, 1000.0)
+            RECENCY_WEIGHT * 0.5 ** min(age / HALF_LIFE_S, 1000.0)
             + IMPORTANCE_WEIGHT * e.importance
         )
 
-    ranked = sorted(
-        (eps[i] for i in final),
-        key=lambda e: (-score(e), -e.occurred_at.timestamp(), e.episode_id),
-    )
-    return [e.dia_id for e in ranked[:k]]
+    def relevance(c: Candidate, text_weight: float) -> float:
+        tw = 0.0 if tmax is None else (text_weight if has_vec else 1.0)
+        return tw * ((c.text_score or 0.0) / tmax if tmax else 0.0) + (1 - tw) * max(
+            c.vector_score if c.vector_score is not None else 0.0, 0.0
+        )
+
+    out: dict[tuple, list[str]] = {}
+    by_tw: dict[float, tuple] = {}
+    for setting in GRID:
+        text_weight, neighbour_weight, neighbour_seeds, own_weight = setting
+        if text_weight not in by_tw:
+            rel = {c.episode_id: relevance(c, text_weight) for c in cands}
+            by_tw[text_weight] = (rel, sorted(rel, key=lambda e: (-rel[e], e)))
+        rel, order = by_tw[text_weight]
+        final = dict(rel)
+        if neighbour_weight > 0:
+            seed_rel: dict[str, float] = {}
+            for seed in order[:neighbour_seeds]:
+                for n in (eps[seed].prev, eps[seed].next):
+                    if n is not None:
+                        seed_rel[n] = max(seed_rel.get(n, 0.0), rel[seed])
+            for n, r in seed_rel.items():
+                pulled = neighbour_weight * r + own_weight * relevance(own[n], text_weight)
+                final[n] = max(final.get(n, pulled), pulled)
+        ranked = sorted(
+            (eps[i] for i in final),
+            key=lambda e: (
+                -((1 - RECENCY_WEIGHT - IMPORTANCE_WEIGHT) * final[e.episode_id] + base(e)),
+                -e.occurred_at.timestamp(),
+                e.episode_id,
+            ),
+        )
+        out[setting] = [e.dia_id for e in ranked[:k]]
+    return out
 
 
 @dataclass
@@ -457,14 +488,11 @@ def main(argv: list[str] | None = None) -> int:
                         t0 = time.perf_counter()
                         found[f"memory {mode}"] = search_ids(conn, role, q.text, mode, max(KS))
                     latencies[mode].append(time.perf_counter() - t0)
-                cands = fetch_candidates(conn, role, q.text)
+                cands, own = fetch_candidates(conn, role, q.text)
                 now = datetime.now(UTC)
                 asked.append(
                     Asked(
-                        conv.name,
-                        q.category,
-                        q.evidence,
-                        {st: fuse(cands, eps, st, now, max(KS)) for st in GRID},
+                        conv.name, q.category, q.evidence, fuse_all(cands, own, eps, now, max(KS))
                     )
                 )
                 for method, got in found.items():
@@ -495,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[label][k].append((a.category, recall(a.found[setting], a.evidence, k)))
     fold_lines = [
         "| held-out conversation | questions | setting chosen on the other four "
-        "(text_weight, neighbour_weight, neighbour_seeds) | hybrid R@10 (CV) | "
+        "(text_weight, neighbour_weight, neighbour_seeds, neighbour_own_weight) | hybrid R@10 (CV) | "
         "hybrid R@10 (shipped default, SQL) | text R@10 | vector R@10 |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -549,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         table(results),
         "",
         "Leave-one-conversation-out cross-validation of every data-chosen search parameter "
-        f"(text_weight, neighbour_weight, neighbour_seeds; {len(GRID)} settings): the setting "
+        f"(text_weight, neighbour_weight, neighbour_seeds, neighbour_own_weight; {len(GRID)} settings): the setting "
         "is chosen on four conversations and measured on the fifth. Modes text and vector "
         "are the SQL function's: each signal's list alone, as hybrid fuses them (neighbour "
         "expansion is part of hybrid ranking only).",

@@ -120,7 +120,7 @@ MODEL_CODES: dict[str, set[str]] = {
     "shared_with_me": set(),
 }
 SIGNATURES = {
-    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean)",
+    "search_episodic_memory(text)": "memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, double precision, boolean)",
     "search_episodic_memory(vector)": "memory.search_episodic_memory(public.vector, integer, double precision)",
 }
 # A function whose COMMENT refers to another's errors ("the errors of remember()").
@@ -1188,6 +1188,9 @@ QUERIES = mostly(WORDS, st.one_of(TEXT, BLANKISH, st.none(), long_text(10_000)),
         st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
     ),
     neighbour_seeds=mostly(ints(0, 100), INTS, 3),
+    neighbour_own_weight=mostly(
+        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
+    ),
     include_shared=mostly(st.booleans(), st.none(), 6),
 )
 def test_search_episodic_memory_by_text(
@@ -1208,6 +1211,7 @@ def test_search_episodic_memory_by_text(
     candidates,
     neighbour_weight,
     neighbour_seeds,
+    neighbour_own_weight,
     include_shared,
 ) -> None:
     e = Expect("search_episodic_memory(text)")
@@ -1258,13 +1262,18 @@ def test_search_episodic_memory_by_text(
             "22023",
             "neighbour_seeds outside 0..100",
         )
+        e.rule(
+            neighbour_own_weight is None or not pg_between(neighbour_own_weight, 0, 1),
+            "22023",
+            "neighbour_own_weight outside 0..1",
+        )
         e.rule(include_shared is None, "22023", "include_shared NULL")
     rows = api.call(
         "SELECT s.episode_id, s.score, s.vector_score, s.importance::float8, s.tags, s.session_id, "
         "extract(EPOCH FROM s.occurred_at)::float8, s.owner FROM memory.search_episodic_memory(%b::text, "
         "%b::integer, %b::text, %b::text[], %b::text, %b::text, %b::timestamptz, %b::timestamptz, %b::real, "
         "%b::double precision, %b::double precision, %b::interval, %b::double precision, %b::integer, "
-        "%b::double precision, %b::integer, %b::boolean) AS s",
+        "%b::double precision, %b::integer, %b::double precision, %b::boolean) AS s",
         [
             query,
             k,
@@ -1282,6 +1291,7 @@ def test_search_episodic_memory_by_text(
             candidates,
             neighbour_weight,
             neighbour_seeds,
+            neighbour_own_weight,
             include_shared,
         ],
         e,

@@ -81,8 +81,32 @@ $$;
 COMMENT ON FUNCTION memory._term_match(tsquery [], text, text) IS
 'Private: for the caller''s weights of terms in memory.<tbl> (memory._term_weights): tq, the OR of the weighted terms (NULL when none weighs anything), and score_sql, the sum of the weights of the terms that <alias>.fts holds as an SQL expression. Raises what memory._term_weights raises.';
 
+-- Private: the checks and the match of a text list given weighted terms: lim within
+-- 1..10000, terms and weights of one length (at most 64); the OR of the terms.
+CREATE OR REPLACE FUNCTION memory._text_list_query(terms tsquery [], weights double precision [], lim integer)
+RETURNS tsquery
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM memory._check_count('lim', lim, 1, 10000);
+    IF cardinality(terms) IS DISTINCT FROM cardinality(weights) OR cardinality(terms) > 64 THEN
+        RAISE EXCEPTION 'terms and weights must be arrays of the same length, at most 64'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN (SELECT string_agg(format('(%s)', t.t::text), ' | ')::tsquery
+            FROM unnest(terms) AS t (t)
+            WHERE t.t IS NOT NULL AND numnode(t.t) > 0);
+END
+$$;
+
+COMMENT ON FUNCTION memory._text_list_query(tsquery [], double precision [], integer) IS
+'Private (the episode text lists): the OR of terms (NULL when none is left), after checking lim (1..10000) and that terms and weights have one length of at most 64. Raises 22023.';
+
 CREATE OR REPLACE FUNCTION memory._episode_text_list(
     terms tsquery [],
+    weights double precision [],
     lim integer,
     p_tags text[] DEFAULT NULL,
     project_filter uuid DEFAULT NULL,
@@ -103,16 +127,9 @@ AS $$
 DECLARE
     me uuid := memory._require_agent();
     tq tsquery;
-    t_terms tsquery [];
-    t_weights double precision [];
     use_tags boolean := p_tags IS NOT NULL AND cardinality(p_tags) > 0;
 BEGIN
-    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
-        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT string_agg(format('(%s)', w.term::text), ' | ')::tsquery, array_agg(w.term), array_agg(w.weight)
-    INTO tq, t_terms, t_weights
-    FROM memory._term_weights(terms, 'episodes') AS w;
+    tq := memory._text_list_query(terms, weights, lim);
     IF tq IS NULL THEN
         RETURN;
     END IF;
@@ -125,16 +142,16 @@ BEGIN
     -- a few thousand matching rows).
     RETURN QUERY
     SELECT e.episode_id,
-           CASE WHEN e.fts @@ t_terms[1] THEN t_weights[1] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[2] THEN t_weights[2] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[3] THEN t_weights[3] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[4] THEN t_weights[4] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[5] THEN t_weights[5] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[6] THEN t_weights[6] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[7] THEN t_weights[7] ELSE 0 END
-           + CASE WHEN e.fts @@ t_terms[8] THEN t_weights[8] ELSE 0 END
-           + CASE WHEN cardinality(t_terms) > 8
-                  THEN coalesce((SELECT sum(w.weight) FROM unnest(t_terms[9:], t_weights[9:]) AS w (term, weight)
+           CASE WHEN e.fts @@ terms[1] THEN weights[1] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[2] THEN weights[2] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[3] THEN weights[3] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[4] THEN weights[4] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[5] THEN weights[5] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[6] THEN weights[6] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[7] THEN weights[7] ELSE 0 END
+           + CASE WHEN e.fts @@ terms[8] THEN weights[8] ELSE 0 END
+           + CASE WHEN cardinality(terms) > 8
+                  THEN coalesce((SELECT sum(w.weight) FROM unnest(terms[9:], weights[9:]) AS w (term, weight)
                                  WHERE e.fts @@ w.term), 0)
                   ELSE 0 END
     FROM memory.episodes AS e
@@ -150,8 +167,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real) IS
-'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold a term of terms (memory._query_terms), as (episode_id, text_score), text_score the sum of the agent-own weights (memory._term_weights) of the terms the episode holds; equal scores newest first. SECURITY DEFINER so that the GIN index serves it; nothing but ids and scores comes out. Raises 22023 for lim outside 1..10000, 42501 for a session that is not an agent.';
+COMMENT ON FUNCTION memory._episode_text_list(tsquery [], double precision [], integer, text[], uuid, text, timestamptz, timestamptz, real) IS
+'Private: the full-text list of episode search for the calling agent (session_user): the best lim of the agent''s episodes passing the filters that hold one of terms, as (episode_id, text_score), text_score the sum of the weights of the terms the episode holds (the search passes the weighted terms of memory._term_weights, computed once per search); equal scores newest first. SECURITY DEFINER so that the GIN index serves it; nothing but the caller''s own ids and scores comes out, whatever the weights. Raises 22023 for lim outside 1..10000 or terms and weights of different lengths or over 64, 42501 for a session that is not an agent.';
 
 CREATE OR REPLACE FUNCTION memory._fact_text_list(terms tsquery [], lim integer, at timestamptz, include_invalid boolean)
 RETURNS TABLE (fact_id uuid, text_score double precision)

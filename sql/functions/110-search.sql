@@ -17,7 +17,8 @@
 --     (memory._episode_text_list, memory._fact_text_list; in 105-search-text.sql).
 -- They are fused by score over their union (each candidate gets both scores):
 --   relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0)
--- episodes then pull in their session neighbours (neighbour_weight * relevance), and
+-- episodes then pull in their session neighbours (neighbour_weight * the seed's relevance
+--   + neighbour_own_weight * the neighbour's own), and
 --   score = (1 - recency_weight - importance_weight) * relevance
 --         + recency_weight * 0.5 ^ (age / recency_half_life)
 --         + importance_weight * importance        (confidence for facts)
@@ -151,7 +152,7 @@ IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format(
-        '%1$s * coalesce(%3$s / nullif(%4$s, 0), 0) + (1 - %1$s) * greatest(1 - coalesce(%5$s, 1), 0)',
+        '(%1$s * coalesce(%3$s / nullif(%4$s, 0), 0) + (1 - %1$s) * greatest(1 - coalesce(%5$s, 1), 0))',
         format('(CASE WHEN coalesce(%s, 0) = 0 THEN 0 WHEN NOT (%s) THEN 1 ELSE %s END)', best_text, has_vector, text_weight),
         has_vector, text_score, best_text, dist)
 $$;
@@ -179,6 +180,7 @@ CREATE OR REPLACE FUNCTION memory._search_episodes(
     candidates integer,
     neighbour_weight double precision,
     neighbour_seeds integer,
+    neighbour_own_weight double precision,
     include_shared boolean
 )
 RETURNS TABLE (
@@ -210,6 +212,9 @@ DECLARE
     me uuid := memory._require_agent();
     qvec vector;
     terms tsquery [];
+    -- the question's words that weigh something, and their weights (computed once)
+    w_terms tsquery [];
+    w_weights double precision [];
     model record;
     project_filter uuid;
     n_cand integer;
@@ -229,7 +234,8 @@ DECLARE
     -- statement all of them
     args constant text := 'vector, tsquery[], integer, uuid, text[], uuid, text, timestamptz, timestamptz, real, '
                           'double precision, double precision, double precision, double precision, integer, '
-                          'double precision, integer, uuid[], double precision[], integer[], integer[], uuid[], text[]';
+                          'double precision, integer, uuid[], double precision[], integer[], integer[], uuid[], text[], '
+                          'double precision[], double precision';
     stmt text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
@@ -272,6 +278,9 @@ BEGIN
     IF neighbour_seeds IS NULL OR neighbour_seeds < 0 OR neighbour_seeds > 100 THEN
         RAISE EXCEPTION 'neighbour_seeds must be between 0 and 100' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF neighbour_own_weight IS NULL OR neighbour_own_weight < 0 OR neighbour_own_weight > 1 THEN
+        RAISE EXCEPTION 'neighbour_own_weight must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- neighbour expansion is part of hybrid ranking; modes text and vector return one
     -- signal's list as it is
     IF neighbour_weight < 1e-12 OR mode <> 'hybrid' THEN
@@ -295,6 +304,9 @@ BEGIN
     IF text_weight < 1e-12 THEN
         text_weight := 0;
     END IF;
+    IF neighbour_own_weight < 1e-12 THEN
+        neighbour_own_weight := 0;
+    END IF;
 
     IF p_project IS NOT NULL THEN
         SELECT p.project_id INTO project_filter FROM memory.projects AS p WHERE p.agent_id = me AND p.name = p_project;
@@ -309,6 +321,15 @@ BEGIN
     END IF;
     IF mode <> 'vector' OR qvec IS NULL THEN
         terms := memory._query_terms(query);
+        -- each word's weight, from the rows the lists read: the caller's own, or with
+        -- include_shared every row it can read among the owners' (190-sharing.sql)
+        IF include_shared THEN
+            SELECT array_agg(w.term), array_agg(w.weight) INTO w_terms, w_weights
+            FROM memory._shared_term_weights(terms, owners) AS w;
+        ELSE
+            SELECT array_agg(w.term), array_agg(w.weight) INTO w_terms, w_weights
+            FROM memory._term_weights(terms, 'episodes') AS w;
+        END IF;
     END IF;
     exact := qvec IS NOT NULL AND memory._rank_exactly(me, model.model_id);
 
@@ -368,13 +389,14 @@ BEGIN
             USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance,
                   NULL::double precision, NULL::double precision, NULL::double precision, NULL::double precision,
                   NULL::integer, NULL::double precision, NULL::integer,
-                  NULL::uuid [], NULL::double precision [], NULL::integer [], NULL::integer [], owners, owner_names;
+                  NULL::uuid [], NULL::double precision [], NULL::integer [], NULL::integer [], owners, owner_names,
+                  NULL::double precision [], NULL::double precision;
             exact := cardinality(near_ids) < 2 * n_cand;
         END IF;
         IF exact THEN
             PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
             EXECUTE format('EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, '
-                           'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %L, %L)',
+                           'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %L, %L, NULL, NULL)',
                            -- no cast: the graph stays out (its expression is the cast), and
                            -- two casts per chunk cost 0.25 ms of an exact ranking of 5,000
                            memory._prepared(format(near, '(c.embedding OPERATOR(public.<=>) $1)'), args),
@@ -428,7 +450,8 @@ BEGIN
         ),
         -- neighbour expansion: the best neighbour_seeds candidates pull the episode just
         -- before and just after them in their session (by occurred_at, then id; passing
-        -- the same filters) in at neighbour_weight times their relevance
+        -- the same filters) in at neighbour_weight times their relevance plus
+        -- neighbour_own_weight times the neighbour's own (unless it ranks higher alone)
         seeds AS (
             SELECT f.episode_id, f.relevance FROM fused AS f
             WHERE $16 > 0
@@ -436,7 +459,7 @@ BEGIN
             LIMIT $17
         ),
         nbr AS (
-            SELECT n.episode_id, max($16 * s.relevance) AS relevance
+            SELECT n.episode_id, max(s.relevance) AS seed_relevance
             FROM seeds AS s
             JOIN memory.episodes AS se ON se.episode_id = s.episode_id AND se.session_id IS NOT NULL
             CROSS JOIN LATERAL (
@@ -452,20 +475,36 @@ BEGIN
             ) AS n
             GROUP BY n.episode_id
         ),
-        -- the best chunk of a neighbour that was not a candidate (shown, not ranked)
+        -- the best chunk of a neighbour that was not a candidate
         nbr_vec AS (
             SELECT b.* FROM nbr AS t
             CROSS JOIN LATERAL (%3$s) AS b
             WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = t.episode_id)
         ),
+        -- a neighbour's own scores: its cosine, and the weights of the words it holds
+        -- (its row, read as the caller: at most 2 * neighbour_seeds of them)
+        nbr_own AS (
+            SELECT n.episode_id, n.seed_relevance, nv.char_start, nv.char_end,
+                   coalesce(1 - f.vector_score, nv.dist) AS dist,
+                   (SELECT sum(w.weight) FROM unnest($2, $24) AS w (term, weight) WHERE ne.fts @@ w.term) AS text_score
+            FROM nbr AS n
+            JOIN memory.episodes AS ne ON ne.episode_id = n.episode_id
+            LEFT JOIN fused AS f ON f.episode_id = n.episode_id
+            LEFT JOIN nbr_vec AS nv ON nv.episode_id = n.episode_id
+        ),
+        nbr_rel AS (
+            SELECT t.episode_id, t.char_start, t.char_end, 1 - t.dist AS vector_score, t.text_score,
+                   $16 * t.seed_relevance + $25 * %6$s AS relevance
+            FROM nbr_own AS t
+            CROSS JOIN (SELECT max(x.text_score) AS tmax FROM txt AS x) AS m
+        ),
         ranked AS MATERIALIZED (
             SELECT coalesce(f.episode_id, n.episode_id) AS episode_id,
                    greatest(f.relevance, n.relevance) AS relevance,
-                   coalesce(f.vector_score, 1 - nv.dist) AS vector_score, f.text_score,
-                   coalesce(f.char_start, nv.char_start) AS char_start, coalesce(f.char_end, nv.char_end) AS char_end
+                   coalesce(f.vector_score, n.vector_score) AS vector_score, coalesce(f.text_score, n.text_score) AS text_score,
+                   coalesce(f.char_start, n.char_start) AS char_start, coalesce(f.char_end, n.char_end) AS char_end
             FROM fused AS f
-            FULL JOIN nbr AS n ON n.episode_id = f.episode_id
-            LEFT JOIN nbr_vec AS nv ON nv.episode_id = n.episode_id
+            FULL JOIN nbr_rel AS n ON n.episode_id = f.episode_id
         )
         SELECT e.episode_id, e.content,
                ((1 - $12 - $13) * f.relevance
@@ -489,24 +528,26 @@ BEGIN
                ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0)),
         -- include_shared (190-sharing.sql): the shared text list (SECURITY INVOKER: the
         -- caller's row-level security decides), neighbours of the seed's own owner
-        CASE WHEN include_shared THEN 'memory._shared_episode_text_list($2, $3, $5, $6, $7, $8, $9, $10, $22)'
-             ELSE 'memory._episode_text_list($2, $3, $5, $6, $7, $8, $9, $10)' END,
-        CASE WHEN include_shared THEN ' AND e.agent_id = se.agent_id' ELSE '' END
+        CASE WHEN include_shared THEN 'memory._shared_episode_text_list($2, $24, $3, $5, $6, $7, $8, $9, $10, $22)'
+             ELSE 'memory._episode_text_list($2, $24, $3, $5, $6, $7, $8, $9, $10)' END,
+        CASE WHEN include_shared THEN ' AND e.agent_id = se.agent_id' ELSE '' END,
+        -- the own relevance of a neighbour, as a candidate's
+        memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 't.dist')
     );
     -- the values go in as literals of the parameters' types
     PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
     RETURN QUERY EXECUTE format(
-        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+        'EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
         memory._prepared(stmt, args),
-        qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
+        qvec, w_terms, n_cand, me, p_tags, project_filter, p_session_id, since, until,
         min_importance, text_weight, recency_weight, importance_weight,
         extract(EPOCH FROM recency_half_life)::double precision, k, neighbour_weight, neighbour_seeds,
-        near_ids, near_dist, near_start, near_end, owners, owner_names
+        near_ids, near_dist, near_start, near_end, owners, owner_names, w_weights, neighbour_own_weight
     );
 END
 $$;
 
-COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean) IS
+COMMENT ON FUNCTION memory._search_episodes(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, double precision, boolean) IS
 'Private: the body of memory.search_episodic_memory(text, ...).';
 
 CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
@@ -522,10 +563,11 @@ CREATE OR REPLACE FUNCTION memory.search_episodic_memory(
     recency_weight double precision DEFAULT 0.1,
     importance_weight double precision DEFAULT 0.1,
     recency_half_life interval DEFAULT '30 days',
-    text_weight double precision DEFAULT 0.4,
+    text_weight double precision DEFAULT 0.35,
     candidates integer DEFAULT NULL,
-    neighbour_weight double precision DEFAULT 0.8,
-    neighbour_seeds integer DEFAULT 5,
+    neighbour_weight double precision DEFAULT 0.5,
+    neighbour_seeds integer DEFAULT 10,
+    neighbour_own_weight double precision DEFAULT 0.6,
     include_shared boolean DEFAULT false
 )
 RETURNS TABLE (
@@ -545,11 +587,11 @@ RETURNS TABLE (
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    SELECT * FROM memory._search_episodes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 $$;
 
-COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, boolean) IS
-'Searches the current agent''s episodes by meaning and by words, and writes nothing (memory.mark_used records what the caller used). mode: hybrid (default), vector, or text. Candidates: the best candidates (default max(4k, 40)) of the HNSW vector list and of the full-text list (the question''s words weighted by their inverse document frequency among the agent''s OWN episodes: memory._episode_text_list). relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) over both lists (text_weight 0.4, chosen by leave-one-conversation-out cross-validation: reports/eval-locomo.md); text_weight counts as 1 without a query vector and as 0 without a text match. Neighbour expansion (mode hybrid only; modes text and vector return one list as it is): the best neighbour_seeds candidates (default 5; 0 turns it off) pull in the episode just before and just after them in their session (same session_id, by occurred_at then id, passing the same filters) with relevance neighbour_weight (default 0.8, chosen by the same cross-validation) times theirs, unless the neighbour ranks higher on its own. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12, text_weight included, counts as 0; the recency factor stops at 0.5^1000); candidates: the length of each list (default max(4k, 40), 1..10000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: the sum of the agent-own weights of the query words the episode holds (NULL outside the text list); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, text_weight or neighbour_weight outside 0..1, candidates outside 1..10000, neighbour_seeds outside 0..100, since after until, bad tags, NULL include_shared), 22001 (query over 10,000 characters), 22003 (min_importance). include_shared (default false: the caller''s own episodes, ranked exactly as without it): also the episodes other agents shared with the caller (memory.share), read under the caller''s row-level security; the text list then weighs each word by its document frequency among every row the caller can read (own and shared) and runs without the GIN index; project still names one of the caller''s own projects. owner: the name of the agent the episode belongs to (the caller''s own name without include_shared).';
+COMMENT ON FUNCTION memory.search_episodic_memory(text, integer, text, text[], text, text, timestamptz, timestamptz, real, double precision, double precision, interval, double precision, integer, double precision, integer, double precision, boolean) IS
+'Searches the current agent''s episodes by meaning and by words, and writes nothing (memory.mark_used records what the caller used). mode: hybrid (default), vector, or text. Candidates: the best candidates (default max(4k, 40)) of the HNSW vector list and of the full-text list (the question''s words weighted by their inverse document frequency among the agent''s OWN episodes: memory._episode_text_list). relevance = text_weight * text_score / best text_score + (1 - text_weight) * max(cosine, 0) over both lists (text_weight 0.35, chosen by leave-one-conversation-out cross-validation: reports/eval-locomo.md); text_weight counts as 1 without a query vector and as 0 without a text match. Neighbour expansion (mode hybrid only; modes text and vector return one list as it is): the best neighbour_seeds candidates (default 10; 0 turns it off) pull in the episode just before and just after them in their session (same session_id, by occurred_at then id, passing the same filters) with relevance neighbour_weight (default 0.5) times the seed''s plus neighbour_own_weight (default 0.6) times the neighbour''s own relevance (its cosine and the weights of the words it holds, as a candidate''s), unless the neighbour ranks higher on its own; the three chosen by the same cross-validation. Filters: tags (all of them), project (name), session_id, since/until (occurred_at), min_importance; applied inside the index scans. score = (1 - recency_weight - importance_weight) * relevance + recency_weight * 0.5^(age / recency_half_life) + importance_weight * importance (a weight under 1e-12, text_weight included, counts as 0; the recency factor stops at 0.5^1000); candidates: the length of each list (default max(4k, 40), 1..10000). vector_score: cosine similarity of the best chunk (NULL when vector search was not used or unavailable: then a NOTICE says so and the text list alone ranks); text_score: the sum of the agent-own weights of the query words the episode holds (NULL outside the text list and the pulled neighbours, or when it holds none); matched_chunk: the best chunk''s text. Raises 42501, 22023 (empty query, k outside 1..1000, unknown mode, bad weights, text_weight, neighbour_weight or neighbour_own_weight outside 0..1, candidates outside 1..10000, neighbour_seeds outside 0..100, since after until, bad tags, NULL include_shared), 22001 (query over 10,000 characters), 22003 (min_importance). include_shared (default false: the caller''s own episodes, ranked exactly as without it): also the episodes other agents shared with the caller (memory.share), read under the caller''s row-level security; the text list then weighs each word by its document frequency among every row the caller can read (own and shared) and runs without the GIN index; project still names one of the caller''s own projects. owner: the name of the agent the episode belongs to (the caller''s own name without include_shared).';
 
 -- ---------------------------------------------------------------------------
 -- The vector overload of search_episodic_memory (the seed's signature): search by a

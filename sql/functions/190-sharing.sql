@@ -254,7 +254,8 @@ COMMENT ON FUNCTION memory._search_owners(boolean) IS
 -- No GIN index serves it (@@ is not leakproof): one pass over those rows keeps the ones
 -- holding any of the terms (materialised), and each term is counted among them (a pass
 -- per term, stopped at 1,000 matches, cost about three times as much with 3 terms).
-CREATE OR REPLACE FUNCTION memory._shared_term_match(terms tsquery [], owners uuid [], OUT tq tsquery, OUT score_sql text)
+CREATE OR REPLACE FUNCTION memory._shared_term_weights(terms tsquery [], owners uuid [])
+RETURNS TABLE (term tsquery, weight double precision)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -270,20 +271,18 @@ AS $$
         WHERE x.agent_id = ANY (owners)
           AND x.fts @@ (SELECT string_agg(format('(%s)', t.t::text), ' | ')::tsquery FROM t)
     )
-    SELECT string_agg(format('(%s)', w.t::text), ' | ' ORDER BY w.i)::tsquery,
-           string_agg(format('CASE WHEN e.fts @@ %L::tsquery THEN %s ELSE 0 END', w.t::text, w.weight), ' + ' ORDER BY w.i)
-    FROM (
-        SELECT t.t, t.i, ln(1001.0::double precision / (d.df + 0.5)) AS weight
-        FROM t CROSS JOIN LATERAL (SELECT count(*) AS df FROM hit WHERE hit.fts @@ t.t) AS d
-        WHERE d.df BETWEEN 1 AND 999
-    ) AS w
+    SELECT t.t, ln(1001.0::double precision / (d.df + 0.5))
+    FROM t CROSS JOIN LATERAL (SELECT count(*) AS df FROM hit WHERE hit.fts @@ t.t) AS d
+    WHERE d.df BETWEEN 1 AND 999
+    ORDER BY t.i
 $$;
 
-COMMENT ON FUNCTION memory._shared_term_match(tsquery [], uuid []) IS
-'Private (search with include_shared): as memory._term_match for episodes, with each term weighted by its document frequency among the rows of owners the caller can read (its own and those shared with it, by row-level security; SECURITY INVOKER): tq, the OR of the weighted terms (NULL when none weighs anything), and score_sql over alias e. Raises nothing of its own.';
+COMMENT ON FUNCTION memory._shared_term_weights(tsquery [], uuid []) IS
+'Private (search with include_shared): as memory._term_weights for episodes, each of terms (at most 64) with its weight ln(1001 / (df + 0.5)), df its document frequency among the rows of owners the caller can read (its own and those shared with it, by row-level security; SECURITY INVOKER); terms in none or in 1,000 rows or more are left out. Raises nothing of its own.';
 
 CREATE OR REPLACE FUNCTION memory._shared_episode_text_list(
     terms tsquery [],
+    weights double precision [],
     lim integer,
     p_tags text[],
     project_filter uuid,
@@ -302,33 +301,26 @@ SET jit = off
 AS $$
 DECLARE
     tq tsquery;
-    score_sql text;
 BEGIN
-    IF lim IS NULL OR lim < 1 OR lim > 10000 THEN
-        RAISE EXCEPTION 'lim must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT m.tq, m.score_sql INTO tq, score_sql FROM memory._shared_term_match(terms, owners) AS m;
+    tq := memory._text_list_query(terms, weights, lim);
     IF tq IS NULL THEN
         RETURN;
     END IF;
     -- the filters are plain predicates (no index would serve them under row-level
-    -- security before the policy anyway); only the score is built from the weights
-    RETURN QUERY EXECUTE format(
-        $q$
-        SELECT e.episode_id, (%s)::double precision AS text_score
-        FROM memory.episodes AS e
-        WHERE e.agent_id = ANY ($2) AND e.fts @@ $1
-          AND ($4 IS NULL OR e.tags @> $4) AND ($5 IS NULL OR e.project_id = $5)
-          AND ($6 IS NULL OR e.session_id = $6) AND e.occurred_at >= coalesce($7, '-infinity')
-          AND e.occurred_at <= coalesce($8, 'infinity') AND e.importance >= coalesce($9, 0)
-        ORDER BY text_score DESC, e.episode_id
-        LIMIT $3
-        $q$,
-        score_sql
-    )
-    USING tq, owners, lim, p_tags, project_filter, p_session_id, since, until, min_importance;
+    -- security before the policy anyway); a row scores the sum of the weights of the
+    -- terms it holds
+    RETURN QUERY
+    SELECT e.episode_id,
+           (SELECT sum(w.weight) FROM unnest(terms, weights) AS w (term, weight) WHERE e.fts @@ w.term) AS text_score
+    FROM memory.episodes AS e
+    WHERE e.agent_id = ANY (owners) AND e.fts @@ tq
+      AND (p_tags IS NULL OR e.tags @> p_tags) AND (project_filter IS NULL OR e.project_id = project_filter)
+      AND (p_session_id IS NULL OR e.session_id = p_session_id) AND e.occurred_at >= coalesce(since, '-infinity')
+      AND e.occurred_at <= coalesce(until, 'infinity') AND e.importance >= coalesce(min_importance, 0)
+    ORDER BY text_score DESC, e.episode_id
+    LIMIT lim;
 END
 $$;
 
-COMMENT ON FUNCTION memory._shared_episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid []) IS
-'Private (search with include_shared): the full-text list over the episodes of owners that the caller can read (row-level security: its own and those shared with it; SECURITY INVOKER), best lim passing the filters, as (episode_id, text_score) with the weights of memory._shared_term_match. Raises 22023 for lim outside 1..10000.';
+COMMENT ON FUNCTION memory._shared_episode_text_list(tsquery [], double precision [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid []) IS
+'Private (search with include_shared): the full-text list over the episodes of owners that the caller can read (row-level security: its own and those shared with it; SECURITY INVOKER), best lim passing the filters that hold one of terms, as (episode_id, text_score), text_score the sum of the weights of the terms the episode holds (the search passes those of memory._shared_term_weights). Raises 22023 for lim outside 1..10000 or terms and weights of different lengths or over 64.';

@@ -217,11 +217,12 @@ GRANT EXECUTE ON FUNCTION memory.health() TO memory_admin, memory_reader;
 
 -- == search and context ==
 GRANT EXECUTE ON FUNCTION memory._query_terms(text) TO memory_agent, memory_admin;
+GRANT EXECUTE ON FUNCTION memory._text_list_query(tsquery [], double precision [], integer) TO memory_agent;
 -- SECURITY DEFINER, scoped to the caller's agent: ids, scores and term weights of its own
 -- rows only
 GRANT EXECUTE ON FUNCTION
     memory._term_weights(tsquery [], text),
-    memory._episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real),
+    memory._episode_text_list(tsquery [], double precision [], integer, text[], uuid, text, timestamptz, timestamptz, real),
     memory._fact_text_list(tsquery [], integer, timestamptz, boolean)
 TO memory_agent;
 GRANT EXECUTE ON FUNCTION
@@ -230,11 +231,13 @@ GRANT EXECUTE ON FUNCTION
     memory._relevance_sql(text, text, text, text, text),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, double precision, integer, double precision, integer, boolean
+        double precision, double precision, interval, double precision, integer, double precision, integer,
+        double precision, boolean
     ),
     memory.search_episodic_memory(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
-        double precision, double precision, interval, double precision, integer, double precision, integer, boolean
+        double precision, double precision, interval, double precision, integer, double precision, integer,
+        double precision, boolean
     ),
     memory.search_semantic_memory(text, integer, timestamptz, boolean, text, double precision, double precision),
     memory.build_context(text, integer, integer, integer),
@@ -373,8 +376,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON memory.shares TO memory_admin;
 GRANT EXECUTE ON FUNCTION
     memory.share(text, text, text), memory.unshare(text, text, text),
     memory.my_shares(), memory.shared_with_me(),
-    memory._search_owners(boolean), memory._shared_term_match(tsquery [], uuid []),
-    memory._shared_episode_text_list(tsquery [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid [])
+    memory._search_owners(boolean), memory._shared_term_weights(tsquery [], uuid []),
+    memory._shared_episode_text_list(
+        tsquery [], double precision [], integer, text[], uuid, text, timestamptz, timestamptz, real, uuid []
+    )
 TO memory_agent;
 -- the membership of memory_share_grantee follows the grants: SECURITY DEFINER triggers
 -- (they GRANT and REVOKE the role), fired by share/unshare and by an operator's writes

@@ -226,8 +226,8 @@ SELECT is(
 -- until it is reviewed and added here with its reason.
 CREATE TEMP TABLE reviewed_agent_definers (fn text PRIMARY KEY, reason text NOT NULL);
 INSERT INTO reviewed_agent_definers VALUES
-    ('memory._episode_text_list(tsquery[],integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
-     'agent from _require_agent() (session_user), rows filtered on that agent_id; returns ids and ts_rank_cd of the caller''s own episodes (per-document ranks, normalisation 1: no corpus statistics)'),
+    ('memory._episode_text_list(tsquery[],double precision[],integer,text[],uuid,text,timestamp with time zone,timestamp with time zone,real)',
+     'agent from _require_agent() (session_user), rows filtered on that agent_id; returns ids of the caller''s own episodes and the sum of the caller-given weights of the terms each holds (no corpus statistics: the weights come from the caller)'),
     ('memory._fact_text_list(tsquery[],integer,timestamp with time zone,boolean)',
      'agent from _require_agent(), rows filtered on that agent_id; returns ids and per-document ranks of the caller''s own facts'),
     ('memory._term_weights(tsquery[],text)',

@@ -4,7 +4,7 @@
 -- a word in 1,000 rows or more weighs nothing); a row scores the sum of the weights of the
 -- words it holds. Other agents' rows change nothing (issue 14 item 4, issue 15 item 1).
 BEGIN;
-SELECT plan(20);
+SELECT plan(27);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.make_agent('Beta');
@@ -144,23 +144,75 @@ SELECT results_eq(
     $$ VALUES ('the walrus sang loudly') $$,
     'mode text returns the text list alone (the expansion is part of hybrid ranking)'
 );
+-- a neighbour's own relevance counts (neighbour_own_weight): with a text list of one
+-- candidate (the walrus, newer than the harbour at equal weight), the neighbour that holds
+-- a word of the question (0.5 * 1 + 0.6 * 1) ranks above the seed (1) and the neighbour
+-- holding none (0.5 * 1 + 0)
+SELECT results_eq(
+    $$ SELECT content, round(text_score::numeric, 6) FROM memory.search_episodic_memory('walrus harbour', k => 5, candidates => 1) $$,
+    $$ VALUES ('we met at the harbour', round(ln(1001 / 1.5)::numeric, 6)),
+              ('the walrus sang loudly', round(ln(1001 / 1.5)::numeric, 6)),
+              ('then it rained all day', NULL) $$,
+    'a pulled neighbour that holds a word of the question gains its own relevance, and shows its text_score'
+);
+SELECT results_eq(
+    $$ SELECT content FROM memory.search_episodic_memory('walrus harbour', k => 5, candidates => 1,
+                                                         neighbour_own_weight => 0) $$,
+    $$ VALUES ('the walrus sang loudly'), ('then it rained all day'), ('we met at the harbour') $$,
+    'neighbour_own_weight 0: both neighbours at half the seed''s relevance, newest first'
+);
+-- the same with vectors (written directly; the query's from the cache): the seed's cosine
+-- is 1, the harbour's 1/sqrt(2), the rain's 0; relevance = 0.35 * text / best text +
+-- 0.65 * cosine, a neighbour's = 0.5 * the seed's + 0.6 * its own
+RESET SESSION AUTHORIZATION;
+SELECT tests.make_agent('Omega');
+SELECT tests.act_as('Omega');
+CREATE TEMP TABLE omega AS
+SELECT x.i, memory.remember(x.c, 0.5, occurred_at => '2024-01-01 10:00'::timestamptz + x.i * interval '1 second',
+                            session_id => 's1') AS id
+FROM (VALUES (1, 'we met at the harbour'), (2, 'the walrus sang loudly'), (3, 'then it rained all day')) AS x (i, c);
+RESET SESSION AUTHORIZATION;
+SELECT tests.put_episode_vector(id, tests.unit_vector(CASE i WHEN 1 THEN ARRAY[1, 2] WHEN 2 THEN ARRAY[1] ELSE ARRAY[3] END))
+FROM omega;
+SELECT tests.cache_query_vector('walrus harbour', tests.unit_vector(ARRAY[1]));
+SELECT tests.act_as('Omega');
+SELECT results_eq(
+    $$ SELECT content, round(score::numeric, 6), round(vector_score::numeric, 6)
+       FROM memory.search_episodic_memory('walrus harbour', k => 5, candidates => 1, recency_weight => 0,
+                                          importance_weight => 0) $$,
+    $$ VALUES ('the walrus sang loudly', 1.000000, 1.000000),
+              ('we met at the harbour', round((0.5 + 0.6 * (0.35 + 0.65 / sqrt(2)))::numeric, 6), round((1 / sqrt(2))::numeric, 6)),
+              ('then it rained all day', 0.500000, 0.000000) $$,
+    'a pulled neighbour: neighbour_weight times the seed''s relevance plus neighbour_own_weight times its own (text and cosine)'
+);
+SELECT throws_ok($$ SELECT * FROM memory.search_episodic_memory('walrus', neighbour_own_weight => 1.5) $$, '22023',
+    'neighbour_own_weight must be between 0 and 1', 'neighbour_own_weight over 1 is refused');
+SELECT throws_ok($$ SELECT * FROM memory.search_episodic_memory('walrus', neighbour_own_weight => NULL) $$, '22023',
+    'neighbour_own_weight must be between 0 and 1', 'a NULL neighbour_own_weight is refused');
 
 -- the text lists run as the tables' owner: scoped to the session's agent, whatever is asked
 SELECT tests.act_as('Beta');
 SELECT is(
-    (SELECT count(*) FROM memory._episode_text_list(ARRAY['reconciliation'::tsquery], 10000)),
+    (SELECT count(*) FROM memory._episode_text_list(ARRAY['reconciliation'::tsquery], ARRAY[1.0::float8], 10000)),
     5::bigint, 'the episode text list of Beta holds Beta''s 5 matches and none of Alpha''s 100'
 );
 SELECT is(
     (SELECT count(*) FROM memory._fact_text_list(ARRAY['ledger'::tsquery], 10000, now(), true)),
     0::bigint, 'the fact text list of Beta holds none of Gamma''s facts'
 );
-SELECT throws_ok($$ SELECT * FROM memory._episode_text_list(ARRAY['ledger'::tsquery], 0) $$, '22023',
+SELECT throws_ok($$ SELECT * FROM memory._episode_text_list(ARRAY['ledger'::tsquery], ARRAY[1.0::float8], 0) $$, '22023',
     'lim must be between 1 and 10000', 'a text list of 0 rows is refused');
+SELECT throws_ok($$ SELECT * FROM memory._episode_text_list(ARRAY['ledger'::tsquery], ARRAY[1.0::float8, 2.0], 10) $$,
+    '22023', 'terms and weights must be arrays of the same length, at most 64',
+    'terms and weights of different lengths are refused');
+SELECT throws_ok($$ SELECT * FROM memory._shared_episode_text_list(ARRAY['ledger'::tsquery], NULL, 10, NULL, NULL, NULL,
+                                                                   NULL, NULL, NULL, NULL) $$,
+    '22023', 'terms and weights must be arrays of the same length, at most 64',
+    'the shared text list refuses terms without weights');
 SELECT throws_ok($$ SELECT * FROM memory._fact_text_list(ARRAY['ledger'::tsquery], 10001, now(), false) $$, '22023',
     'lim must be between 1 and 10000', 'a fact text list over 10,000 rows is refused');
 RESET SESSION AUTHORIZATION;
-SELECT throws_ok($$ SELECT * FROM memory._episode_text_list(ARRAY['ledger'::tsquery], 10) $$, '42501', NULL,
+SELECT throws_ok($$ SELECT * FROM memory._episode_text_list(ARRAY['ledger'::tsquery], ARRAY[1.0::float8], 10) $$, '42501', NULL,
     'a session that is not an agent gets no text list');
 
 SELECT * FROM finish();
