@@ -36,6 +36,23 @@ PAGE = 500  # keys per diff, changes per take
 POLL_RECONCILE_SECONDS = 30.0  # looks for a reconciliation request whose notice was missed
 # the repairs of memory.cache_diff_*, as memory.finish_cache_reconcile counts them
 REPAIRS = ("missing", "stale", "extra", "expired")
+# the cache functions of the SQL API (sql/functions/150-cache.sql) the warmer calls
+TAKE_CHANGES = "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)"
+WM_PAGE = (
+    "SELECT agent_id::text, working_id::text FROM memory.cache_working_memory_page(%s::uuid, %s)"
+)
+BLOCK_AGENTS_PAGE = "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)"
+DIFF_WM = (
+    "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
+    "unindex_context, updated_at FROM memory.cache_diff_working_memory("
+    "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])"
+)
+DIFF_BLOCKS = (
+    "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks(%s::uuid[], %s::bytea[])"
+)
+CLAIM_RECONCILE = "SELECT memory.claim_cache_reconcile(%s)"
+FINISH_RECONCILE = "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+HEARTBEAT = "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)"
 
 
 def wm_key(agent_id: str, working_id: str) -> str:
@@ -71,18 +88,12 @@ class Warmer:
     def call(self, sql: str, *args: object) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
 
-    def take_changes(self) -> list[tuple[str, str | None]]:
-        """(agent_id, working_id) of changed items, (agent_id, None) of changed block sets."""
-        return self.call(
-            "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)",
-            self.worker,
-            PAGE,
-        )
-
-    def apply(self, changes: list[tuple[str, str | None]]) -> int:
-        """Brings the keys of the changed items and block sets in step (the reconciliation's
-        diff, for these keys only): SET with the remaining TTL, DEL of deleted and expired
-        items, each changed blocks hash rewritten in one MULTI."""
+    def apply_changes(self) -> int:
+        """Takes a page of changes ((agent_id, working_id) of an item, (agent_id, None) of a
+        block set) and brings their keys in step (the reconciliation's diff, for these keys
+        only): SET with the remaining TTL, DEL of deleted and expired items, each changed
+        blocks hash rewritten in one MULTI. Returns how many were taken."""
+        changes = self.call(TAKE_CHANGES, self.worker, PAGE)
         items = [(agent, working) for agent, working in changes if working is not None]
         agents = [agent for agent, working in changes if working is None]
         if items:
@@ -103,12 +114,7 @@ class Warmer:
         returns the keys checked and repaired by kind."""
         c: Counter[str] = Counter()
         after = None
-        while keys := self.call(
-            "SELECT agent_id::text, working_id::text "
-            "FROM memory.cache_working_memory_page(%s::uuid, %s)",
-            after,
-            PAGE,
-        ):
+        while keys := self.call(WM_PAGE, after, PAGE):
             after = keys[-1][1]
             c["checked"] += len(keys)
             self._repair_working_memory(keys, c, compare=True)
@@ -116,9 +122,7 @@ class Warmer:
             self._repair_working_memory(page, c, compare=False)
         self._clean_context_sets()
         after = None
-        while agents := self.call(
-            "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)", after, PAGE
-        ):
+        while agents := self.call(BLOCK_AGENTS_PAGE, after, PAGE):
             after = agents[-1][0]
             c["checked"] += len(agents)
             self._repair_blocks([a for (a,) in agents], c, compare=True)
@@ -141,16 +145,8 @@ class Warmer:
             got = pipe.execute()
             sha = [_sha256(v) for v in got[0::2]]
             pttl, ctx = got[1::2], [_context_of(v) for v in got[0::2]]
-        rows = self.call(
-            "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
-            "unindex_context, updated_at FROM memory.cache_diff_working_memory("
-            "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])",
-            [a for a, _ in keys],
-            [w for _, w in keys],
-            sha,
-            pttl,
-            ctx,
-        )
+        agents, items = [a for a, _ in keys], [w for _, w in keys]
+        rows = self.call(DIFF_WM, agents, items, sha, pttl, ctx)
         fix = self.r.pipeline(transaction=False)
         for working, agent, repair, payload, ttl_ms, ctx_type, unindex, _ in rows:
             key = wm_key(agent, working)
@@ -179,12 +175,7 @@ class Warmer:
                 pipe.hgetall(blocks_key(a))
             sha = [_blocks_sha256(h) for h in pipe.execute()]
         fix = self.r.pipeline(transaction=True)
-        for agent, repair, blocks in self.call(
-            "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks("
-            "%s::uuid[], %s::bytea[])",
-            agents,
-            sha,
-        ):
+        for agent, repair, blocks in self.call(DIFF_BLOCKS, agents, sha):
             fix.delete(blocks_key(agent))
             if blocks:
                 fix.hset(blocks_key(agent), mapping=blocks)
@@ -318,41 +309,35 @@ class CacheWarmer(threading.Thread):
                         warmer.r.ping()
                     except redis.RedisError as exc:
                         self._redis_failed(exc)
-                warmer.call(
-                    "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)",
-                    self.cfg.worker_name,
-                    self.redis_ok,
-                    self.events,
-                    self.errors,
-                    warmer.last_lag,
-                    self.last_error,
-                )
+                state = (self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error)
+                warmer.call(HEARTBEAT, self.cfg.worker_name, *state)
 
     def _flush(self, warmer: Warmer) -> None:
         if not self.redis_ok:
             warmer.r.ping()  # fail fast while Redis is away
         while self.changes:
-            taken = warmer.take_changes()
-            self.events += warmer.apply(taken)
-            self.changes = len(taken) >= PAGE
+            taken = warmer.apply_changes()
+            self.events += taken
+            self.changes = taken >= PAGE
         # a reconciliation when one is due here, or (poll) when a request is open
         if not (self.reconcile or self.poll):
             return
-        [(request,)] = warmer.call("SELECT memory.claim_cache_reconcile(%s)", self.cfg.worker_name)
+        [(request,)] = warmer.call(CLAIM_RECONCILE, self.cfg.worker_name)
         self.poll = False
         if request is None and not self.reconcile:
             return
         started = datetime.now(UTC)
-        finish = "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         try:
             c = warmer.reconcile()
         except redis.RedisError as exc:
             error = f"redis: {exc}"[:2000]
-            warmer.call(finish, self.cfg.worker_name, request, started, 0, 0, 0, 0, 0, error)
+            warmer.call(
+                FINISH_RECONCILE, self.cfg.worker_name, request, started, 0, 0, 0, 0, 0, error
+            )
             self.metrics.reconciliations.labels("failed").inc()
             raise
         counts = [c["checked"], *(c[kind] for kind in REPAIRS)]
-        warmer.call(finish, self.cfg.worker_name, request, started, *counts, None)
+        warmer.call(FINISH_RECONCILE, self.cfg.worker_name, request, started, *counts, None)
         self.reconcile = False
         self.reconciliations += 1
         self.metrics.reconciliations.labels("ok").inc()

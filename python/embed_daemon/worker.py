@@ -133,14 +133,11 @@ class QueueAPI:
     def claim(
         self, max_items: int, lease_seconds: float, max_bytes: int, models: Sequence[str] | None
     ) -> list[ClaimedJob]:
-        rows = self.call(
+        sql = (
             "SELECT lease_id, job_id, model, chunk_index, chunk_text "
-            "FROM memory.claim_embedding_batch(%s, %s, make_interval(secs => %s), %s, %s::text[])",
-            max_items,
-            lease_seconds,
-            max_bytes,
-            list(models) if models else None,
+            "FROM memory.claim_embedding_batch(%s, %s, make_interval(secs => %s), %s, %s::text[])"
         )
+        rows = self.call(sql, max_items, lease_seconds, max_bytes, list(models) if models else None)
         jobs: dict[uuid.UUID, ClaimedJob] = {}
         for lease_id, job_id, model, index, text in rows:
             job = jobs.setdefault(lease_id, ClaimedJob(lease_id, job_id, model, []))
@@ -159,11 +156,10 @@ class QueueAPI:
         return [Outcome(*r) for r in rows]
 
     def fail(self, jobs: Sequence[ClaimedJob], error: str) -> list[Outcome]:
-        rows = self.call(
-            "SELECT lease_id, job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)",
-            [j.lease_id for j in jobs],
-            error,
+        sql = (
+            "SELECT lease_id, job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)"
         )
+        rows = self.call(sql, [j.lease_id for j in jobs], error)
         return [Outcome(*r) for r in rows]
 
     def release(self, jobs: Sequence[ClaimedJob]) -> int:
@@ -178,16 +174,9 @@ class QueueAPI:
         self, status: str, models: Sequence[str], socket_path: Path | None, info: dict
     ) -> None:
         """This process alive: its status, models, socket, pid, host, version and counts."""
-        self.call(
-            "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s)",
-            status,
-            list(models),
-            str(socket_path) if socket_path else None,
-            os.getpid(),
-            socket.gethostname(),
-            __version__,
-            Jsonb(info),
-        )
+        sql = "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s)"
+        where = (str(socket_path) if socket_path else None, os.getpid(), socket.gethostname())
+        self.call(sql, status, list(models), *where, __version__, Jsonb(info))
 
     def sleep(self, models: Sequence[str]) -> str:
         """asleep, busy or paused (memory.embedding_worker_sleep)."""
