@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import psycopg.sql
-from embed_daemon.db import VectorBinaryDumper
+from embed_daemon.config import VectorBinaryDumper
 from testing.stack import DaemonProcess, wait_for
 
 from bench import common

@@ -14,11 +14,10 @@ from pathlib import Path
 from embed_daemon import __version__
 from embed_daemon.cache import start_cache_warmer
 from embed_daemon.config import Config, ConfigError
-from embed_daemon.db import SchemaVersionError
 from embed_daemon.metrics import HealthState, Metrics, serve
 from embed_daemon.model import Encoder, ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
-from embed_daemon.worker import Heartbeat, Worker
+from embed_daemon.worker import Heartbeat, SchemaVersionError, Worker
 
 log = logging.getLogger("embed_daemon")
 
@@ -32,9 +31,8 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
     parser.add_argument("--pidfile", type=Path, default=None)
     args = parser.parse_args(argv)
     # offline, quiet model loading: the weights ship inside a package
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        os.environ.setdefault(name, "1")
     logging.basicConfig(
         level=os.environ.get("MEMORY_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",

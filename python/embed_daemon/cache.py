@@ -12,29 +12,47 @@ payloads and keys: sql/functions/150-cache.sql and README.md, "Redis cache".
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import psycopg
 import redis
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry
 
-from embed_daemon.config import Config
-from embed_daemon.db import WorkerAPI, connect
+from embed_daemon.config import Config, connect, redis_client
+from embed_daemon.metrics import CacheMetrics
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "memory_cache"
 PAGE = 500  # keys per diff, changes per take
 POLL_RECONCILE_SECONDS = 30.0  # looks for a reconciliation request whose notice was missed
-T = TypeVar("T")
+# the repairs of memory.cache_diff_*, as memory.finish_cache_reconcile counts them
+REPAIRS = ("missing", "stale", "extra", "expired")
+# the cache functions of the SQL API (sql/functions/150-cache.sql) the warmer calls
+TAKE_CHANGES = "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)"
+WM_PAGE = (
+    "SELECT agent_id::text, working_id::text FROM memory.cache_working_memory_page(%s::uuid, %s)"
+)
+BLOCK_AGENTS_PAGE = "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)"
+DIFF_WM = (
+    "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
+    "unindex_context, updated_at FROM memory.cache_diff_working_memory("
+    "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])"
+)
+DIFF_BLOCKS = (
+    "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks(%s::uuid[], %s::bytea[])"
+)
+CLAIM_RECONCILE = "SELECT memory.claim_cache_reconcile(%s)"
+FINISH_RECONCILE = "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+HEARTBEAT = "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)"
 
 
 def wm_key(agent_id: str, working_id: str) -> str:
@@ -49,201 +67,88 @@ def blocks_key(agent_id: str) -> str:
     return f"mem:{agent_id}:blocks"
 
 
-def redis_client(cfg: Config) -> redis.Redis:
-    password = cfg.redis_password_file.read_text().strip() if cfg.redis_password_file else None
-    return redis.Redis.from_url(
-        str(cfg.redis_url),
-        password=password,
-        decode_responses=True,
-        socket_timeout=3,
-        socket_connect_timeout=3,
-        retry_on_timeout=False,
-    )
-
-
-class CacheMetrics:
-    """The warmer's metrics, in the daemon's registry."""
-
-    def __init__(self, registry: object) -> None:
-        r = registry
-        self.events = Counter(
-            "cache_events_applied", "Cache notifications applied to Redis", ["kind"], registry=r
-        )
-        self.redis_errors = Counter(
-            "cache_redis_errors", "Redis errors of the cache warmer", registry=r
-        )
-        self.repairs = Counter(
-            "cache_reconcile_repairs", "Keys repaired by reconciliations", ["kind"], registry=r
-        )
-        self.reconciliations = Counter(
-            "cache_reconciliations", "Reconciliations run", ["outcome"], registry=r
-        )
-        self.connected = Gauge(
-            "cache_redis_connected", "1 while the cache warmer reaches Redis", registry=r
-        )
-        self.lag = Gauge(
-            "cache_sync_lag_seconds", "Commit to Redis of the last applied change", registry=r
-        )
-
-
-@dataclass
-class RepairCounts:
-    """Keys checked and repaired, in the order memory.finish_cache_reconcile takes them."""
-
-    checked: int = 0
-    missing: int = 0
-    stale: int = 0
-    extra: int = 0
-    expired: int = 0
-
-    def add(self, repair: str) -> None:
-        """Counts one repair of memory.cache_diff_*: a TTL off counts as stale."""
-        kind = "stale" if repair == "ttl" else repair
-        if kind != "ok":
-            setattr(self, kind, getattr(self, kind) + 1)
-
-    @property
-    def repaired(self) -> int:
-        return self.missing + self.stale + self.extra + self.expired
-
-
-class CacheAPI(WorkerAPI):
-    """The cache worker functions of the SQL API."""
-
-    def working_memory_page(self, after: str | None) -> list[tuple[str, str]]:
-        """(agent_id, working_id) of the live items after working_id `after`."""
-        return self.conn.execute(
-            "SELECT agent_id::text, working_id::text "
-            "FROM memory.cache_working_memory_page(%s::uuid, %s)",
-            (after, PAGE),
-        ).fetchall()
-
-    def block_agents_page(self, after: str | None) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)",
-            (after, PAGE),
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def diff_working_memory(
-        self, keys: list[tuple[str, str]], read: tuple[list, list, list] | None
-    ) -> list[tuple]:
-        """What to repair; read: the values' sha256, PTTLs and cached context types."""
-        sha, pttl, ctx = read if read is not None else (None, None, None)
-        return self.conn.execute(
-            "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
-            "unindex_context, updated_at FROM memory.cache_diff_working_memory("
-            "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])",
-            ([a for a, _ in keys], [w for _, w in keys], sha, pttl, ctx),
-        ).fetchall()
-
-    def diff_blocks(self, agents: list[str], sha: list[bytes | None] | None) -> list[tuple]:
-        return self.conn.execute(
-            "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks("
-            "%s::uuid[], %s::bytea[])",
-            (agents, sha),
-        ).fetchall()
-
-    def take_changes(self) -> list[tuple[str, str | None]]:
-        """(agent_id, working_id) of changed items, (agent_id, None) of changed block sets."""
-        return self.conn.execute(
-            "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)",
-            (self.worker, PAGE),
-        ).fetchall()
-
-    def claim_reconcile(self) -> int | None:
-        """The id of an open reconciliation request, now this worker's; None when none."""
-        return self.scalar("SELECT memory.claim_cache_reconcile(%s)")
-
-    def finish_reconcile(
-        self, request_id: int | None, started: datetime, counts: RepairCounts, error: str | None
-    ) -> None:
-        self.scalar(
-            "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            request_id,
-            started,
-            *astuple(counts),
-            error,
-        )
-
-    def heartbeat(
-        self, connected: bool, events: int, errors: int, lag: float | None, last_error: str | None
-    ) -> None:
-        self.scalar(
-            "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)",
-            connected,
-            events,
-            errors,
-            lag,
-            last_error,
-        )
+def _count(c: Counter[str], repair: str) -> None:
+    """Counts one repair of memory.cache_diff_*: a TTL off counts as stale."""
+    c["stale" if repair == "ttl" else repair] += 1
 
 
 class Warmer:
-    """Applies changes and reconciliations to Redis. Redis errors propagate to the caller."""
+    """Applies changes and reconciliations to Redis, asking PostgreSQL (the cache functions
+    of the SQL API, as `worker`) what to repair. Redis errors propagate to the caller."""
 
-    def __init__(self, api: CacheAPI, r: redis.Redis, metrics: CacheMetrics) -> None:
-        self.api = api
+    def __init__(
+        self, conn: psycopg.Connection, worker: str, r: redis.Redis, metrics: CacheMetrics
+    ) -> None:
+        self.conn = conn
+        self.worker = worker
         self.r = r
         self.metrics = metrics
         self.last_lag: float | None = None
 
-    def apply(self, changes: list[tuple[str, str | None]]) -> int:
-        """Brings the keys of the changed items and block sets in step (the reconciliation's
-        diff, for these keys only): SET with the remaining TTL, DEL of deleted and expired
-        items, each changed blocks hash rewritten in one MULTI."""
+    def call(self, sql: str, *args: object) -> list[tuple]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def apply_changes(self) -> int:
+        """Takes a page of changes ((agent_id, working_id) of an item, (agent_id, None) of a
+        block set) and brings their keys in step (the reconciliation's diff, for these keys
+        only): SET with the remaining TTL, DEL of deleted and expired items, each changed
+        blocks hash rewritten in one MULTI. Returns how many were taken."""
+        changes = self.call(TAKE_CHANGES, self.worker, PAGE)
         items = [(agent, working) for agent, working in changes if working is not None]
         agents = [agent for agent, working in changes if working is None]
         if items:
-            rows = self._repair_working_memory(items, RepairCounts(), compare=True)
+            rows = self._repair_working_memory(items, Counter(), compare=True)
             updated = [r[7] for r in rows if r[7] is not None]
             if updated:
                 self.last_lag = max(0.0, time.time() - max(updated).timestamp())
                 self.metrics.lag.set(self.last_lag)
             self.metrics.events.labels("working_memory").inc(len(items))
         if agents:
-            self._repair_blocks(agents, RepairCounts(), compare=True)
+            self._repair_blocks(agents, Counter(), compare=True)
             self.metrics.events.labels("blocks").inc(len(agents))
         return len(changes)
 
-    def reconcile(self) -> RepairCounts:
+    def reconcile(self) -> Counter[str]:
         """Reads Redis page by page (key ranges of Postgres, then SCAN), asks Postgres
-        what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it."""
-        c = RepairCounts()
-        after: str | None = None
-        while keys := self.api.working_memory_page(after):
+        what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it;
+        returns the keys checked and repaired by kind."""
+        c: Counter[str] = Counter()
+        after = None
+        while keys := self.call(WM_PAGE, after, PAGE):
             after = keys[-1][1]
-            c.checked += len(keys)
+            c["checked"] += len(keys)
             self._repair_working_memory(keys, c, compare=True)
-        for keys in _chunks(_scan(self.r, "mem:*:wm:*", 4), PAGE):
-            self._repair_working_memory(keys, c, compare=False)
+        for page in _pages(_scan(self.r, "mem:*:wm:*", 4)):
+            self._repair_working_memory(page, c, compare=False)
         self._clean_context_sets()
         after = None
-        while agents := self.api.block_agents_page(after):
-            after = agents[-1]
-            c.checked += len(agents)
-            self._repair_blocks(agents, c, compare=True)
-        for keys in _chunks(_scan(self.r, "mem:*:blocks", 3), PAGE):
-            self._repair_blocks([agent for agent, _ in keys], c, compare=False)
+        while agents := self.call(BLOCK_AGENTS_PAGE, after, PAGE):
+            after = agents[-1][0]
+            c["checked"] += len(agents)
+            self._repair_blocks([a for (a,) in agents], c, compare=True)
+        for page in _pages(_scan(self.r, "mem:*:blocks", 3)):
+            self._repair_blocks([agent for agent, _ in page], c, compare=False)
         return c
 
     def _repair_working_memory(
-        self, keys: list[tuple[str, str]], c: RepairCounts, compare: bool
+        self, keys: list[tuple[str, str]], c: Counter[str], compare: bool
     ) -> list[tuple]:
-        """keys: (agent_id, working_id); compare reads the values and TTLs, else the keys
-        are known to exist in Redis (SCAN) and only extra and expired ones are repaired."""
-        read = None
+        """keys: (agent_id, working_id); compare reads the values (their sha256 and cached
+        context type) and TTLs, else the keys are known to exist in Redis (SCAN) and only
+        extra and expired ones are repaired."""
+        sha = pttl = ctx = None
         if compare:
             pipe = self.r.pipeline(transaction=False)
             for agent, working in keys:
                 pipe.get(wm_key(agent, working))
                 pipe.pttl(wm_key(agent, working))
             got = pipe.execute()
-            values = got[0::2]
-            read = ([_sha256(v) for v in values], got[1::2], [_context_of(v) for v in values])
-        rows = self.api.diff_working_memory(keys, read)
+            sha = [_sha256(v) for v in got[0::2]]
+            pttl, ctx = got[1::2], [_context_of(v) for v in got[0::2]]
+        agents, items = [a for a, _ in keys], [w for _, w in keys]
+        rows = self.call(DIFF_WM, agents, items, sha, pttl, ctx)
         fix = self.r.pipeline(transaction=False)
-        for working, agent, repair, payload, ttl_ms, ctx, unindex, _ in rows:
+        for working, agent, repair, payload, ttl_ms, ctx_type, unindex, _ in rows:
             key = wm_key(agent, working)
             if repair in ("missing", "stale"):
                 fix.set(key, payload, px=ttl_ms)
@@ -253,35 +158,35 @@ class Warmer:
                 fix.delete(key)
             if unindex is not None:
                 fix.srem(ctx_key(agent, unindex), working)
-            if ctx is not None:
+            if ctx_type is not None:
                 # the context type's set lives as long as its longest item
-                fix.sadd(ctx_key(agent, ctx), working)
-                fix.pexpire(ctx_key(agent, ctx), ttl_ms, nx=True)
-                fix.pexpire(ctx_key(agent, ctx), ttl_ms, gt=True)
-            c.add(repair)
+                fix.sadd(ctx_key(agent, ctx_type), working)
+                fix.pexpire(ctx_key(agent, ctx_type), ttl_ms, nx=True)
+                fix.pexpire(ctx_key(agent, ctx_type), ttl_ms, gt=True)
+            _count(c, repair)
         fix.execute()
         return rows
 
-    def _repair_blocks(self, agents: list[str], c: RepairCounts, compare: bool) -> None:
-        read = None
+    def _repair_blocks(self, agents: list[str], c: Counter[str], compare: bool) -> None:
+        sha = None
         if compare:
             pipe = self.r.pipeline(transaction=False)
             for a in agents:
                 pipe.hgetall(blocks_key(a))
-            read = [_blocks_sha256(h) for h in pipe.execute()]
+            sha = [_blocks_sha256(h) for h in pipe.execute()]
         fix = self.r.pipeline(transaction=True)
-        for agent, repair, blocks in self.api.diff_blocks(agents, read):
+        for agent, repair, blocks in self.call(DIFF_BLOCKS, agents, sha):
             fix.delete(blocks_key(agent))
             if blocks:
                 fix.hset(blocks_key(agent), mapping=blocks)
-            c.add(repair)
+            _count(c, repair)
         fix.execute()
 
     def _clean_context_sets(self) -> None:
         """Drops set members whose item key is gone (Redis expiry leaves them behind)."""
         for key in self.r.scan_iter(match="mem:*:wmctx:*", count=PAGE):
             agent = key.split(":")[1]
-            for members in _chunks(self.r.sscan_iter(key, count=PAGE), PAGE):
+            for members in _pages(self.r.sscan_iter(key, count=PAGE)):
                 pipe = self.r.pipeline(transaction=False)
                 for m in members:
                     pipe.exists(wm_key(agent, m))
@@ -291,10 +196,8 @@ class Warmer:
 
 
 def _context_of(value: str | None) -> str | None:
-    if not value:
-        return None
     try:
-        ctx = json.loads(value).get("context_type")
+        ctx = json.loads(value).get("context_type") if value else None
     except (ValueError, AttributeError):
         return None
     return ctx if isinstance(ctx, str) else None
@@ -314,32 +217,24 @@ def _blocks_sha256(fields: dict[str, str]) -> bytes | None:
     return h.digest()
 
 
-def _uuid(text: str) -> str | None:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
-def _scan(r: redis.Redis, pattern: str, parts: int) -> Iterable[tuple[str, str | None]]:
+def _scan(r: redis.Redis, pattern: str, parts: int) -> Iterator[tuple[str, str | None]]:
     """(agent_id, working_id or None) of the keys matching pattern that hold valid uuids."""
     for key in r.scan_iter(match=pattern, count=PAGE):
         p = key.split(":")
-        agent = _uuid(p[1]) if len(p) == parts else None
-        item = _uuid(p[3]) if agent and parts == 4 else None
-        if agent and (item or parts == 3):
-            yield agent, item
+        if len(p) != parts:
+            continue
+        try:
+            agent, item = str(uuid.UUID(p[1])), str(uuid.UUID(p[3])) if parts == 4 else None
+        except ValueError:
+            continue
+        yield agent, item
 
 
-def _chunks(it: Iterable[T], n: int) -> Iterable[list[T]]:
-    buf: list[T] = []
-    for x in it:
-        buf.append(x)
-        if len(buf) >= n:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
+def _pages(it: Iterable) -> Iterator[list]:
+    """The items of it in lists of PAGE."""
+    it = iter(it)
+    while page := list(itertools.islice(it, PAGE)):
+        yield page
 
 
 class CacheWarmer(threading.Thread):
@@ -381,8 +276,7 @@ class CacheWarmer(threading.Thread):
             pg_backoff = min(pg_backoff * 2, self.cfg.reconnect_max_seconds)
 
     def _loop(self, conn: psycopg.Connection) -> None:
-        api = CacheAPI(conn, self.cfg.worker_name)
-        warmer = Warmer(api, redis_client(self.cfg), self.metrics)
+        warmer = Warmer(conn, self.cfg.worker_name, redis_client(self.cfg), self.metrics)
         backoff = 0.5
         next_try = next_beat = 0.0
         next_poll = time.monotonic() + POLL_RECONCILE_SECONDS
@@ -398,7 +292,7 @@ class CacheWarmer(threading.Thread):
                 self.poll = True
             if (self.changes or self.reconcile or self.poll) and now >= next_try:
                 try:
-                    self._flush(api, warmer)
+                    self._flush(warmer)
                     backoff = 0.5
                     self._set_redis(True)
                 except redis.RedisError as exc:
@@ -415,38 +309,41 @@ class CacheWarmer(threading.Thread):
                         warmer.r.ping()
                     except redis.RedisError as exc:
                         self._redis_failed(exc)
-                api.heartbeat(
-                    self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error
-                )
+                state = (self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error)
+                warmer.call(HEARTBEAT, self.cfg.worker_name, *state)
 
-    def _flush(self, api: CacheAPI, warmer: Warmer) -> None:
+    def _flush(self, warmer: Warmer) -> None:
         if not self.redis_ok:
             warmer.r.ping()  # fail fast while Redis is away
         while self.changes:
-            taken = api.take_changes()
-            self.events += warmer.apply(taken)
-            self.changes = len(taken) >= PAGE
+            taken = warmer.apply_changes()
+            self.events += taken
+            self.changes = taken >= PAGE
         # a reconciliation when one is due here, or (poll) when a request is open
         if not (self.reconcile or self.poll):
             return
-        request = api.claim_reconcile()
+        [(request,)] = warmer.call(CLAIM_RECONCILE, self.cfg.worker_name)
         self.poll = False
         if request is None and not self.reconcile:
             return
         started = datetime.now(UTC)
         try:
-            counts = warmer.reconcile()
+            c = warmer.reconcile()
         except redis.RedisError as exc:
-            api.finish_reconcile(request, started, RepairCounts(), f"redis: {exc}"[:2000])
+            error = f"redis: {exc}"[:2000]
+            warmer.call(
+                FINISH_RECONCILE, self.cfg.worker_name, request, started, 0, 0, 0, 0, 0, error
+            )
             self.metrics.reconciliations.labels("failed").inc()
             raise
-        api.finish_reconcile(request, started, counts, None)
+        counts = [c["checked"], *(c[kind] for kind in REPAIRS)]
+        warmer.call(FINISH_RECONCILE, self.cfg.worker_name, request, started, *counts, None)
         self.reconcile = False
         self.reconciliations += 1
         self.metrics.reconciliations.labels("ok").inc()
-        for kind in ("missing", "stale", "extra", "expired"):
-            self.metrics.repairs.labels(kind).inc(getattr(counts, kind))
-        log.info("cache reconciled: %s", counts)
+        for kind in REPAIRS:
+            self.metrics.repairs.labels(kind).inc(c[kind])
+        log.info("cache reconciled: %s", ", ".join(f"{k}={c[k]}" for k in ("checked", *REPAIRS)))
 
     def _set_redis(self, ok: bool) -> None:
         if ok and not self.redis_ok:
@@ -468,7 +365,9 @@ class CacheWarmer(threading.Thread):
         self.reconcile = True
 
 
-def start_cache_warmer(cfg: Config, registry: object, stop: threading.Event) -> CacheWarmer | None:
+def start_cache_warmer(
+    cfg: Config, registry: CollectorRegistry, stop: threading.Event
+) -> CacheWarmer | None:
     """Starts the warmer thread when MEMORY_REDIS_URL is set; never raises."""
     if cfg.redis_url is None:
         log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -29,73 +30,72 @@ class Metrics:
     """The daemon's metrics, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.processed = Counter(
-            "embeddings_processed", "Chunk vectors embedded and stored", ["model"], registry=r
-        )
-        self.jobs_done = Counter(
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        counter, gauge, histogram = (partial(m, registry=r) for m in (Counter, Gauge, Histogram))
+        model = ["model"]
+        self.processed = counter("embeddings_processed", "Chunk vectors embedded and stored", model)
+        self.jobs_done = counter(
             "embedding_jobs_completed",
             "Embedding jobs completed (all vectors of an episode or fact)",
-            ["model"],
-            registry=r,
+            model,
         )
-        self.stale = Counter(
+        self.stale = counter(
             "embeddings_stale_results",
             "Results discarded because the lease was lost or the text changed",
-            registry=r,
         )
-        self.dead = Counter(
-            "embeddings_dead", "Jobs that ran out of attempts", ["model"], registry=r
-        )
-        self.retries = Counter(
-            "worker_retry", "Failed jobs scheduled for another attempt", ["model"], registry=r
-        )
-        self.reconnects = Counter("db_reconnects", "Reconnections to PostgreSQL", registry=r)
-        self.windowed = Counter(
+        self.dead = counter("embeddings_dead", "Jobs that ran out of attempts", model)
+        self.retries = counter("worker_retry", "Failed jobs scheduled for another attempt", model)
+        self.reconnects = counter("db_reconnects", "Reconnections to PostgreSQL")
+        self.windowed = counter(
             "embedding_windowed_texts",
             "Texts longer than the model window, embedded as a mean of windows",
-            registry=r,
         )
-        self.queue_depth = Gauge(
+        self.queue_depth = gauge(
             "embeddings_queue_depth",
             "Embedding jobs not done, by model and state",
-            ["model", "state"],
-            registry=r,
+            [*model, "state"],
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "embeddings_processing_latency_seconds",
             "Claim to completion of a batch",
-            ["model"],
+            model,
             buckets=LATENCY_BUCKETS,
-            registry=r,
         )
-        self.encode_seconds = Histogram(
-            "embedding_encode_seconds",
-            "Model time of a batch",
-            ["model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.encode_seconds = histogram(
+            "embedding_encode_seconds", "Model time of a batch", model, buckets=LATENCY_BUCKETS
         )
-        self.freshness = Histogram(
+        self.freshness = histogram(
             "embedding_commit_to_embedded_seconds",
             "From the write that enqueued a job to its vectors stored",
-            ["model"],
+            model,
             buckets=FRESHNESS_BUCKETS,
-            registry=r,
         )
-        self.queries = Counter(
-            "embed_query_requests", "embed_query() requests", ["outcome"], registry=r
-        )
-        self.query_latency = Histogram(
+        self.queries = counter("embed_query_requests", "embed_query() requests", ["outcome"])
+        self.query_latency = histogram(
             "embed_query_latency_seconds",
             "Time to answer an embed_query() request",
             buckets=LATENCY_BUCKETS,
-            registry=r,
         )
-        self.up = Gauge(
-            "embed_daemon_db_connected", "1 while the daemon is connected to PostgreSQL", registry=r
+        self.up = gauge(
+            "embed_daemon_db_connected", "1 while the daemon is connected to PostgreSQL"
         )
+
+
+class CacheMetrics:
+    """The cache warmer's metrics, in the daemon's registry (only when it runs)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        counter, gauge = (partial(Counter, registry=registry), partial(Gauge, registry=registry))
+        self.events = counter(
+            "cache_events_applied", "Cache notifications applied to Redis", ["kind"]
+        )
+        self.redis_errors = counter("cache_redis_errors", "Redis errors of the cache warmer")
+        self.repairs = counter(
+            "cache_reconcile_repairs", "Keys repaired by reconciliations", ["kind"]
+        )
+        self.reconciliations = counter("cache_reconciliations", "Reconciliations run", ["outcome"])
+        self.connected = gauge("cache_redis_connected", "1 while the cache warmer reaches Redis")
+        self.lag = gauge("cache_sync_lag_seconds", "Commit to Redis of the last applied change")
 
 
 class HealthState:

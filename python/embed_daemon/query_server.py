@@ -30,10 +30,6 @@ class SocketInUse(RuntimeError):
     """Another process answers on the configured socket."""
 
 
-def _vector_text(values: object) -> str:
-    return "[" + ",".join(repr(float(x)) for x in values) + "]"  # type: ignore[attr-defined]
-
-
 class QueryServer:
     """A threaded Unix-socket server in a background thread."""
 
@@ -54,7 +50,7 @@ class QueryServer:
             if model not in self.pool.servable():
                 return {"ok": False, "error": f"model {model} is not served by this daemon"}
             vec = self.pool.encoder(model).encode([text], query=True)[0]
-            return {"ok": True, "vector": _vector_text(vec)}
+            return {"ok": True, "vector": "[" + ",".join(repr(float(x)) for x in vec) + "]"}
         except (ValueError, UnicodeDecodeError):
             return {"ok": False, "error": "malformed request"}
         except Exception as exc:  # answer the database rather than hang up

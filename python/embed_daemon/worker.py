@@ -9,23 +9,45 @@ claim, the lease id checked at completion) and a daemon killed mid-batch harmles
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
 
-from embed_daemon import db
-from embed_daemon.config import Config
-from embed_daemon.db import ClaimedJob, QueueAPI
+from embed_daemon import __version__
+from embed_daemon.config import Config, connect
 from embed_daemon.metrics import HealthState, Metrics
-from embed_daemon.model import Encoder, ModelPool
+from embed_daemon.model import Encoder, ModelPool, ModelSpec
 
 log = logging.getLogger(__name__)
+
+# Versions of memory.api_version() this daemon knows how to drive.
+SUPPORTED_API_VERSIONS = frozenset({1})
+# The functions of the embedding queue API this daemon calls.
+REQUIRED_FUNCTIONS = (
+    "memory.claim_embedding_batch(text,integer,interval,integer,text[])",
+    "memory.complete_embedding_batch(text,uuid[],integer[],vector[])",
+    "memory.fail_embedding_batch(text,uuid[],text)",
+    "memory.release_embedding_batch(text,uuid[])",
+    "memory.release_worker_leases(text)",
+    "memory.extend_embedding_leases(text,uuid[],interval)",
+    "memory.embedding_worker_heartbeat(text,text,text[],text,integer,text,text,jsonb)",
+    "memory.embedding_queue_depth()",
+    "memory.embedding_model_registry()",
+    "memory.embedding_worker_sleep(text,text[])",
+    "memory.embedding_worker_wake(text,text[])",
+)
 
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 MAX_ERROR_CHARS = 500
@@ -35,6 +57,139 @@ BUSY_RETRY_SECONDS = 0.05
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+class SchemaVersionError(RuntimeError):
+    """The database runs a schema this daemon does not know: it must not touch it."""
+
+
+def check_schema(conn: psycopg.Connection) -> int:
+    """Raises SchemaVersionError unless the database speaks an API this daemon knows."""
+    try:
+        version = int(conn.execute("SELECT memory.api_version()").fetchone()[0])
+    except psycopg.errors.UndefinedFunction as exc:
+        raise SchemaVersionError(
+            "memory.api_version() is missing: not an agent-memory database"
+        ) from exc
+    if version not in SUPPORTED_API_VERSIONS:
+        raise SchemaVersionError(
+            f"schema API version {version} is not one this daemon knows "
+            f"({sorted(SUPPORTED_API_VERSIONS)}); upgrade the daemon or the schema"
+        )
+    missing = []
+    for signature in REQUIRED_FUNCTIONS:
+        try:
+            sql = "SELECT to_regprocedure(%s) IS NULL"
+            if conn.execute(sql, (signature,)).fetchone()[0]:
+                missing.append(signature)
+        except psycopg.errors.UndefinedObject:  # a type of the signature is missing too
+            missing.append(signature)
+    if missing:
+        raise SchemaVersionError(
+            f"the embedding queue API is incomplete (missing {', '.join(missing)}); "
+            "apply the migrations (scripts/db.sh)"
+        )
+    return version
+
+
+class ClaimedJob(NamedTuple):
+    lease_id: uuid.UUID
+    job_id: int
+    model: str
+    texts: list[str]
+
+
+class Outcome(NamedTuple):
+    """What complete_ (done, stale) or fail_embedding_batch (retry, dead, stale) made of a job."""
+
+    lease_id: uuid.UUID
+    job_id: int | None
+    outcome: str
+    freshness_seconds: float | None = None
+
+
+class QueueAPI:
+    """The embedding queue functions of the SQL API, called as `worker` over one
+    autocommit connection."""
+
+    def __init__(self, conn: psycopg.Connection, worker: str) -> None:
+        self.conn = conn
+        self.worker = worker
+
+    def call(self, sql: str, *args: object) -> list[tuple]:
+        """The rows of a statement whose first parameter is the worker's name."""
+        return self.conn.execute(sql, (self.worker, *args)).fetchall()
+
+    def registry(self) -> list[ModelSpec]:
+        rows = self.conn.execute(
+            "SELECT name, source, dimensions, max_tokens, is_active, is_serving "
+            "FROM memory.embedding_model_registry()"
+        ).fetchall()
+        return [ModelSpec(*r) for r in rows]
+
+    def release_own_leases(self) -> int:
+        return self.call("SELECT memory.release_worker_leases(%s)")[0][0]
+
+    def claim(
+        self, max_items: int, lease_seconds: float, max_bytes: int, models: Sequence[str] | None
+    ) -> list[ClaimedJob]:
+        sql = (
+            "SELECT lease_id, job_id, model, chunk_index, chunk_text "
+            "FROM memory.claim_embedding_batch(%s, %s, make_interval(secs => %s), %s, %s::text[])"
+        )
+        rows = self.call(sql, max_items, lease_seconds, max_bytes, list(models) if models else None)
+        jobs: dict[uuid.UUID, ClaimedJob] = {}
+        for lease_id, job_id, model, index, text in rows:
+            job = jobs.setdefault(lease_id, ClaimedJob(lease_id, job_id, model, []))
+            if index != len(job.texts):
+                raise RuntimeError(f"chunks of job {job_id} arrived out of order")
+            job.texts.append(text)
+        return list(jobs.values())
+
+    def complete(self, results: Sequence[tuple[ClaimedJob, np.ndarray]]) -> list[Outcome]:
+        chunks = [(job.lease_id, i, m[i]) for job, m in results for i in range(len(job.texts))]
+        rows = self.call(
+            "SELECT lease_id, job_id, outcome, freshness_seconds "
+            "FROM memory.complete_embedding_batch(%s, %s::uuid[], %s::integer[], %b::public.vector[])",
+            *([c[k] for c in chunks] for k in range(3)),
+        )
+        return [Outcome(*r) for r in rows]
+
+    def fail(self, jobs: Sequence[ClaimedJob], error: str) -> list[Outcome]:
+        sql = (
+            "SELECT lease_id, job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)"
+        )
+        rows = self.call(sql, [j.lease_id for j in jobs], error)
+        return [Outcome(*r) for r in rows]
+
+    def release(self, jobs: Sequence[ClaimedJob]) -> int:
+        sql = "SELECT memory.release_embedding_batch(%s, %s::uuid[])"
+        return self.call(sql, [j.lease_id for j in jobs])[0][0]
+
+    def extend(self, jobs: Sequence[ClaimedJob], lease_seconds: float) -> int:
+        sql = "SELECT memory.extend_embedding_leases(%s, %s::uuid[], make_interval(secs => %s))"
+        return self.call(sql, [j.lease_id for j in jobs], lease_seconds)[0][0]
+
+    def heartbeat(
+        self, status: str, models: Sequence[str], socket_path: Path | None, info: dict
+    ) -> None:
+        """This process alive: its status, models, socket, pid, host, version and counts."""
+        sql = "SELECT memory.embedding_worker_heartbeat(%s, %s, %s::text[], %s, %s, %s, %s, %s)"
+        where = (str(socket_path) if socket_path else None, os.getpid(), socket.gethostname())
+        self.call(sql, status, list(models), *where, __version__, Jsonb(info))
+
+    def sleep(self, models: Sequence[str]) -> str:
+        """asleep, busy or paused (memory.embedding_worker_sleep)."""
+        return self.call("SELECT memory.embedding_worker_sleep(%s, %s::text[])", list(models))[0][0]
+
+    def wake(self, models: Sequence[str]) -> None:
+        self.call("SELECT memory.embedding_worker_wake(%s, %s::text[])", list(models))
+
+    def queue_depth(self) -> list[tuple[str, str, int, float | None]]:
+        """(model, state, jobs, seconds until the earliest pending job is due)."""
+        return self.conn.execute(
+            "SELECT model, state, jobs, next_due_seconds FROM memory.embedding_queue_depth()"
+        ).fetchall()
 
 
 @dataclass
@@ -74,7 +229,7 @@ class Worker:
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
-        """Runs until stop is set. Raises db.SchemaVersionError for an unknown schema."""
+        """Runs until stop is set. Raises SchemaVersionError for an unknown schema."""
         self.delivery.start()
         try:
             self._run()
@@ -87,8 +242,8 @@ class Worker:
         connected_before = False
         while not self.stop.is_set():
             try:
-                with db.connect(self.cfg, "worker") as conn:
-                    version = db.check_schema(conn)
+                with connect(self.cfg, "worker") as conn:
+                    version = check_schema(conn)
                     if connected_before:
                         self.metrics.reconnects.inc()
                     connected_before = True
@@ -105,18 +260,6 @@ class Worker:
                 log.warning("database error (%s); reconnecting in %.1fs", describe(exc), delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.cfg.reconnect_max_seconds)
-
-    def run_until_idle(self) -> None:
-        """Connects, drains the queue once and returns (benchmarks, one-off backfills)."""
-        with db.connect(self.cfg, "worker") as conn:
-            db.check_schema(conn)
-            api = QueueAPI(conn, self.cfg.worker_name)
-            self._load_models(api)
-            api.release_own_leases()
-            if not self.delivery.is_alive():
-                self.delivery.start()
-            self._drain(api)
-            self.delivery.flush()
 
     def _session(self, conn: psycopg.Connection) -> None:
         api = QueueAPI(conn, self.cfg.worker_name)
@@ -198,12 +341,8 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            woken = False
-            for _ in conn.notifies(timeout=min(0.5, remaining), stop_after=1):
-                woken = True
-            if woken:
-                for _ in conn.notifies(timeout=0):  # the rest of the backlog
-                    pass
+            if list(conn.notifies(timeout=min(0.5, remaining), stop_after=1)):
+                list(conn.notifies(timeout=0))  # the rest of the backlog
                 return
             self.health.beat(True, "idle")
 
@@ -251,26 +390,16 @@ class Worker:
         The claim is fair across agents, so a new job of another agent waits for at
         most the batch being encoded: bounding a batch's time bounds that wait.
         """
-        if self._bytes_per_second <= 0:
-            return min(self.cfg.batch_bytes, 16384)  # until the first slice is timed
-        seconds = (
-            self.cfg.interactive_batch_seconds if self._interactive() else self.cfg.batch_seconds
-        )
-        fit = int(self._bytes_per_second * seconds)
-        return max(1, min(self.cfg.batch_bytes, fit))
+        c = self.cfg
+        seconds = c.interactive_batch_seconds if self._interactive() else c.batch_seconds
+        return _fit(self._bytes_per_second * seconds, c.batch_bytes, 16384)
 
     def _slice_size(self) -> int:
         """Chunks per encode call: about encode_slice_seconds of work, 1..encode_batch_size
         (interactive_slice_seconds while queries are coming)."""
-        if self._seconds_per_chunk <= 0:
-            return min(4, self.cfg.encode_batch_size)  # until the first slice is timed
-        seconds = (
-            self.cfg.interactive_slice_seconds
-            if self._interactive()
-            else self.cfg.encode_slice_seconds
-        )
-        fit = int(seconds / self._seconds_per_chunk)
-        return max(1, min(self.cfg.encode_batch_size, fit))
+        c, per_chunk = self.cfg, self._seconds_per_chunk
+        seconds = c.interactive_slice_seconds if self._interactive() else c.encode_slice_seconds
+        return _fit(seconds / per_chunk if per_chunk > 0 else 0, c.encode_batch_size, 4)
 
     def _interactive(self) -> bool:
         """A query was embedded in the last interactive_seconds: a query waits for the
@@ -342,6 +471,11 @@ class Worker:
             self._extended = time.monotonic()
 
 
+def _fit(measured: float, most: int, first: int) -> int:
+    """What the measured speed fits, 1..most; `first` (at most `most`) until a slice is timed."""
+    return max(1, min(most, int(measured))) if measured > 0 else min(first, most)
+
+
 class _SideThread(threading.Thread):
     """A thread of the worker on a connection of its own, opened when first needed and
     dropped after an error (the next call opens another)."""
@@ -355,7 +489,7 @@ class _SideThread(threading.Thread):
 
     def api(self) -> QueueAPI:
         if self._conn is None or self._conn.closed:
-            self._conn = db.connect(self.cfg, self.name)
+            self._conn = connect(self.cfg, self.name)
         return QueueAPI(self._conn, self.cfg.worker_name)
 
     def drop(self) -> None:

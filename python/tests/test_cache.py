@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -30,17 +31,9 @@ from conftest import (
     drop_login_agents,
     secret,
 )
-from embed_daemon.cache import (
-    CacheAPI,
-    CacheMetrics,
-    CacheWarmer,
-    RepairCounts,
-    Warmer,
-    blocks_key,
-    ctx_key,
-    wm_key,
-)
+from embed_daemon.cache import REPAIRS, CacheWarmer, Warmer, blocks_key, ctx_key, wm_key
 from embed_daemon.config import Config
+from embed_daemon.metrics import CacheMetrics
 from prometheus_client import CollectorRegistry
 from psycopg import errors
 
@@ -345,17 +338,17 @@ def test_reconciliation_stamps_agree_with_sql(agents, warmer):
     wait_for("the item in Redis", lambda: r.get(wm_key(a, wid)))
     wait_for("the block in Redis", lambda: "Córdoba" in (r.hget(blocks_key(a), "human") or ""))
     with psycopg.connect(conninfo("memory_daemon"), autocommit=True) as conn:
-        w = Warmer(CacheAPI(conn, "test-diff"), r, CacheMetrics(CollectorRegistry()))
-        c = RepairCounts()
+        w = Warmer(conn, "test-diff", r, CacheMetrics(CollectorRegistry()))
+        c: Counter[str] = Counter()
         w._repair_working_memory([(a, wid)], c, compare=True)
         w._repair_blocks([a], c, compare=True)
-        assert c.repaired == 0, c
+        assert sum(c[kind] for kind in REPAIRS) == 0, c
         good = r.get(wm_key(a, wid))
         r.set(wm_key(a, wid), good.replace("año", "ano"), px=r.pttl(wm_key(a, wid)))
         r.hset(blocks_key(a), "human", "{}")
         w._repair_working_memory([(a, wid)], c, compare=True)
         w._repair_blocks([a], c, compare=True)
-        assert (c.stale, c.missing) == (2, 0), c
+        assert (c["stale"], c["missing"]) == (2, 0), c
         assert r.get(wm_key(a, wid)) == good
         assert "Córdoba" in r.hget(blocks_key(a), "human")
 

@@ -275,8 +275,7 @@ def test_a_query_embedded_twice_at_once_never_waits(db):
 
 
 def test_the_encoder_never_truncates_a_text_longer_than_the_window():
-    from embed_daemon.db import ModelSpec
-    from embed_daemon.model import ModelPool
+    from embed_daemon.model import ModelPool, ModelSpec
 
     pool = ModelPool(batch_size=8)
     pool.update_registry(
