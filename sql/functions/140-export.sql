@@ -170,6 +170,24 @@ $$;
 COMMENT ON FUNCTION memory._export_types() IS
 'Private (export format version 1): the record types, in the order they appear in an export. Raises nothing.';
 
+-- The record types whose ids an import keeps (or remaps), with their table and id
+-- column (the id's JSON key has the column's name): the import's collision check is
+-- generated from this list.
+CREATE OR REPLACE FUNCTION memory._export_keyed_types()
+RETURNS TABLE (rtype text, tbl text, id text)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('episode', 'episodes', 'episode_id'), ('fact', 'facts', 'fact_id'), ('project', 'projects', 'project_id'),
+           ('block', 'blocks', 'block_id'), ('checkpoint', 'checkpoints', 'checkpoint_id'),
+           ('working_memory', 'working_memory', 'working_id'), ('instance', 'instances', 'instance_id'),
+           ('decision', 'decisions', 'decision_id')
+$$;
+
+COMMENT ON FUNCTION memory._export_keyed_types() IS
+'Private (export format version 1): the record types whose ids an import keeps or remaps, with the table of memory holding them and its id column (also the id''s JSON key). Raises nothing.';
+
 
 -- ---------------------------------------------------------------------------
 -- Export

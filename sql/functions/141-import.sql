@@ -359,31 +359,12 @@ BEGIN
     END IF;
 
     -- ids that another agent of this database holds: remap (by default) or refuse
-    SELECT count(*) INTO collisions FROM (
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.episodes AS t ON t.episode_id = (x.r ->> 'episode_id')::uuid
-        WHERE x.rtype = 'episode' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.facts AS t ON t.fact_id = (x.r ->> 'fact_id')::uuid
-        WHERE x.rtype = 'fact' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.projects AS t ON t.project_id = (x.r ->> 'project_id')::uuid
-        WHERE x.rtype = 'project' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.blocks AS t ON t.block_id = (x.r ->> 'block_id')::uuid
-        WHERE x.rtype = 'block' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.checkpoints AS t ON t.checkpoint_id = (x.r ->> 'checkpoint_id')::uuid
-        WHERE x.rtype = 'checkpoint' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.working_memory AS t ON t.working_id = (x.r ->> 'working_id')::uuid
-        WHERE x.rtype = 'working_memory' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.instances AS t ON t.instance_id = (x.r ->> 'instance_id')::uuid
-        WHERE x.rtype = 'instance' AND t.agent_id <> target
-        UNION ALL
-        SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.decisions AS t ON t.decision_id = (x.r ->> 'decision_id')::uuid
-        WHERE x.rtype = 'decision' AND t.agent_id <> target
-    ) AS c;
+    EXECUTE (
+        SELECT 'SELECT count(*) FROM (' || string_agg(format(
+            'SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.%I AS t ON t.%I = (x.r ->> %L)::uuid '
+            'WHERE x.rtype = %L AND t.agent_id <> $1', k.tbl, k.id, k.id, k.rtype), ' UNION ALL ') || ') AS c'
+        FROM memory._export_keyed_types() AS k
+    ) INTO collisions USING target;
     remap := coalesce(remap_ids, collisions > 0);
     IF collisions > 0 AND NOT remap THEN
         PERFORM memory._import_fail('23505', 'ids of the export belong to another agent of this database', NULL,

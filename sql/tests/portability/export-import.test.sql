@@ -5,7 +5,7 @@
 -- malformed file refused with a clear error and nothing written.
 -- The round trip into a fresh database is python/tests/test_export_import.py.
 BEGIN;
-SELECT plan(46);
+SELECT plan(47);
 
 SELECT tests.make_agent('PortA');
 CREATE ROLE test_portb LOGIN;
@@ -333,6 +333,17 @@ SELECT is(
     'after all the refused files: no agent, episode, block or import record was written'
 );
 SELECT ok(NOT EXISTS (SELECT 1 FROM memory.agents WHERE name = 'PortQ'), 'the agent PortQ was never created');
+
+-- the import's collision check is generated from one list of keyed record types: each
+-- is a record type of the format, and its table has the id column it names
+SELECT is(
+    (SELECT count(*) FROM memory._export_keyed_types() AS k
+     WHERE k.rtype = ANY (memory._export_types())
+       AND EXISTS (SELECT 1 FROM information_schema.columns AS c
+                   WHERE c.table_schema = 'memory' AND c.table_name = k.tbl AND c.column_name = k.id
+                     AND c.data_type = 'uuid')),
+    8::bigint, 'the eight keyed record types are export types with a uuid id column in their table'
+);
 
 SELECT * FROM finish();
 ROLLBACK;
