@@ -8,8 +8,9 @@ unit vectors of 384 dimensions (400 centroids, Gaussian spread), written directl
 memory.chunks (the real table and its real partial HNSW index); the texts are synthetic
 too (Zipf-drawn words, as in the search bench). Measured per size:
 
-- HNSW build: time and size of the model's index (vector), then of the same index over
-  the vectors cast to halfvec;
+- HNSW build: time and size of the model's index (over the vectors cast to halfvec since
+  migration 032), then of the same index over the vectors themselves (vector), beside it
+  for the comparison;
 - search for the big, middle and small agent (queries are fresh points of the agents'
   own clusters, their vectors cached so the query embedding is excluded): hybrid search
   latency (memory.search_episodic_memory as it is), vector-mode search latency and
@@ -234,34 +235,37 @@ def load(conn: psycopg.Connection, corpus: Corpus, agents: int, f: SizeFigures) 
     conn.execute("VACUUM ANALYZE memory.chunks")
     t0 = time.monotonic()
     conn.execute(dict(indexes)[hnsw_name])
-    f.hnsw_build_s = time.monotonic() - t0
-    f.hnsw_bytes = conn.execute(f"SELECT pg_relation_size('memory.{hnsw_name}')").fetchone()[0]
+    # the schema's index is over halfvec (migration 032)
+    f.halfvec_build_s = time.monotonic() - t0
+    f.halfvec_bytes = conn.execute(f"SELECT pg_relation_size('memory.{hnsw_name}')").fetchone()[0]
     f.table_bytes = conn.execute("SELECT pg_total_relation_size('memory.chunks')").fetchone()[0]
     conn.execute("RESET maintenance_work_mem")
     log.info(
-        "%d episodes: load %.0f s, other indexes %.0f s, HNSW %.0f s (%.0f MB)",
+        "%d episodes: load %.0f s, other indexes %.0f s, HNSW (halfvec) %.0f s (%.0f MB)",
         corpus.n,
         f.load_s,
         f.other_indexes_s,
-        f.hnsw_build_s,
-        f.hnsw_bytes / 1e6,
+        f.halfvec_build_s,
+        f.halfvec_bytes / 1e6,
     )
     return roles
 
 
-def build_halfvec(conn: psycopg.Connection, f: SizeFigures) -> None:
+def build_vector_index(conn: psycopg.Connection, f: SizeFigures) -> None:
+    """The model's index as it was before migration 032 (over the vectors themselves),
+    beside the schema's halfvec one, for the comparison only."""
     conn.execute("SET maintenance_work_mem = '3GB'")
     t0 = time.monotonic()
     conn.execute(
-        "CREATE INDEX bench_chunks_halfvec_idx ON memory.chunks"
-        f" USING hnsw ((embedding::public.halfvec({DIMS})) public.halfvec_cosine_ops) WHERE model_id = 1"
+        "CREATE INDEX bench_chunks_vector_idx ON memory.chunks"
+        f" USING hnsw ((embedding::public.vector({DIMS})) public.vector_cosine_ops) WHERE model_id = 1"
     )
-    f.halfvec_build_s = time.monotonic() - t0
-    f.halfvec_bytes = conn.execute(
-        "SELECT pg_relation_size('memory.bench_chunks_halfvec_idx')"
+    f.hnsw_build_s = time.monotonic() - t0
+    f.hnsw_bytes = conn.execute(
+        "SELECT pg_relation_size('memory.bench_chunks_vector_idx')"
     ).fetchone()[0]
     conn.execute("RESET maintenance_work_mem")
-    log.info("halfvec HNSW %.0f s (%.0f MB)", f.halfvec_build_s, f.halfvec_bytes / 1e6)
+    log.info("vector HNSW %.0f s (%.0f MB)", f.hnsw_build_s, f.hnsw_bytes / 1e6)
 
 
 def vec_text(v: np.ndarray) -> str:
@@ -557,7 +561,7 @@ def run_size(args: argparse.Namespace, n: int) -> SizeFigures:
             args.backlog,
         )
         log.info("ingest: %s", f.ingest)
-        build_halfvec(conn, f)
+        build_vector_index(conn, f)
         conn.execute("ANALYZE memory.chunks")
         for kind, (agent_id, _, qv, exact) in qsets.items():
             measure_index_only(conn, agent_id, qv, exact, f.agents[kind])
@@ -767,9 +771,10 @@ def report(sizes: list[dict[str, Any]], args: argparse.Namespace, started: str) 
         "",
         "How each figure is measured:",
         "- HNSW build: `CREATE INDEX` of the model's partial index after the load"
-        " (maintenance_work_mem 3 GB, up to 2 parallel workers); halfvec: the same index over"
-        " `embedding::halfvec(384)` (halfvec_cosine_ops) beside it, for the comparison only"
-        " (the schema stores vector).",
+        " (maintenance_work_mem 3 GB, up to 2 parallel workers), over `embedding::halfvec(384)`"
+        " (halfvec_cosine_ops, migration 032); vector: the same index over `embedding::vector(384)`"
+        " (vector_cosine_ops, the index before migration 032) beside it, for the comparison"
+        " only. The table stores single-precision vectors either way.",
         "- hybrid: `memory.search_episodic_memory(text, k => 10)` as the agent (row-level"
         " security), the search as it is in this branch; vector search: the same with"
         " mode 'vector', no recency or importance weight; exact: `ORDER BY distance LIMIT 10`"

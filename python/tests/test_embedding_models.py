@@ -133,7 +133,7 @@ def test_switching_models_re_embeds_in_the_background(db):
                 r[0]
                 for r in conn.execute(
                     f"EXPLAIN SELECT episode_id FROM memory.chunks WHERE model_id = {new_id} "
-                    f"ORDER BY embedding::vector(128) <=> %s::vector(128) LIMIT 5",
+                    f"ORDER BY embedding::halfvec(128) <=> %s::halfvec(128) LIMIT 5",
                     (vec,),
                 ).fetchall()
             )

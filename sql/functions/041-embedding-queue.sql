@@ -44,13 +44,17 @@ COMMENT ON FUNCTION memory._notify_embed(smallint []) IS
 -- Models that new or changed text is embedded with: the active and the serving one.
 CREATE OR REPLACE FUNCTION memory._embedding_targets()
 RETURNS smallint []
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(array_agg(m.model_id ORDER BY m.model_id), '{}')
-    FROM memory.embedding_models AS m
-    WHERE m.is_active OR m.is_serving
+BEGIN
+    -- PL/pgSQL: the session keeps the plan (an SQL function with a SET clause is planned
+    -- on every call)
+    RETURN (SELECT coalesce(array_agg(m.model_id ORDER BY m.model_id), '{}')
+            FROM memory.embedding_models AS m
+            WHERE m.is_active OR m.is_serving);
+END
 $$;
 
 COMMENT ON FUNCTION memory._embedding_targets() IS

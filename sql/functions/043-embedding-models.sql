@@ -46,6 +46,23 @@ $$;
 COMMENT ON FUNCTION memory._maybe_switch_serving(smallint) IS
 'Private: makes the active model the serving one once every episode and fact has its vectors; returns whether it switched.';
 
+-- Private: the distance by which a model's HNSW index orders the chunks of alias c (the
+-- stored vector cast to halfvec of the model's dimensions, migration 032) to the query
+-- expression q, as SQL text: a statement ordered by it can walk the graph. The graph
+-- only chooses candidates: the distance a statement returns, ranks by at the end or
+-- compares with a threshold is the exact one of the stored vectors, c.embedding <=> q.
+CREATE OR REPLACE FUNCTION memory._graph_order_sql(dims integer, q text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('(c.embedding::public.halfvec(%1$s) OPERATOR(public.<=>) (%2$s)::public.halfvec(%1$s))', dims, q)
+$$;
+
+COMMENT ON FUNCTION memory._graph_order_sql(integer, text) IS
+'Private: SQL text of the distance that a model''s HNSW index (over embedding::halfvec(dims)) orders chunks of alias c by, to the query expression q; a statement ordered by it can use the index. Raises nothing.';
+
 -- ---------------------------------------------------------------------------
 -- Operators: models, re-embedding.
 -- ---------------------------------------------------------------------------
@@ -80,9 +97,11 @@ BEGIN
                       DETAIL = SQLERRM,
                       HINT = 'dimensions 1..2000; 8 <= chunk_tokens <= max_tokens - 2; 0 <= 2 * chunk_overlap <= chunk_tokens';
     END;
-    -- its own partial HNSW index over the cast to its dimension
+    -- its own partial HNSW index over the cast to halfvec of its dimension (as migration
+    -- 032 built the existing ones; memory._graph_order_sql orders by the same expression)
     EXECUTE format(
-        'CREATE INDEX %I ON memory.chunks USING hnsw ((embedding::public.vector(%s)) public.vector_cosine_ops) WHERE model_id = %s',
+        'CREATE INDEX %I ON memory.chunks USING hnsw ((embedding::public.halfvec(%s)) public.halfvec_cosine_ops)'
+        ' WHERE model_id = %s',
         'chunks_embedding_model_' || new_id || '_idx', dimensions, new_id
     );
     RETURN new_id;

@@ -237,6 +237,7 @@ DECLARE
                           'double precision, integer, uuid[], double precision[], integer[], integer[], uuid[], text[], '
                           'double precision[], double precision';
     stmt text;
+    best_chunks text;
 BEGIN
     PERFORM memory._check_search_args(k, mode);
     PERFORM memory._check_text('query', query, 10000);
@@ -367,7 +368,7 @@ BEGIN
                    coalesce(array_agg(x.char_start ORDER BY x.dist, x.episode_id), '{}'),
                    coalesce(array_agg(x.char_end ORDER BY x.dist, x.episode_id), '{}')
             FROM (
-                SELECT c.episode_id, c.char_start, c.char_end, %4$s AS dist
+                SELECT c.episode_id, c.char_start, c.char_end, (c.embedding OPERATOR(public.<=>) $1) AS dist
                 FROM memory.chunks AS c%2$s
                 WHERE c.model_id = %5$s AND %6$s AND c.episode_id IS NOT NULL%3$s
                 ORDER BY %4$s
@@ -378,13 +379,14 @@ BEGIN
             -- the vector list joins the episodes only when a filter needs their columns
             CASE WHEN filters = own_filter THEN '' ELSE ' JOIN memory.episodes AS e ON e.episode_id = c.episode_id' END,
             CASE WHEN filters = own_filter THEN '' ELSE ' AND ' || filters END,
-            -- the distance: filled in below, for the graph or for the exact ranking
+            -- the order: filled in below, the graph's (memory._graph_order_sql) or the
+            -- exact distance itself (then computed once per chunk)
             '%1$s', model.model_id,
             -- include_shared (190-sharing.sql): the chunks of every owner the caller reads
             CASE WHEN include_shared THEN 'c.agent_id = ANY ($22)' ELSE 'c.agent_id = $4' END);
         IF NOT exact THEN
-            -- the cast to the index's expression, so that the planner can walk the graph
-            EXECUTE format(near, format('(c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))', model.dimensions))
+            -- ordered by the index's expression, so that the planner can walk the graph
+            EXECUTE format(near, memory._graph_order_sql(model.dimensions, '$1'))
             INTO near_ids, near_dist, near_start, near_end
             USING qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance,
                   NULL::double precision, NULL::double precision, NULL::double precision, NULL::double precision,
@@ -397,8 +399,9 @@ BEGIN
             PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
             EXECUTE format('EXECUTE %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, '
                            'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %L, %L, NULL, NULL)',
-                           -- no cast: the graph stays out (its expression is the cast), and
-                           -- two casts per chunk cost 0.25 ms of an exact ranking of 5,000
+                           -- ordered by the exact distance: the graph stays out (its
+                           -- expression is the cast to halfvec), and the distance of the
+                           -- select list is computed once per chunk
                            memory._prepared(format(near, '(c.embedding OPERATOR(public.<=>) $1)'), args),
                            qvec, terms, n_cand, me, p_tags, project_filter, p_session_id, since, until, min_importance,
                            owners, owner_names)
@@ -415,6 +418,14 @@ BEGIN
     -- alone ranks, without text terms (mode vector, no term in the agent's rows) the
     -- cosine alone. A search writes nothing (memory.mark_used records use). Its text
     -- depends only on the model and the filters used: one generic plan per session.
+    -- the best chunk of each episode whose id the subquery {ids} returns: one index scan
+    -- over the array of their ids (the caller's rows), each chunk's distance computed
+    -- once; no cast to the index's expression, so the HNSW graph is never used for it
+    best_chunks := format(
+        'SELECT DISTINCT ON (c.episode_id) c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS dist,'
+        ' c.char_start, c.char_end FROM memory.chunks AS c'
+        ' WHERE $1 IS NOT NULL AND c.model_id = %s AND c.episode_id = ANY (ARRAY({ids}))'
+        ' ORDER BY c.episode_id, 2, c.chunk_index', coalesce(model.model_id, 0));
     stmt := format(
         $q$
         WITH vec AS (
@@ -431,11 +442,7 @@ BEGIN
             FROM %4$s AS t
         ),
         -- the best chunk of each text candidate that the vector list did not bring
-        txt_vec AS (
-            SELECT b.* FROM txt AS t
-            CROSS JOIN LATERAL (%3$s) AS b
-            WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)
-        ),
+        txt_vec AS (%3$s),
         both_vec AS (
             SELECT * FROM vec_top UNION ALL SELECT * FROM txt_vec
         ),
@@ -476,11 +483,7 @@ BEGIN
             GROUP BY n.episode_id
         ),
         -- the best chunk of a neighbour that was not a candidate
-        nbr_vec AS (
-            SELECT b.* FROM nbr AS t
-            CROSS JOIN LATERAL (%3$s) AS b
-            WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = t.episode_id)
-        ),
+        nbr_vec AS MATERIALIZED (%7$s),
         -- a neighbour's own scores: its cosine, and the weights of the words it holds
         -- (its row, read as the caller: at most 2 * neighbour_seeds of them)
         nbr_own AS (
@@ -521,18 +524,19 @@ BEGIN
         $q$,
         filters,
         memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 'v.dist'),
-        -- the best chunk of episode t.episode_id (primary-key probes, the caller's rows);
-        -- no cast to the index's expression, so the HNSW graph is never used for it
-        format('SELECT c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS dist, c.char_start, c.char_end'
-               ' FROM memory.chunks AS c WHERE c.episode_id = t.episode_id AND c.model_id = %s'
-               ' ORDER BY 2, c.chunk_index LIMIT 1', coalesce(model.model_id, 0)),
+        -- the best chunk of each text candidate that the vector list did not bring
+        replace(best_chunks, '{ids}', 'SELECT t.episode_id FROM txt AS t'
+                ' WHERE NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.episode_id = t.episode_id)'),
         -- include_shared (190-sharing.sql): the shared text list (SECURITY INVOKER: the
         -- caller's row-level security decides), neighbours of the seed's own owner
         CASE WHEN include_shared THEN 'memory._shared_episode_text_list($2, $24, $3, $5, $6, $7, $8, $9, $10, $22)'
              ELSE 'memory._episode_text_list($2, $24, $3, $5, $6, $7, $8, $9, $10)' END,
         CASE WHEN include_shared THEN ' AND e.agent_id = se.agent_id' ELSE '' END,
         -- the own relevance of a neighbour, as a candidate's
-        memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 't.dist')
+        memory._relevance_sql('$11', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 't.dist'),
+        -- the best chunk of each neighbour that was not a candidate
+        replace(best_chunks, '{ids}', 'SELECT t.episode_id FROM nbr AS t'
+                ' WHERE NOT EXISTS (SELECT 1 FROM fused AS x WHERE x.episode_id = t.episode_id)')
     );
     -- the values go in as literals of the parameters' types
     PERFORM pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
@@ -646,17 +650,17 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'embed the query with memory.embed_query(text)';
     END IF;
     -- The nearest chunks by the model's own partial HNSW index (the cast and the model
-    -- id are literals so that the planner can match it), then the best chunk per
-    -- episode. Iterative scans keep going when row-level security filters neighbours out.
+    -- id are literals so that the planner can match it; the distances returned are the
+    -- exact ones of the stored vectors), then the best chunk per episode. Iterative scans keep going when row-level security filters neighbours out.
     -- An agent with few chunks is ranked exactly instead, as in search_episodic_memory(text)
     -- (memory._rank_exactly): the shared graph can strand a small agent's neighbours.
     RETURN QUERY EXECUTE format(
         $q$
         WITH nearest AS MATERIALIZED (
-            SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
+            SELECT c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS distance
             FROM memory.chunks AS c
             WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
-            ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s))%4$s
+            ORDER BY %4$s
             LIMIT $2
         ),
         -- exact ranking when the shared HNSW graph yields fewer rows than asked for (as
@@ -665,10 +669,10 @@ BEGIN
             SELECT * FROM nearest
             UNION ALL
             SELECT * FROM (
-                SELECT c.episode_id, c.embedding::vector(%1$s) <=> $1::vector(%1$s) AS distance
+                SELECT c.episode_id, c.embedding OPERATOR(public.<=>) $1 AS distance
                 FROM memory.chunks AS c
                 WHERE c.model_id = %2$s AND c.episode_id IS NOT NULL%3$s
-                ORDER BY (c.embedding::vector(%1$s) <=> $1::vector(%1$s)) + 0
+                ORDER BY 2
                 LIMIT $2
             ) AS ex
             WHERE %5$s AND (SELECT count(*) FROM nearest) < $2
@@ -685,7 +689,9 @@ BEGIN
         $q$,
         m.dimensions, m.model_id,
         CASE WHEN me IS NOT NULL THEN ' AND c.agent_id = $5' ELSE '' END,
-        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN ' + 0' ELSE '' END,
+        -- the graph's order, or the exact distance (which keeps the graph out)
+        CASE WHEN me IS NOT NULL AND memory._rank_exactly(me, m.model_id) THEN '2'
+             ELSE memory._graph_order_sql(m.dimensions, '$1') END,
         CASE WHEN me IS NOT NULL AND NOT memory._rank_exactly(me, m.model_id) THEN 'TRUE' ELSE 'FALSE' END
     ) USING query_embedding, greatest(100, limit_results * 10), similarity_threshold, limit_results, me;
 END

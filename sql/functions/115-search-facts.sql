@@ -78,11 +78,11 @@ BEGIN
     stmt := format(
         $q$
         WITH near AS MATERIALIZED (
-            SELECT c.fact_id, (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s AS dist
+            SELECT c.fact_id, (c.embedding OPERATOR(public.<=>) $1) AS dist
             FROM memory.chunks AS c
             JOIN memory.facts AS f ON f.fact_id = c.fact_id
             WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
-            ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s))%4$s
+            ORDER BY %4$s
             LIMIT $3 * 2
         ),
         -- exact ranking when the shared HNSW graph yields fewer rows than asked for (as
@@ -91,11 +91,11 @@ BEGIN
             SELECT * FROM near
             UNION ALL
             SELECT * FROM (
-                SELECT c.fact_id, (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0 AS dist
+                SELECT c.fact_id, (c.embedding OPERATOR(public.<=>) $1) AS dist
                 FROM memory.chunks AS c
                 JOIN memory.facts AS f ON f.fact_id = c.fact_id
                 WHERE $1 IS NOT NULL AND c.model_id = %2$s AND c.agent_id = $4 AND f.agent_id = $4 AND %3$s
-                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) + 0
+                ORDER BY 2
                 LIMIT $3 * 2
             ) AS ex
             WHERE %5$s AND (SELECT count(*) FROM near) < $3 * 2
@@ -114,7 +114,7 @@ BEGIN
             SELECT t.fact_id, t.text_score FROM memory._fact_text_list($2, $3, $5, %6$s) AS t
         ),
         txt_vec AS (
-            SELECT c.fact_id, min(c.embedding::vector(%1$s) OPERATOR(public.<=>) $1::vector(%1$s)) AS dist
+            SELECT c.fact_id, min(c.embedding OPERATOR(public.<=>) $1) AS dist
             FROM txt AS t
             JOIN memory.chunks AS c ON c.fact_id = t.fact_id AND c.model_id = %2$s
             WHERE $1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vec_top AS v WHERE v.fact_id = t.fact_id)
@@ -140,7 +140,9 @@ BEGIN
         LIMIT $8
         $q$,
         coalesce(model.dimensions, 1), coalesce(model.model_id, 0), validity,
-        CASE WHEN exact THEN ' + 0' ELSE '' END,
+        -- the graph's order (memory._graph_order_sql), or the exact distance, which keeps
+        -- the graph out; the distances returned are the exact ones either way
+        CASE WHEN exact THEN '2' ELSE memory._graph_order_sql(coalesce(model.dimensions, 1), '$1') END,
         CASE WHEN qvec IS NOT NULL AND NOT exact THEN 'TRUE' ELSE 'FALSE' END,
         CASE WHEN include_invalid THEN 'TRUE' ELSE 'FALSE' END,
         memory._relevance_sql('$6', '$1 IS NOT NULL', 't.text_score', 'm.tmax', 'v.dist')

@@ -121,9 +121,13 @@ COMMENT ON FUNCTION memory._usage(uuid) IS
 -- row's versions that no one can prune before the commit: O(n^2) for n statements.
 CREATE OR REPLACE FUNCTION memory._touch_usage(agent uuid, shard_no smallint, bytes bigint, episodes bigint, jobs bigint)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL: the session keeps the statement's plan (an SQL function with a SET
+    -- clause is planned again on every call: a third of this call's cost on the write
+    -- path of every remember())
     INSERT INTO memory.agent_usage AS au (agent_id, shard, stored_bytes, window_start, window_episodes, pending_jobs)
     VALUES (agent, shard_no, bytes, now(), episodes, jobs)
     ON CONFLICT (agent_id, shard) DO UPDATE
@@ -134,7 +138,8 @@ AS $$
         window_episodes = CASE WHEN excluded.window_episodes = 0 THEN au.window_episodes
                                WHEN au.window_start > now() - interval '1 minute'
                                THEN au.window_episodes + excluded.window_episodes
-                               ELSE excluded.window_episodes END
+                               ELSE excluded.window_episodes END;
+END
 $$;
 
 COMMENT ON FUNCTION memory._touch_usage(uuid, smallint, bigint, bigint, bigint) IS

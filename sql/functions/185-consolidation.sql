@@ -59,7 +59,7 @@ BEGIN
     RETURN QUERY EXECUTE format(
         $q$
         WITH src AS (
-            SELECT c.episode_id, c.embedding::vector(%1$s) AS v
+            SELECT c.episode_id, c.embedding AS v
             FROM memory.chunks AS c
             WHERE c.chunk_id = ANY ($1) AND c.agent_id = $2 AND c.model_id = %2$s AND c.episode_id IS NOT NULL
         ),
@@ -68,11 +68,11 @@ BEGIN
                    max(1 - n.dist) AS cosine
             FROM src AS s
             CROSS JOIN LATERAL (
-                SELECT c.episode_id, c.embedding::vector(%1$s) OPERATOR(public.<=>) s.v AS dist
+                SELECT c.episode_id, c.embedding OPERATOR(public.<=>) s.v AS dist
                 FROM memory.chunks AS c
                 WHERE c.model_id = %2$s AND c.agent_id = $2 AND c.episode_id IS NOT NULL
                   AND c.episode_id <> s.episode_id AND c.embedded_at <= $6
-                ORDER BY (c.embedding::vector(%1$s) OPERATOR(public.<=>) s.v)%3$s
+                ORDER BY %3$s
                 LIMIT $3
             ) AS n
             WHERE 1 - n.dist >= $4
@@ -93,8 +93,10 @@ BEGIN
         $q$,
         model.dimensions, model.model_id,
         -- exactly for an agent with few chunks, as search does: the shared graph would
-        -- strand the walk among other agents' vectors
-        CASE WHEN exact OR memory._rank_exactly(agent, model.model_id) THEN ' + 0' ELSE '' END
+        -- strand the walk among other agents' vectors; else the graph's order
+        -- (memory._graph_order_sql). The cosine compared with min_cosine is the exact one.
+        CASE WHEN exact OR memory._rank_exactly(agent, model.model_id) THEN '2'
+             ELSE memory._graph_order_sql(model.dimensions, 's.v') END
     )
     USING chunk_ids, agent, neighbours, min_cosine, min_text, settled_before;
 END

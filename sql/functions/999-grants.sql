@@ -228,7 +228,7 @@ TO memory_agent;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
     memory._rank_exactly(uuid, smallint), memory._prepared(text, text),
-    memory._relevance_sql(text, text, text, text, text),
+    memory._relevance_sql(text, text, text, text, text), memory._graph_order_sql(integer, text),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
         double precision, double precision, interval, double precision, integer, double precision, integer,

@@ -20,16 +20,17 @@ SELECT ok(
         SELECT 1 FROM pg_indexes
         WHERE schemaname = 'memory' AND tablename = 'chunks'
           AND indexname = format('chunks_embedding_model_%s_idx', (SELECT model_id FROM memory.embedding_models WHERE name = 'tap-3d'))
-          AND indexdef ~ 'hnsw' AND indexdef ~ 'vector\(3\)' AND indexdef ~ 'vector_cosine_ops'
+          AND indexdef ~ 'hnsw' AND indexdef ~ 'halfvec\(3\)' AND indexdef ~ 'halfvec_cosine_ops'
     ),
-    'a registered model gets its own partial HNSW index over the cast to its dimension'
+    'a registered model gets its own partial HNSW index over the cast to halfvec of its dimension'
 );
 SELECT ok(
     EXISTS (
         SELECT 1 FROM pg_indexes
-        WHERE indexname = 'chunks_embedding_model_1_idx' AND indexdef ~ 'vector\(384\)' AND indexdef ~ 'WHERE \(model_id = 1\)'
+        WHERE indexname = 'chunks_embedding_model_1_idx' AND indexdef ~ 'halfvec\(384\)'
+          AND indexdef ~ 'halfvec_cosine_ops' AND indexdef ~ 'WHERE \(model_id = 1\)'
     ),
-    'the seed model has its partial HNSW index over vector(384)'
+    'the seed model has its partial HNSW index over halfvec(384) (migration 032)'
 );
 SELECT throws_ok($$ SELECT memory.register_embedding_model('tap-3d', 'x', 3) $$, '23505',
     'embedding model tap-3d already exists', 'a model name is registered once');
