@@ -1,12 +1,14 @@
 """The Redis cache warmer: keeps Redis in step with working memory and core blocks.
 
 PostgreSQL is the truth and decides what to write: its triggers record what changed
-(memory.take_cache_changes hands the changes out), and memory.cache_diff_working_memory
-and cache_diff_blocks compare what Redis holds with the tables and return the repairs.
-This thread only reads and writes Redis, on a connection of its own (LISTEN memory_cache),
-and never blocks the embedding worker: a Redis error is logged, counted and retried with
-backoff, and when Redis is back one reconciliation restores every live key. Channel,
-payloads and keys: sql/functions/150-cache.sql and README.md, "Redis cache".
+(memory.take_cache_changes hands the changes out, with their Redis keys), and
+memory.cache_diff_working_memory and cache_diff_blocks compare what Redis holds with the
+tables and return the Redis commands that repair it. This thread only reads Redis, passes
+what it read to those functions and runs the commands they return, on a connection of
+its own (LISTEN memory_cache); it builds no key and no value. It never blocks the
+embedding worker: a Redis error is logged, counted and retried with backoff, and when
+Redis is back one reconciliation restores every live key. Channel, payloads and keys:
+sql/functions/150-cache.sql and README.md, "Redis cache".
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -37,39 +38,17 @@ POLL_RECONCILE_SECONDS = 30.0  # looks for a reconciliation request whose notice
 # the repairs of memory.cache_diff_*, as memory.finish_cache_reconcile counts them
 REPAIRS = ("missing", "stale", "extra", "expired")
 # the cache functions of the SQL API (sql/functions/150-cache.sql) the warmer calls
-TAKE_CHANGES = "SELECT agent_id::text, working_id::text FROM memory.take_cache_changes(%s, %s)"
-WM_PAGE = (
-    "SELECT agent_id::text, working_id::text FROM memory.cache_working_memory_page(%s::uuid, %s)"
-)
-BLOCK_AGENTS_PAGE = "SELECT agent_id::text FROM memory.cache_block_agents_page(%s::uuid, %s)"
+TAKE_CHANGES = "SELECT key, working_id IS NULL FROM memory.take_cache_changes(%s, %s)"
+WM_PAGE = "SELECT working_id, key FROM memory.cache_working_memory_page(%s::uuid, %s)"
+BLOCKS_PAGE = "SELECT agent_id, key FROM memory.cache_block_agents_page(%s::uuid, %s)"
 DIFF_WM = (
-    "SELECT working_id::text, agent_id::text, repair, payload, ttl_ms, context_type, "
-    "unindex_context, updated_at FROM memory.cache_diff_working_memory("
-    "%s::uuid[], %s::uuid[], %s::bytea[], %s::bigint[], %s::text[])"
+    "SELECT repair, commands, updated_at FROM memory.cache_diff_working_memory("
+    "%s::text[], %s::bytea[], %s::bigint[], %s::text[])"
 )
-DIFF_BLOCKS = (
-    "SELECT agent_id::text, repair, blocks FROM memory.cache_diff_blocks(%s::uuid[], %s::bytea[])"
-)
+DIFF_BLOCKS = "SELECT repair, commands FROM memory.cache_diff_blocks(%s::text[], %s::bytea[])"
 CLAIM_RECONCILE = "SELECT memory.claim_cache_reconcile(%s)"
 FINISH_RECONCILE = "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 HEARTBEAT = "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)"
-
-
-def wm_key(agent_id: str, working_id: str) -> str:
-    return f"mem:{agent_id}:wm:{working_id}"
-
-
-def ctx_key(agent_id: str, context_type: str) -> str:
-    return f"mem:{agent_id}:wmctx:{context_type}"
-
-
-def blocks_key(agent_id: str) -> str:
-    return f"mem:{agent_id}:blocks"
-
-
-def _count(c: Counter[str], repair: str) -> None:
-    """Counts one repair of memory.cache_diff_*: a TTL off counts as stale."""
-    c["stale" if repair == "ttl" else repair] += 1
 
 
 class Warmer:
@@ -89,23 +68,22 @@ class Warmer:
         return self.conn.execute(sql, args).fetchall()
 
     def apply_changes(self) -> int:
-        """Takes a page of changes ((agent_id, working_id) of an item, (agent_id, None) of a
-        block set) and brings their keys in step (the reconciliation's diff, for these keys
-        only): SET with the remaining TTL, DEL of deleted and expired items, each changed
-        blocks hash rewritten in one MULTI. Returns how many were taken."""
+        """Takes a page of changes (the key of an item or of an agent's blocks hash) and
+        brings their keys in step (the reconciliation's diff, for these keys only).
+        Returns how many were taken."""
         changes = self.call(TAKE_CHANGES, self.worker, PAGE)
-        items = [(agent, working) for agent, working in changes if working is not None]
-        agents = [agent for agent, working in changes if working is None]
+        items = [key for key, blocks in changes if not blocks]
+        hashes = [key for key, blocks in changes if blocks]
         if items:
             rows = self._repair_working_memory(items, Counter(), compare=True)
-            updated = [r[7] for r in rows if r[7] is not None]
+            updated = [u for _, _, u in rows if u is not None]
             if updated:
                 self.last_lag = max(0.0, time.time() - max(updated).timestamp())
                 self.metrics.lag.set(self.last_lag)
             self.metrics.events.labels("working_memory").inc(len(items))
-        if agents:
-            self._repair_blocks(agents, Counter(), compare=True)
-            self.metrics.events.labels("blocks").inc(len(agents))
+        if hashes:
+            self._repair_blocks(hashes, Counter(), compare=True)
+            self.metrics.events.labels("blocks").inc(len(hashes))
         return len(changes)
 
     def reconcile(self) -> Counter[str]:
@@ -113,83 +91,71 @@ class Warmer:
         what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it;
         returns the keys checked and repaired by kind."""
         c: Counter[str] = Counter()
-        after = None
-        while keys := self.call(WM_PAGE, after, PAGE):
-            after = keys[-1][1]
+        for keys in self._sql_pages(WM_PAGE):
             c["checked"] += len(keys)
             self._repair_working_memory(keys, c, compare=True)
-        for page in _pages(_scan(self.r, "mem:*:wm:*", 4)):
-            self._repair_working_memory(page, c, compare=False)
+        for keys in _pages(self.r.scan_iter(match="mem:*:wm:*", count=PAGE)):
+            self._repair_working_memory(keys, c, compare=False)
         self._clean_context_sets()
-        after = None
-        while agents := self.call(BLOCK_AGENTS_PAGE, after, PAGE):
-            after = agents[-1][0]
-            c["checked"] += len(agents)
-            self._repair_blocks([a for (a,) in agents], c, compare=True)
-        for page in _pages(_scan(self.r, "mem:*:blocks", 3)):
-            self._repair_blocks([agent for agent, _ in page], c, compare=False)
+        for keys in self._sql_pages(BLOCKS_PAGE):
+            c["checked"] += len(keys)
+            self._repair_blocks(keys, c, compare=True)
+        for keys in _pages(self.r.scan_iter(match="mem:*:blocks", count=PAGE)):
+            self._repair_blocks(keys, c, compare=False)
         return c
 
-    def _repair_working_memory(
-        self, keys: list[tuple[str, str]], c: Counter[str], compare: bool
-    ) -> list[tuple]:
-        """keys: (agent_id, working_id); compare reads the values (their sha256 and cached
-        context type) and TTLs, else the keys are known to exist in Redis (SCAN) and only
-        extra and expired ones are repaired."""
+    def _repair_working_memory(self, keys: list[str], c: Counter[str], compare: bool) -> list:
+        """compare reads the values (their sha256 and cached context type) and TTLs, else
+        the keys are known to exist in Redis (SCAN) and only extra and expired ones are
+        repaired. Returns the diff's rows (repair, commands, updated_at)."""
         sha = pttl = ctx = None
         if compare:
             pipe = self.r.pipeline(transaction=False)
-            for agent, working in keys:
-                pipe.get(wm_key(agent, working))
-                pipe.pttl(wm_key(agent, working))
+            for key in keys:
+                pipe.get(key)
+                pipe.pttl(key)
             got = pipe.execute()
             sha = [_sha256(v) for v in got[0::2]]
             pttl, ctx = got[1::2], [_context_of(v) for v in got[0::2]]
-        agents, items = [a for a, _ in keys], [w for _, w in keys]
-        rows = self.call(DIFF_WM, agents, items, sha, pttl, ctx)
-        fix = self.r.pipeline(transaction=False)
-        for working, agent, repair, payload, ttl_ms, ctx_type, unindex, _ in rows:
-            key = wm_key(agent, working)
-            if repair in ("missing", "stale"):
-                fix.set(key, payload, px=ttl_ms)
-            elif repair == "ttl":
-                fix.pexpire(key, ttl_ms)
-            elif repair in ("extra", "expired"):
-                fix.delete(key)
-            if unindex is not None:
-                fix.srem(ctx_key(agent, unindex), working)
-            if ctx_type is not None:
-                # the context type's set lives as long as its longest item
-                fix.sadd(ctx_key(agent, ctx_type), working)
-                fix.pexpire(ctx_key(agent, ctx_type), ttl_ms, nx=True)
-                fix.pexpire(ctx_key(agent, ctx_type), ttl_ms, gt=True)
-            _count(c, repair)
-        fix.execute()
-        return rows
+        return self._run(self.call(DIFF_WM, keys, sha, pttl, ctx), c, transaction=False)
 
-    def _repair_blocks(self, agents: list[str], c: Counter[str], compare: bool) -> None:
+    def _repair_blocks(self, keys: list[str], c: Counter[str], compare: bool) -> None:
         sha = None
         if compare:
             pipe = self.r.pipeline(transaction=False)
-            for a in agents:
-                pipe.hgetall(blocks_key(a))
+            for key in keys:
+                pipe.hgetall(key)
             sha = [_blocks_sha256(h) for h in pipe.execute()]
-        fix = self.r.pipeline(transaction=True)
-        for agent, repair, blocks in self.call(DIFF_BLOCKS, agents, sha):
-            fix.delete(blocks_key(agent))
-            if blocks:
-                fix.hset(blocks_key(agent), mapping=blocks)
-            _count(c, repair)
-        fix.execute()
+        # one MULTI: a reader never sees a hash half rewritten
+        self._run(self.call(DIFF_BLOCKS, keys, sha), c, transaction=True)
+
+    def _run(self, rows: list[tuple], c: Counter[str], transaction: bool) -> list[tuple]:
+        """Runs the commands of a diff's rows in one pipeline and counts the repairs (a
+        TTL off counts as stale)."""
+        pipe = self.r.pipeline(transaction=transaction)
+        for repair, commands, *_ in rows:
+            for command in commands:
+                pipe.execute_command(*command)
+            c["stale" if repair == "ttl" else repair] += 1
+        pipe.execute()
+        return rows
+
+    def _sql_pages(self, sql: str) -> Iterator[list[str]]:
+        """The keys of a page function of the SQL API, page by page (a key range)."""
+        after = None
+        while rows := self.call(sql, after, PAGE):
+            after = rows[-1][0]
+            yield [key for _, key in rows]
 
     def _clean_context_sets(self) -> None:
-        """Drops set members whose item key is gone (Redis expiry leaves them behind)."""
+        """Drops set members whose item key is gone (Redis expiry leaves them behind): the
+        item keys of mem:<agent>:wmctx:<type> are mem:<agent>:wm:<member>."""
         for key in self.r.scan_iter(match="mem:*:wmctx:*", count=PAGE):
-            agent = key.split(":")[1]
+            prefix = key.split(":wmctx:")[0] + ":wm:"
             for members in _pages(self.r.sscan_iter(key, count=PAGE)):
                 pipe = self.r.pipeline(transaction=False)
                 for m in members:
-                    pipe.exists(wm_key(agent, m))
+                    pipe.exists(prefix + m)
                 gone = [m for m, e in zip(members, pipe.execute(), strict=True) if not e]
                 if gone:
                     self.r.srem(key, *gone)
@@ -215,19 +181,6 @@ def _blocks_sha256(fields: dict[str, str]) -> bytes | None:
     for label in sorted(fields):
         h.update(label.encode() + b"\0" + fields[label].encode() + b"\0")
     return h.digest()
-
-
-def _scan(r: redis.Redis, pattern: str, parts: int) -> Iterator[tuple[str, str | None]]:
-    """(agent_id, working_id or None) of the keys matching pattern that hold valid uuids."""
-    for key in r.scan_iter(match=pattern, count=PAGE):
-        p = key.split(":")
-        if len(p) != parts:
-            continue
-        try:
-            agent, item = str(uuid.UUID(p[1])), str(uuid.UUID(p[3])) if parts == 4 else None
-        except ValueError:
-            continue
-        yield agent, item
 
 
 def _pages(it: Iterable) -> Iterator[list]:

@@ -133,18 +133,14 @@ class QueueAPI:
     def claim(
         self, max_items: int, lease_seconds: float, max_bytes: int, models: Sequence[str] | None
     ) -> list[ClaimedJob]:
+        """The jobs claimed, in the claim's order, each with its chunks in order."""
         sql = (
-            "SELECT lease_id, job_id, model, chunk_index, chunk_text "
-            "FROM memory.claim_embedding_batch(%s, %s, make_interval(secs => %s), %s, %s::text[])"
+            "SELECT lease_id, job_id, model, array_agg(chunk_text ORDER BY chunk_index) "
+            "FROM memory.claim_embedding_batch(%s, %s, make_interval(secs => %s), %s, %s::text[]) "
+            "WITH ORDINALITY AS c GROUP BY lease_id, job_id, model ORDER BY min(c.ordinality)"
         )
         rows = self.call(sql, max_items, lease_seconds, max_bytes, list(models) if models else None)
-        jobs: dict[uuid.UUID, ClaimedJob] = {}
-        for lease_id, job_id, model, index, text in rows:
-            job = jobs.setdefault(lease_id, ClaimedJob(lease_id, job_id, model, []))
-            if index != len(job.texts):
-                raise RuntimeError(f"chunks of job {job_id} arrived out of order")
-            job.texts.append(text)
-        return list(jobs.values())
+        return [ClaimedJob(*r) for r in rows]
 
     def complete(self, results: Sequence[tuple[ClaimedJob, np.ndarray]]) -> list[Outcome]:
         chunks = [(job.lease_id, i, m[i]) for job, m in results for i in range(len(job.texts))]

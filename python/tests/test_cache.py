@@ -31,7 +31,7 @@ from conftest import (
     drop_login_agents,
     secret,
 )
-from embed_daemon.cache import REPAIRS, CacheWarmer, Warmer, blocks_key, ctx_key, wm_key
+from embed_daemon.cache import REPAIRS, CacheWarmer, Warmer
 from embed_daemon.config import Config
 from embed_daemon.metrics import CacheMetrics
 from prometheus_client import CollectorRegistry
@@ -39,6 +39,19 @@ from psycopg import errors
 
 pytestmark = pytest.mark.timeout(300)
 REDIS_URL = f"redis://127.0.0.1:{CONFIG['REDIS_PORT_MEMORY']}/0"
+
+
+# The key layout of README.md, "Redis cache" (only SQL builds keys; the tests pin them)
+def wm_key(agent_id: str, working_id: str) -> str:
+    return f"mem:{agent_id}:wm:{working_id}"
+
+
+def ctx_key(agent_id: str, context_type: str) -> str:
+    return f"mem:{agent_id}:wmctx:{context_type}"
+
+
+def blocks_key(agent_id: str) -> str:
+    return f"mem:{agent_id}:blocks"
 
 
 @dataclass
@@ -340,14 +353,14 @@ def test_reconciliation_stamps_agree_with_sql(agents, warmer):
     with psycopg.connect(conninfo("memory_daemon"), autocommit=True) as conn:
         w = Warmer(conn, "test-diff", r, CacheMetrics(CollectorRegistry()))
         c: Counter[str] = Counter()
-        w._repair_working_memory([(a, wid)], c, compare=True)
-        w._repair_blocks([a], c, compare=True)
+        w._repair_working_memory([wm_key(a, wid)], c, compare=True)
+        w._repair_blocks([blocks_key(a)], c, compare=True)
         assert sum(c[kind] for kind in REPAIRS) == 0, c
         good = r.get(wm_key(a, wid))
         r.set(wm_key(a, wid), good.replace("año", "ano"), px=r.pttl(wm_key(a, wid)))
         r.hset(blocks_key(a), "human", "{}")
-        w._repair_working_memory([(a, wid)], c, compare=True)
-        w._repair_blocks([a], c, compare=True)
+        w._repair_working_memory([wm_key(a, wid)], c, compare=True)
+        w._repair_blocks([blocks_key(a)], c, compare=True)
         assert (c["stale"], c["missing"]) == (2, 0), c
         assert r.get(wm_key(a, wid)) == good
         assert "Córdoba" in r.hget(blocks_key(a), "human")

@@ -77,8 +77,38 @@ CREATE OR REPLACE TRIGGER blocks_cache_notify
 AFTER INSERT OR UPDATE OR DELETE ON memory.blocks
 FOR EACH ROW EXECUTE FUNCTION memory._cache_notify_blocks();
 
+-- ---------------------------------------------------------------------------
+-- Redis keys: only SQL builds and reads them; the warmer passes them through.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memory._cache_key(agent_id uuid, kind text, item text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT concat_ws(':', 'mem', agent_id, kind, item)
+$$;
+
+COMMENT ON FUNCTION memory._cache_key(uuid, text, text) IS
+'Private: a Redis key of the cache: mem:<agent_id>:<kind>[:<item>] (kinds wm with a working_id, wmctx with a context type, blocks without an item). Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._cache_key_ids(key text, OUT agent_id uuid, OUT working_id uuid)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m[1]::uuid, m[2]::uuid
+    FROM (
+        SELECT regexp_match(key, '^mem:([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}):'
+                                 || '(?:wm:([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})|blocks)$') AS m
+    ) AS x
+$$;
+
+COMMENT ON FUNCTION memory._cache_key_ids(text) IS
+'Private: the ids a key written by the cache warmer names: (agent_id, working_id) of mem:<agent_id>:wm:<working_id>, (agent_id, NULL) of mem:<agent_id>:blocks, both NULL for any other key (ids in lower-case canonical form only). Raises nothing.';
+
 CREATE OR REPLACE FUNCTION memory.take_cache_changes(worker text, max_rows integer DEFAULT 1000)
-RETURNS TABLE (agent_id uuid, working_id uuid)
+RETURNS TABLE (agent_id uuid, working_id uuid, key text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -98,12 +128,14 @@ BEGIN
         )
         RETURNING c.agent_id, c.working_id
     )
-    SELECT DISTINCT t.agent_id, t.working_id FROM taken AS t;
+    SELECT DISTINCT t.agent_id, t.working_id,
+           memory._cache_key(t.agent_id, CASE WHEN t.working_id IS NULL THEN 'blocks' ELSE 'wm' END, t.working_id::text)
+    FROM taken AS t;
 END
 $$;
 
 COMMENT ON FUNCTION memory.take_cache_changes(text, integer) IS
-'Worker (cache warmer): takes (deletes and returns) up to max_rows recorded changes, oldest first: (agent, working_id) for a working-memory item, (agent, NULL) for an agent''s blocks. Raises 22023 for a bad worker name or max_rows.';
+'Worker (cache warmer): takes (deletes and returns) up to max_rows recorded changes, oldest first: (agent, working_id) for a working-memory item, (agent, NULL) for an agent''s blocks, each with its Redis key. Raises 22023 for a bad worker name or max_rows.';
 
 CREATE OR REPLACE FUNCTION memory._cache_wm_json(w memory.working_memory)
 RETURNS text
@@ -147,7 +179,7 @@ COMMENT ON FUNCTION memory.cache_working_memory(uuid []) IS
 'Worker (cache warmer): the working-memory rows with these ids that still exist: agent, context_type, the JSON to cache (NULL when expired), milliseconds left, whether live, last update. An id absent from the result was deleted. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory.cache_working_memory_page(after_id uuid DEFAULT NULL, page_size integer DEFAULT 500)
-RETURNS TABLE (working_id uuid, agent_id uuid, context_type text, payload text, ttl_ms bigint)
+RETURNS TABLE (working_id uuid, agent_id uuid, context_type text, payload text, ttl_ms bigint, key text)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -161,7 +193,8 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT w.working_id, w.agent_id, w.context_type, memory._cache_wm_json(w),
-           greatest(1, floor(extract(EPOCH FROM w.expires_at - clock_timestamp()) * 1000))::bigint
+           greatest(1, floor(extract(EPOCH FROM w.expires_at - clock_timestamp()) * 1000))::bigint,
+           memory._cache_key(w.agent_id, 'wm', w.working_id::text)
     FROM memory.working_memory AS w
     WHERE (after_id IS NULL OR w.working_id > after_id)
       AND w.expires_at > clock_timestamp()
@@ -171,7 +204,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory.cache_working_memory_page(uuid, integer) IS
-'Worker (reconciliation): the next page of live working-memory rows with working_id > after_id, in working_id order (a key range), with the JSON to cache and the milliseconds left. Raises 22023 for a page_size outside 1..10000.';
+'Worker (reconciliation): the next page of live working-memory rows with working_id > after_id, in working_id order (a key range), with the JSON to cache, the milliseconds left and the Redis key. Raises 22023 for a page_size outside 1..10000.';
 
 CREATE OR REPLACE FUNCTION memory.cache_blocks(agent_ids uuid [])
 RETURNS TABLE (agent_id uuid, label text, payload text)
@@ -194,7 +227,7 @@ COMMENT ON FUNCTION memory.cache_blocks(uuid []) IS
 'Worker (cache warmer): the blocks of these agents as label and the JSON to cache (value, description, char_limit, read_only, version, updated_at). An agent without rows has no blocks. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory.cache_block_agents_page(after_agent uuid DEFAULT NULL, page_size integer DEFAULT 200)
-RETURNS TABLE (agent_id uuid)
+RETURNS TABLE (agent_id uuid, key text)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -207,60 +240,56 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'a few hundred agents per page';
     END IF;
     RETURN QUERY
-    SELECT DISTINCT b.agent_id FROM memory.blocks AS b
-    WHERE after_agent IS NULL OR b.agent_id > after_agent
-    ORDER BY b.agent_id
+    SELECT a.agent_id, memory._cache_key(a.agent_id, 'blocks')
+    FROM (SELECT DISTINCT b.agent_id FROM memory.blocks AS b WHERE after_agent IS NULL OR b.agent_id > after_agent) AS a
+    ORDER BY a.agent_id
     LIMIT page_size;
 END
 $$;
 
 COMMENT ON FUNCTION memory.cache_block_agents_page(uuid, integer) IS
-'Worker (reconciliation): the next page of agents that have blocks, with agent_id > after_agent, in order. Raises 22023 for a page_size outside 1..10000.';
+'Worker (reconciliation): the next page of agents that have blocks, with agent_id > after_agent, in order, each with the Redis key of its blocks hash. Raises 22023 for a page_size outside 1..10000.';
 
 -- ---------------------------------------------------------------------------
 -- Reconciliation: the daemon reads Redis, these say what to repair, the daemon applies.
 -- ---------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION memory._cache_check_keys(agent_ids uuid [], working_ids uuid [], stamps integer [])
+CREATE OR REPLACE FUNCTION memory._cache_check_keys(keys text [], stamps integer [])
 RETURNS void
 LANGUAGE plpgsql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF agent_ids IS NULL OR working_ids IS NULL THEN
+    IF keys IS NULL THEN
         RAISE EXCEPTION 'the keys must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass empty arrays for no keys';
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass an empty array for no keys';
     END IF;
-    IF cardinality(agent_ids) > 10000 THEN
+    IF cardinality(keys) > 10000 THEN
         RAISE EXCEPTION 'at most 10000 keys per call'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', cardinality(agent_ids)),
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', cardinality(keys)),
                   HINT = 'a few hundred keys per call';
     END IF;
-    IF cardinality(working_ids) <> cardinality(agent_ids)
-       OR EXISTS (SELECT FROM unnest(stamps) AS s (n) WHERE s.n IS NOT NULL AND s.n <> cardinality(agent_ids)) THEN
+    IF EXISTS (SELECT FROM unnest(stamps) AS s (n) WHERE s.n IS NOT NULL AND s.n <> cardinality(keys)) THEN
         RAISE EXCEPTION 'the arrays must have one element per key'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('%s agent ids, %s other lengths %s', cardinality(agent_ids),
-                                  cardinality(working_ids), stamps),
+                  DETAIL = format('%s keys, other lengths %s', cardinality(keys), stamps),
                   HINT = 'element i of every array describes key i';
     END IF;
 END
 $$;
 
-COMMENT ON FUNCTION memory._cache_check_keys(uuid [], uuid [], integer []) IS
-'Private (cache_diff_working_memory, cache_diff_blocks): checks the keys read from Redis: agent_ids and working_ids not NULL (22004), at most 10000 (22023), and of the same length as working_ids and every non-NULL length in stamps (22023).';
+COMMENT ON FUNCTION memory._cache_check_keys(text [], integer []) IS
+'Private (cache_diff_working_memory, cache_diff_blocks): checks the keys read from Redis: not NULL (22004), at most 10000 (22023), and every non-NULL length in stamps equal to theirs (22023).';
 
+-- The commands a diff returns are Redis argv arrays (JSON arrays of strings and numbers),
+-- run in order: the warmer applies them as they are (python/embed_daemon/cache.py).
 CREATE OR REPLACE FUNCTION memory.cache_diff_working_memory(
-    agent_ids uuid [],
-    working_ids uuid [],
+    keys text [],
     value_sha256 bytea [] DEFAULT NULL,
     pttl_ms bigint [] DEFAULT NULL,
     cached_contexts text [] DEFAULT NULL
 )
-RETURNS TABLE (
-    working_id uuid, agent_id uuid, repair text, payload text, ttl_ms bigint, context_type text,
-    unindex_context text, updated_at timestamptz
-)
+RETURNS TABLE (key text, repair text, updated_at timestamptz, commands jsonb)
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -269,20 +298,21 @@ AS $$
 DECLARE
     compared boolean := value_sha256 IS NOT NULL;
 BEGIN
-    PERFORM memory._cache_check_keys(agent_ids, working_ids, ARRAY[
+    PERFORM memory._cache_check_keys(keys, ARRAY[
         cardinality(value_sha256),
         CASE WHEN compared THEN coalesce(cardinality(pttl_ms), -1) END,
         CASE WHEN compared THEN coalesce(cardinality(cached_contexts), -1) END
     ]);
     RETURN QUERY
     WITH k AS (
-        SELECT k.a, k.w, k.h, k.t, k.c
-        FROM unnest(agent_ids, working_ids, coalesce(value_sha256, '{}'), coalesce(pttl_ms, '{}'),
-                    coalesce(cached_contexts, '{}')) AS k (a, w, h, t, c)
-        WHERE k.a IS NOT NULL AND k.w IS NOT NULL
+        SELECT k.key, i.agent_id AS a, i.working_id AS w, k.h, k.t, k.c
+        FROM unnest(keys, coalesce(value_sha256, '{}'), coalesce(pttl_ms, '{}'), coalesce(cached_contexts, '{}'))
+            AS k (key, h, t, c)
+        CROSS JOIN LATERAL memory._cache_key_ids(k.key) AS i
+        WHERE i.working_id IS NOT NULL
     ),
     d AS (
-        SELECT k.a, k.w, k.c, r.context_type AS ctx, r.payload, greatest(1, r.ttl_ms) AS ttl, r.updated_at AS u,
+        SELECT k.key, k.a, k.w, k.c, r.context_type AS ctx, r.payload, greatest(1, r.ttl_ms) AS ttl, r.updated_at AS u,
                CASE
                    WHEN r.working_id IS NULL OR r.agent_id <> k.a THEN
                        CASE WHEN NOT compared OR k.h IS NOT NULL THEN 'extra' END
@@ -295,48 +325,68 @@ BEGIN
                    ELSE 'ok'
                END AS repair
         FROM k
-        LEFT JOIN memory.cache_working_memory(working_ids) AS r ON r.working_id = k.w
+        LEFT JOIN memory.cache_working_memory(ARRAY(SELECT k.w FROM k)) AS r ON r.working_id = k.w
+    ),
+    -- the context set to leave (the cached context of a stale key of another context, of
+    -- an extra key; of an expired key, the row's when the cached one is unknown) and the
+    -- one that should hold the id (live rows)
+    s AS (
+        SELECT d.key, d.a, d.w, d.repair, d.payload, d.ttl, d.u,
+               CASE
+                   WHEN d.repair = 'stale' AND d.c IS DISTINCT FROM d.ctx THEN d.c
+                   WHEN d.repair = 'extra' THEN d.c
+                   WHEN d.repair = 'expired' THEN coalesce(d.c, d.ctx)
+               END AS leave,
+               CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ctx END AS ctx
+        FROM d
+        WHERE d.repair IS NOT NULL
     )
-    SELECT d.w, d.a, d.repair,
-           CASE WHEN d.repair IN ('missing', 'stale') THEN d.payload END,
-           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ttl END,
-           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.ctx END,
-           CASE
-               WHEN d.repair = 'stale' AND d.c IS DISTINCT FROM d.ctx THEN d.c
-               WHEN d.repair = 'extra' THEN d.c
-               WHEN d.repair = 'expired' THEN coalesce(d.c, d.ctx)
-           END,
-           CASE WHEN d.repair IN ('missing', 'stale', 'ttl', 'ok') THEN d.u END
-    FROM d
-    WHERE d.repair IS NOT NULL;
+    SELECT s.key, s.repair, CASE WHEN s.repair IN ('missing', 'stale', 'ttl', 'ok') THEN s.u END,
+           jsonb_path_query_array(jsonb_build_array(
+               CASE
+                   WHEN s.repair IN ('missing', 'stale') THEN jsonb_build_array('SET', s.key, s.payload, 'PX', s.ttl)
+                   WHEN s.repair = 'ttl' THEN jsonb_build_array('PEXPIRE', s.key, s.ttl)
+                   WHEN s.repair IN ('extra', 'expired') THEN jsonb_build_array('DEL', s.key)
+               END,
+               CASE WHEN s.leave IS NOT NULL THEN jsonb_build_array('SREM', memory._cache_key(s.a, 'wmctx', s.leave), s.w) END,
+               -- the context type's set lives as long as its longest item
+               CASE WHEN s.ctx IS NOT NULL THEN jsonb_build_array('SADD', memory._cache_key(s.a, 'wmctx', s.ctx), s.w) END,
+               CASE WHEN s.ctx IS NOT NULL THEN jsonb_build_array('PEXPIRE', memory._cache_key(s.a, 'wmctx', s.ctx), s.ttl, 'NX') END,
+               CASE WHEN s.ctx IS NOT NULL THEN jsonb_build_array('PEXPIRE', memory._cache_key(s.a, 'wmctx', s.ctx), s.ttl, 'GT') END
+           ), 'strict $[*] ? (@.type() != "null")')
+    FROM s;
 END
 $$;
 
-COMMENT ON FUNCTION memory.cache_diff_working_memory(uuid [], uuid [], bytea [], bigint [], text []) IS
-'Worker (reconciliation): what to repair in Redis for the keys mem:<agent_ids[i]>:wm:<working_ids[i]>. With value_sha256 (sha256 of the cached value, NULL when the key is absent), pttl_ms (Redis PTTL) and cached_contexts (context_type in the cached JSON), one element per key: repair missing or stale (SET payload with ttl_ms), ttl (PEXPIRE ttl_ms: the TTL is over a second off), ok (nothing), each with context_type whose set should hold the id; extra (DEL: no such row of that agent) or expired (DEL) for keys present in Redis; unindex_context names a context set to remove the id from (the cached context of a stale, extra or expired key; the row''s for an expired key whose context is unknown); updated_at is the live row''s last update (the warmer''s sync lag). Without value_sha256 (keys found by SCAN) only extra and expired keys are returned. Keys absent from Redis and from Postgres return nothing. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
+COMMENT ON FUNCTION memory.cache_diff_working_memory(text [], bytea [], bigint [], text []) IS
+'Worker (reconciliation): what to repair in Redis for the keys mem:<agent_id>:wm:<working_id> (other keys are ignored), as the Redis commands to run in order. With value_sha256 (sha256 of the cached value, NULL when the key is absent), pttl_ms (Redis PTTL) and cached_contexts (context_type in the cached JSON), one element per key: repair missing or stale (SET with the JSON and PX the milliseconds left), ttl (PEXPIRE: the TTL is over a second off), ok (nothing), each followed by SADD and PEXPIRE NX, GT of the set of the row''s context type; extra (DEL: no such row of that agent) or expired (DEL) for keys present in Redis; an SREM from the set of the cached context of a stale, extra or expired key (the row''s for an expired key whose context is unknown) when it is not the row''s. updated_at is the live row''s last update (the warmer''s sync lag). Without value_sha256 (keys found by SCAN) only extra and expired keys are returned. Keys absent from Redis and from Postgres return nothing. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
 
-CREATE OR REPLACE FUNCTION memory.cache_diff_blocks(agent_ids uuid [], blocks_sha256 bytea [] DEFAULT NULL)
-RETURNS TABLE (agent_id uuid, repair text, blocks jsonb)
+CREATE OR REPLACE FUNCTION memory.cache_diff_blocks(keys text [], blocks_sha256 bytea [] DEFAULT NULL)
+RETURNS TABLE (key text, repair text, commands jsonb)
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-    PERFORM memory._cache_check_keys(agent_ids, agent_ids, ARRAY[cardinality(blocks_sha256)]);
+    PERFORM memory._cache_check_keys(keys, ARRAY[cardinality(blocks_sha256)]);
     RETURN QUERY
     WITH k AS (
-        SELECT k.a, k.h FROM unnest(agent_ids, coalesce(blocks_sha256, '{}')) AS k (a, h) WHERE k.a IS NOT NULL
+        SELECT k.key, i.agent_id AS a, k.h
+        FROM unnest(keys, coalesce(blocks_sha256, '{}')) AS k (key, h)
+        CROSS JOIN LATERAL memory._cache_key_ids(k.key) AS i
+        WHERE i.agent_id IS NOT NULL AND i.working_id IS NULL
     ),
+    -- label, JSON, label, JSON ... in label order: HSET's fields and what the stamp hashes
     wanted AS (
-        SELECT b.agent_id AS a, jsonb_object_agg(b.label, b.payload) AS blocks,
-               sha256(string_agg(convert_to(b.label, 'UTF8') || '\x00'::bytea || convert_to(b.payload, 'UTF8')
-                                 || '\x00'::bytea, ''::bytea ORDER BY b.label COLLATE "C")) AS h
-        FROM memory.cache_blocks(agent_ids) AS b
+        SELECT b.agent_id AS a, jsonb_agg(f.x ORDER BY b.label COLLATE "C", f.n) AS fields,
+               sha256(string_agg(convert_to(f.x, 'UTF8') || '\x00'::bytea, ''::bytea ORDER BY b.label COLLATE "C", f.n)) AS h
+        FROM memory.cache_blocks(ARRAY(SELECT k.a FROM k)) AS b
+        CROSS JOIN LATERAL (VALUES (1, b.label), (2, b.payload)) AS f (n, x)
         GROUP BY b.agent_id
     ),
     d AS (
-        SELECT k.a, w.blocks,
+        SELECT k.key, w.fields,
                CASE
                    WHEN w.a IS NULL THEN CASE WHEN blocks_sha256 IS NULL OR k.h IS NOT NULL THEN 'extra' END
                    WHEN blocks_sha256 IS NULL THEN NULL
@@ -345,12 +395,16 @@ BEGIN
                END AS repair
         FROM k LEFT JOIN wanted AS w ON w.a = k.a
     )
-    SELECT d.a, d.repair, CASE WHEN d.repair <> 'extra' THEN d.blocks END FROM d WHERE d.repair IS NOT NULL;
+    SELECT d.key, d.repair,
+           jsonb_build_array(jsonb_build_array('DEL', d.key))
+           || CASE WHEN d.repair <> 'extra' THEN jsonb_build_array(jsonb_build_array('HSET', d.key) || d.fields) ELSE '[]' END
+    FROM d
+    WHERE d.repair IS NOT NULL;
 END
 $$;
 
-COMMENT ON FUNCTION memory.cache_diff_blocks(uuid [], bytea []) IS
-'Worker (reconciliation): what to repair in Redis for the hashes mem:<agent_ids[i]>:blocks. With blocks_sha256 (one element per agent: sha256 over the cached fields in label order, C collation, each label and value as UTF-8 followed by a zero byte; NULL when the hash is absent or empty): missing or stale with blocks, the label -> JSON object to write in place of the hash; extra (DEL) for a hash of an agent without blocks. Without blocks_sha256 (hashes found by SCAN) only extra ones are returned. Raises 22004 (NULL agent_ids), 22023 (over 10000 agents, arrays of different lengths).';
+COMMENT ON FUNCTION memory.cache_diff_blocks(text [], bytea []) IS
+'Worker (reconciliation): what to repair in Redis for the hashes mem:<agent_id>:blocks (other keys are ignored), as the Redis commands to run in order, in one MULTI. With blocks_sha256 (one element per key: sha256 over the cached fields in label order, C collation, each label and value as UTF-8 followed by a zero byte; NULL when the hash is absent or empty): missing or stale, DEL and HSET of every label with its JSON; extra, DEL of a hash of an agent without blocks. Without blocks_sha256 (hashes found by SCAN) only extra ones are returned. Raises 22004 (NULL keys), 22023 (over 10000 keys, arrays of different lengths).';
 
 CREATE OR REPLACE FUNCTION memory.claim_cache_reconcile(worker text)
 RETURNS bigint
