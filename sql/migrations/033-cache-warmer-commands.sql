@@ -1,4 +1,4 @@
--- 032: the cache diffs return the Redis commands to run, and take and return Redis keys
+-- 033: the cache diffs return the Redis commands to run, and take and return Redis keys
 -- instead of ids, so that the warmer builds no key (issue 17; sql/functions/150-cache.sql).
 -- A function's argument types or OUT columns cannot be replaced in place: the old ones go,
 -- and sql/functions re-creates them in the same run.
