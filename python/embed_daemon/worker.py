@@ -40,6 +40,7 @@ REQUIRED_FUNCTIONS = (
     "memory.complete_embedding_batch(text,uuid[],integer[],vector[])",
     "memory.fail_embedding_batch(text,uuid[],text)",
     "memory.release_embedding_batch(text,uuid[])",
+    "memory.embedding_batch_outranked(text,uuid[])",
     "memory.release_worker_leases(text)",
     "memory.extend_embedding_leases(text,uuid[],interval)",
     "memory.embedding_worker_heartbeat(text,text,text[],text,integer,text,text,jsonb)",
@@ -53,6 +54,8 @@ CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 MAX_ERROR_CHARS = 500
 # a daemon that could not go to sleep (writers between insert and commit) looks again
 BUSY_RETRY_SECONDS = 0.05
+# how often a batch being encoded asks whether a newer, more important job outranks it
+OUTRANK_CHECK_SECONDS = 0.2
 
 
 def describe(exc: BaseException) -> str:
@@ -162,6 +165,10 @@ class QueueAPI:
         sql = "SELECT memory.release_embedding_batch(%s, %s::uuid[])"
         return self.call(sql, [j.lease_id for j in jobs])[0][0]
 
+    def outranked(self, jobs: Sequence[ClaimedJob]) -> bool:
+        sql = "SELECT memory.embedding_batch_outranked(%s, %s::uuid[])"
+        return bool(self.call(sql, [j.lease_id for j in jobs])[0][0])
+
     def extend(self, jobs: Sequence[ClaimedJob], lease_seconds: float) -> int:
         sql = "SELECT memory.extend_embedding_leases(%s, %s::uuid[], make_interval(secs => %s))"
         return self.call(sql, [j.lease_id for j in jobs], lease_seconds)[0][0]
@@ -222,6 +229,8 @@ class Worker:
         self._seconds_per_chunk = 0.0
         self._bytes_per_second = 0.0
         self._extended = 0.0  # when the leases of the batch were last extended
+        self._checked = 0.0  # when the batch last asked whether it is outranked
+        self._express = False  # the next claim takes one slice's worth: it was outranked
 
     # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
@@ -388,6 +397,8 @@ class Worker:
         """
         c = self.cfg
         seconds = c.interactive_batch_seconds if self._interactive() else c.batch_seconds
+        if self._express:  # after an outranked batch: the important job, one slice's worth
+            seconds, self._express = c.encode_slice_seconds, False
         return _fit(self._bytes_per_second * seconds, c.batch_bytes, 16384)
 
     def _slice_size(self) -> int:
@@ -413,7 +424,7 @@ class Worker:
         )
         matrices = [np.empty((len(j.texts), enc.spec.dimensions), dtype=np.float32) for j in jobs]
         left = [len(j.texts) for j in jobs]
-        self._extended = time.monotonic()
+        self._extended = self._checked = time.monotonic()
         start = 0
         one_by_one = False
         try:
@@ -435,6 +446,11 @@ class Worker:
                     left[ji] -= 1
                 self.health.beat(True, "encoding")
                 self._keep_leases(api, jobs)
+                if start < len(items) and self._outranked(api, jobs):
+                    # a newer job more important than all of this batch: complete what
+                    # is done, release the rest, and claim it now (a small claim)
+                    self._express = True
+                    break
         except psycopg.Error:  # the database, not the model: the session starts over
             raise
         except Exception as exc:
@@ -459,6 +475,13 @@ class Worker:
                 # here too, or the reaper takes the jobs back and each expiry costs an
                 # attempt (found by the soak: healthy jobs went dead beside a poisoned one).
                 self._keep_leases(api, jobs)
+
+    def _outranked(self, api: QueueAPI, jobs: list[ClaimedJob]) -> bool:
+        """Every OUTRANK_CHECK_SECONDS of a batch: memory.embedding_batch_outranked."""
+        if time.monotonic() - self._checked < OUTRANK_CHECK_SECONDS:
+            return False
+        self._checked = time.monotonic()
+        return api.outranked(jobs)
 
     def _keep_leases(self, api: QueueAPI, jobs: list[ClaimedJob]) -> None:
         """Extends the leases of the batch every third of their length."""
@@ -574,7 +597,7 @@ class Delivery(_SideThread):
             result.failed = []
         if result.unfinished:
             n = api.release(result.unfinished)
-            log.info("stopping: released %s unfinished job(s)", n)
+            log.info("released %s unfinished job(s)", n)
             result.unfinished = []
         if model:
             self.metrics.latency.labels(model).observe(time.monotonic() - started)

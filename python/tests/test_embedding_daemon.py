@@ -292,3 +292,73 @@ def test_the_encoder_never_truncates_a_text_longer_than_the_window():
     assert float(vec @ truncated) < 0.99, "the vector is not the one of the first window alone"
     assert float(vec @ tail_only) > float(truncated @ tail_only), "the end of the text counts"
     assert abs(float(vec @ vec) - 1) < 1e-5
+
+
+def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
+    """Freshness under load (issue 16): a daemon encoding one big batch of unimportant
+    texts stops after its slice when a more important text arrives, completes what it
+    finished, releases the rest and embeds the new text first. Without the cut the new
+    text would wait for the whole batch: every job of it done before the new one."""
+    role = db.make_agent("Batcher")
+    texts = [
+        f"backlog note {i}: the ferry schedule changed again, and the harbour office moved"
+        f" its opening hours to the afternoon for the {i}th time this season"
+        for i in range(600)
+    ]
+    with db.as_agent(role) as conn:
+        conn.execute(
+            "INSERT INTO memory.episodes (content, importance) SELECT unnest(%s::text[]), 0.1",
+            (texts,),
+        )
+    # one claim holds the whole backlog (a budget of minutes of encoding)
+    d = DaemonProcess(
+        db.name, f"cut-{uuid.uuid4().hex[:6]}", MEMORY_BATCH_SECONDS="600",
+        MEMORY_BATCH_JOBS="10000", MEMORY_BATCH_BYTES="100000000",
+    ).start()
+    try:
+        d.wait_ready()
+        with db.connect() as conn:
+            wait_for(
+                "the backlog to be claimed",
+                lambda: conn.execute(
+                    "SELECT count(*) FROM memory.embedding_jobs WHERE state = 'processing'"
+                ).fetchone()[0]
+                > 0,
+                timeout=120,
+                interval=0.02,
+            )
+        with db.as_agent(role) as conn:
+            important = conn.execute(
+                "INSERT INTO memory.episodes (content, importance) VALUES (%s, 1.0) RETURNING episode_id",
+                ("The lighthouse keeper's daughter found the missing logbook under the stairs.",),
+            ).fetchone()[0]
+        with db.connect() as conn:
+            wait_for(
+                "the important text's vectors",
+                lambda: conn.execute(
+                    "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
+                    (important,),
+                ).fetchone()[0],
+                timeout=240,
+                interval=0.02,
+            )
+            left = conn.execute(
+                "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done' AND episode_id <> %s",
+                (important,),
+            ).fetchone()[0]
+            assert left > 0, "the important text waited for the whole batch"
+            wait_for(
+                "the released rest of the batch",
+                lambda: conn.execute(
+                    "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done'"
+                ).fetchone()[0]
+                == 0,
+                timeout=240,
+                interval=0.2,
+            )
+            attempts = conn.execute(
+                "SELECT max(attempts) FROM memory.embedding_jobs"
+            ).fetchone()[0]
+            assert attempts == 1, "a released job's claim is not counted as an attempt"
+    finally:
+        assert d.stop() == 0

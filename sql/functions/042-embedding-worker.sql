@@ -401,6 +401,46 @@ $$;
 COMMENT ON FUNCTION memory.release_embedding_batch(text, uuid []) IS
 'Worker: gives leased jobs back untouched (a daemon stopping mid-batch): pending at once, the claim''s attempt not counted. Returns how many. Raises 22023 for a bad worker name.';
 
+-- Worker: is the batch of these leases outranked? True when a job of the batch's models
+-- became due after the batch was claimed with a priority above every job of the batch:
+-- the worker then stops after the slice it is encoding, completes what it finished,
+-- releases the rest and claims again, with a small budget, so that an important new
+-- text does not wait for a whole batch of less important ones (issue 16: freshness
+-- under load). Jobs already pending at the claim never cut a batch (a flood of
+-- important texts would cut every batch), nor do jobs of equal priority.
+CREATE OR REPLACE FUNCTION memory.embedding_batch_outranked(worker text, lease_ids uuid [])
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- JIT compilation costs more than these short statements ever run
+SET jit = off
+AS $$
+DECLARE
+    top real;
+    since timestamptz;
+    models smallint [];
+BEGIN
+    PERFORM memory._check_worker(worker);
+    SELECT max(j.priority), min(j.claimed_at), array_agg(DISTINCT j.model_id) INTO top, since, models
+    FROM memory.embedding_jobs AS j
+    WHERE j.lease_id = ANY (lease_ids) AND j.lease_owner = worker AND j.state = 'processing';
+    IF top IS NULL OR memory._embedding_paused() THEN
+        RETURN false;
+    END IF;
+    -- the claim index (priority DESC, enqueued_at) over the pending jobs above top
+    RETURN EXISTS (
+        SELECT 1 FROM memory.embedding_jobs AS j
+        WHERE j.state = 'pending' AND j.priority > top AND j.enqueued_at > since
+          AND j.next_attempt_at <= now() AND j.model_id = ANY (models)
+    );
+END
+$$;
+
+COMMENT ON FUNCTION memory.embedding_batch_outranked(text, uuid []) IS
+'Worker: true when a due pending job of the models of the batch held under lease_ids (by this worker) was enqueued after the batch was claimed with a priority above every job of the batch; false for no such batch (NULL or unknown leases) or a paused queue. Reads nothing else. Raises 22023 for a bad worker name.';
+
 CREATE OR REPLACE FUNCTION memory.release_worker_leases(worker text)
 RETURNS integer
 LANGUAGE plpgsql

@@ -183,6 +183,7 @@ GRANT EXECUTE ON FUNCTION memory.claim_embedding_batch(text, integer, interval, 
 GRANT EXECUTE ON FUNCTION memory.complete_embedding_batch(text, uuid [], integer [], vector []) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.fail_embedding_batch(text, uuid [], text) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.release_embedding_batch(text, uuid []) TO memory_worker;
+GRANT EXECUTE ON FUNCTION memory.embedding_batch_outranked(text, uuid []) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.release_worker_leases(text) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.extend_embedding_leases(text, uuid [], interval) TO memory_worker;
 GRANT EXECUTE ON FUNCTION memory.embedding_worker_heartbeat(text, text, text [], text, integer, text, text, jsonb)
