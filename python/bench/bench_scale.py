@@ -6,7 +6,9 @@ holding 10 ("small"), the others sharing the rest (one of them is "middle"). Emb
 million texts on 2 CPU cores would take days, so the VECTORS ARE SYNTHETIC: clustered
 unit vectors of 384 dimensions (400 centroids, Gaussian spread), written directly into
 memory.chunks (the real table and its real partial HNSW index); the texts are synthetic
-too (Zipf-drawn words, as in the search bench). Measured per size:
+too (Zipf-drawn words, as in the search bench); each agent's episodes come in sessions of
+20, one second apart, so that hybrid search has session neighbours to pull in. Measured
+per size:
 
 - HNSW build: time and size of the model's index (over the vectors cast to halfvec since
   migration 032), then of the same index over the vectors themselves (vector), beside it
@@ -126,6 +128,12 @@ class Corpus:
             ]
         )
         self.rng.shuffle(self.owner)
+        # each agent's episodes in sessions of 20, one second apart (as bench_search):
+        # hybrid search has session neighbours to pull in
+        order = np.argsort(self.owner, kind="stable")
+        starts = np.searchsorted(self.owner[order], self.owner[order])
+        self.nth = np.empty(n, dtype=np.int64)
+        self.nth[order] = np.arange(n) - starts
         self.cluster = self.rng.integers(0, CENTROIDS, size=n, dtype=np.int32)
         vocab_size = 30_000
         zipf = 1.0 / np.arange(101, vocab_size + 101)
@@ -207,13 +215,23 @@ def load(conn: psycopg.Connection, corpus: Corpus, agents: int, f: SizeFigures) 
         owners = [agent_uuid[o] for o in corpus.owner[idx]]
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY memory.episodes (episode_id, agent_id, content, importance, occurred_at)"
-                " FROM STDIN (FORMAT BINARY)"
+                "COPY memory.episodes (episode_id, agent_id, content, importance, occurred_at,"
+                " session_id) FROM STDIN (FORMAT BINARY)"
             ) as cp:
-                cp.set_types(["uuid", "uuid", "text", "float4", "timestamptz"])
+                cp.set_types(["uuid", "uuid", "text", "float4", "timestamptz", "text"])
                 when = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
-                for i in range(len(idx)):
-                    cp.write_row((ids[i], owners[i], texts[i], 0.5, when))
+                for i, k in enumerate(idx):
+                    nth = int(corpus.nth[k])
+                    cp.write_row(
+                        (
+                            ids[i],
+                            owners[i],
+                            texts[i],
+                            0.5,
+                            when + datetime.timedelta(seconds=nth),
+                            f"session-{nth // 20}",
+                        )
+                    )
             with cur.copy(
                 "COPY memory.chunks (agent_id, episode_id, model_id, chunk_index, char_start,"
                 " char_end, content_sha256, embedding) FROM STDIN (FORMAT BINARY)"

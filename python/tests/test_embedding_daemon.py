@@ -312,18 +312,23 @@ def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
         )
     # one claim holds the whole backlog (a budget of minutes of encoding)
     d = DaemonProcess(
-        db.name, f"cut-{uuid.uuid4().hex[:6]}", MEMORY_BATCH_SECONDS="600",
-        MEMORY_BATCH_JOBS="10000", MEMORY_BATCH_BYTES="100000000",
+        db.name,
+        f"cut-{uuid.uuid4().hex[:6]}",
+        MEMORY_BATCH_SECONDS="600",
+        MEMORY_BATCH_JOBS="10000",
+        MEMORY_BATCH_BYTES="100000000",
     ).start()
     try:
         d.wait_ready()
         with db.connect() as conn:
             wait_for(
                 "the backlog to be claimed",
-                lambda: conn.execute(
-                    "SELECT count(*) FROM memory.embedding_jobs WHERE state = 'processing'"
-                ).fetchone()[0]
-                > 0,
+                lambda: (
+                    conn.execute(
+                        "SELECT count(*) FROM memory.embedding_jobs WHERE state = 'processing'"
+                    ).fetchone()[0]
+                    > 0
+                ),
                 timeout=120,
                 interval=0.02,
             )
@@ -349,16 +354,16 @@ def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
             assert left > 0, "the important text waited for the whole batch"
             wait_for(
                 "the released rest of the batch",
-                lambda: conn.execute(
-                    "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done'"
-                ).fetchone()[0]
-                == 0,
+                lambda: (
+                    conn.execute(
+                        "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done'"
+                    ).fetchone()[0]
+                    == 0
+                ),
                 timeout=240,
                 interval=0.2,
             )
-            attempts = conn.execute(
-                "SELECT max(attempts) FROM memory.embedding_jobs"
-            ).fetchone()[0]
+            attempts = conn.execute("SELECT max(attempts) FROM memory.embedding_jobs").fetchone()[0]
             assert attempts == 1, "a released job's claim is not counted as an attempt"
     finally:
         assert d.stop() == 0
