@@ -407,7 +407,10 @@ COMMENT ON FUNCTION memory.release_embedding_batch(text, uuid []) IS
 -- releases the rest and claims again, with a small budget, so that an important new
 -- text does not wait for a whole batch of less important ones (issue 16: freshness
 -- under load). Jobs already pending at the claim never cut a batch (a flood of
--- important texts would cut every batch), nor do jobs of equal priority.
+-- important texts would cut every batch), nor do jobs of equal priority. "After the
+-- claim" allows 2 s: a writer's job enqueued just before the claim's clock but committed
+-- after its snapshot was not seen by the claim (under load the window is tens to
+-- hundreds of milliseconds; a probe that fell into it waited a whole batch).
 CREATE OR REPLACE FUNCTION memory.embedding_batch_outranked(worker text, lease_ids uuid [])
 RETURNS boolean
 LANGUAGE plpgsql
@@ -432,14 +435,14 @@ BEGIN
     -- the claim index (priority DESC, enqueued_at) over the pending jobs above top
     RETURN EXISTS (
         SELECT 1 FROM memory.embedding_jobs AS j
-        WHERE j.state = 'pending' AND j.priority > top AND j.enqueued_at > since
+        WHERE j.state = 'pending' AND j.priority > top AND j.enqueued_at > since - interval '2 seconds'
           AND j.next_attempt_at <= now() AND j.model_id = ANY (models)
     );
 END
 $$;
 
 COMMENT ON FUNCTION memory.embedding_batch_outranked(text, uuid []) IS
-'Worker: true when a due pending job of the models of the batch held under lease_ids (by this worker) was enqueued after the batch was claimed with a priority above every job of the batch; false for no such batch (NULL or unknown leases) or a paused queue. Reads nothing else. Raises 22023 for a bad worker name.';
+'Worker: true when a due pending job of the models of the batch held under lease_ids (by this worker) was enqueued after the batch was claimed (less 2 s: a job committed just after the claim''s snapshot) with a priority above every job of the batch; false for no such batch (NULL or unknown leases) or a paused queue. Reads nothing else. Raises 22023 for a bad worker name.';
 
 CREATE OR REPLACE FUNCTION memory.release_worker_leases(worker text)
 RETURNS integer

@@ -3,7 +3,7 @@
 -- equal importance, nothing while paused. Claims take only the jobs of a test model of 3
 -- dimensions (models => '{tap-3d}').
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 SELECT tests.make_agent('Alpha');
 SELECT memory.register_embedding_model('tap-3d', 'tap-source', 3, 64, 16, 4) IS NOT NULL AS registered;
@@ -52,12 +52,19 @@ FROM memory.embedding_models AS m
 WHERE m.model_id = j.model_id AND m.name = 'tap-3d' AND j.priority > 0.5;
 CREATE TEMP TABLE batch2 AS
 SELECT DISTINCT lease_id FROM memory.claim_embedding_batch('tap-worker', 10, '1 minute', 65536, '{tap-3d}');
-UPDATE memory.embedding_jobs AS j SET next_attempt_at = now()
+-- enqueued long before the claim (a job enqueued in the 2 s before it counts as after:
+-- it may have committed after the claim's snapshot)
+UPDATE memory.embedding_jobs AS j SET next_attempt_at = now(), enqueued_at = j.enqueued_at - interval '1 hour'
 FROM memory.embedding_models AS m
 WHERE m.model_id = j.model_id AND m.name = 'tap-3d' AND j.state = 'pending';
 SELECT is((SELECT count(*) FROM batch2), 2::bigint, 'the two unimportant jobs are claimed again');
 SELECT is(memory.embedding_batch_outranked('tap-worker', ARRAY(SELECT lease_id FROM batch2)), false,
-    'an important job enqueued before the claim does not cut the batch');
+    'an important job enqueued well before the claim does not cut the batch');
+UPDATE memory.embedding_jobs AS j SET enqueued_at = clock_timestamp() - interval '1 second'
+FROM memory.embedding_models AS m
+WHERE m.model_id = j.model_id AND m.name = 'tap-3d' AND j.state = 'pending';
+SELECT is(memory.embedding_batch_outranked('tap-worker', ARRAY(SELECT lease_id FROM batch2)), true,
+    'one enqueued a second before the claim does (it may have committed after the claim''s snapshot)');
 
 SELECT * FROM finish();
 ROLLBACK;
