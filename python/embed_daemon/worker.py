@@ -54,8 +54,11 @@ CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 MAX_ERROR_CHARS = 500
 # a daemon that could not go to sleep (writers between insert and commit) looks again
 BUSY_RETRY_SECONDS = 0.05
-# how often a batch being encoded asks whether a newer, more important job outranks it
+# how often a batch being encoded asks whether a newer, more important job outranks it,
+# and how long after a cut the next one may come: an agent writing important texts
+# without pause could otherwise cut every batch of everyone (each cut costs a claim)
 OUTRANK_CHECK_SECONDS = 0.2
+OUTRANK_MIN_GAP_SECONDS = 1.0
 
 
 def describe(exc: BaseException) -> str:
@@ -230,6 +233,7 @@ class Worker:
         self._bytes_per_second = 0.0
         self._extended = 0.0  # when the leases of the batch were last extended
         self._checked = 0.0  # when the batch last asked whether it is outranked
+        self._cut = 0.0  # when a batch was last cut for a more important job
         self._express = False  # the next claim takes one slice's worth: it was outranked
 
     # -- connection loop ---------------------------------------------------------------
@@ -477,11 +481,16 @@ class Worker:
                 self._keep_leases(api, jobs)
 
     def _outranked(self, api: QueueAPI, jobs: list[ClaimedJob]) -> bool:
-        """Every OUTRANK_CHECK_SECONDS of a batch: memory.embedding_batch_outranked."""
-        if time.monotonic() - self._checked < OUTRANK_CHECK_SECONDS:
+        """Every OUTRANK_CHECK_SECONDS of a batch, and OUTRANK_MIN_GAP_SECONDS after the last
+        cut: memory.embedding_batch_outranked."""
+        now = time.monotonic()
+        if now - self._checked < OUTRANK_CHECK_SECONDS or now - self._cut < OUTRANK_MIN_GAP_SECONDS:
             return False
-        self._checked = time.monotonic()
-        return api.outranked(jobs)
+        self._checked = now
+        if api.outranked(jobs):
+            self._cut = now
+            return True
+        return False
 
     def _keep_leases(self, api: QueueAPI, jobs: list[ClaimedJob]) -> None:
         """Extends the leases of the batch every third of their length."""

@@ -401,8 +401,8 @@ $$;
 COMMENT ON FUNCTION memory.release_embedding_batch(text, uuid []) IS
 'Worker: gives leased jobs back untouched (a daemon stopping mid-batch): pending at once, the claim''s attempt not counted. Returns how many. Raises 22023 for a bad worker name.';
 
--- Worker: is the batch of these leases outranked? True when a job of the batch's models
--- became due after the batch was claimed with a priority above every job of the batch:
+-- Worker: is the batch of these leases outranked? True when a due job of the batch's
+-- models was enqueued after the batch was claimed with a priority above every job of it:
 -- the worker then stops after the slice it is encoding, completes what it finished,
 -- releases the rest and claims again, with a small budget, so that an important new
 -- text does not wait for a whole batch of less important ones (issue 16: freshness
