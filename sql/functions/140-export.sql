@@ -74,120 +74,130 @@ $$;
 COMMENT ON FUNCTION memory._import_state(boolean, uuid, jsonb) IS
 'Private (import_agent): a checkpoint state as stored: when remap, the checkpoint ids it names (restoring, restored_from, pre_restore_checkpoint_id, written by restore_checkpoint) are remapped like the checkpoints. Raises nothing.';
 
--- The fields of each record type: key, JSON type (uuid, time and sha are strings of
--- that form; any is any JSON value) and whether it may be null.
-CREATE OR REPLACE FUNCTION memory._export_fields()
-RETURNS TABLE (rtype text, key text, jtype text, nullable boolean)
+-- The record types of format version 1, in the order an export writes them: the
+-- table each is read from and written to (NULL: embedding, built from several tables),
+-- the fields that identify a record (an export is sorted by them, an import refuses a
+-- second record with the same ones) and its fields in the order they are written.
+-- Each field is "key jtype", jtype one of string, number, boolean, object, array, any
+-- (any JSON value), uuid, time or sha (strings of that form), with "?" when it may be
+-- null. This list is the format: the export's statement, the import's checks and its
+-- inserts are generated from it.
+CREATE OR REPLACE FUNCTION memory._export_record_types()
+RETURNS TABLE (rtype text, rank integer, tbl text, id_fields text [], fields text)
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT v.rtype, v.key, v.jtype, v.nullable
-    FROM (VALUES
-        ('agent_state', 'current_focus', 'string', true), ('agent_state', 'emotional_vector', 'object', true),
-        ('agent_state', 'working_context', 'any', true), ('agent_state', 'last_heartbeat', 'time', false),
-        ('agent_state', 'updated_at', 'time', false),
-        ('project', 'project_id', 'uuid', false), ('project', 'name', 'string', false), ('project', 'dna', 'string', true),
-        ('project', 'status', 'string', false), ('project', 'description', 'string', true),
-        ('project', 'metadata', 'object', false), ('project', 'created_at', 'time', false),
-        ('project', 'updated_at', 'time', false),
-        ('episode', 'episode_id', 'uuid', false), ('episode', 'content', 'string', false),
-        ('episode', 'importance', 'number', false), ('episode', 'tags', 'array', false),
-        ('episode', 'project_id', 'uuid', true), ('episode', 'session_id', 'string', true),
-        ('episode', 'occurred_at', 'time', false), ('episode', 'metadata', 'object', false),
-        ('episode', 'recorded_at', 'time', false), ('episode', 'updated_at', 'time', false),
-        ('episode', 'access_count', 'number', false), ('episode', 'last_accessed_at', 'time', true),
-        ('episode', 'content_sha256', 'sha', false),
-        ('fact', 'fact_id', 'uuid', false), ('fact', 'concept', 'string', false), ('fact', 'statement', 'string', false),
-        ('fact', 'confidence', 'number', false), ('fact', 'source_episodes', 'array', false),
-        ('fact', 'valid_from', 'time', false), ('fact', 'valid_to', 'time', true), ('fact', 'recorded_at', 'time', false),
-        ('fact', 'invalidated_at', 'time', true), ('fact', 'superseded_by', 'uuid', true),
-        ('fact', 'metadata', 'object', false), ('fact', 'content_sha256', 'sha', false),
-        ('fact_link', 'from_fact', 'uuid', false), ('fact_link', 'to_fact', 'uuid', false),
-        ('fact_link', 'relation', 'string', false), ('fact_link', 'strength', 'number', false),
-        ('fact_link', 'created_at', 'time', false),
-        ('block', 'block_id', 'uuid', false), ('block', 'label', 'string', false), ('block', 'value', 'string', false),
-        ('block', 'description', 'string', true), ('block', 'char_limit', 'number', false),
-        ('block', 'read_only', 'boolean', false), ('block', 'version', 'number', false),
-        ('block', 'created_at', 'time', false), ('block', 'updated_at', 'time', false),
-        ('block', 'updated_by', 'string', false),
-        ('block_version', 'block_id', 'uuid', false), ('block_version', 'version', 'number', false),
-        ('block_version', 'label', 'string', false), ('block_version', 'value', 'string', false),
-        ('block_version', 'description', 'string', true), ('block_version', 'char_limit', 'number', false),
-        ('block_version', 'read_only', 'boolean', false), ('block_version', 'changed_at', 'time', false),
-        ('block_version', 'changed_by', 'string', false),
-        ('checkpoint', 'checkpoint_id', 'uuid', false), ('checkpoint', 'kind', 'string', false),
-        ('checkpoint', 'state', 'object', false), ('checkpoint', 'blocks', 'array', false),
-        ('checkpoint', 'identity_hash', 'sha', false), ('checkpoint', 'continuity_score', 'number', true),
-        ('checkpoint', 'created_at', 'time', false), ('checkpoint', 'created_by', 'string', false),
-        ('working_memory', 'working_id', 'uuid', false), ('working_memory', 'context_type', 'string', false),
-        ('working_memory', 'key', 'string', true), ('working_memory', 'content', 'any', false),
-        ('working_memory', 'priority', 'string', false), ('working_memory', 'created_at', 'time', false),
-        ('working_memory', 'updated_at', 'time', false), ('working_memory', 'expires_at', 'time', false),
-        ('instance', 'instance_id', 'uuid', false), ('instance', 'name', 'string', false),
-        ('instance', 'instance_type', 'string', false), ('instance', 'location', 'string', true),
-        ('instance', 'capabilities', 'object', false), ('instance', 'status', 'string', false),
-        ('instance', 'registered_at', 'time', false), ('instance', 'last_heartbeat', 'time', false),
-        ('decision', 'decision_id', 'uuid', false), ('decision', 'topic', 'string', false),
-        ('decision', 'proposal', 'any', false), ('decision', 'status', 'string', false),
-        ('decision', 'created_at', 'time', false), ('decision', 'resolved_at', 'time', true),
-        ('decision', 'electorate', 'number', true), ('decision', 'approvals', 'number', false),
-        ('decision', 'rejections', 'number', false),
-        ('vote', 'decision_id', 'uuid', false), ('vote', 'instance_id', 'uuid', false),
-        ('vote', 'approve', 'boolean', false), ('vote', 'voted_at', 'time', false),
-        ('embedding', 'owner', 'string', false), ('embedding', 'owner_id', 'uuid', false),
-        ('embedding', 'model', 'string', false), ('embedding', 'content_sha256', 'sha', false),
-        ('embedding', 'chunk_count', 'number', false), ('embedding', 'pooled', 'array', false),
-        ('embedding', 'updated_at', 'time', false), ('embedding', 'chunks', 'array', false),
-        ('idempotency_key', 'idempotency_key', 'string', false), ('idempotency_key', 'operation', 'string', false),
-        ('idempotency_key', 'request_sha256', 'sha', false), ('idempotency_key', 'result_id', 'uuid', false),
-        ('idempotency_key', 'created_at', 'time', false)
-    ) AS v (rtype, key, jtype, nullable)
-    UNION ALL
-    -- every record carries the id of the agent it belongs to
-    SELECT t.rtype, 'agent_id', 'uuid', false
-    FROM unnest(ARRAY[
-        'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
-        'working_memory', 'instance', 'decision', 'vote', 'embedding', 'idempotency_key'
-    ]) AS t (rtype)
+    VALUES
+    ('agent_state', 1, 'agent_state', '{}'::text [],
+     'agent_id uuid, current_focus string?, emotional_vector object?, working_context any?, last_heartbeat time, '
+     'updated_at time'),
+    ('project', 2, 'projects', '{project_id}',
+     'project_id uuid, agent_id uuid, name string, dna string?, status string, description string?, metadata object, '
+     'created_at time, updated_at time'),
+    ('episode', 3, 'episodes', '{episode_id}',
+     'episode_id uuid, agent_id uuid, content string, importance number, tags array, project_id uuid?, '
+     'session_id string?, occurred_at time, metadata object, recorded_at time, updated_at time, access_count number, '
+     'last_accessed_at time?, content_sha256 sha'),
+    ('fact', 4, 'facts', '{fact_id}',
+     'fact_id uuid, agent_id uuid, concept string, statement string, confidence number, source_episodes array, '
+     'valid_from time, valid_to time?, recorded_at time, invalidated_at time?, superseded_by uuid?, metadata object, '
+     'content_sha256 sha'),
+    ('fact_link', 5, 'fact_links', '{from_fact,to_fact,relation}',
+     'agent_id uuid, from_fact uuid, to_fact uuid, relation string, strength number, created_at time'),
+    ('block', 6, 'blocks', '{block_id}',
+     'block_id uuid, agent_id uuid, label string, value string, description string?, char_limit number, '
+     'read_only boolean, version number, created_at time, updated_at time, updated_by string'),
+    ('block_version', 7, 'block_history', '{block_id,version}',
+     'block_id uuid, agent_id uuid, version number, label string, value string, description string?, '
+     'char_limit number, read_only boolean, changed_at time, changed_by string'),
+    ('checkpoint', 8, 'checkpoints', '{checkpoint_id}',
+     'checkpoint_id uuid, agent_id uuid, kind string, state object, blocks array, identity_hash sha, '
+     'continuity_score number?, created_at time, created_by string'),
+    ('working_memory', 9, 'working_memory', '{working_id}',
+     'working_id uuid, agent_id uuid, context_type string, key string?, content any, priority string, '
+     'created_at time, updated_at time, expires_at time'),
+    ('instance', 10, 'instances', '{instance_id}',
+     'instance_id uuid, agent_id uuid, name string, instance_type string, location string?, capabilities object, '
+     'status string, registered_at time, last_heartbeat time'),
+    ('decision', 11, 'decisions', '{decision_id}',
+     'decision_id uuid, agent_id uuid, topic string, proposal any, status string, created_at time, '
+     'resolved_at time?, electorate number?, approvals number, rejections number'),
+    ('vote', 12, 'votes', '{decision_id,instance_id}',
+     'decision_id uuid, instance_id uuid, agent_id uuid, approve boolean, voted_at time'),
+    ('embedding', 13, NULL, '{owner,owner_id,model}',
+     'agent_id uuid, owner string, owner_id uuid, model string, content_sha256 sha, chunk_count number, '
+     'pooled array, updated_at time, chunks array'),
+    ('idempotency_key', 14, 'idempotency_keys', '{idempotency_key}',
+     'agent_id uuid, idempotency_key string, operation string, request_sha256 sha, result_id uuid, created_at time')
+$$;
+
+COMMENT ON FUNCTION memory._export_record_types() IS
+'Private (export format version 1): each record type with its rank in an export, its table (NULL for embedding), the fields that identify a record, and its fields in the order they are written ("key jtype", "?" when nullable). The single description the export and the import are generated from. Raises nothing.';
+
+CREATE OR REPLACE FUNCTION memory._export_fields()
+RETURNS TABLE (rtype text, ord bigint, key text, jtype text, nullable boolean, tbl text)
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.rtype, f.ord, split_part(f.spec, ' ', 1), rtrim(split_part(f.spec, ' ', 2), '?'), f.spec LIKE '%?', t.tbl
+    FROM memory._export_record_types() AS t
+    CROSS JOIN LATERAL regexp_split_to_table(t.fields, ',\s*') WITH ORDINALITY AS f (spec, ord)
 $$;
 
 COMMENT ON FUNCTION memory._export_fields() IS
-'Private (export format version 1): every field of every record type with its JSON type (uuid, time and sha are strings of that form; any is any value) and whether it may be null. Raises nothing.';
+'Private (export format version 1): every field of every record type, in the order it is written, with its JSON type (uuid, time and sha are strings of that form; any is any value), whether it may be null, and the record type''s table. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory._export_types()
 RETURNS text []
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT ARRAY[
-        'agent_state', 'project', 'episode', 'fact', 'fact_link', 'block', 'block_version', 'checkpoint',
-        'working_memory', 'instance', 'decision', 'vote', 'embedding', 'idempotency_key'
-    ]
-$$;
+AS $$ SELECT array_agg(t.rtype ORDER BY t.rank) FROM memory._export_record_types() AS t $$;
 
 COMMENT ON FUNCTION memory._export_types() IS
 'Private (export format version 1): the record types, in the order they appear in an export. Raises nothing.';
 
--- The record types whose ids an import keeps (or remaps), with their table and id
--- column (the id's JSON key has the column's name): the import's collision check is
--- generated from this list.
-CREATE OR REPLACE FUNCTION memory._export_keyed_types()
-RETURNS TABLE (rtype text, tbl text, id text)
+-- The SQL of one record type's lines of an export of agent $1, read from its table
+-- (the type's fields as a JSON object, in the format's order; bytea as hex), with the
+-- export's sort key: its id fields joined by ':' (numbers padded to sort as numbers).
+CREATE OR REPLACE FUNCTION memory._export_select_sql(record_type text)
+RETURNS text
 LANGUAGE sql
-IMMUTABLE
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    VALUES ('episode', 'episodes', 'episode_id'), ('fact', 'facts', 'fact_id'), ('project', 'projects', 'project_id'),
-           ('block', 'blocks', 'block_id'), ('checkpoint', 'checkpoints', 'checkpoint_id'),
-           ('working_memory', 'working_memory', 'working_id'), ('instance', 'instances', 'instance_id'),
-           ('decision', 'decisions', 'decision_id')
+    SELECT format(
+        'SELECT %s, %s, %L, json_build_object(%L, %L, %s)::text, NULL::text FROM %s',
+        t.rank,
+        CASE WHEN cardinality(t.id_fields) = 0 THEN $q$''$q$ ELSE (
+            SELECT string_agg(CASE WHEN a.atttypid = 'integer'::regtype THEN format('lpad(x.%I::text, 10, ''0'')', i.k)
+                                   ELSE format('x.%I::text', i.k) END, $q$ || ':' || $q$ ORDER BY i.o)
+            FROM unnest(t.id_fields) WITH ORDINALITY AS i (k, o)
+            JOIN pg_catalog.pg_attribute AS a ON a.attrelid = format('memory.%I', t.tbl)::regclass AND a.attname = i.k
+        ) END,
+        t.rtype, 'type', t.rtype,
+        (SELECT string_agg(format(CASE WHEN a.atttypid = 'bytea'::regtype THEN '%L, encode(x.%I, ''hex'')' ELSE '%L, x.%I' END,
+                                  f.key, f.key), ', ' ORDER BY f.ord)
+         FROM memory._export_fields() AS f
+         JOIN pg_catalog.pg_attribute AS a ON a.attrelid = format('memory.%I', t.tbl)::regclass AND a.attname = f.key
+         WHERE f.rtype = t.rtype),
+        CASE t.rtype
+            -- the copies that consolidation merged are exported as the episodes they were
+            WHEN 'episode' THEN 'memory._export_episodes($1) AS x'
+            WHEN 'working_memory' THEN 'memory.working_memory AS x WHERE x.agent_id = $1 AND x.expires_at > clock_timestamp()'
+            -- completed keys only, so that a retry after an import still finds its write
+            WHEN 'idempotency_key' THEN 'memory.idempotency_keys AS x WHERE x.agent_id = $1 AND x.result_id IS NOT NULL'
+            ELSE format('memory.%I AS x WHERE x.agent_id = $1', t.tbl)
+        END
+    )
+    FROM memory._export_record_types() AS t
+    WHERE t.rtype = record_type AND t.tbl IS NOT NULL
 $$;
 
-COMMENT ON FUNCTION memory._export_keyed_types() IS
-'Private (export format version 1): the record types whose ids an import keeps or remaps, with the table of memory holding them and its id column (also the id''s JSON key). Raises nothing.';
-
+COMMENT ON FUNCTION memory._export_select_sql(text) IS
+'Private (export_agent): the SELECT of the lines of record type record_type of an export of agent $1, generated from memory._export_record_types(): rank, sort key, type, the JSON line, NULL. NULL for embedding and unknown types. Raises nothing.';
 
 -- ---------------------------------------------------------------------------
 -- Export
@@ -218,96 +228,14 @@ BEGIN
 
     -- One statement, so one snapshot: the file is consistent (no vector without its
     -- owner, no link without its facts) while the agent and the daemon keep writing.
-    INSERT INTO pg_temp.export_lines
-    SELECT 1, '', 'agent_state', json_build_object(
-        'type', 'agent_state', 'agent_id', s.agent_id, 'current_focus', s.current_focus,
-        'emotional_vector', s.emotional_vector, 'working_context', s.working_context,
-        'last_heartbeat', s.last_heartbeat, 'updated_at', s.updated_at
-    )::text, NULL
-    FROM memory.agent_state AS s WHERE s.agent_id = me
-    UNION ALL
-    SELECT 2, p.project_id::text, 'project', json_build_object(
-        'type', 'project', 'project_id', p.project_id, 'agent_id', p.agent_id, 'name', p.name, 'dna', p.dna,
-        'status', p.status, 'description', p.description, 'metadata', p.metadata, 'created_at', p.created_at,
-        'updated_at', p.updated_at
-    )::text, NULL
-    FROM memory.projects AS p WHERE p.agent_id = me
-    UNION ALL
-    SELECT 3, e.episode_id::text, 'episode', json_build_object(
-        'type', 'episode', 'episode_id', e.episode_id, 'agent_id', e.agent_id, 'content', e.content,
-        'importance', e.importance, 'tags', e.tags, 'project_id', e.project_id, 'session_id', e.session_id,
-        'occurred_at', e.occurred_at, 'metadata', e.metadata, 'recorded_at', e.recorded_at, 'updated_at', e.updated_at,
-        'access_count', e.access_count, 'last_accessed_at', e.last_accessed_at,
-        'content_sha256', encode(e.content_sha256, 'hex')
-    )::text, NULL
-    FROM memory._export_episodes(me) AS e
-    UNION ALL
-    SELECT 4, f.fact_id::text, 'fact', json_build_object(
-        'type', 'fact', 'fact_id', f.fact_id, 'agent_id', f.agent_id, 'concept', f.concept, 'statement', f.statement,
-        'confidence', f.confidence, 'source_episodes', f.source_episodes, 'valid_from', f.valid_from,
-        'valid_to', f.valid_to, 'recorded_at', f.recorded_at, 'invalidated_at', f.invalidated_at,
-        'superseded_by', f.superseded_by, 'metadata', f.metadata, 'content_sha256', encode(f.content_sha256, 'hex')
-    )::text, NULL
-    FROM memory.facts AS f WHERE f.agent_id = me
-    UNION ALL
-    SELECT 5, l.from_fact || ':' || l.to_fact || ':' || l.relation, 'fact_link', json_build_object(
-        'type', 'fact_link', 'agent_id', l.agent_id, 'from_fact', l.from_fact, 'to_fact', l.to_fact,
-        'relation', l.relation, 'strength', l.strength, 'created_at', l.created_at
-    )::text, NULL
-    FROM memory.fact_links AS l WHERE l.agent_id = me
-    UNION ALL
-    SELECT 6, b.block_id::text, 'block', json_build_object(
-        'type', 'block', 'block_id', b.block_id, 'agent_id', b.agent_id, 'label', b.label, 'value', b.value,
-        'description', b.description, 'char_limit', b.char_limit, 'read_only', b.read_only, 'version', b.version,
-        'created_at', b.created_at, 'updated_at', b.updated_at, 'updated_by', b.updated_by
-    )::text, NULL
-    FROM memory.blocks AS b WHERE b.agent_id = me
-    UNION ALL
-    SELECT 7, h.block_id || ':' || lpad(h.version::text, 10, '0'), 'block_version', json_build_object(
-        'type', 'block_version', 'block_id', h.block_id, 'agent_id', h.agent_id, 'version', h.version,
-        'label', h.label, 'value', h.value, 'description', h.description, 'char_limit', h.char_limit,
-        'read_only', h.read_only, 'changed_at', h.changed_at, 'changed_by', h.changed_by
-    )::text, NULL
-    FROM memory.block_history AS h WHERE h.agent_id = me
-    UNION ALL
-    SELECT 8, c.checkpoint_id::text, 'checkpoint', json_build_object(
-        'type', 'checkpoint', 'checkpoint_id', c.checkpoint_id, 'agent_id', c.agent_id, 'kind', c.kind,
-        'state', c.state, 'blocks', c.blocks, 'identity_hash', c.identity_hash,
-        'continuity_score', c.continuity_score, 'created_at', c.created_at, 'created_by', c.created_by
-    )::text, NULL
-    FROM memory.checkpoints AS c WHERE c.agent_id = me
-    UNION ALL
-    SELECT 9, w.working_id::text, 'working_memory', json_build_object(
-        'type', 'working_memory', 'working_id', w.working_id, 'agent_id', w.agent_id,
-        'context_type', w.context_type, 'key', w.key, 'content', w.content, 'priority', w.priority,
-        'created_at', w.created_at, 'updated_at', w.updated_at, 'expires_at', w.expires_at
-    )::text, NULL
-    FROM memory.working_memory AS w WHERE w.agent_id = me AND w.expires_at > clock_timestamp()
-    UNION ALL
-    SELECT 10, i.instance_id::text, 'instance', json_build_object(
-        'type', 'instance', 'instance_id', i.instance_id, 'agent_id', i.agent_id, 'name', i.name,
-        'instance_type', i.instance_type, 'location', i.location, 'capabilities', i.capabilities,
-        'status', i.status, 'registered_at', i.registered_at, 'last_heartbeat', i.last_heartbeat
-    )::text, NULL
-    FROM memory.instances AS i WHERE i.agent_id = me
-    UNION ALL
-    SELECT 11, d.decision_id::text, 'decision', json_build_object(
-        'type', 'decision', 'decision_id', d.decision_id, 'agent_id', d.agent_id, 'topic', d.topic,
-        'proposal', d.proposal, 'status', d.status, 'created_at', d.created_at, 'resolved_at', d.resolved_at,
-        'electorate', d.electorate, 'approvals', d.approvals, 'rejections', d.rejections
-    )::text, NULL
-    FROM memory.decisions AS d WHERE d.agent_id = me
-    UNION ALL
-    SELECT 12, v.decision_id || ':' || v.instance_id, 'vote', json_build_object(
-        'type', 'vote', 'decision_id', v.decision_id, 'instance_id', v.instance_id, 'agent_id', v.agent_id,
-        'approve', v.approve, 'voted_at', v.voted_at
-    )::text, NULL
-    FROM memory.votes AS v WHERE v.agent_id = me
-    UNION ALL
+    EXECUTE 'INSERT INTO pg_temp.export_lines '
+        || (SELECT string_agg(memory._export_select_sql(t.rtype), ' UNION ALL ' ORDER BY t.rank)
+            FROM memory._export_record_types() AS t WHERE t.tbl IS NOT NULL)
+        || $sql$ UNION ALL
     -- vectors of the current text only: a pooled vector and its chunks with the hash
     -- of the owner's text as it is now
     SELECT 13, o.owner || ':' || o.owner_id || ':' || m.name, 'embedding', json_build_object(
-        'type', 'embedding', 'agent_id', me, 'owner', o.owner, 'owner_id', o.owner_id, 'model', m.name,
+        'type', 'embedding', 'agent_id', $1, 'owner', o.owner, 'owner_id', o.owner_id, 'model', m.name,
         'content_sha256', encode(p.content_sha256, 'hex'), 'chunk_count', p.chunk_count,
         'pooled', p.embedding::text::json, 'updated_at', p.updated_at,
         'chunks', (
@@ -328,21 +256,14 @@ BEGIN
         UNION ALL
         SELECT 'fact', f.fact_id, f.content_sha256 FROM memory.facts AS f WHERE f.fact_id = p.fact_id
     ) AS o
-    WHERE p.agent_id = me
+    WHERE p.agent_id = $1
       AND p.content_sha256 = o.sha
       AND p.chunk_count = (
           SELECT count(*) FROM memory.chunks AS c
           WHERE c.model_id = p.model_id AND c.content_sha256 = p.content_sha256
             AND (c.episode_id = p.episode_id OR c.fact_id = p.fact_id)
       )
-    UNION ALL
-    -- completed idempotency keys, so that a retry after an import still finds its write
-    SELECT 14, k.idempotency_key, 'idempotency_key', json_build_object(
-        'type', 'idempotency_key', 'agent_id', k.agent_id, 'idempotency_key', k.idempotency_key,
-        'operation', k.operation, 'request_sha256', encode(k.request_sha256, 'hex'), 'result_id', k.result_id,
-        'created_at', k.created_at
-    )::text, NULL
-    FROM memory.idempotency_keys AS k WHERE k.agent_id = me AND k.result_id IS NOT NULL;
+$sql$ USING me;
 
     SELECT json_object_agg(t.rtype, coalesce(x.c, 0) ORDER BY t.ord), sum(coalesce(x.c, 0))
     INTO counts, n

@@ -19,35 +19,8 @@ AS $$
 BEGIN
     PERFORM memory._drop_temp('import_new_blocks');
     CREATE TEMP TABLE import_new_blocks (block_id uuid PRIMARY KEY) ON COMMIT DROP;
-    WITH ins AS (
-        INSERT INTO memory.blocks (
-            block_id, agent_id, label, value, description, char_limit, read_only, version, created_at, updated_at, updated_by
-        )
-        SELECT memory._import_id(remap, target, x.r ->> 'block_id'), target, x.r ->> 'label', x.r ->> 'value',
-               x.r ->> 'description', (x.r ->> 'char_limit')::integer, (x.r ->> 'read_only')::boolean,
-               (x.r ->> 'version')::integer, (x.r ->> 'created_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz,
-               x.r ->> 'updated_by'
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'block'
-          AND NOT EXISTS (SELECT 1 FROM memory.blocks AS b WHERE b.agent_id = target AND b.label = x.r ->> 'label')
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING
-        RETURNING block_id
-    )
-    INSERT INTO pg_temp.import_new_blocks SELECT ins.block_id FROM ins;
-    GET DIAGNOSTICS blocks = ROW_COUNT;
-
-    INSERT INTO memory.block_history (
-        block_id, version, agent_id, label, value, description, char_limit, read_only, changed_at, changed_by
-    )
-    SELECT nb.block_id, (x.r ->> 'version')::integer, target, x.r ->> 'label', x.r ->> 'value', x.r ->> 'description',
-           (x.r ->> 'char_limit')::integer, (x.r ->> 'read_only')::boolean, (x.r ->> 'changed_at')::timestamptz,
-           x.r ->> 'changed_by'
-    FROM pg_temp.import_recs AS x
-    JOIN pg_temp.import_new_blocks AS nb ON nb.block_id = memory._import_id(remap, target, x.r ->> 'block_id')
-    WHERE x.rtype = 'block_version'
-    ORDER BY x.n;
-    GET DIAGNOSTICS versions = ROW_COUNT;
+    EXECUTE memory._import_insert_sql('block') INTO blocks USING target, remap;
+    EXECUTE memory._import_insert_sql('block_version') INTO versions USING target, remap;
 END
 $$;
 
@@ -71,6 +44,77 @@ $$;
 
 COMMENT ON FUNCTION memory._import_fail(text, text, bigint, text, text) IS
 'Private (import_agent): raises SQLSTATE code with message, a detail naming the line of the file (when given) and a hint. Never returns.';
+
+-- The INSERT of one record type's records of pg_temp.import_recs into its table, for
+-- target agent $1 with ids remapped when $2, generated from the format's description
+-- (memory._export_record_types()) and the table's column types: agent_id is the target,
+-- a project_id the project's id in the target (pg_temp.import_projects), other uuids
+-- (and uuid arrays) are ids of the export, kept or remapped. Rows already there are kept.
+-- The statement returns how many rows it wrote; the ids of new episodes and facts go to
+-- pg_temp.import_new_owners (their vectors may be reused), those of new blocks to
+-- pg_temp.import_new_blocks (only their history is written).
+CREATE OR REPLACE FUNCTION memory._import_insert_sql(record_type text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format(
+        'WITH ins AS (INSERT INTO memory.%I (%s) SELECT %s FROM pg_temp.import_recs AS x WHERE x.rtype = %L%s '
+        'ORDER BY x.n ON CONFLICT DO NOTHING RETURNING %s AS id)%s SELECT count(*)::integer FROM ins',
+        t.tbl, c.cols, c.exprs, t.rtype,
+        CASE t.rtype
+            -- items that expired since the export are no longer on the agent's mind
+            WHEN 'working_memory' THEN ' AND (x.r ->> ''expires_at'')::timestamptz > clock_timestamp()'
+            WHEN 'vote' THEN ' AND EXISTS (SELECT 1 FROM memory.decisions AS d WHERE d.agent_id = $1'
+                || ' AND d.decision_id = memory._import_id($2, $1, x.r ->> ''decision_id''))'
+                || ' AND EXISTS (SELECT 1 FROM memory.instances AS i WHERE i.agent_id = $1'
+                || ' AND i.instance_id = memory._import_id($2, $1, x.r ->> ''instance_id''))'
+            -- a block whose label the agent has is kept as it is (memory._import_blocks)
+            WHEN 'block' THEN ' AND NOT EXISTS (SELECT 1 FROM memory.blocks AS b WHERE b.agent_id = $1'
+                || ' AND b.label = x.r ->> ''label'')'
+            WHEN 'block_version' THEN ' AND memory._import_id($2, $1, x.r ->> ''block_id'')'
+                || ' IN (SELECT nb.block_id FROM pg_temp.import_new_blocks AS nb)'
+            ELSE ''
+        END,
+        CASE WHEN t.rtype IN ('episode', 'fact', 'block') THEN quote_ident(t.id_fields[1]) ELSE 'NULL::uuid' END,
+        CASE t.rtype
+            WHEN 'block' THEN ', new AS (INSERT INTO pg_temp.import_new_blocks SELECT ins.id FROM ins)'
+            WHEN 'episode' THEN ', new AS (INSERT INTO pg_temp.import_new_owners SELECT ''episode'', ins.id FROM ins)'
+            WHEN 'fact' THEN ', new AS (INSERT INTO pg_temp.import_new_owners SELECT ''fact'', ins.id FROM ins)'
+            ELSE ''
+        END
+    )
+    FROM memory._export_record_types() AS t
+    CROSS JOIN LATERAL (
+        SELECT string_agg(quote_ident(f.key), ', ' ORDER BY f.ord) AS cols,
+               string_agg(CASE
+                   WHEN f.key = 'agent_id' THEN '$1'
+                   WHEN f.key = 'project_id'
+                       THEN '(SELECT m.new_id FROM pg_temp.import_projects AS m WHERE m.old_id = (x.r ->> ''project_id'')::uuid)'
+                   -- checkpoint ids that a restore wrote into a checkpoint's state
+                   WHEN t.rtype = 'checkpoint' AND f.key = 'state' THEN 'memory._import_state($2, $1, x.r -> ''state'')'
+                   WHEN a.atttypid = 'uuid'::regtype THEN format('memory._import_id($2, $1, x.r ->> %L)', f.key)
+                   WHEN a.atttypid = 'uuid[]'::regtype THEN format(
+                       'ARRAY(SELECT memory._import_id($2, $1, e.v) FROM jsonb_array_elements_text(x.r -> %L) '
+                       'WITH ORDINALITY AS e (v, o) ORDER BY e.o)', f.key)
+                   WHEN a.atttypid = 'text[]'::regtype THEN format(
+                       'ARRAY(SELECT e.v FROM jsonb_array_elements_text(x.r -> %L) WITH ORDINALITY AS e (v, o) ORDER BY e.o)',
+                       f.key)
+                   WHEN a.atttypid = 'jsonb'::regtype THEN format('nullif(x.r -> %L, ''null'')', f.key)
+                   WHEN a.atttypid = 'bytea'::regtype THEN format('decode(x.r ->> %L, ''hex'')', f.key)
+                   ELSE format('(x.r ->> %L)::%s', f.key, format_type(a.atttypid, a.atttypmod))
+               END, ', ' ORDER BY f.ord) AS exprs
+        FROM memory._export_fields() AS f
+        JOIN pg_catalog.pg_attribute AS a
+            ON a.attrelid = format('memory.%I', t.tbl)::regclass AND a.attname = f.key AND a.attgenerated = ''
+        WHERE f.rtype = t.rtype
+    ) AS c
+    WHERE t.rtype = record_type AND t.tbl IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION memory._import_insert_sql(text) IS
+'Private (import_agent): the INSERT of the records of type record_type of pg_temp.import_recs into its table for target agent $1, ids remapped when $2, generated from memory._export_record_types() and the table''s column types; it returns how many rows it wrote and adds new episodes and facts to pg_temp.import_new_owners, new blocks to pg_temp.import_new_blocks. NULL for embedding and unknown types. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory.import_agent(
     export text,
@@ -100,6 +144,7 @@ DECLARE
     inserted jsonb := '{}';
     present jsonb := '{}';
     k integer;
+    rt text;
     total integer;
     blk record;
     reused integer := 0;
@@ -233,23 +278,11 @@ BEGIN
     FROM (
         SELECT y.n, y.rtype, count(*) OVER (PARTITION BY y.rtype, y.id) AS c
         FROM (
-            SELECT z.n, z.rtype, CASE z.rtype
-                WHEN 'agent_state' THEN 'state'
-                WHEN 'project' THEN z.r ->> 'project_id'
-                WHEN 'episode' THEN z.r ->> 'episode_id'
-                WHEN 'fact' THEN z.r ->> 'fact_id'
-                WHEN 'fact_link' THEN concat_ws(':', z.r ->> 'from_fact', z.r ->> 'to_fact', z.r ->> 'relation')
-                WHEN 'block' THEN z.r ->> 'block_id'
-                WHEN 'block_version' THEN concat_ws(':', z.r ->> 'block_id', z.r ->> 'version')
-                WHEN 'checkpoint' THEN z.r ->> 'checkpoint_id'
-                WHEN 'working_memory' THEN z.r ->> 'working_id'
-                WHEN 'instance' THEN z.r ->> 'instance_id'
-                WHEN 'decision' THEN z.r ->> 'decision_id'
-                WHEN 'vote' THEN concat_ws(':', z.r ->> 'decision_id', z.r ->> 'instance_id')
-                WHEN 'embedding' THEN concat_ws(':', z.r ->> 'owner', z.r ->> 'owner_id', z.r ->> 'model')
-                WHEN 'idempotency_key' THEN z.r ->> 'idempotency_key'
-            END AS id
-            FROM pg_temp.import_recs AS z
+            SELECT z.n, z.rtype, (
+                SELECT coalesce(string_agg(z.r ->> i.k, ':' ORDER BY i.o), '')
+                FROM unnest(t.id_fields) WITH ORDINALITY AS i (k, o)
+            ) AS id
+            FROM pg_temp.import_recs AS z JOIN memory._export_record_types() AS t ON t.rtype = z.rtype
         ) AS y
     ) AS x
     WHERE x.c > 1 ORDER BY x.n LIMIT 1;
@@ -362,8 +395,11 @@ BEGIN
     EXECUTE (
         SELECT 'SELECT count(*) FROM (' || string_agg(format(
             'SELECT 1 FROM pg_temp.import_recs AS x JOIN memory.%I AS t ON t.%I = (x.r ->> %L)::uuid '
-            'WHERE x.rtype = %L AND t.agent_id <> $1', k.tbl, k.id, k.id, k.rtype), ' UNION ALL ') || ') AS c'
-        FROM memory._export_keyed_types() AS k
+            'WHERE x.rtype = %L AND t.agent_id <> $1', t.tbl, f.key, f.key, t.rtype), ' UNION ALL ') || ') AS c'
+        -- the record types identified by one uuid
+        FROM memory._export_record_types() AS t
+        JOIN memory._export_fields() AS f ON f.rtype = t.rtype AND f.key = t.id_fields[1] AND f.jtype = 'uuid'
+        WHERE cardinality(t.id_fields) = 1 AND t.tbl IS NOT NULL
     ) INTO collisions USING target;
     remap := coalesce(remap_ids, collisions > 0);
     IF collisions > 0 AND NOT remap THEN
@@ -385,166 +421,21 @@ BEGIN
                )
         FROM pg_temp.import_recs AS x WHERE x.rtype = 'project';
 
-        INSERT INTO memory.agent_state (agent_id, current_focus, emotional_vector, working_context, last_heartbeat, updated_at)
-        SELECT target, x.r ->> 'current_focus', nullif(x.r -> 'emotional_vector', 'null'::jsonb),
-               nullif(x.r -> 'working_context', 'null'::jsonb),
-               (x.r ->> 'last_heartbeat')::timestamptz, (x.r ->> 'updated_at')::timestamptz
-        FROM pg_temp.import_recs AS x WHERE x.rtype = 'agent_state'
-        ON CONFLICT (agent_id) DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('agent_state', k);
-
-        INSERT INTO memory.projects (project_id, agent_id, name, dna, status, description, metadata, created_at, updated_at)
-        SELECT m.new_id, target, x.r ->> 'name', x.r ->> 'dna', x.r ->> 'status', x.r ->> 'description', x.r -> 'metadata',
-               (x.r ->> 'created_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz
-        FROM pg_temp.import_recs AS x JOIN pg_temp.import_projects AS m ON m.old_id = (x.r ->> 'project_id')::uuid
-        WHERE x.rtype = 'project'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('project', k);
-
         PERFORM memory._drop_temp('import_new_owners');
         CREATE TEMP TABLE import_new_owners (owner text, id uuid, PRIMARY KEY (owner, id)) ON COMMIT DROP;
-
-        WITH ins AS (
-            INSERT INTO memory.episodes (
-                episode_id, agent_id, content, importance, tags, project_id, session_id, occurred_at, metadata,
-                recorded_at, updated_at, access_count, last_accessed_at
-            )
-            SELECT memory._import_id(remap, target, x.r ->> 'episode_id'), target, x.r ->> 'content',
-                   (x.r ->> 'importance')::real,
-                   ARRAY(SELECT t.tag FROM jsonb_array_elements_text(x.r -> 'tags') WITH ORDINALITY AS t (tag, ord) ORDER BY t.ord),
-                   m.new_id, x.r ->> 'session_id', (x.r ->> 'occurred_at')::timestamptz, x.r -> 'metadata',
-                   (x.r ->> 'recorded_at')::timestamptz, (x.r ->> 'updated_at')::timestamptz,
-                   (x.r ->> 'access_count')::integer, (x.r ->> 'last_accessed_at')::timestamptz
-            FROM pg_temp.import_recs AS x
-            LEFT JOIN pg_temp.import_projects AS m ON m.old_id = (x.r ->> 'project_id')::uuid
-            WHERE x.rtype = 'episode'
-            ORDER BY x.n
-            ON CONFLICT (episode_id) DO NOTHING
-            RETURNING episode_id
-        )
-        INSERT INTO pg_temp.import_new_owners SELECT 'episode', ins.episode_id FROM ins;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('episode', k);
-
-        WITH ins AS (
-            INSERT INTO memory.facts (
-                fact_id, agent_id, concept, statement, confidence, source_episodes, valid_from, valid_to, recorded_at,
-                invalidated_at, superseded_by, metadata
-            )
-            SELECT memory._import_id(remap, target, x.r ->> 'fact_id'), target, x.r ->> 'concept', x.r ->> 'statement',
-                   (x.r ->> 'confidence')::real,
-                   ARRAY(SELECT memory._import_id(remap, target, s.id)
-                         FROM jsonb_array_elements_text(x.r -> 'source_episodes') WITH ORDINALITY AS s (id, ord) ORDER BY s.ord),
-                   (x.r ->> 'valid_from')::timestamptz, (x.r ->> 'valid_to')::timestamptz,
-                   (x.r ->> 'recorded_at')::timestamptz, (x.r ->> 'invalidated_at')::timestamptz,
-                   memory._import_id(remap, target, x.r ->> 'superseded_by'), x.r -> 'metadata'
-            FROM pg_temp.import_recs AS x
-            WHERE x.rtype = 'fact'
-            ORDER BY x.n
-            ON CONFLICT (fact_id) DO NOTHING
-            RETURNING fact_id
-        )
-        INSERT INTO pg_temp.import_new_owners SELECT 'fact', ins.fact_id FROM ins;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('fact', k);
-
-        INSERT INTO memory.fact_links (agent_id, from_fact, to_fact, relation, strength, created_at)
-        SELECT target, memory._import_id(remap, target, x.r ->> 'from_fact'), memory._import_id(remap, target, x.r ->> 'to_fact'),
-               x.r ->> 'relation', (x.r ->> 'strength')::real, (x.r ->> 'created_at')::timestamptz
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'fact_link'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('fact_link', k);
-
-        SELECT * INTO blk FROM memory._import_blocks(target, remap);
-        inserted := inserted || jsonb_build_object('block', blk.blocks, 'block_version', blk.versions);
-
-        INSERT INTO memory.checkpoints (
-            checkpoint_id, agent_id, kind, state, blocks, identity_hash, continuity_score, created_at, created_by
-        )
-        SELECT memory._import_id(remap, target, x.r ->> 'checkpoint_id'), target, x.r ->> 'kind',
-               memory._import_state(remap, target, x.r -> 'state'),
-               x.r -> 'blocks', x.r ->> 'identity_hash', (x.r ->> 'continuity_score')::real,
-               (x.r ->> 'created_at')::timestamptz, x.r ->> 'created_by'
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'checkpoint'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('checkpoint', k);
-
-        -- items that expired since the export are no longer on the agent's mind
         SELECT count(*) INTO skipped_expired FROM pg_temp.import_recs AS x
         WHERE x.rtype = 'working_memory' AND (x.r ->> 'expires_at')::timestamptz <= clock_timestamp();
-        INSERT INTO memory.working_memory (
-            working_id, agent_id, context_type, key, content, priority, created_at, updated_at, expires_at
-        )
-        SELECT memory._import_id(remap, target, x.r ->> 'working_id'), target, x.r ->> 'context_type', x.r ->> 'key',
-               x.r -> 'content', x.r ->> 'priority', (x.r ->> 'created_at')::timestamptz,
-               (x.r ->> 'updated_at')::timestamptz, (x.r ->> 'expires_at')::timestamptz
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'working_memory' AND (x.r ->> 'expires_at')::timestamptz > clock_timestamp()
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('working_memory', k);
-
-        -- a key whose write is already in the target keeps that write's id
-        INSERT INTO memory.idempotency_keys (agent_id, idempotency_key, operation, request_sha256, result_id, created_at)
-        SELECT target, x.r ->> 'idempotency_key', x.r ->> 'operation', decode(x.r ->> 'request_sha256', 'hex'),
-               memory._import_id(remap, target, x.r ->> 'result_id'), (x.r ->> 'created_at')::timestamptz
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'idempotency_key'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('idempotency_key', k);
-
-        INSERT INTO memory.instances (
-            instance_id, agent_id, name, instance_type, location, capabilities, status, registered_at, last_heartbeat
-        )
-        SELECT memory._import_id(remap, target, x.r ->> 'instance_id'), target, x.r ->> 'name', x.r ->> 'instance_type',
-               x.r ->> 'location', x.r -> 'capabilities', x.r ->> 'status', (x.r ->> 'registered_at')::timestamptz,
-               (x.r ->> 'last_heartbeat')::timestamptz
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'instance'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('instance', k);
-
-        INSERT INTO memory.decisions (
-            decision_id, agent_id, topic, proposal, status, created_at, resolved_at, electorate, approvals, rejections
-        )
-        SELECT memory._import_id(remap, target, x.r ->> 'decision_id'), target, x.r ->> 'topic', x.r -> 'proposal',
-               x.r ->> 'status', (x.r ->> 'created_at')::timestamptz, (x.r ->> 'resolved_at')::timestamptz,
-               (x.r ->> 'electorate')::integer, (x.r ->> 'approvals')::integer, (x.r ->> 'rejections')::integer
-        FROM pg_temp.import_recs AS x
-        WHERE x.rtype = 'decision'
-        ORDER BY x.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('decision', k);
-
-        INSERT INTO memory.votes (decision_id, instance_id, agent_id, approve, voted_at)
-        SELECT v.decision_id, v.instance_id, target, v.approve, v.voted_at
-        FROM (
-            SELECT memory._import_id(remap, target, x.r ->> 'decision_id') AS decision_id,
-                   memory._import_id(remap, target, x.r ->> 'instance_id') AS instance_id,
-                   (x.r ->> 'approve')::boolean AS approve, (x.r ->> 'voted_at')::timestamptz AS voted_at, x.n
-            FROM pg_temp.import_recs AS x WHERE x.rtype = 'vote'
-        ) AS v
-        WHERE EXISTS (SELECT 1 FROM memory.decisions AS d WHERE d.decision_id = v.decision_id AND d.agent_id = target)
-          AND EXISTS (SELECT 1 FROM memory.instances AS i WHERE i.instance_id = v.instance_id AND i.agent_id = target)
-        ORDER BY v.n
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS k = ROW_COUNT;
-        inserted := inserted || jsonb_build_object('vote', k);
+        -- in the format's order, which is the order of the foreign keys
+        FOR rt IN
+            SELECT t.rtype FROM memory._export_record_types() AS t
+            WHERE t.tbl IS NOT NULL AND t.rtype NOT IN ('block', 'block_version')
+            ORDER BY t.rank
+        LOOP
+            EXECUTE memory._import_insert_sql(rt) INTO k USING target, remap;
+            inserted := inserted || jsonb_build_object(rt, k);
+        END LOOP;
+        SELECT * INTO blk FROM memory._import_blocks(target, remap);
+        inserted := inserted || jsonb_build_object('block', blk.blocks, 'block_version', blk.versions);
 
         -- Vectors: reused for the episodes and facts written now, when this database has
         -- the same model (name and dimension); their queued jobs are marked done. Other

@@ -5,7 +5,7 @@
 -- malformed file refused with a clear error and nothing written.
 -- The round trip into a fresh database is python/tests/test_export_import.py.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 SELECT tests.make_agent('PortA');
 CREATE ROLE test_portb LOGIN;
@@ -334,15 +334,22 @@ SELECT is(
 );
 SELECT ok(NOT EXISTS (SELECT 1 FROM memory.agents WHERE name = 'PortQ'), 'the agent PortQ was never created');
 
--- the import's collision check is generated from one list of keyed record types: each
--- is a record type of the format, and its table has the id column it names
+-- the export and the import are generated from one description of the record types:
+-- every field of a type read from a table is a column of that table, and the collision
+-- check covers the eight types identified by one uuid
 SELECT is(
-    (SELECT count(*) FROM memory._export_keyed_types() AS k
-     WHERE k.rtype = ANY (memory._export_types())
-       AND EXISTS (SELECT 1 FROM information_schema.columns AS c
-                   WHERE c.table_schema = 'memory' AND c.table_name = k.tbl AND c.column_name = k.id
-                     AND c.data_type = 'uuid')),
-    8::bigint, 'the eight keyed record types are export types with a uuid id column in their table'
+    (SELECT count(*) FROM memory._export_fields() AS f
+     WHERE f.tbl IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM information_schema.columns AS c
+                       WHERE c.table_schema = 'memory' AND c.table_name = f.tbl AND c.column_name = f.key)),
+    0::bigint, 'every field of a table-backed record type is a column of its table'
+);
+SELECT is(
+    (SELECT array_agg(t.rtype ORDER BY t.rank) FROM memory._export_record_types() AS t
+     JOIN memory._export_fields() AS f ON f.rtype = t.rtype AND f.key = t.id_fields[1] AND f.jtype = 'uuid'
+     WHERE cardinality(t.id_fields) = 1 AND t.tbl IS NOT NULL),
+    ARRAY['project', 'episode', 'fact', 'block', 'checkpoint', 'working_memory', 'instance', 'decision'],
+    'the eight record types identified by one uuid, those the collision check covers'
 );
 
 SELECT * FROM finish();
