@@ -80,7 +80,8 @@ COMMENT ON FUNCTION memory._import_state(boolean, uuid, jsonb) IS
 -- second record with the same ones) and its fields in the order they are written.
 -- Each field is "key jtype", jtype one of string, number, boolean, object, array, any
 -- (any JSON value), uuid, time or sha (strings of that form), with "?" when it may be
--- null. This list is the format: the export's statement, the import's checks and its
+-- null, then the record type it refers to, when it holds the id of a record of the
+-- export. This list is the format: the export's statement, the import's checks and its
 -- inserts are generated from it.
 CREATE OR REPLACE FUNCTION memory._export_record_types()
 RETURNS TABLE (rtype text, rank integer, tbl text, id_fields text [], fields text)
@@ -96,20 +97,20 @@ AS $$
      'project_id uuid, agent_id uuid, name string, dna string?, status string, description string?, metadata object, '
      'created_at time, updated_at time'),
     ('episode', 3, 'episodes', '{episode_id}',
-     'episode_id uuid, agent_id uuid, content string, importance number, tags array, project_id uuid?, '
+     'episode_id uuid, agent_id uuid, content string, importance number, tags array, project_id uuid? project, '
      'session_id string?, occurred_at time, metadata object, recorded_at time, updated_at time, access_count number, '
      'last_accessed_at time?, content_sha256 sha'),
     ('fact', 4, 'facts', '{fact_id}',
      'fact_id uuid, agent_id uuid, concept string, statement string, confidence number, source_episodes array, '
-     'valid_from time, valid_to time?, recorded_at time, invalidated_at time?, superseded_by uuid?, metadata object, '
+     'valid_from time, valid_to time?, recorded_at time, invalidated_at time?, superseded_by uuid? fact, metadata object, '
      'content_sha256 sha'),
     ('fact_link', 5, 'fact_links', '{from_fact,to_fact,relation}',
-     'agent_id uuid, from_fact uuid, to_fact uuid, relation string, strength number, created_at time'),
+     'agent_id uuid, from_fact uuid fact, to_fact uuid fact, relation string, strength number, created_at time'),
     ('block', 6, 'blocks', '{block_id}',
      'block_id uuid, agent_id uuid, label string, value string, description string?, char_limit number, '
      'read_only boolean, version number, created_at time, updated_at time, updated_by string'),
     ('block_version', 7, 'block_history', '{block_id,version}',
-     'block_id uuid, agent_id uuid, version number, label string, value string, description string?, '
+     'block_id uuid block, agent_id uuid, version number, label string, value string, description string?, '
      'char_limit number, read_only boolean, changed_at time, changed_by string'),
     ('checkpoint', 8, 'checkpoints', '{checkpoint_id}',
      'checkpoint_id uuid, agent_id uuid, kind string, state object, blocks array, identity_hash sha, '
@@ -124,7 +125,7 @@ AS $$
      'decision_id uuid, agent_id uuid, topic string, proposal any, status string, created_at time, '
      'resolved_at time?, electorate number?, approvals number, rejections number'),
     ('vote', 12, 'votes', '{decision_id,instance_id}',
-     'decision_id uuid, instance_id uuid, agent_id uuid, approve boolean, voted_at time'),
+     'decision_id uuid decision, instance_id uuid instance, agent_id uuid, approve boolean, voted_at time'),
     ('embedding', 13, NULL, '{owner,owner_id,model}',
      'agent_id uuid, owner string, owner_id uuid, model string, content_sha256 sha, chunk_count number, '
      'pooled array, updated_at time, chunks array'),
@@ -136,18 +137,19 @@ COMMENT ON FUNCTION memory._export_record_types() IS
 'Private (export format version 1): each record type with its rank in an export, its table (NULL for embedding), the fields that identify a record, and its fields in the order they are written ("key jtype", "?" when nullable). The single description the export and the import are generated from. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory._export_fields()
-RETURNS TABLE (rtype text, ord bigint, key text, jtype text, nullable boolean, tbl text)
+RETURNS TABLE (rtype text, ord bigint, key text, jtype text, nullable boolean, refers_to text, tbl text)
 LANGUAGE sql
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT t.rtype, f.ord, split_part(f.spec, ' ', 1), rtrim(split_part(f.spec, ' ', 2), '?'), f.spec LIKE '%?', t.tbl
+    SELECT t.rtype, f.ord, split_part(f.spec, ' ', 1), rtrim(split_part(f.spec, ' ', 2), '?'),
+           split_part(f.spec, ' ', 2) LIKE '%?', nullif(split_part(f.spec, ' ', 3), ''), t.tbl
     FROM memory._export_record_types() AS t
     CROSS JOIN LATERAL regexp_split_to_table(t.fields, ',\s*') WITH ORDINALITY AS f (spec, ord)
 $$;
 
 COMMENT ON FUNCTION memory._export_fields() IS
-'Private (export format version 1): every field of every record type, in the order it is written, with its JSON type (uuid, time and sha are strings of that form; any is any value), whether it may be null, and the record type''s table. Raises nothing.';
+'Private (export format version 1): every field of every record type, in the order it is written, with its JSON type (uuid, time and sha are strings of that form; any is any value), whether it may be null, the record type whose id it holds (refers_to, NULL for none), and the record type''s table. Raises nothing.';
 
 CREATE OR REPLACE FUNCTION memory._export_types()
 RETURNS text []

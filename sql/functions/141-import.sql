@@ -309,28 +309,14 @@ BEGIN
 
     -- references inside the export
     SELECT x.n, x.what INTO bad FROM (
-        SELECT z.n, 'project ' || (z.r ->> 'project_id') AS what FROM pg_temp.import_recs AS z
-        WHERE z.rtype = 'episode' AND z.r ->> 'project_id' IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM pg_temp.import_recs AS p WHERE p.rtype = 'project' AND p.r ->> 'project_id' = z.r ->> 'project_id')
+        SELECT z.n, f.refers_to || ' ' || (z.r ->> f.key) AS what
+        FROM pg_temp.import_recs AS z
+        JOIN memory._export_fields() AS f ON f.rtype = z.rtype AND f.refers_to IS NOT NULL
+        JOIN memory._export_record_types() AS t ON t.rtype = f.refers_to
+        WHERE z.r ->> f.key IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_temp.import_recs AS o WHERE o.rtype = t.rtype AND o.r ->> t.id_fields[1] = z.r ->> f.key)
         UNION ALL
-        SELECT z.n, 'fact ' || (z.r ->> 'superseded_by') FROM pg_temp.import_recs AS z
-        WHERE z.rtype = 'fact' AND z.r ->> 'superseded_by' IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM pg_temp.import_recs AS f WHERE f.rtype = 'fact' AND f.r ->> 'fact_id' = z.r ->> 'superseded_by')
-        UNION ALL
-        SELECT z.n, 'fact ' || e.id FROM pg_temp.import_recs AS z
-        CROSS JOIN LATERAL (VALUES (z.r ->> 'from_fact'), (z.r ->> 'to_fact')) AS e (id)
-        WHERE z.rtype = 'fact_link' AND NOT EXISTS (
-            SELECT 1 FROM pg_temp.import_recs AS f WHERE f.rtype = 'fact' AND f.r ->> 'fact_id' = e.id)
-        UNION ALL
-        SELECT z.n, 'block ' || (z.r ->> 'block_id') FROM pg_temp.import_recs AS z
-        WHERE z.rtype = 'block_version' AND NOT EXISTS (
-            SELECT 1 FROM pg_temp.import_recs AS b WHERE b.rtype = 'block' AND b.r ->> 'block_id' = z.r ->> 'block_id')
-        UNION ALL
-        SELECT z.n, e.rt || ' ' || e.id FROM pg_temp.import_recs AS z
-        CROSS JOIN LATERAL (VALUES ('decision', z.r ->> 'decision_id'), ('instance', z.r ->> 'instance_id')) AS e (rt, id)
-        WHERE z.rtype = 'vote' AND NOT EXISTS (
-            SELECT 1 FROM pg_temp.import_recs AS d WHERE d.rtype = e.rt AND d.r ->> (e.rt || '_id') = e.id)
-        UNION ALL
+        -- an embedding refers to its owner as the owner's text is in the export
         SELECT z.n, (z.r ->> 'owner') || ' ' || (z.r ->> 'owner_id') FROM pg_temp.import_recs AS z
         WHERE z.rtype = 'embedding' AND NOT EXISTS (
             SELECT 1 FROM pg_temp.import_recs AS o

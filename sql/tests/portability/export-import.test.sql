@@ -5,7 +5,7 @@
 -- malformed file refused with a clear error and nothing written.
 -- The round trip into a fresh database is python/tests/test_export_import.py.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 SELECT tests.make_agent('PortA');
 CREATE ROLE test_portb LOGIN;
@@ -130,6 +130,13 @@ BEGIN
         WHEN 'dangling' THEN
             l[pg_temp.first_of(l, 'fact_link')] := regexp_replace(l[pg_temp.first_of(l, 'fact_link')],
                 '"to_fact" : "[0-9a-f-]+"', '"to_fact" : "00000000-0000-4000-8000-000000000000"');
+        WHEN 'dangling_vote' THEN
+            l[pg_temp.first_of(l, 'vote')] := regexp_replace(l[pg_temp.first_of(l, 'vote')],
+                '"instance_id" : "[0-9a-f-]+"', '"instance_id" : "00000000-0000-4000-8000-000000000000"');
+        WHEN 'dangling_project' THEN  -- every episode's project (one of them has none)
+            l := ARRAY(SELECT CASE WHEN x LIKE '{"type" : "episode"%' THEN regexp_replace(x, '"project_id" : "[0-9a-f-]+"',
+                                       '"project_id" : "00000000-0000-4000-8000-000000000000"') ELSE x END
+                       FROM unnest(l) WITH ORDINALITY AS u (x, o) ORDER BY u.o);
         WHEN 'type' THEN l[e] := replace(l[e], '"type" : "episode"', '"type" : "episodes"');
         WHEN 'field' THEN l[e] := (l[e]::jsonb - 'importance')::text;
         WHEN 'checksum' THEN l[e] := replace(l[e], '"content" : "', '"content" : "X');
@@ -314,6 +321,10 @@ SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('twice'), 'PortQ', 'te
     '23505', 'export holds a record twice', 'a record given twice is refused');
 SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('dangling'), 'PortQ', 'test_portq')$$,
     '23503', 'export refers to a record it does not hold', 'a link to a fact that is not in the file is refused');
+SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('dangling_vote'), 'PortQ', 'test_portq')$$,
+    '23503', 'export refers to a record it does not hold', 'a vote of an instance that is not in the file is refused');
+SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('dangling_project'), 'PortQ', 'test_portq')$$,
+    '23503', 'export refers to a record it does not hold', 'an episode of a project that is not in the file is refused');
 SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('type'), 'PortQ', 'test_portq')$$,
     '22000', 'export holds a record of unknown type', 'a record of an unknown type is refused');
 SELECT throws_ok($$SELECT memory.import_agent(pg_temp.bad('field'), 'PortQ', 'test_portq')$$,
