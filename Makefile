@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .PHONY: help up down status psql dsn test test-sql test-upgrade test-py test-soak test-soak-ha test-image lint bench bench-scale soak eval eval-consolidation seed clean-data \
-	legacy-fixture import-legacy export import backup restore
+	legacy-fixture import-legacy export import backup restore agent-indexes
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -85,7 +85,7 @@ clean-data: down ## stop everything and delete var/ (all stored memory!) and .se
 	rm -rf var .secrets
 
 # == legacy import, export and import, backups (issue 7; docs/portability.md) ==
-.PHONY: legacy-fixture import-legacy export import backup restore
+.PHONY: legacy-fixture import-legacy export import backup restore agent-indexes
 
 legacy-fixture: ## create the test "old brain" database legacy_brain (4,704 episodes; LEGACY_DB=..., ARGS=--replace)
 	@bash -c '. scripts/lib.sh && pg_env_super && exec $(PY) scripts/legacy-fixture.py --dbname "$(or $(LEGACY_DB),legacy_brain)" $(ARGS)'
@@ -99,6 +99,9 @@ export: ## export an agent to newline-delimited JSON: AGENT=NEXUS [OUT=file]
 
 import: ## import an export file: FILE=... [AS=new_name ROLE=login_role] [ARGS=--remap|--keep-ids]
 	@bash scripts/import-agent.sh "$(FILE)" $(if $(AS),--as "$(AS)") $(if $(ROLE),--role "$(ROLE)") $(ARGS)
+
+agent-indexes: ## give each agent too large to be ranked exactly its own HNSW index (CONCURRENTLY): [MIN_CHUNKS=n] [ARGS=--dry-run]
+	@bash scripts/agent-indexes.sh $(if $(MIN_CHUNKS),--min-chunks "$(MIN_CHUNKS)") $(ARGS)
 
 backup: ## pg_dump the memory database with roles, jobs and a manifest: [OUT=dir]
 	@bash scripts/backup.sh $(if $(OUT),--out "$(OUT)")

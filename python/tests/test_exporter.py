@@ -53,6 +53,7 @@ def test_the_exporter_serves_the_database_gauges(superconn):
         "memory_cache_sync_lag_seconds",
         "memory_stored_rows",
         "memory_cron_job_failed",
+        "memory_agents_needing_own_vector_index",
     ):
         assert name in got, name
     assert any('layer="cache"' in line for line in got["memory_layer_status"])
@@ -69,7 +70,7 @@ def test_every_gauge_of_the_alert_rules_is_exported():
     rules = (ROOT / "monitoring" / "alerts.yml").read_text()
     exprs = re.findall(r"^\s*expr: (.*)$", rules, re.M)
     names = {n for e in exprs for n in re.findall(r"\b(memory_[a-z_]+|pg_up)\b", e)}
-    assert len(exprs) == 6 and "memory_layer_status" in names
+    assert len(exprs) == 7 and "memory_layer_status" in names
     got = scrape_connected()
     assert sorted(names - set(got)) == []
 

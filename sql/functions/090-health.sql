@@ -84,11 +84,13 @@ BEGIN
     FROM jsonb_each(ops -> 'cron_jobs') AS j;
     RETURN QUERY SELECT 'memory_identity_drifted_agents', '{}'::jsonb,
         coalesce((ops -> 'identity' ->> 'agents_drifted')::double precision, 0);
+    RETURN QUERY SELECT 'memory_agents_needing_own_vector_index', '{}'::jsonb,
+        coalesce((ops ->> 'agents_needing_own_vector_index')::double precision, 0);
 END
 $$;
 
 COMMENT ON FUNCTION memory.health_metrics() IS
-'Monitoring (read by prometheus-postgres-exporter as memory_exporter, monitoring/postgres-exporter-queries.yaml): memory.health() as gauges, one row per metric and label set (layer status 0 ok, 1 degraded, 2 failing; queue jobs by state; coverage; oldest pending; dead jobs of the last hour; heartbeat age; cache sync lag and repairs; row counts; failed pg_cron jobs; identity drift). Counts only, no memory content. Raises nothing.';
+'Monitoring (read by prometheus-postgres-exporter as memory_exporter, monitoring/postgres-exporter-queries.yaml): memory.health() as gauges, one row per metric and label set (layer status 0 ok, 1 degraded, 2 failing; queue jobs by state; coverage; oldest pending; dead jobs of the last hour; heartbeat age; cache sync lag and repairs; row counts; failed pg_cron jobs; identity drift; agents waiting for an HNSW index of their own). Counts only, no memory content. Raises nothing.';
 
 -- Monitoring (memory_reader): health() one row per layer. Counts and statuses, no
 -- memory content.

@@ -87,19 +87,12 @@ VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    setting text := nullif(current_setting('memory.exact_search_max_chunks', true), '');
     cached text := current_setting('memory.rank_exactly_cache', true);
-    lim integer;
+    lim integer := memory._exact_search_max_chunks();
     n bigint;
     key text;
     now_s double precision := extract(EPOCH FROM clock_timestamp());
 BEGIN
-    lim := CASE WHEN setting IS NULL THEN 10000
-                WHEN setting ~ '^\s*[0-9]{1,7}\s*$' THEN setting::integer END;
-    IF lim IS NULL OR lim > 1000000 THEN
-        RAISE EXCEPTION 'memory.exact_search_max_chunks must be an integer between 0 and 1000000'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(setting, 40));
-    END IF;
     -- the key's md5: the value names no agent and no user in clear, should a backend
     -- ever serve another user after this one (a superuser's pool)
     key := md5(format('%s/%s/%s/%s/%s', session_user, current_user, agent, model, lim)) || '/';

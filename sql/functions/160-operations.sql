@@ -151,10 +151,14 @@ BEGIN
         'counts', counts,
         'cron_jobs', jobs,
         'cron_status_recorded_at', (SELECT max(c.recorded_at) FROM memory.cron_status AS c),
-        'identity', identity
+        'identity', identity,
+        -- agents too large to be ranked exactly that have no HNSW index of their own yet
+        -- (047-agent-vector-indexes.sql: make agent-indexes builds them)
+        'agents_needing_own_vector_index',
+            (SELECT count(*) FROM memory.agent_vector_index_plan() AS p WHERE p.action = 'create')
     );
 END
 $$;
 
 COMMENT ON FUNCTION memory._health_operations() IS
-'Private: the operations layer of memory.health(): embedding paused or not, row counts per layer, the memory-* pg_cron jobs with their last run status, the last checkpoint and the number of agents whose identity drifted from their latest checkpoint; status ok or degraded. Raises nothing.';
+'Private: the operations layer of memory.health(): embedding paused or not, row counts per layer, the memory-* pg_cron jobs with their last run status, the last checkpoint the number of agents whose identity drifted from their latest checkpoint, and the number of agents waiting for an HNSW index of their own (memory.agent_vector_index_plan); status ok or degraded. Raises nothing.';

@@ -228,7 +228,7 @@ GRANT EXECUTE ON FUNCTION
 TO memory_agent;
 GRANT EXECUTE ON FUNCTION
     memory._query_vector(text), memory._serving_model(), memory._check_search_args(integer, text),
-    memory._rank_exactly(uuid, smallint), memory._prepared(text, text),
+    memory._rank_exactly(uuid, smallint), memory._exact_search_max_chunks(), memory._prepared(text, text),
     memory._relevance_sql(text, text, text, text, text), memory._graph_order_sql(integer, text),
     memory._search_episodes(
         text, integer, text, text[], text, text, timestamptz, timestamptz, real,
@@ -254,6 +254,12 @@ REVOKE ALL ON memory.episode_access_log FROM memory_agent;
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
 
 -- == health and operations ==
+-- an agent's own HNSW index (047-agent-vector-indexes.sql): operators plan, and
+-- scripts/agent-indexes.sh runs the plan
+GRANT EXECUTE ON FUNCTION
+    memory.agent_vector_index_plan(integer), memory._agent_vector_index_name(uuid, smallint),
+    memory._exact_search_max_chunks()
+TO memory_admin;
 
 -- == legacy import, export and import ==
 -- Operators only (sql/functions/130-133 legacy import, 140-export.sql, 141-import.sql): these
