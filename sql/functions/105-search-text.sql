@@ -40,9 +40,17 @@ BEGIN
     -- and only the branch of tbl runs
     -- (the count is a LATERAL subquery, so it runs once per term: written as an
     -- expression of the select list and filtered on, it ran three times)
+    -- a word that was in 1,000 or more of the agent's rows at the last count of its
+    -- frequent lexemes (memory.agent_frequent_lexemes, hourly) weighs nothing: it is not
+    -- counted (an agent's common words cost up to 1,000 heap rows each)
     RETURN QUERY
+    WITH t AS MATERIALIZED (
+        SELECT u.t, u.i FROM unnest(terms[1:64]) WITH ORDINALITY AS u (t, i)
+        WHERE NOT EXISTS (SELECT 1 FROM memory.agent_frequent_lexemes AS f
+                          WHERE f.agent_id = me AND f.source = tbl AND f.lexemes @@ u.t)
+    )
     SELECT t.t, ln(1001.0::double precision / (d.df + 0.5))
-    FROM unnest(terms[1:64]) WITH ORDINALITY AS t (t, i)
+    FROM t
     CROSS JOIN LATERAL (
         SELECT CASE WHEN tbl = 'episodes'
                     THEN (SELECT count(*) FROM (SELECT 1 FROM memory.episodes AS x
@@ -58,7 +66,7 @@ END
 $$;
 
 COMMENT ON FUNCTION memory._term_weights(tsquery [], text) IS
-'Private: for the calling agent (session_user) only, each of terms (at most 64) that occurs in 1 to 999 of the agent''s own rows of memory.<tbl> (episodes or facts) with its weight ln(1001 / (df + 0.5)), df counted through the GIN index and bounded at 1,000. SECURITY DEFINER so that the GIN index serves the counts; nothing of another agent''s rows is read. Raises 22023 for another tbl, 42501 for a session that is not an agent.';
+'Private: for the calling agent (session_user) only, each of terms (at most 64) that occurs in 1 to 999 of the agent''s own rows of memory.<tbl> (episodes or facts) with its weight ln(1001 / (df + 0.5)), df counted through the GIN index and bounded at 1,000; a term holding a lexeme of the agent''s frequent lexemes (memory.agent_frequent_lexemes, in 1,000 rows or more at the last hourly count) is left out uncounted. SECURITY DEFINER so that the GIN index serves the counts; nothing of another agent''s rows is read. Raises 22023 for another tbl, 42501 for a session that is not an agent.';
 
 -- Private: the match and the score of a text list, from the caller's term weights: the
 -- OR of the weighted terms, and the sum of the weights of the terms a row holds, as an

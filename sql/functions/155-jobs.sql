@@ -10,6 +10,7 @@
 --   memory.request_cache_reconcile()
 --   memory.record_cron_status()
 --   memory.apply_retention()
+--   memory.refresh_frequent_lexemes()
 -- Numbered after the areas whose tables and helpers they use (070's liveness
 -- threshold is read by a LANGUAGE sql body) and before 160-operations.sql, whose
 -- memory.checkpoint_now() (LANGUAGE sql) calls memory.auto_checkpoint().
@@ -293,3 +294,54 @@ $$;
 
 COMMENT ON FUNCTION memory.apply_retention(integer, integer) IS
 'Operators and pg_cron (memory-retention): applies every retention policy, at most max_batches batches of batch_rows episodes in this call (the next run continues), each removal logged in memory.retention_log with its rule. Returns the episodes removed. Raises 22023 (batch_rows or max_batches outside 1..100000).';
+
+-- Each large agent's frequent lexemes (migration 036): the lexemes in 1,000 or more of
+-- its own rows, which the search's word counts then skip (memory._term_weights). An
+-- agent is counted again when its rows changed by a tenth (and at least 100) since the
+-- last count, at most max_agents per run, the longest unrefreshed first; agents under
+-- 1,000 rows lose their row (no lexeme can be that frequent). ts_stat reads every row of
+-- the agent: about 1 s per 10,000 episodes here.
+CREATE OR REPLACE FUNCTION memory.refresh_frequent_lexemes(max_agents integer DEFAULT 20)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    n integer := 0;
+BEGIN
+    PERFORM memory._check_count('max_agents', max_agents, 1, 10000);
+    DELETE FROM memory.agent_frequent_lexemes AS f
+    WHERE (f.source = 'episodes' AND (SELECT count(*) FROM (SELECT 1 FROM memory.episodes AS e
+                                                           WHERE e.agent_id = f.agent_id LIMIT 1000) AS x) < 1000)
+       OR (f.source = 'facts' AND (SELECT count(*) FROM (SELECT 1 FROM memory.facts AS e
+                                                        WHERE e.agent_id = f.agent_id LIMIT 1000) AS x) < 1000);
+    FOR a IN
+        WITH sizes AS (
+            SELECT e.agent_id, 'episodes'::text AS source, count(*) AS n FROM memory.episodes AS e
+            GROUP BY e.agent_id HAVING count(*) >= 1000
+            UNION ALL
+            SELECT e.agent_id, 'facts', count(*) FROM memory.facts AS e GROUP BY e.agent_id HAVING count(*) >= 1000
+        )
+        SELECT z.agent_id, z.source, z.n
+        FROM sizes AS z
+        LEFT JOIN memory.agent_frequent_lexemes AS f ON f.agent_id = z.agent_id AND f.source = z.source
+        WHERE f.agent_id IS NULL OR abs(z.n - f.rows_counted) >= greatest(100, f.rows_counted / 10)
+        ORDER BY f.refreshed_at NULLS FIRST, z.n DESC
+        LIMIT max_agents
+    LOOP
+        INSERT INTO memory.agent_frequent_lexemes AS f (agent_id, source, lexemes, rows_counted, refreshed_at)
+        SELECT a.agent_id, a.source, coalesce(array_to_tsvector(array_agg(s.word) FILTER (WHERE s.ndoc >= 1000)), ''),
+               a.n, clock_timestamp()
+        FROM ts_stat(format('SELECT x.fts FROM memory.%I AS x WHERE x.agent_id = %L', a.source, a.agent_id)) AS s
+        ON CONFLICT (agent_id, source) DO UPDATE
+        SET lexemes = excluded.lexemes, rows_counted = excluded.rows_counted, refreshed_at = excluded.refreshed_at;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+COMMENT ON FUNCTION memory.refresh_frequent_lexemes(integer) IS
+'Operators and pg_cron (memory-frequent-lexemes, hourly): records, for each agent with 1,000 episodes (or facts) or more whose rows changed by a tenth since the last count, the lexemes in 1,000 or more of its own rows (memory.agent_frequent_lexemes), at most max_agents agents per call; forgets agents now under 1,000 rows. The search skips those words without counting them (they weigh nothing). Returns how many agents it counted. Raises 22023 (max_agents outside 1..10000).';

@@ -249,6 +249,7 @@ TO memory_agent;
 GRANT EXECUTE ON FUNCTION memory.estimate_tokens(text), memory.render_context(jsonb)
 TO memory_agent, memory_admin, memory_reader;
 GRANT EXECUTE ON FUNCTION memory.fold_access_stats() TO memory_admin;
+GRANT EXECUTE ON FUNCTION memory.refresh_frequent_lexemes(integer) TO memory_admin;
 -- agents write the access log only through memory.mark_used
 REVOKE ALL ON memory.episode_access_log FROM memory_agent;
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;

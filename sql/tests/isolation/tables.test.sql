@@ -214,6 +214,9 @@ BEGIN
         EXECUTE 'INSERT INTO memory.consolidation_progress (agent_id, model_id) VALUES ($1, 1)'
         USING pg_temp.id(who, 'agent');
     END IF;
+    -- the agent's frequent words, as the memory-frequent-lexemes job records them (036)
+    INSERT INTO memory.agent_frequent_lexemes (agent_id, source, lexemes, rows_counted)
+    VALUES (pg_temp.id(who, 'agent'), 'episodes', to_tsvector('simple', m), 1000);
     IF to_regclass('memory.agent_drops') IS NOT NULL THEN
         EXECUTE 'INSERT INTO memory.agent_drops (agent_id, agent_name, db_role) VALUES ($1, $2, $3)'
         USING pg_temp.id(who, 'agent'), who, 'test_' || lower(who);
