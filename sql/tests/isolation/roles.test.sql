@@ -10,10 +10,8 @@
 BEGIN;
 SELECT plan(32);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT lower(name), agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta');
 
 CREATE FUNCTION pg_temp.agent_functions()
@@ -230,7 +228,7 @@ SELECT throws_ok(
 SELECT throws_ok('SELECT cron.unschedule(1)', '42501', 'permission denied for schema cron',
     'an agent cannot call cron.unschedule');
 SELECT throws_ok(
-    format($$SELECT memory._take_checkpoint(%L, 'manual', '{}', NULL)$$, (SELECT id FROM ids WHERE k = 'beta')),
+    format($$SELECT memory._take_checkpoint(%L, 'manual', '{}', NULL)$$, pg_temp.id('beta')),
     '42501', 'permission denied for function _take_checkpoint',
     'an agent cannot write a checkpoint for another agent through memory._take_checkpoint'
 );
