@@ -89,8 +89,8 @@ AS $$
 $$;
 
 -- Everything stored for an agent: for each table of memory keyed on agent_id, the row
--- count and a hash of the rows. Bad-input suites compare it before and after a refused
--- call to show that nothing changed.
+-- count and an md5 of the rows. Bad-input and isolation suites compare it before and
+-- after refused calls or attacks to show that nothing changed.
 CREATE OR REPLACE FUNCTION tests.stored(agent uuid)
 RETURNS text
 LANGUAGE plpgsql
@@ -113,7 +113,7 @@ BEGIN
             'SELECT count(*), md5(coalesce(string_agg(md5(x::text), '','' ORDER BY md5(x::text)), '''')) '
             'FROM memory.%I AS x WHERE x.agent_id = $1', t)
         INTO n, h USING agent;
-        acc := acc || format('%s=%s/%s ', t, n, left(h, 8));
+        acc := acc || format('%s=%s/%s ', t, n, h);
     END LOOP;
     RETURN acc;
 END
@@ -279,3 +279,12 @@ EXCEPTION WHEN OTHERS THEN
     RETURN regexp_replace(outcome, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g');
 END
 $$;
+
+-- ---------------------------------------------------------------- catalog
+-- Every function and procedure of schema memory with its signature, for the catalog
+-- suites' checks of each one.
+CREATE OR REPLACE VIEW tests.memory_functions AS
+SELECT p.oid::regprocedure::text AS signature, p.*
+FROM pg_catalog.pg_proc AS p
+WHERE p.pronamespace = 'memory'::regnamespace;
+GRANT SELECT ON tests.memory_functions TO PUBLIC;

@@ -41,31 +41,6 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- One hash over an agent's rows in every table of schema memory keyed on agent_id.
-CREATE FUNCTION pg_temp.fingerprint(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format('SELECT string_agg(md5(x::text), '','' ORDER BY md5(x::text)) FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO h USING agent;
-        acc := acc || t || '=' || coalesce(h, '') || ';';
-    END LOOP;
-    RETURN md5(acc);
-END
-$$;
-
 -- Fills an agent's memory through the API, with a marker in every text.
 CREATE FUNCTION pg_temp.seed(who text)
 RETURNS void
@@ -122,7 +97,7 @@ $$;
 
 SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
-CREATE TEMP TABLE before_attacks AS SELECT pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')) AS fp;
+CREATE TEMP TABLE before_attacks AS SELECT tests.stored(pg_temp.id('Alpha', 'agent')) AS fp;
 INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_random_uuid());
 
 SELECT tests.act_as('Beta');
@@ -406,7 +381,7 @@ SELECT cmp_ok(
 
 RESET SESSION AUTHORIZATION;
 SELECT is(
-    pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')),
+    tests.stored(pg_temp.id('Alpha', 'agent')),
     (SELECT fp FROM before_attacks),
     'after all of Beta''s calls, Alpha''s rows in every table are exactly as before'
 );
