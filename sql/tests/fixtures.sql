@@ -248,6 +248,37 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- The error a statement raises: its SQLSTATE, message, detail and hint; no row when
+-- it raises none (then the statement is undone).
+CREATE OR REPLACE FUNCTION tests.error_raised(
+    stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text
+)
+RETURNS SETOF record
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    BEGIN
+        EXECUTE stmt;
+        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
+    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
+        RETURN;
+    END;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                            hint = PG_EXCEPTION_HINT;
+    RETURN NEXT;
+END
+$$;
+
+-- 'SQLSTATE: message' of the error a statement raises, or 'no error' (then the
+-- statement is undone).
+CREATE OR REPLACE FUNCTION tests.sqlstate_of(stmt text)
+RETURNS text
+LANGUAGE sql
+AS $$
+    SELECT coalesce((SELECT e.code || ': ' || e.message FROM tests.error_raised(stmt) AS e), 'no error');
+$$;
+
 -- How a statement fails: 'SQLSTATE: message / detail: ... / hint: ...' with every uuid
 -- and every string of masks replaced, or 'no error' (then the statement is undone).
 -- Every raw error text is kept in pg_temp.seen_errors (tests.make_error_log).
@@ -256,22 +287,14 @@ RETURNS text
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
     outcome text;
     m text;
 BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
+    SELECT format('%s: %s / detail: %s / hint: %s', e.code, e.message, e.detail, e.hint) INTO outcome
+    FROM tests.error_raised(stmt) AS e;
+    IF NOT FOUND THEN
         RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    outcome := format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt);
+    END IF;
     INSERT INTO pg_temp.seen_errors VALUES (outcome);
     FOREACH m IN ARRAY masks LOOP
         outcome := replace(outcome, m, '<masked>');

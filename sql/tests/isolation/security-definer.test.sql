@@ -41,23 +41,6 @@ AS $$
     WHERE has_function_privilege(role_name, f, 'EXECUTE')
 $$;
 
--- How a statement fails: 'SQLSTATE: message', or 'no error' (then it is undone).
-CREATE FUNCTION pg_temp.failure(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-
 -- Re-creates a trigger of schema memory whose function is SECURITY DEFINER on a
 -- temporary copy of its table (same columns, one real row copied in, no WHEN clause,
 -- one trigger per event with the same timing, level and transition tables) and fires
@@ -100,7 +83,7 @@ BEGIN
             WHEN 'UPDATE' THEN format('UPDATE pg_temp.%I SET %s = %2$s', tbl, first_col)
             ELSE format('DELETE FROM pg_temp.%I', tbl)
         END;
-        outcome := outcome || ev || ': ' || pg_temp.failure(fire) || '; ';
+        outcome := outcome || ev || ': ' || tests.sqlstate_of(fire) || '; ';
         EXECUTE format('DROP TRIGGER replay ON pg_temp.%I', tbl);
     END LOOP;
     RETURN outcome;
@@ -357,7 +340,7 @@ SELECT is(
     ARRAY(
         SELECT DISTINCT d.fn::text || ': ' || r
         FROM definer_triggers AS d,
-            LATERAL pg_temp.failure(format(
+            LATERAL tests.sqlstate_of(format(
                 'CREATE TRIGGER beta_probe AFTER INSERT ON pg_temp.beta_probe FOR EACH STATEMENT EXECUTE FUNCTION %s()',
                 d.fn::regproc
             )) AS r

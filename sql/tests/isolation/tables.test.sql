@@ -36,6 +36,23 @@ AS $$
     ORDER BY 1
 $$;
 
+-- The tables keyed on agent_id in which the session counts rows of another agent:
+-- 'table: count', or 'table: SQLSTATE' for an error other than 42501.
+CREATE FUNCTION pg_temp.others_rows_read()
+RETURNS text []
+LANGUAGE sql
+AS $$
+    SELECT ARRAY(
+        SELECT t.tbl || ': ' || r
+        FROM pg_temp.memory_tables() AS t,
+            LATERAL tests.count_of(format(
+                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
+            )) AS r
+        WHERE t.keyed AND r NOT IN ('0', '42501')
+        ORDER BY 1
+    )
+$$;
+
 -- The rows of a table (of one agent when agent is given), hashed and as jsonb.
 CREATE FUNCTION pg_temp.rows_of(tbl text, agent uuid)
 RETURNS TABLE (h text, tpl jsonb)
@@ -244,15 +261,7 @@ SELECT is(
 SELECT tests.act_as('Beta');
 
 SELECT is(
-    ARRAY(
-        SELECT t.tbl || ': ' || r
-        FROM pg_temp.memory_tables() AS t,
-            LATERAL tests.count_of(format(
-                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
-            )) AS r
-        WHERE t.keyed AND r NOT IN ('0', '42501')
-        ORDER BY 1
-    ),
+    pg_temp.others_rows_read(),
     '{}'::text[],
     'SELECT: Beta reads no row of any other agent in any table keyed on agent_id'
 );
@@ -407,15 +416,7 @@ SELECT is(
 -- The other direction, once: Alpha sees nothing of Beta either.
 SELECT tests.act_as('Alpha');
 SELECT is(
-    ARRAY(
-        SELECT t.tbl || ': ' || r
-        FROM pg_temp.memory_tables() AS t,
-            LATERAL tests.count_of(format(
-                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
-            )) AS r
-        WHERE t.keyed AND r NOT IN ('0', '42501')
-        ORDER BY 1
-    ),
+    pg_temp.others_rows_read(),
     '{}'::text[],
     'SELECT: Alpha reads no row of any other agent in any table keyed on agent_id'
 );
