@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 
 from bench import common
-from bench.bench_search import make_db
+from bench.bench_search import drop_db, make_db
 
 log = logging.getLogger("bench.erasure")
 VICTIM, WRITER = "bench_drop_victim", "bench_drop_writer"
@@ -263,11 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         summary, series = run(args.db, args.episodes, args.baseline_seconds, args.batch_rows)
     finally:
         if not args.keep:
+            drop_db(args.db)
             env = dict(os.environ, PGDATABASE="postgres")
-            subprocess.run(
-                ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'],
-                env=env,
-            )
             for role in (VICTIM, WRITER):
                 subprocess.run(["psql", "-X", "-q", "-c", f'DROP ROLE IF EXISTS "{role}"'], env=env)
     common.save("erasure", started, summary, series, path=args.data)

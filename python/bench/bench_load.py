@@ -38,7 +38,7 @@ import psycopg
 from testing.stack import DaemonProcess, wait_for
 
 from bench import common
-from bench.bench_search import DIMS, make_db, pct, vector_text
+from bench.bench_search import DIMS, drop_db, make_db, pct, vector_text
 
 log = logging.getLogger("bench.load")
 ROLE = "bench_pgbench"
@@ -337,11 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             log.info("freshness: %s", fresh)
     finally:
         if not args.keep:
+            drop_db(args.db)
             env = dict(os.environ, PGDATABASE="postgres")
-            subprocess.run(
-                ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'],
-                env=env,
-            )
             subprocess.run(["psql", "-X", "-q", "-c", f'DROP ROLE IF EXISTS "{ROLE}"'], env=env)
     by = {(n, c): r for n, c, r in rows}
     lines = [

@@ -35,7 +35,6 @@ import logging
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -54,7 +53,7 @@ from bench import common
 from bench.bench_erasure import LockSampler, Writer
 from bench.bench_erasure import summary_of as latency_summary
 from bench.bench_load import run_pgbench
-from bench.bench_search import make_db, pct
+from bench.bench_search import drop_db, make_agents, make_db, pct
 
 log = logging.getLogger("bench.scale")
 DIMS = 384
@@ -181,15 +180,7 @@ def load(conn: psycopg.Connection, corpus: Corpus, agents: int, f: SizeFigures) 
     """Agents, then episodes and their one-chunk vectors by binary COPY (triggers off, the
     secondary indexes dropped and rebuilt after); then the HNSW index, timed."""
     roles = [f"{ROLE_PREFIX}{i:03d}" for i in range(agents)]
-    agent_ids = []
-    for role in roles:
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
-        conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
-        agent_ids.append(
-            conn.execute(
-                "SELECT memory.create_agent(%s, %s)", (role.replace("_", "-"), role)
-            ).fetchone()[0]
-        )
+    agent_ids = make_agents(conn, roles)
     # pgbench's writers and the jobs' writer write thousands of episodes a minute, faster
     # than a daemon embeds them: the default quotas (6,000 episodes a minute, 10,000 queued
     # jobs) would refuse them in this scratch database
@@ -631,10 +622,7 @@ def run_size(args: argparse.Namespace, n: int) -> SizeFigures:
 
 
 def drop(args: argparse.Namespace) -> None:
-    env = dict(os.environ, PGDATABASE="postgres")
-    subprocess.run(
-        ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'], env=env
-    )
+    drop_db(args.db)
     with psycopg.connect(dbname="postgres", autocommit=True) as conn:
         for i in range(args.agents):
             conn.execute(f'DROP ROLE IF EXISTS "{ROLE_PREFIX}{i:03d}"')

@@ -80,6 +80,42 @@ def make_db(name: str) -> None:
     )
 
 
+def vector_top10(conn: psycopg.Connection, q: str) -> list:
+    """The ids of a vector search's first ten episodes, by similarity alone."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT episode_id FROM memory.search_episodic_memory(%s, k => 10, mode => 'vector',"
+            " recency_weight => 0, importance_weight => 0)",
+            (q,),
+        ).fetchall()
+    ]
+
+
+def drop_db(name: str) -> None:
+    """Drops a scratch database with whoever is connected to it (not checked: it runs
+    in a finally, after the run's own outcome)."""
+    subprocess.run(
+        ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        env=dict(os.environ, PGDATABASE="postgres"),
+    )
+
+
+def make_agents(conn: psycopg.Connection, roles: list[str]) -> list:
+    """A NOLOGIN role (an old one of the name dropped first) and an agent for each name;
+    returns the agents' ids."""
+    agent_ids = []
+    for role in roles:
+        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
+        agent_ids.append(
+            conn.execute(
+                "SELECT memory.create_agent(%s, %s)", (role.replace("_", "-"), role)
+            ).fetchone()[0]
+        )
+    return agent_ids
+
+
 def vector_text(rows: np.ndarray) -> list[str]:
     buf = io.StringIO()
     np.savetxt(buf, rows, fmt="%.5f", delimiter=",")
@@ -96,15 +132,7 @@ def load(conn: psycopg.Connection, n: int, agents: int, small_share: float, seed
     zipf /= zipf.sum()
     centroids = rng.normal(size=(400, DIMS)).astype(np.float32)
     roles = [f"bench_agent_{i:02d}" for i in range(agents)]
-    agent_ids = []
-    for role in roles:
-        conn.execute(f'DROP ROLE IF EXISTS "{role}"')
-        conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
-        agent_ids.append(
-            conn.execute(
-                "SELECT memory.create_agent(%s, %s)", (role.replace("_", "-"), role)
-            ).fetchone()[0]
-        )
+    agent_ids = make_agents(conn, roles)
     n_small = int(n * small_share)
     owner = np.concatenate(
         [np.zeros(n_small, dtype=int), rng.integers(1, agents, size=n - n_small)]
@@ -229,14 +257,7 @@ def measure(
             conn.execute("SELECT count(*) FROM memory.search_episodic_memory(%s)", (q,)).fetchone()
         for q, v in zip(qtexts, vtexts, strict=True):
             t0 = time.perf_counter()
-            ann = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT episode_id FROM memory.search_episodic_memory(%s, k => 10, mode => 'vector',"
-                    " recency_weight => 0, importance_weight => 0)",
-                    (q,),
-                ).fetchall()
-            ]
+            ann = vector_top10(conn, q)
             vector_ms.append(1000 * (time.perf_counter() - t0))
             t0 = time.perf_counter()
             conn.execute(
@@ -273,14 +294,7 @@ def measure(
             conn.execute(f'SET LOCAL SESSION AUTHORIZATION "{role}"')
             for q, exact in zip(qtexts, exact_lists, strict=True):
                 t0 = time.perf_counter()
-                ann = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT episode_id FROM memory.search_episodic_memory(%s, k => 10, mode => 'vector',"
-                        " recency_weight => 0, importance_weight => 0)",
-                        (q,),
-                    ).fetchall()
-                ]
+                ann = vector_top10(conn, q)
                 hnsw_ms.append(1000 * (time.perf_counter() - t0))
                 hnsw_recalls.append(len(set(ann) & set(exact)) / max(1, len(exact)))
         conn.execute(f'SET SESSION AUTHORIZATION "{role}"')
@@ -410,11 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = measure(conn, roles[0], args.queries, args.seed, sock)
     finally:
         if not args.keep:
-            env = dict(os.environ, PGDATABASE="postgres")
-            subprocess.run(
-                ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'],
-                env=env,
-            )
+            drop_db(args.db)
             with psycopg.connect(dbname="postgres", autocommit=True) as conn:
                 for i in range(args.agents):
                     conn.execute(f'DROP ROLE IF EXISTS "bench_agent_{i:02d}"')

@@ -208,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 "SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current_agent()"
             ).fetchone()[0]
     finally:
-        subprocess.run(
-            ["psql", "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)'],
-            env=dict(os.environ, PGDATABASE="postgres"),
-        )
+        bench_search.drop_db(args.db)
         with psycopg.connect(dbname="postgres", autocommit=True) as conn:
             for i in range(args.agents):
                 conn.execute(f'DROP ROLE IF EXISTS "bench_agent_{i:02d}"')

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from testing.stack import CONFIG, ROOT, RUN_DIR, SECRETS, conninfo, secret
+from testing.stack import CONFIG, ROOT, RUN_DIR, SECRETS, ScratchDatabase, conninfo, secret
 
 __all__ = ["CONFIG", "ROOT", "RUN_DIR", "SECRETS", "conninfo", "secret"]
 
@@ -25,6 +25,32 @@ def superconn() -> Iterator[psycopg.Connection]:
     """A superuser connection in autocommit mode."""
     with psycopg.connect(conninfo(), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def db(request: pytest.FixtureRequest) -> Iterator[ScratchDatabase]:
+    """The test module's own migrated scratch database, named after the module's
+    SCRATCH_DB; dropped when the module is done."""
+    scratch = ScratchDatabase(request.module.SCRATCH_DB).create()
+    try:
+        yield scratch
+    finally:
+        scratch.drop()
+
+
+@pytest.fixture(scope="module")
+def agent(db: ScratchDatabase, request: pytest.FixtureRequest) -> str:
+    """The login role of an agent of the module's scratch database, named after the
+    module's AGENT."""
+    return db.make_agent(request.module.AGENT)
+
+
+def waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
+    """Whether the backend pid waits for a heavyweight lock now."""
+    row = conn.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return bool(row and row[0] == "Lock")
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +79,20 @@ def create_login_agent(su: psycopg.Connection, name: str, role: str, password: s
         )
     )
     return su.execute("SELECT memory.create_agent(%s, %s)", (name, role)).fetchone()[0]
+
+
+def keyed_tables(conn: psycopg.Connection) -> list[str]:
+    """Tables of schema memory with an agent_id column, from the catalog."""
+    rows = conn.execute(
+        """
+        SELECT c.relname FROM pg_class AS c
+        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
+          AND EXISTS (SELECT 1 FROM pg_attribute AS a
+                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
+        ORDER BY 1
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def drop_login_agents(su: psycopg.Connection, roles: list[str], ids: list) -> None:

@@ -20,10 +20,12 @@ from testing.stack import (
     CONFIG,
     RUN_DIR,
     DaemonProcess,
-    ScratchDatabase,
     superuser,
     wait_for,
 )
+
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "embquery"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -187,15 +189,6 @@ def test_the_gate_remembers_when_a_query_last_ran():
     with gate.hold(query=True):
         pass
     assert before <= gate.last_query <= time.monotonic()
-
-
-@pytest.fixture(scope="module")
-def db():
-    scratch = ScratchDatabase("embquery").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
 
 
 def test_embed_query_is_cached_and_times_out_without_a_daemon(db):

@@ -8,6 +8,9 @@ import uuid
 import pytest
 from testing.stack import DaemonProcess, ScratchDatabase, superuser, wait_for
 
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "embmodels"
+
 pytestmark = pytest.mark.timeout(400)
 
 TEXTS = [
@@ -20,15 +23,6 @@ TEXTS = [
     "Gina launched an online clothing store.",
     "Tim is writing a fantasy novel about dragons.",
 ]
-
-
-@pytest.fixture(scope="module")
-def db():
-    scratch = ScratchDatabase("embmodels").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
 
 
 def operator(db: ScratchDatabase):

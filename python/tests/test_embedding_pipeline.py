@@ -20,6 +20,10 @@ import psycopg
 import pytest
 from testing.stack import ROOT, DaemonProcess, ScratchDatabase, superuser, wait_for
 
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "embtest"
+AGENT = "Alpha"
+
 pytestmark = pytest.mark.timeout(600)
 
 NAMES = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
@@ -53,20 +57,6 @@ def prose(n_chars: int, seed: int) -> str:
         paragraphs.append(paragraph)
         size += len(paragraph) + 2
     return "\n\n".join(paragraphs)
-
-
-@pytest.fixture(scope="module")
-def db() -> Iterator[ScratchDatabase]:
-    scratch = ScratchDatabase("embtest").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-@pytest.fixture(scope="module")
-def agent(db: ScratchDatabase) -> str:
-    return db.make_agent("Alpha")
 
 
 @pytest.fixture()
@@ -119,6 +109,13 @@ def insert(
             ).fetchone()[0]
             for c in contents
         ]
+
+
+def leased_to(conn: psycopg.Connection, d: DaemonProcess) -> int:
+    """How many jobs are leased to the daemon now."""
+    return conn.execute(
+        "SELECT count(*) FROM memory.embedding_jobs WHERE lease_owner = %s", (d.name,)
+    ).fetchone()[0]
 
 
 def states(db: ScratchDatabase, ids: list[uuid.UUID]) -> dict[str, int]:
@@ -261,26 +258,14 @@ def test_expired_leases_return_to_pending(db, agent, daemons):
     ids = insert(db, agent, [prose(4000, seed=300 + i) for i in range(6)])
     victim = start(daemons, db, "expire", MEMORY_LEASE_SECONDS="2", MEMORY_BATCH_JOBS="2")
     with db.connect() as conn:
-        wait_for(
-            "a batch in progress",
-            lambda: conn.execute(
-                "SELECT count(*) FROM memory.embedding_jobs WHERE lease_owner = %s", (victim.name,)
-            ).fetchone()[0],
-            timeout=120,
-            interval=0.01,
-        )
+        wait_for("a batch in progress", lambda: leased_to(conn, victim), timeout=120, interval=0.01)
         victim.kill()
         time.sleep(2.5)
         # What pg_cron runs every minute (memory-reap-leases), called directly here.
         with superuser(db.name) as admin:
             admin.execute("SET ROLE memory_operator")
             assert admin.execute("SELECT memory.reap_expired_leases()").fetchone()[0] >= 1
-        assert (
-            conn.execute(
-                "SELECT count(*) FROM memory.embedding_jobs WHERE lease_owner = %s", (victim.name,)
-            ).fetchone()[0]
-            == 0
-        )
+        assert leased_to(conn, victim) == 0
     start(daemons, db, "after-expire")
     wait_for("every job to be done", lambda: all_done(db, ids), timeout=240, interval=0.2)
 
@@ -291,15 +276,7 @@ def test_postgres_restart_under_a_running_daemon(db, agent, daemons):
     wait_for(
         "some work done", lambda: states(db, before).get("done", 0) >= 1, timeout=120, interval=0.05
     )
-    subprocess.run(
-        [
-            "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D",
-            str(ROOT / "var" / "pgdata"), "-l", str(ROOT / "var" / "log" / "postgres.log"),
-            "-w", "-t", "120", "restart", "-m", "fast",
-        ],
-        check=True, capture_output=True, timeout=180,
-    )  # fmt: skip
-    wait_for("postgres to accept connections", lambda: _can_connect(db), timeout=120, interval=0.2)
+    restart_postgres(db)
     after = insert(db, agent, [prose(800, seed=600 + i) for i in range(5)])
     wait_for(
         "every job to be done", lambda: all_done(db, before + after), timeout=300, interval=0.2
@@ -321,6 +298,20 @@ def _can_connect(db: ScratchDatabase) -> bool:
         return True
     except psycopg.OperationalError:
         return False
+
+
+def restart_postgres(db: ScratchDatabase) -> None:
+    """A fast restart of the stack's PostgreSQL under the running daemons; returns when
+    it accepts connections again."""
+    subprocess.run(
+        [
+            "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D",
+            str(ROOT / "var" / "pgdata"), "-l", str(ROOT / "var" / "log" / "postgres.log"),
+            "-w", "-t", "120", "restart", "-m", "fast",
+        ],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    wait_for("postgres to accept connections", lambda: _can_connect(db), timeout=120, interval=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -432,21 +423,11 @@ def test_sigterm_finishes_or_releases_its_batch(db, agent, daemons):
     ids = insert(db, agent, [prose(6000, seed=1200 + i) for i in range(12)])
     d = start(daemons, db, "sigterm", MEMORY_BATCH_JOBS="12", MEMORY_BATCH_BYTES="10000000")
     with db.connect() as conn:
-        wait_for(
-            "a batch in progress",
-            lambda: conn.execute(
-                "SELECT count(*) FROM memory.embedding_jobs WHERE lease_owner = %s", (d.name,)
-            ).fetchone()[0],
-            timeout=60,
-            interval=0.01,
-        )
+        wait_for("a batch in progress", lambda: leased_to(conn, d), timeout=60, interval=0.01)
         d.signal(signal.SIGTERM)
         assert d.proc is not None
         assert d.proc.wait(30) == 0, "it stops cleanly"
-        held = conn.execute(
-            "SELECT count(*) FROM memory.embedding_jobs WHERE lease_owner = %s", (d.name,)
-        ).fetchone()[0]
-        assert held == 0, "nothing stays leased to a stopped daemon"
+        assert leased_to(conn, d) == 0, "nothing stays leased to a stopped daemon"
         assert conn.execute(
             "SELECT bool_and(attempts <= 1) FROM memory.embedding_jobs WHERE episode_id = ANY(%s)",
             (ids,),
@@ -558,15 +539,7 @@ def test_a_batch_cut_by_a_postgres_restart_keeps_its_attempts(db, agent, daemons
         interval=0.05,
     )
     time.sleep(0.5)
-    subprocess.run(
-        [
-            "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D",
-            str(ROOT / "var" / "pgdata"), "-l", str(ROOT / "var" / "log" / "postgres.log"),
-            "-w", "-t", "120", "restart", "-m", "fast",
-        ],
-        check=True, capture_output=True, timeout=180,
-    )  # fmt: skip
-    wait_for("postgres to accept connections", lambda: _can_connect(db), timeout=120, interval=0.2)
+    restart_postgres(db)
     wait_for("every job to be done", lambda: all_done(db, ids), timeout=300, interval=0.2)
     log = d.log_tail(400)
     with db.connect() as conn:

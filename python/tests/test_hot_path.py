@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
+from conftest import waiting_on_lock
 from testing.stack import ScratchDatabase, superuser, temporary_agents, wait_for
+
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "hotpath"
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -79,22 +82,6 @@ def test_counter_equals_the_queue_in_every_snapshot_while_writers_and_the_daemon
             conn.close()
 
 
-@pytest.fixture(scope="module")
-def db() -> Iterator[ScratchDatabase]:
-    scratch = ScratchDatabase("hotpath").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-def _waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
-    row = conn.execute(
-        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
-    ).fetchone()
-    return bool(row and row[0] == "Lock")
-
-
 def _episode_without_job(db: ScratchDatabase, role: str, text: str) -> str:
     with db.as_agent(role) as conn:
         episode = conn.execute("SELECT memory.remember(%s)", (text,)).fetchone()[0]
@@ -142,7 +129,7 @@ def test_reembed_racing_a_delete_leaves_no_job_behind(db: ScratchDatabase, first
         # with the owner locked as the foreign key did, the second one waits for the first
         wait_for(
             "the second session to wait for the first one's lock (or to be done)",
-            lambda: _waiting_on_lock(watcher, waiter.info.backend_pid) or not thread.is_alive(),
+            lambda: waiting_on_lock(watcher, waiter.info.backend_pid) or not thread.is_alive(),
         )
         holder.commit()
         thread.join(30)

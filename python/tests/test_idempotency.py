@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
+from conftest import waiting_on_lock
 from testing.stack import ScratchDatabase, wait_for
+
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "idemtest"
 
 WRITES = {
     "remember": ("SELECT memory.remember(%s, idempotency_key => %s)", "memory.episodes", "content"),
@@ -32,24 +35,8 @@ WRITES = {
 
 
 @pytest.fixture(scope="module")
-def db() -> Iterator[ScratchDatabase]:
-    scratch = ScratchDatabase("idemtest").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-@pytest.fixture(scope="module")
 def agents(db: ScratchDatabase) -> tuple[str, str]:
     return db.make_agent("Idem"), db.make_agent("Other")
-
-
-def waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
-    row = conn.execute(
-        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
-    ).fetchone()
-    return bool(row and row[0] == "Lock")
 
 
 def count(db: ScratchDatabase, op: str, text: str) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-from conftest import CONFIG, RUN_DIR, conninfo
+from conftest import CONFIG, RUN_DIR, conninfo, keyed_tables
 from psycopg import errors, sql
 
 HOSTS = {"socket": str(RUN_DIR), "tcp": "127.0.0.1"}
@@ -48,20 +48,6 @@ def connect(agent: Agent, transport: str, **kwargs: object) -> psycopg.Connectio
         connect_timeout=10,
         **kwargs,
     )
-
-
-def keyed_tables(conn: psycopg.Connection) -> list[str]:
-    """Tables of schema memory with an agent_id column, from the catalog."""
-    rows = conn.execute(
-        """
-        SELECT c.relname FROM pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-        """
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 # Written by the embed daemon and the pg_cron jobs while the tests run: left out of the

@@ -35,6 +35,9 @@ from conftest import CONFIG, ROOT, conninfo, secret
 from psycopg import sql
 from testing.stack import ScratchDatabase, pg_env, wait_for
 
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "isonotify"
+
 pytestmark = pytest.mark.timeout(600)
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -75,21 +78,12 @@ class Agent:
 
 
 @pytest.fixture(scope="module")
-def scratch() -> Iterator[ScratchDatabase]:
-    db = ScratchDatabase("isonotify").create()
-    try:
-        yield db
-    finally:
-        db.drop()
-
-
-@pytest.fixture(scope="module")
-def agents(scratch: ScratchDatabase) -> dict[str, Agent]:
+def agents(db: ScratchDatabase) -> dict[str, Agent]:
     pair = {}
     for name in ("Alpha", "Beta"):
         word = f"zq{name.lower()}{secrets.token_hex(4)}"
-        a = Agent(name=name, role=scratch.make_agent(name), secret=word)
-        with scratch.connect() as su:
+        a = Agent(name=name, role=db.make_agent(name), secret=word)
+        with db.connect() as su:
             a.agent_id = su.execute(
                 "SELECT agent_id FROM memory.agents WHERE name = %s", (name,)
             ).fetchone()[0]
@@ -102,10 +96,10 @@ def secret_fragments(a: Agent) -> list[str]:
     return [a.secret, a.secret[:8], a.secret[-8:], "launch", "persona", "quokka", "telescope"]
 
 
-def write_everything(scratch: ScratchDatabase, a: Agent) -> None:
+def write_everything(db: ScratchDatabase, a: Agent) -> None:
     """Every kind of write an agent makes, with the secret in every text it takes."""
     s = a.secret
-    with scratch.as_agent(a.role) as conn:
+    with db.as_agent(a.role) as conn:
 
         def one(query: str, params: tuple = ()) -> uuid.UUID:
             return conn.execute(query, params).fetchone()[0]
@@ -181,9 +175,9 @@ def write_everything(scratch: ScratchDatabase, a: Agent) -> None:
         conn.execute("SELECT memory.vote(%s, %s, true)", (a.ids["decision"], a.ids["instance"]))
 
 
-def operate(scratch: ScratchDatabase, a: Agent) -> None:
+def operate(db: ScratchDatabase, a: Agent) -> None:
     """The operators' writes: expiry, cache, queue, model, checkpoints, export/import."""
-    with scratch.connect() as su:
+    with db.connect() as su:
         time.sleep(1.2)  # the one-second item expires
         assert su.execute("SELECT memory.expire_working_memory()").fetchone()[0] >= 1
         su.execute("SELECT memory.request_cache_reconcile('manual')")
@@ -202,7 +196,7 @@ def operate(scratch: ScratchDatabase, a: Agent) -> None:
         su.execute("SELECT memory.checkpoint_now()")
         lines = [r[0] for r in su.execute("SELECT memory.export_agent(%s)", (a.name,))]
         su.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(f"{a.role}_copy")))
-        scratch.roles.append(f"{a.role}_copy")
+        db.roles.append(f"{a.role}_copy")
         su.execute(
             "SELECT memory.import_agent(%s, %s, %s)",
             ("\n".join(lines) + "\n", f"{a.name}Copy", f"{a.role}_copy"),
@@ -231,11 +225,11 @@ def test_the_channels_are_known():
     assert daemon_channels() <= channels, "the daemon listens only to channels the SQL uses"
 
 
-def test_notification_payloads_carry_no_identifiers(scratch, agents):
+def test_notification_payloads_carry_no_identifiers(db, agents):
     alpha, beta = agents["alpha"], agents["beta"]
     channels = project_channels()
     # Beta listens, as any agent may; a superuser session listens too (it sees the same).
-    with scratch.as_agent(beta.role) as spy, scratch.connect() as operator_view:
+    with db.as_agent(beta.role) as spy, db.connect() as operator_view:
         assert spy.execute("SELECT memory.current_agent()").fetchone()[0] == beta.agent_id
         listen(spy, channels)
         listen(operator_view, channels)
@@ -244,8 +238,8 @@ def test_notification_payloads_carry_no_identifiers(scratch, agents):
         operator_view.execute(
             "SELECT pg_advisory_lock(1162691140, model_id) FROM memory.embedding_models"
         )
-        write_everything(scratch, alpha)
-        operate(scratch, alpha)
+        write_everything(db, alpha)
+        operate(db, alpha)
         seen = drain(spy)
         seen_by_operator = drain(operator_view, quiet=0.5)
 
@@ -271,11 +265,11 @@ def test_notification_payloads_carry_no_identifiers(scratch, agents):
         "SELECT * FROM memory.take_cache_changes('beta', 10)",
     ):
         with (
-            scratch.as_agent(beta.role) as spy,
+            db.as_agent(beta.role) as spy,
             pytest.raises(psycopg.errors.InsufficientPrivilege),
         ):
             spy.execute(probe)
-    with scratch.connect() as su:
+    with db.connect() as su:
         recorded = {
             str(r[0]) for r in su.execute("SELECT DISTINCT agent_id FROM memory.cache_changes")
         }
@@ -283,11 +277,11 @@ def test_notification_payloads_carry_no_identifiers(scratch, agents):
     assert str(beta.agent_id) not in recorded, "Beta wrote nothing and is named by nothing"
 
 
-def test_search_notices_and_errors_carry_nothing_of_the_other_agent(scratch, agents):
+def test_search_notices_and_errors_carry_nothing_of_the_other_agent(db, agents):
     alpha, beta = agents["alpha"], agents["beta"]
     notices: list[str] = []
     errors: list[str] = []
-    with scratch.as_agent(beta.role) as conn:
+    with db.as_agent(beta.role) as conn:
         conn.add_notice_handler(
             lambda d: notices.append(
                 " / ".join(x or "" for x in (d.message_primary, d.message_detail, d.message_hint))
@@ -344,9 +338,9 @@ def test_search_notices_and_errors_carry_nothing_of_the_other_agent(scratch, age
         assert not any(str(i) in text for i in alpha.ids.values()), text
 
 
-def test_an_export_file_holds_one_agent(scratch, agents, tmp_path):
+def test_an_export_file_holds_one_agent(db, agents, tmp_path):
     alpha, beta = agents["alpha"], agents["beta"]
-    with scratch.as_agent(beta.role) as conn:
+    with db.as_agent(beta.role) as conn:
         conn.execute("SELECT memory.remember(%s)", (f"{beta.secret} beta's own episode",))
         conn.execute("SELECT memory.set_block('persona', %s)", (f"beta {beta.secret}",))
         conn.execute(
@@ -354,7 +348,7 @@ def test_an_export_file_holds_one_agent(scratch, agents, tmp_path):
             (beta.secret,),
         )
     out = tmp_path / "beta.ndjson"
-    env = dict(os.environ, **pg_env(scratch.name), PGUSER="postgres")
+    env = dict(os.environ, **pg_env(db.name), PGUSER="postgres")
     done = subprocess.run(
         [
             "bash",
@@ -364,7 +358,7 @@ def test_an_export_file_holds_one_agent(scratch, agents, tmp_path):
             "--out",
             str(out),
             "--memory-db",
-            scratch.name,
+            db.name,
         ],
         env=env,
         capture_output=True,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ROOT, SECRETS, conninfo
+from conftest import ROOT, SECRETS, conninfo, keyed_tables
 from psycopg import errors, sql
 
 LEGACY_DB = "pytest_legacy_brain"
@@ -103,17 +103,8 @@ def fingerprint(conn: psycopg.Connection, agent: uuid.UUID, skip: set[str]) -> d
     System checkpoints (kind auto, written by pg_cron) are left out: they come and go
     with the clock, not with the import.
     """
-    tables = conn.execute(
-        """
-        SELECT c.relname FROM pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-        """
-    ).fetchall()
     out = {}
-    for (table,) in tables:
+    for table in keyed_tables(conn):
         if table in skip:
             continue
         extra = sql.SQL(" AND x.kind <> 'auto'") if table == "checkpoints" else sql.SQL("")

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from conftest import ROOT, conninfo
+from conftest import ROOT, conninfo, create_login_agent, drop_login_agents
 from psycopg import sql
 from test_cache import Agent, redis_client, wait_for
 
@@ -60,17 +60,8 @@ def make_agent(su: psycopg.Connection, label: str) -> Agent:
     suffix = secrets.token_hex(4)
     role = f"test_life_{label}_{suffix}"
     password = secrets.token_urlsafe(24)
-    verifier = su.pgconn.encrypt_password(
-        password.encode(), role.encode(), b"scram-sha-256"
-    ).decode()
-    su.execute(
-        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(verifier)
-        )
-    )
     name = f"Life{label.title()}{suffix}"
-    agent_id = su.execute("SELECT memory.create_agent(%s, %s)", (name, role)).fetchone()[0]
-    return Agent(name, role, password, agent_id)
+    return Agent(name, role, password, create_login_agent(su, name, role, password))
 
 
 @pytest.fixture()
@@ -78,24 +69,13 @@ def made() -> Iterator[list[Agent]]:
     agents: list[Agent] = []
     yield agents
     with psycopg.connect(conninfo(), autocommit=True) as su:
-        roles = [a.role for a in agents]
-        su.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE usename = ANY(%s) AND pid <> pg_backend_pid()",
-            (roles,),
-        )
         # the agents' deletion lock orders this cascade with the embed daemon finishing
         # their jobs (180-lifetime.sql; test_lock_order.py races the two)
-        su.execute(
-            "DELETE FROM memory.agents WHERE agent_id = ANY(%s)",
-            ([a.agent_id for a in agents],),
-        )
+        drop_login_agents(su, [a.role for a in agents], [a.agent_id for a in agents])
         su.execute(
             "DELETE FROM memory.agent_drops WHERE agent_id = ANY(%s)",
             ([a.agent_id for a in agents],),
         )
-        for role in roles:
-            su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def operator() -> psycopg.Connection:

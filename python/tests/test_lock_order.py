@@ -13,32 +13,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
-import pytest
+from conftest import waiting_on_lock
 from testing.stack import DaemonProcess, ScratchDatabase, wait_for
 
-
-@pytest.fixture(scope="module")
-def db() -> Iterator[ScratchDatabase]:
-    scratch = ScratchDatabase("locktest").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-@pytest.fixture(scope="module")
-def agent(db: ScratchDatabase) -> str:
-    return db.make_agent("Locker")
-
-
-def waiting_on_lock(conn: psycopg.Connection, pid: int) -> bool:
-    row = conn.execute(
-        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
-    ).fetchone()
-    return bool(row and row[0] == "Lock")
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "locktest"
+AGENT = "Locker"
 
 
 def run_while_daemon_holds_the_job(db: ScratchDatabase, agent: str, sql: str, eid: object) -> None:

@@ -13,11 +13,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from testing.stack import DaemonProcess, ScratchDatabase, wait_for
+
+# read by the db (and agent) fixtures of conftest.py
+SCRATCH_DB = "wakeup"
+AGENT = "Waker"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,20 +29,6 @@ MODEL = "all-MiniLM-L6-v2"
 ROUNDS = 40
 WRITERS = 3
 PROMPT_SECONDS = 10.0  # a lost wake-up waits for the 900 s poll instead
-
-
-@pytest.fixture(scope="module")
-def db() -> Iterator[ScratchDatabase]:
-    scratch = ScratchDatabase("wakeup").create()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-@pytest.fixture(scope="module")
-def agent(db: ScratchDatabase) -> str:
-    return db.make_agent("Waker")
 
 
 def model_id(db: ScratchDatabase) -> int:

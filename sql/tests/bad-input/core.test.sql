@@ -5,32 +5,14 @@
 BEGIN;
 SELECT plan(47);
 
-SELECT tests.make_agent('Alpha');
-
--- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
-
-CREATE FUNCTION pg_temp.id(k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
-
--- A 5 MB JSON object that arrives compressed (about 57 kB), as any value read from a
--- table does: a size limit must measure the value, not its compressed form.
-CREATE TEMP TABLE big (j jsonb);
-INSERT INTO big SELECT jsonb_build_object('text', repeat('x', 5000000));
-GRANT SELECT ON big TO PUBLIC;
+-- the agent, the tables ids, snaps and big (fixtures.sql); acting as Alpha
+SELECT tests.start_bad_input_suite('Alpha');
 
 -- ---------------------------------------------------------------- data
-SELECT tests.act_as('Alpha');
 SELECT memory.set_block('persona', 'I am Alpha.', 'who I am', 100);
 SELECT memory.set_block('guarded', 'fixed forever', NULL, 5000, TRUE);
 SELECT memory.heartbeat('the focus', '{"calm": 0.5}', '{"ctx": 1}');
 INSERT INTO ids VALUES
-    ('alpha', memory.current_agent()),
     ('checkpoint', memory.create_checkpoint('manual', '{"note": "first"}')),
     ('unknown', gen_random_uuid());
 RESET SESSION AUTHORIZATION;

@@ -5,23 +5,11 @@
 BEGIN;
 SELECT plan(53);
 
-SELECT tests.make_agent('Alpha');
-
--- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
-
-CREATE FUNCTION pg_temp.id(k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
+-- the agent, the tables ids, snaps and big (fixtures.sql); acting as Alpha
+SELECT tests.start_bad_input_suite('Alpha');
 
 -- ---------------------------------------------------------------- data
-SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
-    ('alpha', memory.current_agent()),
     ('episode', memory.remember('the original episode', 0.4, ARRAY['keep'], 'proj', '2024-01-01', '{"k": "v"}', 'sess')),
     ('unknown', gen_random_uuid());
 RESET SESSION AUTHORIZATION;

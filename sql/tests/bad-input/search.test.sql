@@ -5,22 +5,11 @@
 BEGIN;
 SELECT plan(47);
 
-SELECT tests.make_agent('Alpha');
-
--- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
-
-CREATE FUNCTION pg_temp.id(k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
+-- the agent, the tables ids, snaps and big (fixtures.sql); acting as Alpha
+SELECT tests.start_bad_input_suite('Alpha');
 
 -- ---------------------------------------------------------------- data
-SELECT tests.act_as('Alpha');
-INSERT INTO ids VALUES ('alpha', memory.current_agent()), ('episode', memory.remember('the launch was delayed by rain'));
+INSERT INTO ids VALUES ('episode', memory.remember('the launch was delayed by rain'));
 SELECT memory.learn_fact('launch', 'the launch is on Friday');
 RESET SESSION AUTHORIZATION;
 INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));

@@ -5,23 +5,11 @@
 BEGIN;
 SELECT plan(45);
 
-SELECT tests.make_agent('Alpha');
-
--- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
-
-CREATE FUNCTION pg_temp.id(k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
+-- the agent, the tables ids, snaps and big (fixtures.sql); acting as Alpha
+SELECT tests.start_bad_input_suite('Alpha');
 
 -- ---------------------------------------------------------------- data
-SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
-    ('alpha', memory.current_agent()),
     ('episode', memory.remember('an episode to cite')),
     ('open', memory.learn_fact('sky', 'the sky is blue', 0.9, valid_from => '2024-01-01')),
     ('other', memory.learn_fact('sea', 'the sea is green', 0.5, valid_from => '2024-01-01')),

@@ -5,30 +5,11 @@
 BEGIN;
 SELECT plan(30);
 
-SELECT tests.make_agent('Alpha');
-
--- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE snaps (k text PRIMARY KEY, s text NOT NULL);
-
-CREATE FUNCTION pg_temp.id(k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.k = $1 $$;
-
--- A jsonb value of 5 MB (a 5,000,000-character string) that arrives compressed, as any
--- value read from a table does: a size check must measure the value, not its
--- compressed form (about 57 kB).
-CREATE TEMP TABLE big (j jsonb);
-INSERT INTO big SELECT jsonb_build_object('text', repeat('x', 5000000));
-GRANT SELECT ON big TO PUBLIC;
+-- the agent, the tables ids, snaps and big (fixtures.sql); acting as Alpha
+SELECT tests.start_bad_input_suite('Alpha');
 
 -- ---------------------------------------------------------------- data
-SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
-    ('alpha', memory.current_agent()),
     ('item', memory.set_working_memory('task', '{"step": 1}', '1 hour', 'high', 'current'));
 RESET SESSION AUTHORIZATION;
 INSERT INTO snaps VALUES ('start', tests.stored(pg_temp.id('alpha')));

@@ -4,10 +4,8 @@
 BEGIN;
 SELECT plan(31);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES ('live', memory.set_working_memory('tarea', '{"paso": "año 1"}', '1 hour', 'high', 'plan'));
@@ -19,28 +17,28 @@ SELECT tests.act_as('Beta');
 INSERT INTO ids VALUES ('beta', memory.current_agent());
 RESET SESSION AUTHORIZATION;
 UPDATE memory.working_memory SET updated_at = now() - interval '2 minutes', expires_at = now() - interval '1 minute'
-WHERE working_id = (SELECT id FROM ids WHERE name = 'old');
+WHERE working_id = pg_temp.id('old');
 
 -- what the daemon would read from Redis for a key holding the right value
 CREATE TEMP TABLE cached AS
 SELECT sha256(convert_to(payload, 'UTF8')) AS sha, ttl_ms
-FROM memory.cache_working_memory(ARRAY(SELECT id FROM ids WHERE name = 'live'));
+FROM memory.cache_working_memory(ARRAY[pg_temp.id('live')]);
 CREATE TEMP TABLE cached_blocks AS
 SELECT sha256(string_agg(convert_to(label, 'UTF8') || '\x00'::bytea || convert_to(payload, 'UTF8') || '\x00'::bytea,
                          ''::bytea ORDER BY label COLLATE "C")) AS sha
-FROM memory.cache_blocks(ARRAY(SELECT id FROM ids WHERE name = 'alpha'));
+FROM memory.cache_blocks(ARRAY[pg_temp.id('alpha')]);
 GRANT SELECT ON cached, cached_blocks TO PUBLIC;
 -- the keys, spelled out here (README.md, "Redis cache"): the test pins their format
 CREATE FUNCTION pg_temp.key(who text, what text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql AS $$
-    SELECT CASE WHEN what IS NULL THEN format('mem:%s:blocks', (SELECT id FROM ids WHERE name = who))
-                ELSE format('mem:%s:wm:%s', (SELECT id FROM ids WHERE name = who),
-                            coalesce((SELECT id FROM ids WHERE name = what), '00000000-0000-4000-8000-000000000000')) END
+    SELECT CASE WHEN what IS NULL THEN format('mem:%s:blocks', (SELECT id FROM ids WHERE k = who))
+                ELSE format('mem:%s:wm:%s', (SELECT id FROM ids WHERE k = who),
+                            coalesce((SELECT id FROM ids WHERE k = what), '00000000-0000-4000-8000-000000000000')) END
 $$;
 CREATE FUNCTION pg_temp.ctx(who text, context_type text)
 RETURNS text
-LANGUAGE sql AS $$ SELECT format('mem:%s:wmctx:%s', (SELECT id FROM ids WHERE name = who), context_type) $$;
+LANGUAGE sql AS $$ SELECT format('mem:%s:wmctx:%s', (SELECT id FROM ids WHERE k = who), context_type) $$;
 CREATE FUNCTION pg_temp.wm(who text, what text, sha bytea, pttl bigint, ctx text)
 RETURNS TABLE (repair text, commands jsonb, verbs jsonb, updated_at timestamptz)
 LANGUAGE sql AS $$
@@ -60,7 +58,7 @@ SELECT is(
     (SELECT (commands #>> '{0,1}', (commands #>> '{0,2}')::jsonb -> 'content' ->> 'paso', commands #>> '{0,3}',
              commands #>> '{1,1}', commands #>> '{1,2}', commands #>> '{2,3}', commands #>> '{3,3}')::text
      FROM pg_temp.wm('alpha', 'live', NULL, -2, NULL)),
-    (pg_temp.key('alpha', 'live'), 'año 1', 'PX', pg_temp.ctx('alpha', 'tarea'), (SELECT id FROM ids WHERE name = 'live')::text,
+    (pg_temp.key('alpha', 'live'), 'año 1', 'PX', pg_temp.ctx('alpha', 'tarea'), pg_temp.id('live')::text,
      'NX', 'GT')::text,
     'SET key JSON PX, SADD of the id to the set of its context, PEXPIRE NX and GT of the set'
 );
@@ -76,7 +74,7 @@ SELECT is(
     (SELECT (repair, verbs, commands #>> '{1,1}', commands #>> '{1,2}')::text
      FROM pg_temp.wm('alpha', 'live', '\x00', (SELECT ttl_ms FROM cached), 'notas')),
     ('stale', '["SET", "SREM", "SADD", "PEXPIRE", "PEXPIRE"]'::jsonb, pg_temp.ctx('alpha', 'notas'),
-     (SELECT id FROM ids WHERE name = 'live')::text)::text,
+     pg_temp.id('live')::text)::text,
     'another value is stale: SET, and the id leaves the set of its old context'
 );
 SELECT is(
@@ -97,7 +95,7 @@ SELECT is((SELECT repair FROM pg_temp.wm('alpha', 'live', (SELECT sha FROM cache
 SELECT is(
     (SELECT (repair, commands)::text FROM pg_temp.wm('alpha', 'old', '\x00', 1000, 'tarea')),
     ('expired', jsonb_build_array(jsonb_build_array('DEL', pg_temp.key('alpha', 'old')),
-                                  jsonb_build_array('SREM', pg_temp.ctx('alpha', 'tarea'), (SELECT id FROM ids WHERE name = 'old'))))::text,
+                                  jsonb_build_array('SREM', pg_temp.ctx('alpha', 'tarea'), pg_temp.id('old'))))::text,
     'a key of a row expired in Postgres is deleted and leaves its set'
 );
 SELECT is((SELECT (repair, verbs)::text FROM pg_temp.wm('alpha', 'nothing', '\x00', 1000, NULL)), ('extra', '["DEL"]'::jsonb)::text,
@@ -106,7 +104,7 @@ SELECT is((SELECT commands #>> '{1,1}' FROM pg_temp.wm('alpha', 'nothing', '\x00
     'and leaves the set of its cached context');
 SELECT is(
     (SELECT (d.updated_at = w.updated_at)::text
-     FROM pg_temp.wm('alpha', 'live', NULL, -2, NULL) AS d, memory.cache_working_memory(ARRAY(SELECT id FROM ids WHERE name = 'live')) AS w),
+     FROM pg_temp.wm('alpha', 'live', NULL, -2, NULL) AS d, memory.cache_working_memory(ARRAY[pg_temp.id('live')]) AS w),
     'true',
     'a live row comes with its last update (the warmer''s sync lag)'
 );
@@ -160,12 +158,12 @@ SELECT is(
 );
 -- ---------------------------------------------------------------- the keys to check come from SQL too
 SELECT is(
-    (SELECT key FROM memory.cache_working_memory_page(NULL, 10000) WHERE working_id = (SELECT id FROM ids WHERE name = 'live')),
+    (SELECT key FROM memory.cache_working_memory_page(NULL, 10000) WHERE working_id = pg_temp.id('live')),
     pg_temp.key('alpha', 'live'),
     'a page of live rows gives each row''s key'
 );
 SELECT is(
-    (SELECT key FROM memory.cache_block_agents_page(NULL, 10000) WHERE agent_id = (SELECT id FROM ids WHERE name = 'alpha')),
+    (SELECT key FROM memory.cache_block_agents_page(NULL, 10000) WHERE agent_id = pg_temp.id('alpha')),
     pg_temp.key('alpha'),
     'a page of agents with blocks gives each agent''s hash key'
 );

@@ -3,10 +3,8 @@
 BEGIN;
 SELECT plan(25);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES ('live', memory.set_working_memory('task', '{"n": 1}', '1 hour', 'high', 'k1'));
@@ -16,7 +14,7 @@ INSERT INTO ids VALUES ('alpha', memory.current_agent());
 RESET SESSION AUTHORIZATION;
 -- expired in Postgres, not yet deleted by the expiry job
 UPDATE memory.working_memory SET updated_at = now() - interval '2 minutes', expires_at = now() - interval '1 minute'
-WHERE working_id = (SELECT id FROM ids WHERE name = 'old');
+WHERE working_id = pg_temp.id('old');
 
 -- ---------------------------------------------------------------- triggers
 SELECT has_trigger('memory', 'working_memory', 'working_memory_cache_notify', 'working memory writes notify the cache');
@@ -25,13 +23,13 @@ SELECT has_trigger('memory', 'blocks', 'blocks_cache_notify', 'block writes noti
 -- ---------------------------------------------------------------- agents are kept out
 SELECT tests.act_as('Beta');
 SELECT throws_ok(
-    format('SELECT * FROM memory.cache_working_memory(ARRAY[%L]::uuid[])', (SELECT id FROM ids WHERE name = 'live')),
+    format('SELECT * FROM memory.cache_working_memory(ARRAY[%L]::uuid[])', pg_temp.id('live')),
     '42501', NULL, 'an agent cannot read cached rows by id'
 );
 SELECT throws_ok('SELECT * FROM memory.cache_working_memory_page(NULL, 10)', '42501', NULL,
     'an agent cannot page through the cache');
 SELECT throws_ok(
-    format('SELECT * FROM memory.cache_blocks(ARRAY[%L]::uuid[])', (SELECT id FROM ids WHERE name = 'alpha')),
+    format('SELECT * FROM memory.cache_blocks(ARRAY[%L]::uuid[])', pg_temp.id('alpha')),
     '42501', NULL, 'an agent cannot read another agent''s cached blocks'
 );
 SELECT throws_ok('SELECT memory.request_cache_reconcile()', '42501', NULL, 'an agent cannot request a reconciliation');
@@ -43,16 +41,16 @@ RESET SESSION AUTHORIZATION;
 SET LOCAL ROLE memory_worker;
 SELECT is(
     (SELECT (live, context_type, (payload::jsonb) -> 'content')::text FROM memory.cache_working_memory(
-        ARRAY(SELECT id FROM ids WHERE name = 'live'))),
+        ARRAY[pg_temp.id('live')])),
     (TRUE, 'task', '{"n": 1}'::jsonb)::text,
     'the worker reads a live row with the JSON to cache'
 );
 SELECT ok(
-    (SELECT ttl_ms BETWEEN 3590000 AND 3600000 FROM memory.cache_working_memory(ARRAY(SELECT id FROM ids WHERE name = 'live'))),
+    (SELECT ttl_ms BETWEEN 3590000 AND 3600000 FROM memory.cache_working_memory(ARRAY[pg_temp.id('live')])),
     'with the milliseconds it has left'
 );
 SELECT is(
-    (SELECT (live, payload IS NULL)::text FROM memory.cache_working_memory(ARRAY(SELECT id FROM ids WHERE name = 'old'))),
+    (SELECT (live, payload IS NULL)::text FROM memory.cache_working_memory(ARRAY[pg_temp.id('old')])),
     (FALSE, TRUE)::text,
     'an expired row is not live and has nothing to cache'
 );
@@ -62,11 +60,11 @@ SELECT is(
     'a deleted (unknown) id returns no row: the warmer deletes its key'
 );
 SELECT ok(
-    (SELECT id FROM ids WHERE name = 'old') NOT IN (SELECT working_id FROM memory.cache_working_memory_page(NULL, 10000)),
+    pg_temp.id('old') NOT IN (SELECT working_id FROM memory.cache_working_memory_page(NULL, 10000)),
     'pages of the reconciliation hold no expired row'
 );
 SELECT is(
-    (SELECT (payload::jsonb) ->> 'value' FROM memory.cache_blocks(ARRAY(SELECT id FROM ids WHERE name = 'alpha'))),
+    (SELECT (payload::jsonb) ->> 'value' FROM memory.cache_blocks(ARRAY[pg_temp.id('alpha')])),
     'alpha persona',
     'the worker reads an agent''s blocks'
 );

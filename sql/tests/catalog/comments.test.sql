@@ -4,17 +4,15 @@ BEGIN;
 SELECT plan(3);
 
 SELECT cmp_ok(
-    (SELECT count(*) FROM pg_proc WHERE pronamespace = 'memory'::regnamespace),
+    (SELECT count(*) FROM tests.memory_functions),
     '>', 0::bigint,
     'schema memory has functions to check'
 );
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
         ORDER BY 1
     ),
     '{}'::text[],
@@ -24,10 +22,8 @@ SELECT is(
 -- A comment of a few words says nothing an operator can act on.
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND length(obj_description(p.oid, 'pg_proc')) < 40
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE length(obj_description(p.oid, 'pg_proc')) < 40
         ORDER BY 1
     ),
     '{}'::text[],

@@ -15,10 +15,8 @@ SELECT ok(
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND has_function_privilege('public', p.oid, 'EXECUTE')
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE has_function_privilege('public', p.oid, 'EXECUTE')
         ORDER BY 1
     ),
     '{}'::text[],
@@ -27,10 +25,8 @@ SELECT is(
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND p.prosecdef
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE p.prosecdef
           AND (
               p.proowner <> 'memory_owner'::regrole
               OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')
@@ -43,10 +39,8 @@ SELECT is(
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND p.prosecdef
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE p.prosecdef
           AND NOT EXISTS (
               SELECT 1
               FROM aclexplode(p.proacl) AS a

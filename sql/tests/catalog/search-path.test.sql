@@ -4,17 +4,15 @@ BEGIN;
 SELECT plan(4);
 
 SELECT cmp_ok(
-    (SELECT count(*) FROM pg_proc WHERE pronamespace = 'memory'::regnamespace),
+    (SELECT count(*) FROM tests.memory_functions),
     '>', 0::bigint,
     'schema memory has functions to check'
 );
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND p.prokind <> 'p'
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE p.prokind <> 'p'
           AND NOT EXISTS (
               SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%'
           )
@@ -29,9 +27,8 @@ SELECT is(
 -- the start of each transaction instead, and is never SECURITY DEFINER.
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'memory'::regnamespace AND p.prokind = 'p'
+        SELECT p.signature FROM tests.memory_functions AS p
+        WHERE p.prokind = 'p'
           AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')
           AND (p.prosecdef OR p.prosrc NOT LIKE '%pg_catalog.set_config(''search_path'', ''pg_catalog, pg_temp'', true)%')
         ORDER BY 1
@@ -42,10 +39,9 @@ SELECT is(
 
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text || ' -> ' || c
-        FROM pg_proc AS p, unnest(p.proconfig) AS c
-        WHERE p.pronamespace = 'memory'::regnamespace
-          AND c LIKE 'search_path=%'
+        SELECT p.signature || ' -> ' || c
+        FROM tests.memory_functions AS p, unnest(p.proconfig) AS c
+        WHERE c LIKE 'search_path=%'
           AND EXISTS (
               SELECT 1
               FROM unnest(string_to_array(replace(substr(c, 13), ' ', ''), ',')) AS s

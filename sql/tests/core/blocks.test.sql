@@ -5,13 +5,11 @@
 BEGIN;
 SELECT plan(61);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 CREATE ROLE test_operator LOGIN;
 GRANT memory_admin TO test_operator;
 -- ids handed between sessions
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT 'alpha', agent_id FROM memory.agents WHERE name = 'Alpha';
 
 -- ---------------------------------------------------------------- happy paths
@@ -102,18 +100,18 @@ SELECT is(memory.set_block('mood', 'calm', NULL, 5000, TRUE), 2, 'an agent may l
 -- An operator (member of memory_admin, identified by the login role) can change it.
 SET LOCAL SESSION AUTHORIZATION test_operator;
 SELECT lives_ok(
-    $$ UPDATE memory.blocks SET value = 'I am Alpha, revised.' WHERE label = 'persona' AND agent_id = (SELECT id FROM ids WHERE name = 'alpha') $$,
+    $$ UPDATE memory.blocks SET value = 'I am Alpha, revised.' WHERE label = 'persona' AND agent_id = pg_temp.id('alpha') $$,
     'an operator can change a read-only block with a direct UPDATE'
 );
 SELECT results_eq(
     $$ SELECT h.version, h.value, h.changed_by FROM memory.block_history AS h
-       WHERE h.label = 'persona' AND h.agent_id = (SELECT id FROM ids WHERE name = 'alpha') ORDER BY h.version $$,
+       WHERE h.label = 'persona' AND h.agent_id = pg_temp.id('alpha') ORDER BY h.version $$,
     $$ VALUES (1, 'I am Alpha.', 'test_alpha'), (2, 'I am Alpha, revised.', 'test_operator') $$,
     'the operator''s change is versioned with the operator as changed_by'
 );
 RESET SESSION AUTHORIZATION;
 SELECT lives_ok(
-    $$ UPDATE memory.blocks SET read_only = FALSE WHERE label = 'mood' AND agent_id = (SELECT id FROM ids WHERE name = 'alpha') $$,
+    $$ UPDATE memory.blocks SET read_only = FALSE WHERE label = 'mood' AND agent_id = pg_temp.id('alpha') $$,
     'a superuser can unlock a read-only block'
 );
 SELECT tests.act_as('Alpha');
@@ -251,14 +249,14 @@ SELECT throws_ok(
     'Alpha''s label is unknown to Beta, the same error as any unknown label'
 );
 SELECT is(memory.set_block('persona', 'I am Beta.'), 1, 'Beta has its own persona block, independent of Alpha''s');
-UPDATE memory.blocks SET value = 'hijacked' WHERE agent_id = (SELECT id FROM ids WHERE name = 'alpha');
+UPDATE memory.blocks SET value = 'hijacked' WHERE agent_id = pg_temp.id('alpha');
 SELECT throws_ok(
-    $$ INSERT INTO memory.blocks (agent_id, label, value) VALUES ((SELECT id FROM ids WHERE name = 'alpha'), 'planted', 'x') $$,
+    $$ INSERT INTO memory.blocks (agent_id, label, value) VALUES (pg_temp.id('alpha'), 'planted', 'x') $$,
     '42501', NULL,
     'Beta cannot insert a block for Alpha'
 );
 SELECT throws_ok(
-    $$ UPDATE memory.blocks SET agent_id = (SELECT id FROM ids WHERE name = 'alpha') WHERE label = 'persona' $$,
+    $$ UPDATE memory.blocks SET agent_id = pg_temp.id('alpha') WHERE label = 'persona' $$,
     '42501', 'permission denied for table blocks',
     'Beta cannot move its block to Alpha (agent_id is not an updatable column for agents)'
 );

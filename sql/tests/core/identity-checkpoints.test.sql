@@ -13,26 +13,6 @@ CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid, val text);
 GRANT ALL ON ids TO PUBLIC;
 INSERT INTO ids SELECT lower(name), agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta', 'Gamma');
 
--- The whole error (SQLSTATE, message, detail, hint) of a statement, to show that two
--- errors are indistinguishable.
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    RETURN concat_ws(' | ', st, msg, det, hnt);
-END
-$$;
-
 -- ---------------------------------------------------------------- identity_hash
 SELECT tests.act_as('Alpha');
 SELECT is(
@@ -237,8 +217,8 @@ SELECT throws_ok(
     'Beta cannot restore Alpha''s checkpoint'
 );
 SELECT is(
-    pg_temp.error_of(format('SELECT memory.restore_checkpoint(%L::uuid)', (SELECT id FROM ids WHERE name = 'cp1'))),
-    pg_temp.error_of(format('SELECT memory.restore_checkpoint(%L::uuid)', gen_random_uuid())),
+    tests.error_of(format('SELECT memory.restore_checkpoint(%L::uuid)', (SELECT id FROM ids WHERE name = 'cp1'))),
+    tests.error_of(format('SELECT memory.restore_checkpoint(%L::uuid)', gen_random_uuid())),
     'the error for another agent''s checkpoint is identical to the one for a missing checkpoint'
 );
 SELECT is((SELECT count(*) FROM memory.checkpoints), (SELECT n FROM beta_cp_count), 'the refused restore wrote no checkpoint');

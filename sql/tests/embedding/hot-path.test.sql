@@ -4,18 +4,16 @@
 BEGIN;
 SELECT plan(22);
 
-SELECT tests.make_agent('Hotpath');
-SELECT tests.make_agent('Other');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, v uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Hotpath', 'Other');
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT 'agent', a.agent_id FROM memory.agents AS a WHERE a.name = 'Hotpath';
 
 -- the counter against the queue, for the agent
 CREATE FUNCTION pg_temp.counted() RETURNS bigint LANGUAGE sql AS
-$$ SELECT (memory._usage((SELECT v FROM ids WHERE k = 'agent'))).pending_jobs $$;
+$$ SELECT (memory._usage(pg_temp.id('agent'))).pending_jobs $$;
 CREATE FUNCTION pg_temp.queued() RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM memory.embedding_jobs AS j
-    WHERE j.agent_id = (SELECT v FROM ids WHERE k = 'agent') AND j.state = 'pending'
+    WHERE j.agent_id = pg_temp.id('agent') AND j.state = 'pending'
 $$;
 
 -- Other agents' jobs are held back for this transaction: the claims below take Hotpath's.
@@ -43,14 +41,14 @@ SELECT is(pg_temp.counted(), pg_temp.queued(), 'after the claim the counter equa
 SELECT memory.fail_embedding_batch('hot-path-test', ARRAY(SELECT lease_id FROM claim), 'test failure');
 SELECT is(pg_temp.counted(), pg_temp.queued(), 'a failed batch goes back to pending (or dead): the counter follows');
 UPDATE memory.embedding_jobs SET next_attempt_at = now()
-WHERE agent_id = (SELECT v FROM ids WHERE k = 'agent') AND state = 'pending';
+WHERE agent_id = pg_temp.id('agent') AND state = 'pending';
 SELECT memory.release_embedding_batch(
     'hot-path-test', ARRAY(SELECT DISTINCT c.lease_id FROM memory.claim_embedding_batch('hot-path-test', 3) AS c)
 );
 SELECT is(pg_temp.counted(), pg_temp.queued(), 'a claim then a release leave the counter equal to the queue');
 SELECT cmp_ok(
     (SELECT coalesce(sum(u.pending_jobs), 0) FROM memory.agent_usage AS u
-     WHERE u.agent_id = (SELECT v FROM ids WHERE k = 'agent') AND u.shard >= 16),
+     WHERE u.agent_id = pg_temp.id('agent') AND u.shard >= 16),
     '<=', 0::numeric,
     'the daemon''s claims count in the daemon shards 16..31 (this superuser session is no worker: none yet)'
 );
@@ -81,7 +79,7 @@ SELECT throws_ok(
 );
 RESET SESSION AUTHORIZATION;
 SELECT is(pg_temp.counted(), pg_temp.queued(), 'a refused write changes no counter');
-DELETE FROM memory.agent_quotas WHERE agent_id = (SELECT v FROM ids WHERE k = 'agent');
+DELETE FROM memory.agent_quotas WHERE agent_id = pg_temp.id('agent');
 
 -- ---------------------------------------------------------------- owners without FKs
 SELECT is(
@@ -93,19 +91,19 @@ SELECT is(
 );
 SELECT tests.act_as('Hotpath');
 INSERT INTO ids VALUES ('gone', memory.remember('an episode about to be forgotten'));
-SELECT memory.forget_episode((SELECT v FROM ids WHERE k = 'gone'));
+SELECT memory.forget_episode(pg_temp.id('gone'));
 RESET SESSION AUTHORIZATION;
-DELETE FROM memory.facts WHERE fact_id = (SELECT v FROM ids WHERE k = 'fact');
+DELETE FROM memory.facts WHERE fact_id = pg_temp.id('fact');
 SELECT is(
     (SELECT count(*) FROM memory.embedding_jobs AS j
-     WHERE j.episode_id = (SELECT v FROM ids WHERE k = 'gone') OR j.fact_id = (SELECT v FROM ids WHERE k = 'fact')),
+     WHERE j.episode_id = pg_temp.id('gone') OR j.fact_id = pg_temp.id('fact')),
     0::bigint,
     'forgetting an episode or a fact deletes its jobs in the same statement'
 );
-DELETE FROM memory.episodes WHERE agent_id = (SELECT v FROM ids WHERE k = 'agent') AND content LIKE 'one statement%';
+DELETE FROM memory.episodes WHERE agent_id = pg_temp.id('agent') AND content LIKE 'one statement%';
 SELECT is(
     (SELECT count(*) FROM memory.embedding_jobs AS j
-     WHERE j.agent_id = (SELECT v FROM ids WHERE k = 'agent') AND j.episode_id IS NOT NULL
+     WHERE j.agent_id = pg_temp.id('agent') AND j.episode_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM memory.episodes AS e WHERE e.episode_id = j.episode_id)),
     0::bigint,
     'a DELETE of several episodes leaves no job behind'
@@ -116,7 +114,7 @@ SELECT is(pg_temp.counted(), pg_temp.queued(), 'and the counter still equals the
 CREATE TEMP TABLE orphan AS
 WITH ins AS (
     INSERT INTO memory.embedding_jobs (agent_id, episode_id, model_id, priority, content_sha256)
-    SELECT (SELECT v FROM ids WHERE k = 'agent'), gen_random_uuid(), m.model_id, 1.0, '\x00'
+    SELECT pg_temp.id('agent'), gen_random_uuid(), m.model_id, 1.0, '\x00'
     FROM memory.embedding_models AS m WHERE m.is_active
     RETURNING job_id
 )

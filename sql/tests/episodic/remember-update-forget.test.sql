@@ -7,7 +7,7 @@ SELECT tests.act_as('Alpha');
 
 SELECT isa_ok(memory.remember('We decided to use Raft for consensus.'), 'uuid', 'remember returns a uuid');
 
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
+SELECT tests.make_id_table();
 INSERT INTO ids VALUES ('e1', memory.remember(
     content => 'Decidimos usar PostgreSQL como fuente de verdad.',
     importance => 0.9,
@@ -19,27 +19,27 @@ INSERT INTO ids VALUES ('e1', memory.remember(
 ));
 SELECT is(
     (SELECT row(content, importance, tags, occurred_at, metadata, session_id)::text FROM memory.episodes
-     WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+     WHERE episode_id = pg_temp.id('e1')),
     row('Decidimos usar PostgreSQL como fuente de verdad.', 0.9::real, ARRAY['decision', 'db'],
         '2025-10-14 10:00+00'::timestamptz, '{"source": "meeting"}'::jsonb, 'session_1')::text,
     'remember stores every field it is given'
 );
 SELECT is(
     (SELECT p.name FROM memory.episodes AS e JOIN memory.projects AS p USING (project_id)
-     WHERE e.episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+     WHERE e.episode_id = pg_temp.id('e1')),
     'cerebro', 'a project named in remember is created on first use'
 );
 SELECT memory.remember('second episode of the same project', project => 'cerebro');
 SELECT is((SELECT count(*) FROM memory.projects WHERE name = 'cerebro'), 1::bigint,
     'a project is reused, not duplicated');
 SELECT is(
-    (SELECT encode(content_sha256, 'hex') FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+    (SELECT encode(content_sha256, 'hex') FROM memory.episodes WHERE episode_id = pg_temp.id('e1')),
     encode(sha256(convert_to('Decidimos usar PostgreSQL como fuente de verdad.', 'UTF8')), 'hex'),
     'the content sha256 is kept with the episode'
 );
 SELECT ok(
     (SELECT fts @@ websearch_to_tsquery('spanish', 'decidir fuentes') FROM memory.episodes
-     WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+     WHERE episode_id = pg_temp.id('e1')),
     'a Spanish episode is found through the Spanish stemmer'
 );
 SELECT ok(
@@ -50,7 +50,7 @@ SELECT ok(
 INSERT INTO ids VALUES ('defaults', memory.remember('defaults', importance => NULL, tags => NULL, metadata => NULL));
 SELECT is(
     (SELECT (importance, tags, metadata, session_id)::text FROM memory.episodes
-     WHERE episode_id = (SELECT id FROM ids WHERE name = 'defaults')),
+     WHERE episode_id = pg_temp.id('defaults')),
     (0.5::real, '{}'::text[], '{}'::jsonb, NULL::text)::text,
     'NULL arguments take their defaults'
 );
@@ -59,30 +59,30 @@ SELECT lives_ok($$ SELECT memory.remember(repeat('x', 500000)) $$, 'a 500,000-ch
 -- update_episode
 SELECT lives_ok(
     format($$ SELECT memory.update_episode(%L, importance => 0.2, tags => ARRAY['changed']) $$,
-           (SELECT id FROM ids WHERE name = 'e1')),
+           pg_temp.id('e1')),
     'update_episode changes importance and tags'
 );
 SELECT is(
-    (SELECT (content, importance, tags)::text FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+    (SELECT (content, importance, tags)::text FROM memory.episodes WHERE episode_id = pg_temp.id('e1')),
     ('Decidimos usar PostgreSQL como fuente de verdad.', 0.2::real, ARRAY['changed'])::text,
     'fields not given keep their values'
 );
-SELECT memory.update_episode((SELECT id FROM ids WHERE name = 'e1'), content => 'New text', metadata => '{"v": 2}');
+SELECT memory.update_episode(pg_temp.id('e1'), content => 'New text', metadata => '{"v": 2}');
 SELECT is(
     (SELECT (content, metadata, encode(content_sha256, 'hex'))::text FROM memory.episodes
-     WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')),
+     WHERE episode_id = pg_temp.id('e1')),
     ('New text', '{"v": 2}'::jsonb, encode(sha256('New text'::bytea), 'hex'))::text,
     'a new content replaces the old one and its hash; metadata is replaced'
 );
 SELECT throws_ok(
-    format($$ SELECT memory.update_episode(%L, importance => 2) $$, (SELECT id FROM ids WHERE name = 'e1')),
+    format($$ SELECT memory.update_episode(%L, importance => 2) $$, pg_temp.id('e1')),
     '22003', 'importance must be between 0 and 1', 'update_episode refuses an importance out of range'
 );
 SELECT throws_ok(
-    format($$ SELECT memory.update_episode(%L, content => '   ') $$, (SELECT id FROM ids WHERE name = 'e1')),
+    format($$ SELECT memory.update_episode(%L, content => '   ') $$, pg_temp.id('e1')),
     '22023', 'content must not be empty', 'update_episode refuses blank content'
 );
-SELECT is((SELECT content FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')), 'New text',
+SELECT is((SELECT content FROM memory.episodes WHERE episode_id = pg_temp.id('e1')), 'New text',
     'a refused update leaves the episode as it was');
 SELECT throws_ok(
     $$ SELECT memory.update_episode(gen_random_uuid(), importance => 0.1) $$,
@@ -90,11 +90,11 @@ SELECT throws_ok(
 );
 
 -- forget_episode
-SELECT lives_ok(format($$ SELECT memory.forget_episode(%L) $$, (SELECT id FROM ids WHERE name = 'e1')),
+SELECT lives_ok(format($$ SELECT memory.forget_episode(%L) $$, pg_temp.id('e1')),
     'forget_episode deletes an episode');
-SELECT is((SELECT count(*) FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'e1')), 0::bigint,
+SELECT is((SELECT count(*) FROM memory.episodes WHERE episode_id = pg_temp.id('e1')), 0::bigint,
     'the forgotten episode is gone');
-SELECT throws_ok(format($$ SELECT memory.forget_episode(%L) $$, (SELECT id FROM ids WHERE name = 'e1')),
+SELECT throws_ok(format($$ SELECT memory.forget_episode(%L) $$, pg_temp.id('e1')),
     'P0002', 'episode not found', 'forgetting twice raises no_data_found');
 
 -- errors of remember

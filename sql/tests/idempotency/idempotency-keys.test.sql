@@ -5,17 +5,15 @@
 BEGIN;
 SELECT plan(32);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 SELECT tests.act_as('Alpha');
 
 -- ---------------------------------------------------------------- remember
 INSERT INTO ids VALUES ('e1', memory.remember('la reunión se movió al jueves', 0.7, '{plan}', idempotency_key => 'k-episode'));
 SELECT is(
     memory.remember('la reunión se movió al jueves', 0.7, '{plan}', idempotency_key => 'k-episode'),
-    (SELECT id FROM ids WHERE name = 'e1'),
+    pg_temp.id('e1'),
     'remember: a retry with the same key and arguments returns the first id'
 );
 SELECT is((SELECT count(*) FROM memory.episodes), 1::bigint, 'remember: the retry stored no second episode');
@@ -23,7 +21,7 @@ SELECT is((SELECT count(*) FROM memory.embedding_jobs), 1::bigint, 'remember: th
 SELECT is(
     memory.remember('la reunión se movió al jueves', 0.7, '{plan}', occurred_at => now() - interval '1 minute',
                     idempotency_key => 'k-episode'),
-    (SELECT id FROM ids WHERE name = 'e1'),
+    pg_temp.id('e1'),
     'remember: occurred_at is not compared (its default, now(), differs on each retry)'
 );
 SELECT throws_ok(
@@ -38,13 +36,13 @@ SELECT throws_ok(
 );
 SELECT isnt(
     memory.remember('la reunión se movió al jueves', 0.7, '{plan}'),
-    (SELECT id FROM ids WHERE name = 'e1'),
+    pg_temp.id('e1'),
     'remember: without a key the same call is a new episode, as before'
 );
 SELECT is(
     (SELECT (operation, result_id, octet_length(request_sha256))::text FROM memory.idempotency_keys
      WHERE idempotency_key = 'k-episode'),
-    ('remember', (SELECT id FROM ids WHERE name = 'e1'), 32)::text,
+    ('remember', pg_temp.id('e1'), 32)::text,
     'the key is stored with its operation, the id it returned and the sha256 of the request'
 );
 
@@ -52,16 +50,16 @@ SELECT is(
 INSERT INTO ids VALUES ('f1', memory.learn_fact('Redis', 'una caché, nunca la verdad', 0.8, idempotency_key => 'k-fact'));
 SELECT is(
     memory.learn_fact('Redis', 'una caché, nunca la verdad', 0.8, idempotency_key => 'k-fact'),
-    (SELECT id FROM ids WHERE name = 'f1'),
+    pg_temp.id('f1'),
     'learn_fact: a retry returns the first id'
 );
 SELECT is((SELECT count(*) FROM memory.facts), 1::bigint, 'learn_fact: the retry stored no second fact');
-INSERT INTO ids VALUES ('f2', memory.learn_fact('Redis', 'a cache', supersedes => ARRAY[(SELECT id FROM ids WHERE name = 'f1')],
+INSERT INTO ids VALUES ('f2', memory.learn_fact('Redis', 'a cache', supersedes => ARRAY[pg_temp.id('f1')],
                                                 idempotency_key => 'k-fact-2'));
 SELECT is(
-    memory.learn_fact('Redis', 'a cache', supersedes => ARRAY[(SELECT id FROM ids WHERE name = 'f1')],
+    memory.learn_fact('Redis', 'a cache', supersedes => ARRAY[pg_temp.id('f1')],
                       idempotency_key => 'k-fact-2'),
-    (SELECT id FROM ids WHERE name = 'f2'),
+    pg_temp.id('f2'),
     'learn_fact: a retry of a superseding write returns its id (instead of 55000 for a closed fact)'
 );
 SELECT throws_ok(
@@ -79,7 +77,7 @@ SELECT throws_ok(
 INSERT INTO ids VALUES ('w1', memory.set_working_memory('task', '{"paso": 1}', '1 hour', idempotency_key => 'k-wm'));
 SELECT is(
     memory.set_working_memory('task', '{"paso": 1}', '1 hour', idempotency_key => 'k-wm'),
-    (SELECT id FROM ids WHERE name = 'w1'),
+    pg_temp.id('w1'),
     'set_working_memory: a retry returns the first id'
 );
 SELECT is((SELECT count(*) FROM memory.working_memory), 1::bigint, 'set_working_memory: the retry stored no second item');
@@ -108,7 +106,7 @@ SELECT lives_ok($$SELECT memory.remember('x', idempotency_key => repeat('ñ', 20
 SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.idempotency_keys), 0::bigint, 'B sees none of A''s keys');
 INSERT INTO ids VALUES ('b1', memory.remember('la reunión se movió al viernes', idempotency_key => 'k-episode'));
-SELECT isnt((SELECT id FROM ids WHERE name = 'b1'), (SELECT id FROM ids WHERE name = 'e1'),
+SELECT isnt(pg_temp.id('b1'), pg_temp.id('e1'),
     'B''s write with A''s key string is B''s own new episode, not A''s id');
 SELECT is((SELECT count(*) FROM memory.idempotency_keys), 1::bigint, 'B now sees exactly its own key');
 SELECT throws_ok(
@@ -119,7 +117,7 @@ SELECT throws_ok(
 SELECT throws_ok($$DELETE FROM memory.idempotency_keys$$, '42501', NULL, 'agents cannot delete keys');
 SELECT tests.act_as('Alpha');
 SELECT is(memory.remember('la reunión se movió al jueves', 0.7, '{plan}', idempotency_key => 'k-episode'),
-    (SELECT id FROM ids WHERE name = 'e1'), 'A''s key still returns A''s id after B used the same string');
+    pg_temp.id('e1'), 'A''s key still returns A''s id after B used the same string');
 
 -- ---------------------------------------------------------------- pruning and the job
 RESET SESSION AUTHORIZATION;

@@ -4,37 +4,15 @@
 BEGIN;
 SELECT plan(49);
 
-SELECT tests.make_agent('Solo');
-SELECT tests.make_agent('Duo');
-SELECT tests.make_agent('Trio');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    RETURN concat_ws(' | ', st, msg, det, hnt);
-END
-$$;
+SELECT tests.make_agents('Solo', 'Duo', 'Trio', 'Beta');
+SELECT tests.make_id_table();
 
 -- A vote by the instance and decision named in ids.
 CREATE FUNCTION pg_temp.cast_vote(decision text, instance text, approve boolean)
 RETURNS text
 LANGUAGE sql
 AS $$
-    SELECT memory.vote((SELECT id FROM ids WHERE name = decision), (SELECT id FROM ids WHERE name = instance), approve)
+    SELECT memory.vote((SELECT id FROM ids WHERE k = decision), (SELECT id FROM ids WHERE k = instance), approve)
 $$;
 
 -- ---------------------------------------------------------------- one live instance
@@ -44,7 +22,7 @@ INSERT INTO ids SELECT 'solo_yes', memory.propose_decision('adopt pgvector 0.8',
 INSERT INTO ids SELECT 'solo_no', memory.propose_decision('drop Redis', '{}');
 SELECT results_eq(
     $$ SELECT topic, proposal, status, electorate, approvals, rejections FROM memory.decisions
-       WHERE decision_id = (SELECT id FROM ids WHERE name = 'solo_yes') $$,
+       WHERE decision_id = pg_temp.id('solo_yes') $$,
     $$ VALUES ('adopt pgvector 0.8', '{"action": "upgrade"}'::jsonb, 'open', 1, 0, 0) $$,
     'propose_decision opens a decision with the live electorate'
 );
@@ -52,7 +30,7 @@ SELECT is(pg_temp.cast_vote('solo_yes', 's1', TRUE), 'approved', '1 live instanc
 SELECT is(pg_temp.cast_vote('solo_no', 's1', FALSE), 'rejected', '1 live instance: one rejection rejects');
 SELECT results_eq(
     $$ SELECT status, electorate, approvals, rejections, resolved_at FROM memory.decisions
-       WHERE decision_id = (SELECT id FROM ids WHERE name = 'solo_yes') $$,
+       WHERE decision_id = pg_temp.id('solo_yes') $$,
     $$ VALUES ('approved', 1, 1, 0, now()) $$,
     'the resolved decision records electorate, counts and resolution time'
 );
@@ -93,26 +71,26 @@ SELECT throws_ok(
 SELECT is(pg_temp.cast_vote('trio_a', 't2', FALSE), 'open', '3 live instances: 1 for, 1 against is open');
 SELECT is(pg_temp.cast_vote('trio_a', 't3', TRUE), 'approved', '3 live instances: 2 of 3 approve');
 SELECT results_eq(
-    $$ SELECT electorate, approvals, rejections FROM memory.decisions WHERE decision_id = (SELECT id FROM ids WHERE name = 'trio_a') $$,
+    $$ SELECT electorate, approvals, rejections FROM memory.decisions WHERE decision_id = pg_temp.id('trio_a') $$,
     $$ VALUES (3, 2, 1) $$,
     'the counts of the 3-instance decision are recorded'
 );
 SELECT is(pg_temp.cast_vote('trio_b', 't1', FALSE), 'open', '3 live instances: 1 rejection is open');
 SELECT is(pg_temp.cast_vote('trio_b', 't2', FALSE), 'rejected', '3 live instances: 2 rejections of 3 reject');
 SELECT results_eq(
-    $$ SELECT instance_id, approve FROM memory.votes WHERE decision_id = (SELECT id FROM ids WHERE name = 'trio_a') ORDER BY 1 $$,
-    $$ SELECT id, name <> 't2' FROM ids WHERE name IN ('t1', 't2', 't3') ORDER BY 1 $$,
+    $$ SELECT instance_id, approve FROM memory.votes WHERE decision_id = pg_temp.id('trio_a') ORDER BY 1 $$,
+    $$ SELECT id, k <> 't2' FROM ids WHERE k IN ('t1', 't2', 't3') ORDER BY 1 $$,
     'the agent can read the votes on its decision'
 );
 
 -- t3 goes quiet: the electorate of a new decision is the 2 live instances.
 RESET SESSION AUTHORIZATION;
-UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = (SELECT id FROM ids WHERE name = 't3');
+UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = pg_temp.id('t3');
 SELECT tests.act_as('Trio');
 INSERT INTO ids SELECT 'trio_c', memory.propose_decision('c', '{}');
 INSERT INTO ids SELECT 'trio_d', memory.propose_decision('d', '{}');
 SELECT is(
-    (SELECT electorate FROM memory.decisions WHERE decision_id = (SELECT id FROM ids WHERE name = 'trio_c')), 2,
+    (SELECT electorate FROM memory.decisions WHERE decision_id = pg_temp.id('trio_c')), 2,
     'a stale instance is not part of the electorate'
 );
 SELECT throws_ok(
@@ -123,14 +101,14 @@ SELECT is(pg_temp.cast_vote('trio_c', 't1', TRUE), 'open', '2 live of 3 register
 SELECT is(pg_temp.cast_vote('trio_c', 't2', TRUE), 'approved', '2 live of 3 registered: two approvals approve');
 SELECT is(pg_temp.cast_vote('trio_d', 't1', FALSE), 'rejected', '2 live of 3 registered: one rejection rejects');
 SELECT lives_ok(
-    format('SELECT memory.instance_heartbeat(%L)', (SELECT id FROM ids WHERE name = 't3')),
+    format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('t3')),
     'the stale instance beats again'
 );
 INSERT INTO ids SELECT 'trio_e', memory.propose_decision('e', '{}');
 SELECT is(pg_temp.cast_vote('trio_e', 't3', TRUE), 'open', 'after a heartbeat it votes again, in an electorate of 3');
 -- A vote stands when its instance goes quiet afterwards.
 RESET SESSION AUTHORIZATION;
-UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = (SELECT id FROM ids WHERE name = 't3');
+UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = pg_temp.id('t3');
 SELECT tests.act_as('Trio');
 SELECT is(pg_temp.cast_vote('trio_e', 't1', TRUE), 'approved', 'a cast vote still counts after its instance went stale');
 
@@ -155,15 +133,15 @@ SELECT throws_ok(
     'a topic over 1000 characters is refused'
 );
 SELECT throws_ok(
-    $$ SELECT memory.vote(gen_random_uuid(), (SELECT id FROM ids WHERE name = 't1'), TRUE) $$, 'P0002', 'decision not found',
+    $$ SELECT memory.vote(gen_random_uuid(), pg_temp.id('t1'), TRUE) $$, 'P0002', 'decision not found',
     'an unknown decision id is no_data_found'
 );
 SELECT throws_ok(
-    $$ SELECT memory.vote((SELECT id FROM ids WHERE name = 'trio_b'), gen_random_uuid(), TRUE) $$, 'P0002', 'instance not found',
+    $$ SELECT memory.vote(pg_temp.id('trio_b'), gen_random_uuid(), TRUE) $$, 'P0002', 'instance not found',
     'an unknown instance id is no_data_found'
 );
 SELECT throws_ok(
-    $$ SELECT memory.vote(NULL, (SELECT id FROM ids WHERE name = 't1'), TRUE) $$, '22004',
+    $$ SELECT memory.vote(NULL, pg_temp.id('t1'), TRUE) $$, '22004',
     'decision_id must not be null',
     'a NULL decision id is refused'
 );
@@ -174,12 +152,12 @@ SELECT throws_ok(
 );
 SELECT throws_ok(
     $$ INSERT INTO memory.votes (decision_id, instance_id, approve)
-       VALUES ((SELECT id FROM ids WHERE name = 'trio_c'), (SELECT id FROM ids WHERE name = 't3'), TRUE) $$,
+       VALUES (pg_temp.id('trio_c'), pg_temp.id('t3'), TRUE) $$,
     '42501', NULL,
     'an agent cannot insert a vote directly'
 );
 SELECT throws_ok(
-    $$ UPDATE memory.decisions SET status = 'approved' WHERE decision_id = (SELECT id FROM ids WHERE name = 'trio_b') $$,
+    $$ UPDATE memory.decisions SET status = 'approved' WHERE decision_id = pg_temp.id('trio_b') $$,
     '42501', NULL,
     'an agent cannot resolve a decision directly'
 );
@@ -204,8 +182,8 @@ SELECT throws_ok(
     'Beta cannot vote on Trio''s decision'
 );
 SELECT is(
-    pg_temp.error_of($$ SELECT pg_temp.cast_vote('trio_f', 'b1', TRUE) $$),
-    pg_temp.error_of(format('SELECT memory.vote(%L::uuid, %L::uuid, TRUE)', gen_random_uuid(), (SELECT id FROM ids WHERE name = 'b1'))),
+    tests.error_of($$ SELECT pg_temp.cast_vote('trio_f', 'b1', TRUE) $$),
+    tests.error_of(format('SELECT memory.vote(%L::uuid, %L::uuid, TRUE)', gen_random_uuid(), pg_temp.id('b1'))),
     'the error for another agent''s decision is identical to the one for a missing decision'
 );
 SELECT throws_ok(
@@ -213,8 +191,8 @@ SELECT throws_ok(
     'Beta cannot vote with Trio''s instance'
 );
 SELECT is(
-    pg_temp.error_of($$ SELECT pg_temp.cast_vote('beta_a', 't1', TRUE) $$),
-    pg_temp.error_of(format('SELECT memory.vote(%L::uuid, %L::uuid, TRUE)', (SELECT id FROM ids WHERE name = 'beta_a'), gen_random_uuid())),
+    tests.error_of($$ SELECT pg_temp.cast_vote('beta_a', 't1', TRUE) $$),
+    tests.error_of(format('SELECT memory.vote(%L::uuid, %L::uuid, TRUE)', pg_temp.id('beta_a'), gen_random_uuid())),
     'the error for another agent''s instance is identical to the one for a missing instance'
 );
 SELECT throws_ok(
@@ -224,7 +202,7 @@ SELECT throws_ok(
 SELECT is(pg_temp.cast_vote('beta_a', 'b1', TRUE), 'approved', 'Beta''s own vote works');
 SELECT tests.act_as('Trio');
 SELECT results_eq(
-    $$ SELECT status, approvals, rejections FROM memory.decisions WHERE decision_id = (SELECT id FROM ids WHERE name = 'trio_f') $$,
+    $$ SELECT status, approvals, rejections FROM memory.decisions WHERE decision_id = pg_temp.id('trio_f') $$,
     $$ VALUES ('open', 0, 0) $$,
     'Beta''s attempts left Trio''s decision untouched'
 );

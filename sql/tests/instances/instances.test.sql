@@ -4,30 +4,10 @@
 BEGIN;
 SELECT plan(29);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 CREATE ROLE test_operator LOGIN;
 GRANT memory_admin TO test_operator;
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
-
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    RETURN concat_ws(' | ', st, msg, det, hnt);
-END
-$$;
+SELECT tests.make_id_table();
 
 SELECT tests.act_as('Alpha');
 INSERT INTO ids SELECT 'terminal', memory.register_instance('nexus-terminal-1');
@@ -40,7 +20,7 @@ SELECT results_eq(
 );
 SELECT is(
     memory.register_instance('worker.2', 'specialized', NULL, '{"gpu": true}'),
-    (SELECT id FROM ids WHERE name = 'worker'),
+    pg_temp.id('worker'),
     're-registering a name keeps the instance id'
 );
 SELECT results_eq(
@@ -51,8 +31,8 @@ SELECT results_eq(
 
 -- Liveness: a stale instance is marked offline by the job's function; a heartbeat revives it.
 RESET SESSION AUTHORIZATION;
-UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = (SELECT id FROM ids WHERE name = 'worker');
-UPDATE memory.instances SET last_heartbeat = now() - interval '90 seconds' WHERE instance_id = (SELECT id FROM ids WHERE name = 'terminal');
+UPDATE memory.instances SET last_heartbeat = now() - interval '3 minutes' WHERE instance_id = pg_temp.id('worker');
+UPDATE memory.instances SET last_heartbeat = now() - interval '90 seconds' WHERE instance_id = pg_temp.id('terminal');
 SET LOCAL SESSION AUTHORIZATION test_operator;
 SELECT cmp_ok(memory.mark_stale_instances_offline(), '>=', 1, 'mark_stale_instances_offline reports what it marked');
 SELECT results_eq(
@@ -62,7 +42,7 @@ SELECT results_eq(
 );
 SELECT tests.act_as('Alpha');
 SELECT lives_ok(
-    format('SELECT memory.instance_heartbeat(%L)', (SELECT id FROM ids WHERE name = 'worker')),
+    format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('worker')),
     'instance_heartbeat accepts the agent''s instance'
 );
 SELECT results_eq(
@@ -77,7 +57,7 @@ SELECT ok(
     'live means active with a heartbeat at most 2 minutes old'
 );
 SELECT is(
-    memory.register_instance('nexus-terminal-1'), (SELECT id FROM ids WHERE name = 'terminal'),
+    memory.register_instance('nexus-terminal-1'), pg_temp.id('terminal'),
     're-registering an instance revives it as well'
 );
 
@@ -137,21 +117,21 @@ SELECT throws_ok(
 SELECT tests.act_as('Beta');
 SELECT is((SELECT count(*) FROM memory.instances), 0::bigint, 'another agent sees none of Alpha''s instances');
 SELECT throws_ok(
-    format('SELECT memory.instance_heartbeat(%L)', (SELECT id FROM ids WHERE name = 'terminal')),
+    format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('terminal')),
     'P0002', 'instance not found',
     'Beta cannot beat Alpha''s instance'
 );
 SELECT is(
-    pg_temp.error_of(format('SELECT memory.instance_heartbeat(%L::uuid)', (SELECT id FROM ids WHERE name = 'terminal'))),
-    pg_temp.error_of(format('SELECT memory.instance_heartbeat(%L::uuid)', gen_random_uuid())),
+    tests.error_of(format('SELECT memory.instance_heartbeat(%L::uuid)', pg_temp.id('terminal'))),
+    tests.error_of(format('SELECT memory.instance_heartbeat(%L::uuid)', gen_random_uuid())),
     'the error for another agent''s instance is identical to the one for a missing instance'
 );
 SELECT isnt(
-    memory.register_instance('nexus-terminal-1'), (SELECT id FROM ids WHERE name = 'terminal'),
+    memory.register_instance('nexus-terminal-1'), pg_temp.id('terminal'),
     'the same instance name under another agent is another instance'
 );
 SELECT is((SELECT count(*) FROM memory.instances), 1::bigint, 'Beta sees only its own instance');
-UPDATE memory.instances SET status = 'offline' WHERE instance_id = (SELECT id FROM ids WHERE name = 'terminal');
+UPDATE memory.instances SET status = 'offline' WHERE instance_id = pg_temp.id('terminal');
 SELECT tests.act_as('Alpha');
 SELECT results_eq(
     $$ SELECT * FROM memory.instances ORDER BY name $$, $$ SELECT * FROM instances_before $$,

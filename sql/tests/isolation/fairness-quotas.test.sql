@@ -3,10 +3,8 @@
 BEGIN;
 SELECT plan(29);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, v uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 -- ---------------------------------------------------------------- fair claiming
 -- Other agents' committed jobs are held back for this transaction, so that the claims
@@ -23,7 +21,7 @@ CREATE TEMP TABLE claimed AS
 SELECT c.job_id, j.agent_id, j.episode_id
 FROM memory.claim_embedding_batch('fairness-test', 2) AS c JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
 SELECT is(
-    (SELECT count(*) FROM claimed WHERE episode_id = (SELECT v FROM ids WHERE k = 'alpha new')),
+    (SELECT count(*) FROM claimed WHERE episode_id = pg_temp.id('alpha new')),
     1::bigint,
     'a batch of two takes Alpha''s one job beside Beta''s backlog of 21 (round-robin: Beta''s importance 1.0 does not put it first)'
 );
@@ -33,7 +31,7 @@ SELECT is(
 );
 SELECT is(
     (SELECT e.importance FROM claimed AS c JOIN memory.episodes AS e ON e.episode_id = c.episode_id
-     WHERE c.agent_id <> (SELECT v FROM ids WHERE k = 'alpha new')
+     WHERE c.agent_id <> pg_temp.id('alpha new')
        AND c.agent_id = e.agent_id AND e.content LIKE 'beta%'),
     1.0::real,
     'within one agent importance still orders the jobs (Beta''s first turn is an importance 1.0 episode)'
@@ -41,7 +39,7 @@ SELECT is(
 SELECT is(
     (SELECT count(*) FROM memory.claim_embedding_batch('fairness-test', 21) AS c
      JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id
-     WHERE j.episode_id = (SELECT v FROM ids WHERE k = 'beta low')),
+     WHERE j.episode_id = pg_temp.id('beta low')),
     1::bigint,
     'Beta''s low-importance job comes last within Beta''s jobs: the next claim of Beta''s 20 remaining takes it only as the 20th'
 );
@@ -119,8 +117,8 @@ CREATE FUNCTION pg_temp.alpha_rows()
 RETURNS bigint
 LANGUAGE sql
 AS $$
-    SELECT (SELECT count(*) FROM memory.episodes AS e WHERE e.agent_id = (SELECT v FROM ids WHERE k = 'alpha agent'))
-         + (SELECT count(*) FROM memory.facts AS f WHERE f.agent_id = (SELECT v FROM ids WHERE k = 'alpha agent'))
+    SELECT (SELECT count(*) FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('alpha agent'))
+         + (SELECT count(*) FROM memory.facts AS f WHERE f.agent_id = pg_temp.id('alpha agent'))
 $$;
 INSERT INTO ids SELECT 'alpha agent', a.agent_id FROM memory.agents AS a WHERE a.name = 'Alpha';
 
@@ -142,7 +140,7 @@ SELECT memory.set_agent_limits('Alpha', max_episodes_per_minute => 1000);
 -- stored bytes
 SELECT memory.set_agent_limits('Alpha', max_stored_bytes => (
     -- the counters with this transaction's own counts (migration 023)
-    SELECT (u.stored_bytes + 50)::bigint FROM memory._usage((SELECT v FROM ids WHERE k = 'alpha agent')) AS u
+    SELECT (u.stored_bytes + 50)::bigint FROM memory._usage(pg_temp.id('alpha agent')) AS u
 ));
 SELECT tests.act_as('Alpha');
 SELECT lives_ok($$SELECT memory.remember(repeat('a', 40))$$, 'Alpha stores up to its byte quota');
@@ -151,14 +149,14 @@ SELECT throws_ok($$SELECT memory.remember(repeat('b', 40))$$,
 SELECT throws_ok($$SELECT memory.learn_fact('concept', repeat('c', 40))$$,
     '53400', 'quota exceeded: stored bytes', 'a fact past the byte quota is refused (53400)');
 SELECT throws_ok(
-    $$SELECT memory.update_episode((SELECT v FROM ids WHERE k = 'alpha new'), content => repeat('d', 200))$$,
+    $$SELECT memory.update_episode(pg_temp.id('alpha new'), content => repeat('d', 200))$$,
     '53400', 'quota exceeded: stored bytes', 'growing an episode past the byte quota is refused (53400)'
 );
 SELECT is(
-    (SELECT content FROM memory.episodes WHERE episode_id = (SELECT v FROM ids WHERE k = 'alpha new')),
+    (SELECT content FROM memory.episodes WHERE episode_id = pg_temp.id('alpha new')),
     'alpha arrives after the flood', 'the refused change left the episode as it was'
 );
-SELECT lives_ok($$SELECT memory.forget_episode((SELECT v FROM ids WHERE k = 'alpha new'))$$,
+SELECT lives_ok($$SELECT memory.forget_episode(pg_temp.id('alpha new'))$$,
     'forgetting an episode frees its bytes');
 SELECT lives_ok($$SELECT memory.remember(repeat('e', 25))$$, 'so a new one fits again');
 RESET SESSION AUTHORIZATION;
@@ -167,7 +165,7 @@ SELECT memory.set_agent_limits('Alpha', max_stored_bytes => 1000000000);
 -- queued embedding jobs (nothing is embedded inside this transaction)
 SELECT memory.set_agent_limits('Alpha', max_queued_jobs => (
     SELECT count(*)::integer + 2 FROM memory.embedding_jobs
-    WHERE agent_id = (SELECT v FROM ids WHERE k = 'alpha agent') AND state = 'pending'
+    WHERE agent_id = pg_temp.id('alpha agent') AND state = 'pending'
 ));
 SELECT tests.act_as('Alpha');
 SELECT throws_ok(
@@ -184,7 +182,7 @@ RESET SESSION AUTHORIZATION;
 SELECT tests.act_as('Beta');
 SELECT throws_ok(
     format('INSERT INTO memory.episode_access_log (episode_id) SELECT %L::uuid',
-           (SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = (SELECT v FROM ids WHERE k = 'alpha agent') LIMIT 1)),
+           (SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('alpha agent') LIMIT 1)),
     '42501', NULL, 'Beta cannot log an access to Alpha''s episode (row-level security checks ownership)'
 );
 RESET SESSION AUTHORIZATION;

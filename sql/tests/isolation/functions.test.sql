@@ -6,54 +6,13 @@
 BEGIN;
 SELECT plan(63);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
-CREATE TEMP TABLE seen_errors (e text);
-GRANT ALL ON seen_errors TO PUBLIC;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
+SELECT tests.make_error_log();
 CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
 GRANT ALL ON kept TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
-
--- How a statement fails: 'SQLSTATE: message / detail: ... / hint: ...' with every uuid
--- and every string of masks replaced, or 'no error' (then the statement is undone).
--- Every raw error text is kept in seen_errors for the leak check.
-CREATE FUNCTION pg_temp.failure(stmt text, masks text [] DEFAULT '{}')
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-    outcome text;
-    m text;
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    outcome := format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt);
-    INSERT INTO pg_temp.seen_errors VALUES (outcome);
-    FOREACH m IN ARRAY masks LOOP
-        outcome := replace(outcome, m, '<masked>');
-    END LOOP;
-    RETURN regexp_replace(outcome, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g');
-END
-$$;
 
 -- The single value a query returns, as text (dynamic: the query may name a function
 -- that does not exist yet; it is only parsed when it runs).
@@ -79,31 +38,6 @@ BEGIN
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
-END
-$$;
-
--- One hash over an agent's rows in every table of schema memory keyed on agent_id.
-CREATE FUNCTION pg_temp.fingerprint(agent uuid)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t text;
-    h text;
-    acc text := '';
-BEGIN
-    FOR t IN
-        SELECT c.relname FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
-          AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
-                      WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
-        ORDER BY 1
-    LOOP
-        EXECUTE format('SELECT string_agg(md5(x::text), '','' ORDER BY md5(x::text)) FROM memory.%I AS x WHERE x.agent_id = $1', t)
-        INTO h USING agent;
-        acc := acc || t || '=' || coalesce(h, '') || ';';
-    END LOOP;
-    RETURN md5(acc);
 END
 $$;
 
@@ -163,7 +97,7 @@ $$;
 
 SELECT pg_temp.seed('Alpha');
 SELECT pg_temp.seed('Beta');
-CREATE TEMP TABLE before_attacks AS SELECT pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')) AS fp;
+CREATE TEMP TABLE before_attacks AS SELECT tests.stored(pg_temp.id('Alpha', 'agent')) AS fp;
 INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_random_uuid());
 
 SELECT tests.act_as('Beta');
@@ -175,8 +109,8 @@ SELECT throws_ok(
     'update_episode on Alpha''s episode raises P0002 episode not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'x')),
-    pg_temp.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('nobody', 'a'), 'x')),
+    tests.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'x')),
+    tests.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('nobody', 'a'), 'x')),
     'update_episode on Alpha''s episode fails exactly like on an id that does not exist'
 );
 SELECT throws_ok(
@@ -185,12 +119,12 @@ SELECT throws_ok(
     'forget_episode on Alpha''s episode raises P0002 episode not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode'))),
-    pg_temp.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode'))),
+    tests.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('nobody', 'a'))),
     'forget_episode on Alpha''s episode fails exactly like on an id that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.remember(%L)', 'alpha-secret-zq7 episode one')),
+    tests.failure(format('SELECT memory.remember(%L)', 'alpha-secret-zq7 episode one')),
     'no error',
     'remember of exactly Alpha''s text works for Beta like any new text (no cross-agent deduplication)'
 );
@@ -202,13 +136,13 @@ SELECT throws_ok(
     'invalidate_fact on Alpha''s fact raises P0002 fact not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact'))),
-    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact'))),
+    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
     'invalidate_fact on Alpha''s open fact fails exactly like on an id that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'closed_fact'))),
-    pg_temp.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'closed_fact'))),
+    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
     'invalidate_fact on Alpha''s closed fact fails like on an unknown id (no "already closed" leak)'
 );
 SELECT throws_ok(
@@ -217,18 +151,18 @@ SELECT throws_ok(
     'link_facts from Beta''s fact to Alpha''s raises P0002 fact not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports')),
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('nobody', 'a'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('nobody', 'a'), 'supports')),
     'link_facts to Alpha''s fact fails exactly like to an id that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'), 'supports')),
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'), 'supports')),
     'link_facts from Alpha''s fact fails exactly like from an id that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'supports')),
-    pg_temp.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'supports')),
+    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'supports')),
     'link_facts between two of Alpha''s (already linked) facts fails exactly like between unknown ids'
 );
 SELECT throws_ok(
@@ -237,8 +171,8 @@ SELECT throws_ok(
     'learn_fact citing Alpha''s episode raises P0002 source episode not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode'))),
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
     'learn_fact citing Alpha''s episode fails exactly like citing an id that does not exist'
 );
 SELECT throws_ok(
@@ -247,13 +181,13 @@ SELECT throws_ok(
     'learn_fact superseding Alpha''s fact raises P0002 fact not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact'))),
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
     'learn_fact superseding Alpha''s open fact fails exactly like superseding an unknown id'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'closed_fact'))),
-    pg_temp.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'closed_fact'))),
+    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
     'learn_fact superseding Alpha''s closed fact fails like an unknown id (no "already closed" leak)'
 );
 SELECT throws_ok(
@@ -287,8 +221,8 @@ SELECT is(
     'get_blocks returns none of Alpha''s blocks'
 );
 SELECT is(
-    pg_temp.failure($$SELECT memory.set_block('only_alpha', 'beta writes here')$$),
-    pg_temp.failure($$SELECT memory.set_block('never_used_label', 'beta writes here')$$),
+    tests.failure($$SELECT memory.set_block('only_alpha', 'beta writes here')$$),
+    tests.failure($$SELECT memory.set_block('never_used_label', 'beta writes here')$$),
     'set_block on the label of Alpha''s read-only block works for Beta like on an unused label'
 );
 SELECT throws_ok(
@@ -297,8 +231,8 @@ SELECT throws_ok(
     'block_history of a label only Alpha has raises P0002 for Beta'
 );
 SELECT is(
-    pg_temp.failure($$SELECT * FROM memory.block_history('only_alpha')$$, ARRAY['only_alpha']),
-    pg_temp.failure($$SELECT * FROM memory.block_history('never_used_label')$$, ARRAY['never_used_label']),
+    tests.failure($$SELECT * FROM memory.block_history('only_alpha')$$, ARRAY['only_alpha']),
+    tests.failure($$SELECT * FROM memory.block_history('never_used_label')$$, ARRAY['never_used_label']),
     'block_history of Alpha''s label fails exactly like for a label nobody uses'
 );
 SELECT is(
@@ -317,8 +251,8 @@ SELECT throws_ok(
     'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint'))),
-    pg_temp.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint'))),
+    tests.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('nobody', 'a'))),
     'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist'
 );
 INSERT INTO ids VALUES ('Beta', 'checkpoint2', memory.create_checkpoint('manual', '{}'));
@@ -340,8 +274,8 @@ SELECT throws_ok(
     'instance_heartbeat of Alpha''s instance raises P0002 instance not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance'))),
-    pg_temp.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance'))),
+    tests.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('nobody', 'a'))),
     'instance_heartbeat of Alpha''s instance fails exactly like of an id that does not exist'
 );
 SELECT is(
@@ -350,8 +284,8 @@ SELECT is(
     'register_instance with a name Alpha also uses re-registers Beta''s own instance'
 );
 SELECT is(
-    pg_temp.failure($$SELECT memory.register_instance('instance-alpha')$$),
-    pg_temp.failure($$SELECT memory.register_instance('instance-nobody')$$),
+    tests.failure($$SELECT memory.register_instance('instance-alpha')$$),
+    tests.failure($$SELECT memory.register_instance('instance-nobody')$$),
     'register_instance with a name only Alpha uses works like with a name nobody uses'
 );
 SELECT throws_ok(
@@ -360,8 +294,8 @@ SELECT throws_ok(
     'vote on Alpha''s decision raises P0002 decision not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2'))),
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'instance2'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'instance2'))),
     'vote on Alpha''s decision fails exactly like on a decision that does not exist'
 );
 SELECT throws_ok(
@@ -370,13 +304,13 @@ SELECT throws_ok(
     'vote with Alpha''s instance raises P0002 instance not found'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2'))),
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('nobody', 'a'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('nobody', 'a'))),
     'vote with Alpha''s instance fails exactly like with an instance that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Alpha', 'instance2'))),
-    pg_temp.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Alpha', 'instance2'))),
+    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'))),
     'vote on Alpha''s decision with Alpha''s instance fails exactly like with unknown ids'
 );
 INSERT INTO ids VALUES ('Beta', 'decision2', memory.propose_decision('beta topic', '{}'));
@@ -447,7 +381,7 @@ SELECT cmp_ok(
 
 RESET SESSION AUTHORIZATION;
 SELECT is(
-    pg_temp.fingerprint(pg_temp.id('Alpha', 'agent')),
+    tests.stored(pg_temp.id('Alpha', 'agent')),
     (SELECT fp FROM before_attacks),
     'after all of Beta''s calls, Alpha''s rows in every table are exactly as before'
 );

@@ -7,44 +7,11 @@
 BEGIN;
 SELECT plan(13);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
-
--- How a statement fails, uuids masked, or 'no error' (then it is undone).
-CREATE FUNCTION pg_temp.failure(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    RETURN regexp_replace(
-        format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt),
-        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g'
-    );
-END
-$$;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
+SELECT tests.make_error_log();
 
 CREATE FUNCTION pg_temp.seed(who text)
 RETURNS void
@@ -79,38 +46,38 @@ SELECT tests.act_as('Beta');
 
 -- ---------------------------------------------------------------- foreign keys
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('Alpha', 'project'))),
-    pg_temp.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('nobody', 'a'))),
+    tests.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('Alpha', 'project'))),
+    tests.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('nobody', 'a'))),
     'an episode naming Alpha''s project fails exactly like one naming a project that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
+    tests.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
                            pg_temp.id('Alpha', 'project'), pg_temp.id('Beta', 'episode'))),
-    pg_temp.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
+    tests.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
                            pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'episode'))),
     'moving Beta''s episode into Alpha''s project fails exactly like into a project that does not exist'
 );
 SELECT is(
-    pg_temp.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
+    tests.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
                            pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'))),
-    pg_temp.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
+    tests.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
                            pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'))),
     'marking Beta''s fact as superseded by Alpha''s fails exactly like by a fact that does not exist'
 );
 
 -- ---------------------------------------------------------------- no key values, no row images
 SELECT unalike(
-    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
+    tests.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
     '%Key (%',
     'a unique violation on another agent''s key shows no key values'
 );
 SELECT is(
-    pg_temp.failure(format('UPDATE memory.episodes SET importance = 2 WHERE episode_id = %L', pg_temp.id('Beta', 'episode'))),
+    tests.failure(format('UPDATE memory.episodes SET importance = 2 WHERE episode_id = %L', pg_temp.id('Beta', 'episode'))),
     '23514: new row for relation "episodes" violates check constraint "episodes_importance_range" / detail:  / hint: ',
     'a check violation on a table with row-level security prints no failing row'
 );
 SELECT unalike(
-    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+    tests.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
                            pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'contradicts')),
     '%Key (%',
     'a unique violation on Alpha''s fact link shows no key values'
@@ -118,43 +85,43 @@ SELECT unalike(
 
 -- ---------------------------------------------------------------- existence oracles
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
-    pg_temp.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    tests.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
+    tests.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
     'an episode with the id of Alpha''s episode fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'project'), 'probe')),
-    pg_temp.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    tests.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'project'), 'probe')),
+    tests.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
     'a project with the id of Alpha''s project fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'fact'), 'c', 's')),
-    pg_temp.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'c', 's')),
+    tests.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'fact'), 'c', 's')),
+    tests.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'c', 's')),
     'a fact with the id of Alpha''s fact fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format(
+    tests.failure(format(
         'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
         pg_temp.id('Alpha', 'working'), 'probe', '{}', '1 hour')),
-    pg_temp.failure(format(
+    tests.failure(format(
         'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
         pg_temp.id('nobody', 'a'), 'probe', '{}', '1 hour')),
     'a working-memory item with the id of Alpha''s fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'block'), 'probe', 'x')),
-    pg_temp.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'probe', 'x')),
+    tests.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'block'), 'probe', 'x')),
+    tests.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'probe', 'x')),
     'a block with the id of Alpha''s block fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'instance'), 'probe')),
-    pg_temp.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
+    tests.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'instance'), 'probe')),
+    tests.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
     'an instance with the id of Alpha''s instance fails exactly like one with an unused id'
 );
 SELECT is(
-    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+    tests.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
                            pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'contradicts')),
-    pg_temp.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
+    tests.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
                            pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'contradicts')),
     'a link between Alpha''s two facts fails exactly like one between unknown facts (it reveals Alpha''s links)'
 );

@@ -23,8 +23,7 @@
 BEGIN;
 SELECT plan(52);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 -- As tests.daemon_unreachable(), but robust for a transaction that outlives a daemon
 -- heartbeat: a heartbeat committed after now() (the transaction's start) would count.
 UPDATE memory.embedding_settings SET worker_timeout = interval '-100 years';
@@ -36,23 +35,15 @@ UPDATE memory.embedding_models SET is_serving = FALSE WHERE is_serving;
 UPDATE memory.embedding_models SET is_serving = TRUE WHERE name = 'iso-exact-8d';
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
 -- The FROM items Beta evaluates in each phase, and what they returned.
 CREATE TEMP TABLE calls (name text PRIMARY KEY, src text NOT NULL);
 GRANT ALL ON calls TO PUBLIC;
 CREATE TEMP TABLE results (phase text, name text, rows text [], PRIMARY KEY (phase, name));
 GRANT ALL ON results TO PUBLIC;
-CREATE TEMP TABLE seen_errors (e text);
-GRANT ALL ON seen_errors TO PUBLIC;
+SELECT tests.make_error_log();
 CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
 GRANT ALL ON kept TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
 
 -- Evaluates every call as the current session and keeps each result as an array of
 -- row texts in result order (an error is kept as its SQLSTATE and message).
@@ -74,34 +65,6 @@ BEGIN
         END;
         INSERT INTO pg_temp.results VALUES (phase, c.name, r);
     END LOOP;
-END
-$$;
-
--- How a statement fails: 'SQLSTATE: message / detail / hint' with uuids masked, or
--- 'no error' (then it is undone). Raw error texts go to seen_errors.
-CREATE FUNCTION pg_temp.failure(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    INSERT INTO pg_temp.seen_errors VALUES (concat_ws(' / ', msg, det, hnt));
-    RETURN regexp_replace(
-        format('%s: %s / detail: %s / hint: %s', st, msg, det, hnt),
-        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<id>', 'g'
-    );
 END
 $$;
 
@@ -426,22 +389,22 @@ SELECT is(
 -- ---------------------------------------------------------------- errors
 SELECT tests.act_as('Beta');
 SELECT is(
-    pg_temp.failure($$SELECT * FROM memory.search_episodic_memory('alpha-secret-zq7', k => 0, project => 'project-alpha-secret-zq7')$$),
-    pg_temp.failure($$SELECT * FROM memory.search_episodic_memory('alpha-secret-zq7', k => 0, project => 'project-nobody-secret-zq7')$$),
+    tests.failure($$SELECT * FROM memory.search_episodic_memory('alpha-secret-zq7', k => 0, project => 'project-alpha-secret-zq7')$$),
+    tests.failure($$SELECT * FROM memory.search_episodic_memory('alpha-secret-zq7', k => 0, project => 'project-nobody-secret-zq7')$$),
     'a refused search naming Alpha''s project fails exactly like one naming a project nobody has'
 );
 SELECT is(
-    pg_temp.failure($$SELECT * FROM memory.search_episodic_memory('quokka', mode => 'vector', tags => ARRAY['tag-alpha-secret-zq7'], min_importance => 2)$$),
-    pg_temp.failure($$SELECT * FROM memory.search_episodic_memory('quokka', mode => 'vector', tags => ARRAY['tag-nobody-secret-zq7'], min_importance => 2)$$),
+    tests.failure($$SELECT * FROM memory.search_episodic_memory('quokka', mode => 'vector', tags => ARRAY['tag-alpha-secret-zq7'], min_importance => 2)$$),
+    tests.failure($$SELECT * FROM memory.search_episodic_memory('quokka', mode => 'vector', tags => ARRAY['tag-nobody-secret-zq7'], min_importance => 2)$$),
     'a refused search with Alpha''s tag fails exactly like one with a tag nobody has'
 );
 SELECT is(
-    pg_temp.failure($$SELECT * FROM memory.search_semantic_memory('quokka telescope', mode => 'sideways')$$),
+    tests.failure($$SELECT * FROM memory.search_semantic_memory('quokka telescope', mode => 'sideways')$$),
     '22023: unknown search mode ''sideways'' / detail:  / hint: mode is one of hybrid, vector, text',
     'a refused semantic search says only what was wrong with Beta''s own argument'
 );
 SELECT is(
-    pg_temp.failure($$SELECT memory.build_context('quokka telescope', 0)$$),
+    tests.failure($$SELECT memory.build_context('quokka telescope', 0)$$),
     '22023: token_budget must be between 1 and 1,000,000 / detail:  / hint: pass the number of prompt tokens the context may use, e.g. 2000',
     'a refused build_context says only what was wrong with the budget'
 );
@@ -639,7 +602,7 @@ SELECT is(
             'memory.set_active_model(text)', 'memory.fold_access_stats()', 'memory.record_cron_status()',
             'memory.expire_working_memory()', 'memory.prune_query_cache()', 'memory.reap_expired_leases()'
         ]) AS f,
-            LATERAL (SELECT pg_temp.failure(pg_temp.null_call(f::regprocedure)) AS r) AS x
+            LATERAL (SELECT tests.failure(pg_temp.null_call(f::regprocedure)) AS r) AS x
         WHERE x.r NOT LIKE '42501: permission denied for function %'
         ORDER BY 1
     ),
@@ -649,7 +612,7 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT p.oid::regprocedure::text || ': ' || x.r
-        FROM pg_proc AS p, LATERAL (SELECT pg_temp.failure(pg_temp.null_call(p.oid::regprocedure)) AS r) AS x
+        FROM pg_proc AS p, LATERAL (SELECT tests.failure(pg_temp.null_call(p.oid::regprocedure)) AS r) AS x
         WHERE p.pronamespace = 'memory'::regnamespace AND NOT has_function_privilege(p.oid, 'EXECUTE')
           AND x.r NOT LIKE '42501: permission denied for function %'
           AND x.r NOT LIKE '42501: permission denied for procedure %'
@@ -661,7 +624,7 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT c.relname || ': ' || x.r
-        FROM pg_class AS c, LATERAL (SELECT pg_temp.failure(format('SELECT count(*) FROM memory.%I', c.relname)) AS r) AS x
+        FROM pg_class AS c, LATERAL (SELECT tests.failure(format('SELECT count(*) FROM memory.%I', c.relname)) AS r) AS x
         WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
           AND NOT has_table_privilege(c.oid, 'SELECT')
           AND x.r NOT LIKE '42501: permission denied for %'

@@ -8,26 +8,25 @@ BEGIN;
 SELECT plan(13);
 
 SELECT tests.make_agent('Longtx');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, v uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT 'agent', a.agent_id FROM memory.agents AS a WHERE a.name = 'Longtx';
 
 CREATE FUNCTION pg_temp.usage() RETURNS memory.agent_usage LANGUAGE sql AS $$
     SELECT NULL::uuid, u.stored_bytes, NULL::timestamptz, u.window_episodes::integer, NULL::smallint, u.pending_jobs
-    FROM memory._usage((SELECT v FROM ids WHERE k = 'agent')) AS u
+    FROM memory._usage(pg_temp.id('agent')) AS u
 $$;
 -- the recount from the tables themselves
 CREATE FUNCTION pg_temp.recount() RETURNS memory.agent_usage LANGUAGE sql AS $$
     SELECT NULL::uuid,
            (SELECT coalesce(sum(octet_length(e.content)), 0) FROM memory.episodes AS e
-            WHERE e.agent_id = (SELECT v FROM ids WHERE k = 'agent'))
+            WHERE e.agent_id = pg_temp.id('agent'))
            + (SELECT coalesce(sum(octet_length(f.concept) + octet_length(f.statement)), 0) FROM memory.facts AS f
-              WHERE f.agent_id = (SELECT v FROM ids WHERE k = 'agent')),
+              WHERE f.agent_id = pg_temp.id('agent')),
            NULL::timestamptz,
-           (SELECT count(*) FROM memory.episodes AS e WHERE e.agent_id = (SELECT v FROM ids WHERE k = 'agent'))::integer,
+           (SELECT count(*) FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('agent'))::integer,
            NULL::smallint,
            (SELECT count(*) FROM memory.embedding_jobs AS j
-            WHERE j.agent_id = (SELECT v FROM ids WHERE k = 'agent') AND j.state = 'pending')
+            WHERE j.agent_id = pg_temp.id('agent') AND j.state = 'pending')
 $$;
 -- n single-row INSERTs, one statement each, each in its own savepoint (a PL/pgSQL block
 -- with an exception handler): returns how many passed before the first refusal (53400)
@@ -55,20 +54,20 @@ SELECT tests.act_as('Longtx');
 SELECT is(pg_temp.write_until_refused(300, 10), 300, 'an agent writes 300 single-row INSERTs in one transaction');
 RESET SESSION AUTHORIZATION;
 SELECT is(
-    (SELECT count(*) FROM memory.agent_usage AS u WHERE u.agent_id = (SELECT v FROM ids WHERE k = 'agent'))::integer, 1,
+    (SELECT count(*) FROM memory.agent_usage AS u WHERE u.agent_id = pg_temp.id('agent'))::integer, 1,
     'one counter row of the agent''s shard'
 );
 SELECT cmp_ok(
     (SELECT count(*) FROM memory.agent_usage_tx AS t
-     WHERE t.tx = pg_current_xact_id() AND t.agent_id = (SELECT v FROM ids WHERE k = 'agent'))::integer,
+     WHERE t.tx = pg_current_xact_id() AND t.agent_id = pg_temp.id('agent'))::integer,
     '>=', 298,
     'the counts after the first two are appended as running totals, not updates of the counter row'
 );
 SELECT is(
     (SELECT max(t.seq) FROM memory.agent_usage_tx AS t
-     WHERE t.tx = pg_current_xact_id() AND t.agent_id = (SELECT v FROM ids WHERE k = 'agent')),
+     WHERE t.tx = pg_current_xact_id() AND t.agent_id = pg_temp.id('agent')),
     (SELECT count(*) FROM memory.agent_usage_tx AS t
-     WHERE t.tx = pg_current_xact_id() AND t.agent_id = (SELECT v FROM ids WHERE k = 'agent'))::integer,
+     WHERE t.tx = pg_current_xact_id() AND t.agent_id = pg_temp.id('agent'))::integer,
     'one row per statement'
 );
 SELECT is(pg_temp.usage(), pg_temp.recount(), 'the counters with the transaction''s own totals equal the recount');
@@ -112,7 +111,7 @@ SELECT is(pg_temp.usage(), pg_temp.recount(),
     'a forged hint, a forged job-count switch before a change of text, and early folds: the counters equal the recount');
 SELECT is(
     (SELECT count(*) FROM memory.agent_usage_tx AS t
-     WHERE t.tx = pg_current_xact_id() AND t.agent_id = (SELECT v FROM ids WHERE k = 'agent'))::integer, 0,
+     WHERE t.tx = pg_current_xact_id() AND t.agent_id = pg_temp.id('agent'))::integer, 0,
     'a fold deletes the transaction''s running totals'
 );
 

@@ -10,10 +10,8 @@
 BEGIN;
 SELECT plan(32);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT lower(name), agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta');
 
 CREATE FUNCTION pg_temp.agent_functions()
@@ -65,21 +63,18 @@ AS $$
     FROM pg_catalog.pg_proc AS p WHERE p.oid = f
 $$;
 
--- 'SQLSTATE: message' of the error a statement raises ('ok' when it does not; then it is undone).
-CREATE FUNCTION pg_temp.sqlstate_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
+-- Those of the functions that the session may call: 'function: outcome' of each call
+-- with NULL arguments (tests.sqlstate_of) that is not 42501 permission denied.
+CREATE FUNCTION pg_temp.not_refused(fns regprocedure [])
+RETURNS text []
+LANGUAGE sql
 AS $$
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'ok';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
+    SELECT ARRAY(
+        SELECT f::text || ': ' || r FROM unnest(fns) AS f,
+            LATERAL tests.sqlstate_of(pg_temp.null_call(f)) AS r
+        WHERE r NOT LIKE '42501: permission denied for function %'
+        ORDER BY 1
+    )
 $$;
 
 -- ---------------------------------------------------------------- catalog
@@ -178,12 +173,7 @@ SELECT throws_ok('SELECT count(*) FROM memory.agents', '42501', 'permission deni
 SELECT throws_ok($$SELECT memory.remember('from the daemon')$$, '42501', 'permission denied for function remember',
     'memory_daemon cannot call remember');
 SELECT is(
-    ARRAY(
-        SELECT f::text || ': ' || r FROM pg_temp.agent_functions() AS f,
-            LATERAL pg_temp.sqlstate_of(pg_temp.null_call(f)) AS r
-        WHERE r NOT LIKE '42501: permission denied for function %'
-        ORDER BY 1
-    ),
+    pg_temp.not_refused(ARRAY(SELECT pg_temp.agent_functions())),
     '{}'::text[],
     'memory_daemon is refused by every agent function (42501 permission denied: no EXECUTE, not merely "not an agent")'
 );
@@ -200,12 +190,7 @@ SELECT throws_ok('SELECT count(*) FROM memory.episodes', '42501', 'permission de
 SELECT throws_ok($$SELECT memory.learn_fact('c', 's')$$, '42501', 'permission denied for function learn_fact',
     'memory_reader cannot call learn_fact');
 SELECT is(
-    ARRAY(
-        SELECT f::text || ': ' || r FROM pg_temp.agent_functions() AS f,
-            LATERAL pg_temp.sqlstate_of(pg_temp.null_call(f)) AS r
-        WHERE r NOT LIKE '42501: permission denied for function %'
-        ORDER BY 1
-    ),
+    pg_temp.not_refused(ARRAY(SELECT pg_temp.agent_functions())),
     '{}'::text[],
     'memory_reader is refused by every agent function (42501 permission denied for function)'
 );
@@ -230,17 +215,12 @@ SELECT throws_ok(
 SELECT throws_ok('SELECT cron.unschedule(1)', '42501', 'permission denied for schema cron',
     'an agent cannot call cron.unschedule');
 SELECT throws_ok(
-    format($$SELECT memory._take_checkpoint(%L, 'manual', '{}', NULL)$$, (SELECT id FROM ids WHERE k = 'beta')),
+    format($$SELECT memory._take_checkpoint(%L, 'manual', '{}', NULL)$$, pg_temp.id('beta')),
     '42501', 'permission denied for function _take_checkpoint',
     'an agent cannot write a checkpoint for another agent through memory._take_checkpoint'
 );
 SELECT is(
-    ARRAY(
-        SELECT f::text || ': ' || r FROM pg_temp.worker_functions() AS f,
-            LATERAL pg_temp.sqlstate_of(pg_temp.null_call(f)) AS r
-        WHERE r NOT LIKE '42501: permission denied for function %'
-        ORDER BY 1
-    ),
+    pg_temp.not_refused(ARRAY(SELECT pg_temp.worker_functions())),
     '{}'::text[],
     'an agent is refused by every worker function (42501 permission denied for function)'
 );

@@ -12,20 +12,12 @@
 BEGIN;
 SELECT plan(23);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
 CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
 GRANT ALL ON kept TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
 
 -- The SECURITY DEFINER functions of schema memory.
 CREATE FUNCTION pg_temp.definers()
@@ -47,23 +39,6 @@ AS $$
     SELECT coalesce(array_agg(f::text ORDER BY f::text), '{}')
     FROM pg_temp.definers() AS f
     WHERE has_function_privilege(role_name, f, 'EXECUTE')
-$$;
-
--- How a statement fails: 'SQLSTATE: message', or 'no error' (then it is undone).
-CREATE FUNCTION pg_temp.failure(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999';
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'no error';
-    END;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
 $$;
 
 -- Re-creates a trigger of schema memory whose function is SECURITY DEFINER on a
@@ -108,7 +83,7 @@ BEGIN
             WHEN 'UPDATE' THEN format('UPDATE pg_temp.%I SET %s = %2$s', tbl, first_col)
             ELSE format('DELETE FROM pg_temp.%I', tbl)
         END;
-        outcome := outcome || ev || ': ' || pg_temp.failure(fire) || '; ';
+        outcome := outcome || ev || ': ' || tests.sqlstate_of(fire) || '; ';
         EXECUTE format('DROP TRIGGER replay ON pg_temp.%I', tbl);
     END LOOP;
     RETURN outcome;
@@ -365,7 +340,7 @@ SELECT is(
     ARRAY(
         SELECT DISTINCT d.fn::text || ': ' || r
         FROM definer_triggers AS d,
-            LATERAL pg_temp.failure(format(
+            LATERAL tests.sqlstate_of(format(
                 'CREATE TRIGGER beta_probe AFTER INSERT ON pg_temp.beta_probe FOR EACH STATEMENT EXECUTE FUNCTION %s()',
                 d.fn::regproc
             )) AS r

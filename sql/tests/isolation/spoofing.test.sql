@@ -9,10 +9,8 @@
 BEGIN;
 SELECT plan(30);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid NOT NULL);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT lower(name), agent_id FROM memory.agents WHERE name IN ('Alpha', 'Beta');
 
 SELECT tests.act_as('Alpha');
@@ -51,7 +49,7 @@ SELECT throws_ok('SET ROLE postgres', '42501', 'permission denied to set role "p
 -- memory_agent itself is granted to Beta: becoming it changes nothing.
 SET LOCAL ROLE memory_agent;
 SELECT is(current_user::text, 'memory_agent', 'Beta may SET ROLE memory_agent (its group role)');
-SELECT is(memory.current_agent(), (SELECT id FROM ids WHERE k = 'beta'), 'as memory_agent the session is still Beta');
+SELECT is(memory.current_agent(), pg_temp.id('beta'), 'as memory_agent the session is still Beta');
 SELECT is(pg_temp.foreign_rows(), 0::bigint, 'as memory_agent Beta still sees no row of another agent');
 RESET ROLE;
 
@@ -62,10 +60,10 @@ FROM unnest(ARRAY[
     'request.jwt.claim.sub', 'request.jwt.claims', 'jwt.claims.agent_id'
 ]) AS g;
 SELECT set_config('application_name', 'test_alpha', true);
-SELECT is(memory.current_agent(), (SELECT id FROM ids WHERE k = 'beta'),
+SELECT is(memory.current_agent(), pg_temp.id('beta'),
     'custom settings naming Alpha (app.*, memory.*, request.jwt.*) and application_name do not change the current agent');
 SELECT is(pg_temp.foreign_rows(), 0::bigint, 'with those settings Beta still sees no row of another agent');
-SELECT is(memory._require_agent(), (SELECT id FROM ids WHERE k = 'beta'), 'the API''s own check still resolves to Beta');
+SELECT is(memory._require_agent(), pg_temp.id('beta'), 'the API''s own check still resolves to Beta');
 
 -- ---------------------------------------------------------------- switching protections off
 SELECT set_config('row_security', 'off', true);
@@ -106,10 +104,10 @@ SELECT throws_ok('UPDATE memory.agents SET db_role = ''test_beta'' WHERE name = 
 
 -- ---------------------------------------------------------------- shadowing with temporary objects
 CREATE TEMP TABLE agents (agent_id uuid, name text, db_role name);
-INSERT INTO pg_temp.agents VALUES ((SELECT id FROM ids WHERE k = 'alpha'), 'Alpha', 'test_beta');
+INSERT INTO pg_temp.agents VALUES (pg_temp.id('alpha'), 'Alpha', 'test_beta');
 CREATE TEMP TABLE episodes (episode_id uuid, agent_id uuid, content text);
 SET LOCAL search_path = pg_temp, memory, tap, public;
-SELECT is(memory.current_agent(), (SELECT id FROM ids WHERE k = 'beta'),
+SELECT is(memory.current_agent(), pg_temp.id('beta'),
     'a temporary "agents" table first on the search_path does not change the current agent');
 SELECT lives_ok($$SELECT memory.remember('beta writes through the shadow')$$,
     'remember works with temporary look-alike tables first on the search_path');

@@ -5,12 +5,11 @@ BEGIN;
 SELECT plan(10);
 
 SELECT tests.make_agent('Bytes');
-CREATE TEMP TABLE ids (k text PRIMARY KEY, v uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table();
 INSERT INTO ids SELECT 'agent', a.agent_id FROM memory.agents AS a WHERE a.name = 'Bytes';
 
 CREATE FUNCTION pg_temp.counted() RETURNS bigint LANGUAGE sql AS
-$$ SELECT (memory._usage((SELECT v FROM ids WHERE k = 'agent'))).stored_bytes $$;
+$$ SELECT (memory._usage(pg_temp.id('agent'))).stored_bytes $$;
 -- the bytes the agent stores, recounted from every table that counts
 CREATE FUNCTION pg_temp.recount() RETURNS bigint LANGUAGE sql AS $$
     SELECT coalesce((SELECT sum(octet_length(e.content)) FROM memory.episodes AS e WHERE e.agent_id = x.a), 0)
@@ -18,7 +17,7 @@ CREATE FUNCTION pg_temp.recount() RETURNS bigint LANGUAGE sql AS $$
          + coalesce((SELECT sum(memory._stored_bytes('memory.working_memory', w)) FROM memory.working_memory AS w WHERE w.agent_id = x.a), 0)
          + coalesce((SELECT sum(memory._stored_bytes('memory.blocks', b)) FROM memory.blocks AS b WHERE b.agent_id = x.a), 0)
          + coalesce((SELECT sum(memory._stored_bytes('memory.block_history', h)) FROM memory.block_history AS h WHERE h.agent_id = x.a), 0)
-    FROM (SELECT v AS a FROM ids WHERE k = 'agent') AS x
+    FROM (SELECT id AS a FROM ids WHERE k = 'agent') AS x
 $$;
 
 SELECT tests.act_as('Bytes');

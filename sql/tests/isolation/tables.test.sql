@@ -18,14 +18,7 @@ SELECT tests.make_agent('Beta');
 SELECT tests.make_agent('Gamma');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
 
 -- Every table of schema memory and whether it is keyed on agent_id.
 CREATE FUNCTION pg_temp.memory_tables()
@@ -41,6 +34,23 @@ AS $$
     FROM pg_catalog.pg_class AS c
     WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('r', 'p')
     ORDER BY 1
+$$;
+
+-- The tables keyed on agent_id in which the session counts rows of another agent:
+-- 'table: count', or 'table: SQLSTATE' for an error other than 42501.
+CREATE FUNCTION pg_temp.others_rows_read()
+RETURNS text []
+LANGUAGE sql
+AS $$
+    SELECT ARRAY(
+        SELECT t.tbl || ': ' || r
+        FROM pg_temp.memory_tables() AS t,
+            LATERAL tests.count_of(format(
+                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
+            )) AS r
+        WHERE t.keyed AND r NOT IN ('0', '42501')
+        ORDER BY 1
+    )
 $$;
 
 -- The rows of a table (of one agent when agent is given), hashed and as jsonb.
@@ -66,41 +76,6 @@ AS $$
     SELECT md5(string_agg(t.tbl || ':' || r.h, ',' ORDER BY t.tbl, r.h))
     FROM pg_temp.memory_tables() AS t,
         LATERAL pg_temp.rows_of(t.tbl, CASE WHEN t.keyed THEN agent END) AS r
-$$;
-
--- count(*) of a query, or the SQLSTATE it raised.
-CREATE FUNCTION pg_temp.count_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    EXECUTE stmt INTO n;
-    RETURN n::text;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-
--- Runs a statement and always undoes it: 'rows N' when it worked, else its SQLSTATE.
-CREATE FUNCTION pg_temp.attempt(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999', MESSAGE = n::text;
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'rows ' || SQLERRM;
-    END;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
 $$;
 
 -- The columns of a table an INSERT may set (not generated, not GENERATED ALWAYS AS IDENTITY).
@@ -277,7 +252,7 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT t.tbl FROM pg_temp.memory_tables() AS t
-        WHERE t.keyed AND pg_temp.count_of(format(
+        WHERE t.keyed AND tests.count_of(format(
             'SELECT count(*) FROM memory.%I WHERE agent_id = %L', t.tbl, pg_temp.id('Beta', 'agent')
         )) = '0'
     ),
@@ -289,15 +264,7 @@ SELECT is(
 SELECT tests.act_as('Beta');
 
 SELECT is(
-    ARRAY(
-        SELECT t.tbl || ': ' || r
-        FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.count_of(format(
-                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
-            )) AS r
-        WHERE t.keyed AND r NOT IN ('0', '42501')
-        ORDER BY 1
-    ),
+    pg_temp.others_rows_read(),
     '{}'::text[],
     'SELECT: Beta reads no row of any other agent in any table keyed on agent_id'
 );
@@ -306,7 +273,7 @@ SELECT is(
     ARRAY(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.count_of(format(
+            LATERAL tests.count_of(format(
                 'SELECT count(*) FROM memory.%I AS x WHERE md5(x::text) IN (SELECT a.h FROM pg_temp.alpha_rows AS a WHERE a.tbl = %L)',
                 t.tbl, t.tbl
             )) AS r
@@ -323,7 +290,7 @@ SELECT is(
         FROM pg_temp.memory_tables() AS t
         WHERE t.keyed
           AND has_table_privilege(format('memory.%I', t.tbl), 'SELECT')
-          AND pg_temp.count_of(format(
+          AND tests.count_of(format(
               'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id = memory.current_agent()', t.tbl
           )) = '0'
         ORDER BY 1
@@ -332,7 +299,7 @@ SELECT is(
     'SELECT: the same queries do return Beta''s own rows wherever Beta may read (the attacks above are not vacuous)'
 );
 
-SELECT pg_temp.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE pg_temp.peek(x::text)', t.tbl))
+SELECT tests.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE pg_temp.peek(x::text)', t.tbl))
 FROM pg_temp.memory_tables() AS t;
 SELECT cmp_ok(
     (SELECT count(*) FROM pg_temp.peeked AS p WHERE p.r LIKE '%beta-secret-zq7%'),
@@ -352,7 +319,7 @@ SELECT is(
     ARRAY(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.attempt(format(
+            LATERAL tests.attempt(format(
                 'UPDATE memory.%I AS x SET agent_id = x.agent_id WHERE x.agent_id = %L', t.tbl, pg_temp.id('Alpha', 'agent')
             )) AS r
         WHERE t.keyed AND r NOT IN ('rows 0', '42501')
@@ -366,7 +333,7 @@ SELECT is(
     ARRAY(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.attempt(format(
+            LATERAL tests.attempt(format(
                 'UPDATE memory.%I AS x SET agent_id = %L WHERE x.agent_id = memory.current_agent()',
                 t.tbl, pg_temp.id('Alpha', 'agent')
             )) AS r
@@ -381,7 +348,7 @@ SELECT is(
     ARRAY(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.attempt(format(
+            LATERAL tests.attempt(format(
                 'DELETE FROM memory.%I AS x WHERE x.agent_id = %L', t.tbl, pg_temp.id('Alpha', 'agent')
             )) AS r
         WHERE t.keyed AND r NOT IN ('rows 0', '42501')
@@ -398,7 +365,7 @@ SELECT is(
         SELECT t.tbl || ' ' || op || ': ' || r
         FROM pg_temp.memory_tables() AS t,
             unnest(ARRAY['UPDATE', 'DELETE']) AS op,
-            LATERAL pg_temp.attempt(CASE op
+            LATERAL tests.attempt(CASE op
                 WHEN 'UPDATE' THEN format('UPDATE memory.%1$I AS x SET %2$I = x.%2$I', t.tbl,
                                           split_part(pg_temp.insertable_columns(t.tbl), ', ', 1))
                 ELSE format('DELETE FROM memory.%I', t.tbl)
@@ -415,7 +382,7 @@ SELECT is(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t
             JOIN pg_temp.templates AS tp ON tp.tbl = t.tbl,
-            LATERAL pg_temp.attempt(CASE
+            LATERAL tests.attempt(CASE
                 WHEN tp.tpl IS NULL THEN format('INSERT INTO memory.%I DEFAULT VALUES', t.tbl)
                 ELSE format(
                     'INSERT INTO memory.%1$I (%2$s) SELECT %2$s FROM jsonb_populate_record(NULL::memory.%1$I, %3$L::jsonb)',
@@ -433,7 +400,7 @@ SELECT is(
     ARRAY(
         SELECT t.tbl || ': ' || r
         FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.attempt(format('TRUNCATE memory.%I', t.tbl)) AS r
+            LATERAL tests.attempt(format('TRUNCATE memory.%I', t.tbl)) AS r
         WHERE r <> '42501'
         ORDER BY 1
     ),
@@ -452,15 +419,7 @@ SELECT is(
 -- The other direction, once: Alpha sees nothing of Beta either.
 SELECT tests.act_as('Alpha');
 SELECT is(
-    ARRAY(
-        SELECT t.tbl || ': ' || r
-        FROM pg_temp.memory_tables() AS t,
-            LATERAL pg_temp.count_of(format(
-                'SELECT count(*) FROM memory.%I AS x WHERE x.agent_id IS DISTINCT FROM memory.current_agent()', t.tbl
-            )) AS r
-        WHERE t.keyed AND r NOT IN ('0', '42501')
-        ORDER BY 1
-    ),
+    pg_temp.others_rows_read(),
     '{}'::text[],
     'SELECT: Alpha reads no row of any other agent in any table keyed on agent_id'
 );

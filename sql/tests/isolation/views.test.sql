@@ -5,18 +5,10 @@
 BEGIN;
 SELECT plan(20);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
+SELECT tests.make_agents('Alpha', 'Beta');
 
 -- ---------------------------------------------------------------- helpers (pg_temp)
-CREATE TEMP TABLE ids (who text, k text, id uuid NOT NULL, PRIMARY KEY (who, k));
-GRANT ALL ON ids TO PUBLIC;
-
-CREATE FUNCTION pg_temp.id(who text, k text)
-RETURNS uuid
-LANGUAGE sql
-STABLE
-AS $$ SELECT i.id FROM pg_temp.ids AS i WHERE i.who = $1 AND i.k = $2 $$;
+SELECT tests.make_id_table(keyed_by_agent => TRUE);
 
 -- The views of schema memory the current role may SELECT from.
 CREATE FUNCTION pg_temp.readable_views()
@@ -28,40 +20,6 @@ AS $$
     WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind IN ('v', 'm')
       AND has_table_privilege(c.oid, 'SELECT')
     ORDER BY 1
-$$;
-
-CREATE FUNCTION pg_temp.count_of(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    EXECUTE stmt INTO n;
-    RETURN n::text;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
-
--- Runs a statement and always undoes it: 'rows N' when it worked, else its SQLSTATE.
-CREATE FUNCTION pg_temp.attempt(stmt text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    n bigint;
-BEGIN
-    BEGIN
-        EXECUTE stmt;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        RAISE EXCEPTION USING ERRCODE = 'ZZ999', MESSAGE = n::text;
-    EXCEPTION WHEN SQLSTATE 'ZZ999' THEN
-        RETURN 'rows ' || SQLERRM;
-    END;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
 $$;
 
 -- A regular expression matching any of an agent's ids.
@@ -149,7 +107,7 @@ SELECT tests.act_as('Beta');
 SELECT is(
     ARRAY(
         SELECT v || ': ' || r FROM pg_temp.readable_views() AS v,
-            LATERAL pg_temp.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text LIKE %L', v, '%alpha-secret-zq7%')) AS r
+            LATERAL tests.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text LIKE %L', v, '%alpha-secret-zq7%')) AS r
         WHERE r <> '0'
         ORDER BY 1
     ),
@@ -159,7 +117,7 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT v || ': ' || r FROM pg_temp.readable_views() AS v,
-            LATERAL pg_temp.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text ~ %L', v, pg_temp.ids_pattern('Alpha'))) AS r
+            LATERAL tests.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text ~ %L', v, pg_temp.ids_pattern('Alpha'))) AS r
         WHERE r <> '0'
         ORDER BY 1
     ),
@@ -220,7 +178,7 @@ SELECT is(
         SELECT c.relname || ' ' || op || ': ' || r
         FROM pg_class AS c,
             unnest(ARRAY['UPDATE', 'DELETE']) AS op,
-            LATERAL pg_temp.attempt(CASE op
+            LATERAL tests.attempt(CASE op
                 WHEN 'UPDATE' THEN format('UPDATE memory.%1$I SET %2$I = %2$I', c.relname,
                     (SELECT a.attname FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attnum = 1))
                 ELSE format('DELETE FROM memory.%I', c.relname)
@@ -244,7 +202,7 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT v || ': ' || r FROM pg_temp.readable_views() AS v,
-            LATERAL pg_temp.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text LIKE %L', v, '%beta-secret-zq7%')) AS r
+            LATERAL tests.count_of(format('SELECT count(*) FROM memory.%I AS x WHERE x::text LIKE %L', v, '%beta-secret-zq7%')) AS r
         WHERE r <> '0'
         ORDER BY 1
     ),
@@ -258,7 +216,7 @@ SET LOCAL SESSION AUTHORIZATION memory_reader;
 SELECT is(
     ARRAY(
         SELECT v || ': ' || r FROM pg_temp.readable_views() AS v,
-            LATERAL pg_temp.count_of(format(
+            LATERAL tests.count_of(format(
                 'SELECT count(*) FROM memory.%I AS x WHERE x::text LIKE %L OR x::text LIKE %L',
                 v, '%alpha-secret-zq7%', '%beta-secret-zq7%'
             )) AS r

@@ -5,10 +5,8 @@
 BEGIN;
 SELECT plan(35);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 -- --------------------------------------------------------------- Alpha everywhere
 SELECT tests.act_as('Alpha');
@@ -19,15 +17,15 @@ INSERT INTO ids VALUES ('e3', memory.remember('In project cerebro only', project
 INSERT INTO ids VALUES ('e4', memory.remember('Neither session nor project'));
 INSERT INTO ids VALUES ('f1', memory.learn_fact('api', 'The API is FastAPI.', 0.5, valid_from => '2025-01-01'));
 INSERT INTO ids VALUES ('f2', memory.learn_fact('api', 'The API is SQL.', 0.9, valid_from => '2025-02-01',
-                                                supersedes => ARRAY[(SELECT id FROM ids WHERE name = 'f1')]));
-SELECT memory.link_facts((SELECT id FROM ids WHERE name = 'f2'), (SELECT id FROM ids WHERE name = 'f1'), 'replaces');
+                                                supersedes => ARRAY[pg_temp.id('f1')]));
+SELECT memory.link_facts(pg_temp.id('f2'), pg_temp.id('f1'), 'replaces');
 SELECT memory.set_working_memory('task', '{"step": 1}', key => 'now');
 SELECT memory.set_block('persona', 'Alpha the tester');
 SELECT memory.create_checkpoint('manual', '{}');
 SELECT memory.heartbeat(focus => 'being dropped');
 INSERT INTO ids VALUES ('i1', memory.register_instance('alpha-1', 'primary', 'lab', '{}'));
 INSERT INTO ids VALUES ('d1', memory.propose_decision('drop me', '{}'));
-SELECT memory.vote((SELECT id FROM ids WHERE name = 'd1'), (SELECT id FROM ids WHERE name = 'i1'), true);
+SELECT memory.vote(pg_temp.id('d1'), pg_temp.id('i1'), true);
 
 SELECT tests.act_as('Beta');
 INSERT INTO ids VALUES ('b1', memory.remember('Beta keeps this', session_id => 's1', project => 'cerebro'));
@@ -35,8 +33,8 @@ SELECT memory.set_block('persona', 'Beta stays');
 RESET SESSION AUTHORIZATION;
 
 -- rows written by the daemon, the search log, imports and the query cache
-SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1])) FROM ids WHERE name IN ('e1', 'e2', 'e3', 'e4', 'b1');
-SELECT tests.put_fact_vector(id, tests.unit_vector(ARRAY[2])) FROM ids WHERE name IN ('f1', 'f2');
+SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1])) FROM ids WHERE k IN ('e1', 'e2', 'e3', 'e4', 'b1');
+SELECT tests.put_fact_vector(id, tests.unit_vector(ARRAY[2])) FROM ids WHERE k IN ('f1', 'f2');
 INSERT INTO memory.pooled_embeddings (agent_id, episode_id, model_id, content_sha256, chunk_count, embedding)
 SELECT e.agent_id, e.episode_id, 1, e.content_sha256, 1, tests.unit_vector(ARRAY[1])
 FROM memory.episodes AS e JOIN ids ON ids.id = e.episode_id;
@@ -60,7 +58,7 @@ SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES ('e5', memory.remember('Same words twice, said once more.'));
 INSERT INTO ids VALUES ('e6', memory.remember('same words twice said once more'));
 RESET SESSION AUTHORIZATION;
-SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[5])) FROM ids WHERE name IN ('e5', 'e6');
+SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[5])) FROM ids WHERE k IN ('e5', 'e6');
 SELECT is(
     (SELECT merged FROM memory._consolidation_batch((SELECT agent_id FROM memory.agents WHERE name = 'Alpha'),
                                                     100, 0.9, 0.6, '0')),
@@ -98,14 +96,14 @@ BEGIN
 END
 $$;
 
-CREATE TEMP TABLE before_beta AS SELECT * FROM pg_temp.rows_of((SELECT id FROM ids WHERE name = 'beta'));
+CREATE TEMP TABLE before_beta AS SELECT * FROM pg_temp.rows_of(pg_temp.id('beta'));
 SELECT cmp_ok(
-    (SELECT count(*) FROM pg_temp.rows_of((SELECT id FROM ids WHERE name = 'alpha')) WHERE n > 0),
+    (SELECT count(*) FROM pg_temp.rows_of(pg_temp.id('alpha')) WHERE n > 0),
     '>=', 19::bigint,
     'the fixture puts rows of Alpha in (nearly) every table with an agent column'
 );
 SELECT is(
-    ARRAY(SELECT tbl FROM pg_temp.rows_of((SELECT id FROM ids WHERE name = 'alpha'))
+    ARRAY(SELECT tbl FROM pg_temp.rows_of(pg_temp.id('alpha'))
           EXCEPT SELECT x.table_name::text || '.' || x.column_name FROM memory._agent_tables() AS x
           EXCEPT SELECT 'memory.agents.agent_id'),
     '{}'::text[],
@@ -177,17 +175,17 @@ $$;
 SELECT is((SELECT result ->> 'state' FROM drop_result), 'done', 'the drop finishes');
 SELECT cmp_ok((SELECT calls FROM drop_result), '>', 5, 'in several batches');
 SELECT is(
-    ARRAY(SELECT tbl || '=' || n FROM pg_temp.rows_of((SELECT id FROM ids WHERE name = 'alpha')) WHERE n > 0),
+    ARRAY(SELECT tbl || '=' || n FROM pg_temp.rows_of(pg_temp.id('alpha')) WHERE n > 0),
     '{}'::text[],
     'nothing of Alpha is left in any table with an agent column'
 );
 SELECT is(
-    ARRAY(SELECT tbl || '=' || n FROM pg_temp.rows_of((SELECT id FROM ids WHERE name = 'beta'))
+    ARRAY(SELECT tbl || '=' || n FROM pg_temp.rows_of(pg_temp.id('beta'))
           EXCEPT SELECT tbl || '=' || n FROM before_beta),
     ARRAY['memory.agent_imports.agent_id=0'],
     'Beta keeps every row but its record of having imported Alpha''s export'
 );
-SELECT is((SELECT count(*) FROM memory.agent_imports WHERE source_agent_id = (SELECT id FROM ids WHERE name = 'alpha')),
+SELECT is((SELECT count(*) FROM memory.agent_imports WHERE source_agent_id = pg_temp.id('alpha')),
           0::bigint, 'no import record names Alpha as its source');
 SELECT is(
     ARRAY(SELECT q FROM unnest(ARRAY['only alpha asked', 'both asked']) AS q

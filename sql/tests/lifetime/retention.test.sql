@@ -4,10 +4,8 @@
 BEGIN;
 SELECT plan(46);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
@@ -23,7 +21,7 @@ INSERT INTO ids VALUES
 SELECT tests.act_as('Beta');
 INSERT INTO ids VALUES ('beta_old', memory.remember('Beta has no policy', 0.1, occurred_at => now() - interval '900 days'));
 RESET SESSION AUTHORIZATION;
-UPDATE memory.episodes SET access_count = 50 WHERE episode_id = (SELECT id FROM ids WHERE name = 'used');
+UPDATE memory.episodes SET access_count = 50 WHERE episode_id = pg_temp.id('used');
 INSERT INTO ids SELECT 'alpha', agent_id FROM memory.agents WHERE name = 'Alpha';
 
 SELECT is(
@@ -76,7 +74,7 @@ SELECT is(
 );
 SELECT is((SELECT count(*) FROM memory.retention_policies), 1::bigint, 'and reads it');
 RESET SESSION AUTHORIZATION;
-CREATE TEMP TABLE alpha_before AS SELECT tests.stored((SELECT id FROM ids WHERE name = 'alpha')) AS s;
+CREATE TEMP TABLE alpha_before AS SELECT tests.stored(pg_temp.id('alpha')) AS s;
 SELECT tests.act_as('Alpha');
 SELECT throws_ok($$SELECT memory.set_retention_policy(max_age => '0 days')$$, '22023', 'max_age must be positive',
                  'max_age 0: 22023');
@@ -96,7 +94,7 @@ SELECT throws_ok($$SELECT memory.clear_retention_policy('Beta')$$, '42501', NULL
                  'nor clear it');
 SELECT throws_ok($$SELECT memory.apply_retention()$$, '42501', NULL, 'an agent cannot run the retention job');
 RESET SESSION AUTHORIZATION;
-SELECT is(tests.stored((SELECT id FROM ids WHERE name = 'alpha')), (SELECT s FROM alpha_before),
+SELECT is(tests.stored(pg_temp.id('alpha')), (SELECT s FROM alpha_before),
           'refused calls changed nothing');
 SELECT tests.act_as('Alpha');
 SELECT is(memory.set_retention_policy(max_age => '365 days', max_episodes => 3, importance_floor => 0.2,
@@ -111,12 +109,12 @@ SELECT throws_ok($$SELECT memory.apply_retention(0)$$, '22023', 'batch_rows must
 -- ---------------------------------------------------------------- the job, 2 rows a batch
 SELECT is(memory.apply_retention(2, 100), 6, 'the job removes six of Alpha''s episodes');
 SELECT is(
-    ARRAY(SELECT i.name FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id ORDER BY 1),
+    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id ORDER BY 1),
     ARRAY['beta_old', 'n3', 'n4', 'old_keep'],
     'what is left: the protected old episode, the two most important recent ones, and all of Beta''s'
 );
 SELECT is(
-    ARRAY(SELECT i.name || ':' || l.rule FROM memory.retention_log AS l JOIN ids AS i ON i.id = l.episode_id
+    ARRAY(SELECT i.k || ':' || l.rule FROM memory.retention_log AS l JOIN ids AS i ON i.id = l.episode_id
           ORDER BY 1),
     ARRAY['decayed:importance_floor', 'low:importance_floor', 'n1:max_episodes', 'n2:max_episodes',
           'old:max_age', 'used:max_episodes'],
@@ -128,14 +126,14 @@ SELECT ok(
     'the log keeps the importances and the text''s hash'
 );
 SELECT is((SELECT count(*) FROM memory.embedding_jobs AS j JOIN ids ON ids.id = j.episode_id
-           WHERE ids.name IN ('old', 'low', 'decayed', 'used', 'n1', 'n2')), 0::bigint,
+           WHERE ids.k IN ('old', 'low', 'decayed', 'used', 'n1', 'n2')), 0::bigint,
           'the removed episodes'' jobs went with them');
 SELECT is(memory.apply_retention(), 0, 'a second run finds nothing to do');
 
 SELECT tests.act_as('Alpha');
 SELECT is((SELECT count(*) FROM memory.retention_log), 6::bigint, 'Alpha reads its own log');
 SELECT is(
-    ARRAY(SELECT i.name || ':' || l.rule FROM memory.list_retention_log() AS l JOIN ids AS i ON i.id = l.episode_id
+    ARRAY(SELECT i.k || ':' || l.rule FROM memory.list_retention_log() AS l JOIN ids AS i ON i.id = l.episode_id
           ORDER BY 1),
     ARRAY['decayed:importance_floor', 'low:importance_floor', 'n1:max_episodes', 'n2:max_episodes',
           'old:max_age', 'used:max_episodes'],
@@ -164,8 +162,8 @@ SELECT memory.set_retention_policy(max_episodes => 2) IS NOT NULL AS set;
 RESET SESSION AUTHORIZATION;
 SELECT is(memory.apply_retention(), 1, 'a policy of max_episodes alone removes the excess');
 SELECT is(
-    ARRAY(SELECT i.name FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
-          WHERE i.name <> 'beta_old' ORDER BY 1),
+    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+          WHERE i.k <> 'beta_old' ORDER BY 1),
     ARRAY['n4', 'old_keep'],
     'the least important went (no tag is protected now)'
 );
@@ -174,8 +172,8 @@ SELECT memory.set_retention_policy(importance_floor => 0.85) IS NOT NULL AS set;
 RESET SESSION AUTHORIZATION;
 SELECT is(memory.apply_retention(), 1, 'a policy of importance_floor alone removes what is under the floor');
 SELECT is(
-    ARRAY(SELECT i.name FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
-          WHERE i.name <> 'beta_old' ORDER BY 1),
+    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+          WHERE i.k <> 'beta_old' ORDER BY 1),
     ARRAY['old_keep'],
     'what is left is over the floor'
 );

@@ -7,11 +7,8 @@
 BEGIN;
 SELECT plan(72);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-SELECT tests.make_agent('Gamma');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta', 'Gamma');
+SELECT tests.make_id_table();
 CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
 GRANT ALL ON kept TO PUBLIC;
 -- drop_agent's batches until done (the procedure commits, pgTAP runs in one transaction)
@@ -71,13 +68,13 @@ SELECT tests.act_as('Gamma');
 INSERT INTO ids VALUES ('gamma', memory.remember('Gamma''s own note about consensus.', 0.5, ARRAY['public'], 'cerebro',
                                                  session_id => 's-shared'));
 RESET SESSION AUTHORIZATION;
-SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1, (row_number() OVER (ORDER BY name))::integer + 1]))
+SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1, (row_number() OVER (ORDER BY k))::integer + 1]))
 FROM ids;
 SELECT tests.cache_query_vector('consensus', tests.unit_vector(ARRAY[1]));
 INSERT INTO ids SELECT 'alpha_agent', agent_id FROM memory.agents WHERE name = 'Alpha';
 -- Alpha's episodes as they are, to compare after Beta's attempts
 INSERT INTO kept SELECT 'alpha_rows', md5(string_agg(e::text, ',' ORDER BY e.episode_id))
-FROM memory.episodes AS e WHERE e.agent_id = (SELECT id FROM ids WHERE name = 'alpha_agent');
+FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('alpha_agent');
 
 -- Beta's search before any grant, to the bit
 SELECT tests.act_as('Beta');
@@ -109,20 +106,20 @@ SELECT tests.act_as('Beta');
 SELECT alike(pg_temp.plan_of('SELECT * FROM memory.episodes'), '%shares%',
             'Beta, a grantee, is planned with the sharing policies (the check above is not vacuous)');
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
+    ARRAY(SELECT i.k FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
           WHERE e.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session', 'tag'],
     'Beta reads exactly the shared project, tag and session of Alpha in memory.episodes'
 );
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.chunks AS c JOIN ids AS i ON i.id = c.episode_id
+    ARRAY(SELECT i.k FROM memory.chunks AS c JOIN ids AS i ON i.id = c.episode_id
           WHERE c.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session', 'tag'],
     'and exactly their chunks in memory.chunks'
 );
 SELECT is((SELECT count(*) FROM memory.episodes WHERE content LIKE '%zq7-secret%'), 0::bigint,
           'the private episode stays hidden');
-SELECT is((SELECT count(*) FROM memory.zep_episodic_memory WHERE episode_id = (SELECT id FROM ids WHERE name = 'private')),
+SELECT is((SELECT count(*) FROM memory.zep_episodic_memory WHERE episode_id = pg_temp.id('private')),
           0::bigint, 'and hidden through the compatibility view');
 SELECT is((SELECT count(*) FROM memory.pooled_embeddings WHERE agent_id <> memory.current_agent()), 0::bigint,
           'pooled vectors are not shared');
@@ -150,26 +147,26 @@ SELECT is(
     ARRAY['Beta'], 'without include_shared every result is Beta''s own'
 );
 SELECT is(
-    ARRAY(SELECT coalesce(i.name, '?') || ' ' || s.owner
+    ARRAY(SELECT coalesce(i.k, '?') || ' ' || s.owner
           FROM memory.search_episodic_memory('consensus', k => 20, include_shared => true) AS s
           LEFT JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['beta Beta', 'project Alpha', 'session Alpha', 'tag Alpha'],
     'include_shared (hybrid) adds exactly the shared episodes, each marked with its owner'
 );
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.search_episodic_memory('consensus', k => 20, mode => 'text', include_shared => true) AS s
+    ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, mode => 'text', include_shared => true) AS s
           JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['beta', 'project', 'session', 'tag'],
     'include_shared, text mode: the same'
 );
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.search_episodic_memory('consensus', k => 20, mode => 'vector', include_shared => true) AS s
+    ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, mode => 'vector', include_shared => true) AS s
           JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['beta', 'project', 'session', 'tag'],
     'include_shared, vector mode: the same'
 );
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.search_episodic_memory('consensus', k => 20, session_id => 's-cerebro',
+    ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, session_id => 's-cerebro',
                                                           include_shared => true) AS s
           JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['project'],
@@ -177,25 +174,25 @@ SELECT is(
 );
 SELECT is(
     (SELECT count(*) FROM memory.search_episodic_memory(memory.embed_query('consensus'), 50, -1) AS s
-     WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'beta')),
+     WHERE s.episode_id <> pg_temp.id('beta')),
     0::bigint, 'the vector overload stays Beta''s own'
 );
 SELECT ok(
     (SELECT jsonb_path_query_array(memory.build_context('consensus'), '$.**.content')::text NOT LIKE '%Raft%'),
     'build_context brings nothing shared'
 );
-SELECT is(memory.episode_embedding((SELECT id FROM ids WHERE name = 'project')), NULL, 'episode_embedding of a shared episode: NULL');
-SELECT is(memory.resolve_episode((SELECT id FROM ids WHERE name = 'project')), NULL, 'resolve_episode does not resolve a shared id');
+SELECT is(memory.episode_embedding(pg_temp.id('project')), NULL, 'episode_embedding of a shared episode: NULL');
+SELECT is(memory.resolve_episode(pg_temp.id('project')), NULL, 'resolve_episode does not resolve a shared id');
 
 -- ---------------------------------------------------------------- Beta cannot write
-SELECT throws_ok(format('SELECT memory.update_episode(%L, content => %L)', (SELECT id FROM ids WHERE name = 'project'), 'x'),
+SELECT throws_ok(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('project'), 'x'),
                  'P0002', 'episode not found', 'update_episode of a shared episode: P0002 as for a missing one');
-SELECT throws_ok(format('SELECT memory.forget_episode(%L)', (SELECT id FROM ids WHERE name = 'tag')),
+SELECT throws_ok(format('SELECT memory.forget_episode(%L)', pg_temp.id('tag')),
                  'P0002', 'episode not found', 'forget_episode of a shared episode: P0002');
 SELECT is(memory.forget_session('s-shared'), 1, 'forget_session of the shared session forgets Beta''s own episode only');
 SELECT throws_ok($$SELECT memory.forget_project('cerebro')$$, 'P0002', 'project not found',
                  'forget_project of the shared project: P0002');
-SELECT is(memory.mark_used(ARRAY(SELECT id FROM ids WHERE name IN ('project', 'tag', 'session'))), 0,
+SELECT is(memory.mark_used(ARRAY(SELECT id FROM ids WHERE k IN ('project', 'tag', 'session'))), 0,
           'mark_used records nothing on shared episodes (the owner''s access counts stay)');
 SELECT lives_ok($$UPDATE memory.episodes SET importance = 0 WHERE agent_id <> memory.current_agent()$$,
                 'a direct UPDATE of shared rows runs');
@@ -215,7 +212,7 @@ SELECT is((SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current
 RESET SESSION AUTHORIZATION;
 SELECT is(
     (SELECT md5(string_agg(e::text, ',' ORDER BY e.episode_id)) FROM memory.episodes AS e
-     WHERE e.agent_id = (SELECT id FROM ids WHERE name = 'alpha_agent')),
+     WHERE e.agent_id = pg_temp.id('alpha_agent')),
     (SELECT v FROM kept WHERE k = 'alpha_rows'),
     'Alpha''s episodes are unchanged after all of Beta''s attempts'
 );
@@ -259,7 +256,7 @@ SELECT ok(memory.unshare('tag', 'Beta', 'public'), 'Alpha revokes the tag');
 SELECT ok(NOT memory.unshare('tag', 'Beta', 'public'), 'revoking it again returns false');
 SELECT tests.act_as('Beta');
 SELECT is(
-    ARRAY(SELECT i.name FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
+    ARRAY(SELECT i.k FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
           WHERE e.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session'],
     'the revoked tag is gone from Beta''s next statement'
@@ -269,7 +266,7 @@ SELECT ok(pg_temp.grantee('Beta'), 'Beta stays a grantee while grants remain');
 -- ---------------------------------------------------------------- drops
 RESET SESSION AUTHORIZATION;
 SELECT is(pg_temp.drop_agent('Alpha'), 'done', 'the owner is dropped');
-SELECT is((SELECT count(*) FROM memory.shares WHERE agent_id = (SELECT id FROM ids WHERE name = 'alpha_agent')),
+SELECT is((SELECT count(*) FROM memory.shares WHERE agent_id = pg_temp.id('alpha_agent')),
           0::bigint, 'drop_agent of the owner removes its grants');
 SELECT ok(NOT pg_temp.grantee('Beta'), 'and Beta, whose grants were all Alpha''s, is no longer a grantee');
 SELECT tests.act_as('Beta');

@@ -13,8 +13,7 @@ CREATE ROLE test_portc LOGIN;
 CREATE ROLE test_portq LOGIN;
 
 -- ---------------------------------------------------------------- PortA's memory
-CREATE TEMP TABLE ids (k text PRIMARY KEY, id uuid);
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table();
 CREATE FUNCTION pg_temp.id_of(key text)
 RETURNS uuid
 LANGUAGE sql

@@ -5,10 +5,8 @@
 BEGIN;
 SELECT plan(32);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta');
+SELECT tests.make_id_table();
 
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES
@@ -21,10 +19,10 @@ INSERT INTO ids VALUES
     ('redis', memory.remember('Redis is only a cache; Postgres is the source of truth.', 0.5, ARRAY['infra'],
                               'cerebro', '2025-10-10 10:00+00'));
 RESET SESSION AUTHORIZATION;
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'raft'), tests.unit_vector(ARRAY[1]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'pg'), tests.unit_vector(ARRAY[2]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'hike'), tests.unit_vector(ARRAY[3]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'redis'), tests.unit_vector(ARRAY[2, 4]));
+SELECT tests.put_episode_vector(pg_temp.id('raft'), tests.unit_vector(ARRAY[1]));
+SELECT tests.put_episode_vector(pg_temp.id('pg'), tests.unit_vector(ARRAY[2]));
+SELECT tests.put_episode_vector(pg_temp.id('hike'), tests.unit_vector(ARRAY[3]));
+SELECT tests.put_episode_vector(pg_temp.id('redis'), tests.unit_vector(ARRAY[2, 4]));
 -- "how do we agree?" means consensus but shares no word with it
 SELECT tests.cache_query_vector('how do we agree?', tests.unit_vector(ARRAY[1, 5]));
 SELECT tests.cache_query_vector('source of truth', tests.unit_vector(ARRAY[2, 4, 6]));
@@ -35,7 +33,7 @@ SELECT tests.act_as('Alpha');
 -- vector mode
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('how do we agree?', k => 1, mode => 'vector')),
-    (SELECT id FROM ids WHERE name = 'raft'),
+    pg_temp.id('raft'),
     'vector mode finds the episode nearest in meaning with no word in common'
 );
 SELECT ok(
@@ -56,7 +54,7 @@ SELECT is(
 -- text mode
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('what did we decide about consensus?', k => 1, mode => 'text')),
-    (SELECT id FROM ids WHERE name = 'raft'),
+    pg_temp.id('raft'),
     'text mode ranks the episode with the question''s words first'
 );
 SELECT ok(
@@ -66,7 +64,7 @@ SELECT ok(
 );
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('¿qué fuente de verdad decidimos?', k => 1, mode => 'text')),
-    (SELECT id FROM ids WHERE name = 'pg'),
+    pg_temp.id('pg'),
     'a Spanish question finds the Spanish episode'
 );
 SELECT is(
@@ -77,7 +75,7 @@ SELECT is(
 -- hybrid
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('source of truth', k => 1)),
-    (SELECT id FROM ids WHERE name = 'redis'),
+    pg_temp.id('redis'),
     'hybrid ranks first the episode found by both lists'
 );
 SELECT ok(
@@ -93,7 +91,7 @@ SELECT ok(
 -- filters
 SELECT is(
     ARRAY(SELECT episode_id FROM memory.search_episodic_memory('source of truth', tags => ARRAY['infra']) ORDER BY 1),
-    ARRAY(SELECT id FROM ids WHERE name IN ('raft', 'redis') ORDER BY 1),
+    ARRAY(SELECT id FROM ids WHERE k IN ('raft', 'redis') ORDER BY 1),
     'the tags filter keeps episodes that have all the tags'
 );
 SELECT is(
@@ -106,7 +104,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(SELECT episode_id FROM memory.search_episodic_memory('source of truth', session_id => 'session_1') ORDER BY 1),
-    ARRAY(SELECT id FROM ids WHERE name IN ('raft', 'hike') ORDER BY 1),
+    ARRAY(SELECT id FROM ids WHERE k IN ('raft', 'hike') ORDER BY 1),
     'the session_id filter applies'
 );
 SELECT is(
@@ -115,7 +113,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(SELECT episode_id FROM memory.search_episodic_memory('source of truth', min_importance => 0.6) ORDER BY 1),
-    ARRAY(SELECT id FROM ids WHERE name IN ('raft', 'pg') ORDER BY 1),
+    ARRAY(SELECT id FROM ids WHERE k IN ('raft', 'pg') ORDER BY 1),
     'min_importance applies'
 );
 SELECT is(
@@ -127,13 +125,13 @@ SELECT is(
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('source of truth', k => 1, mode => 'vector',
                                                            importance_weight => 0, recency_weight => 0)),
-    (SELECT id FROM ids WHERE name = 'redis'),
+    pg_temp.id('redis'),
     'with no importance weight the most similar episode ranks first'
 );
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('source of truth', k => 1, mode => 'vector',
                                                            importance_weight => 0.9, recency_weight => 0)),
-    (SELECT id FROM ids WHERE name = 'raft'),
+    pg_temp.id('raft'),
     'a high importance_weight lifts the most important episode to the top'
 );
 
@@ -143,7 +141,7 @@ SELECT tests.daemon_unreachable();
 SELECT tests.act_as('Alpha');
 SELECT is(
     (SELECT episode_id FROM memory.search_episodic_memory('what did we decide about Raft?', k => 1)),
-    (SELECT id FROM ids WHERE name = 'raft'), 'with the daemon unreachable, hybrid search still answers from full text'
+    pg_temp.id('raft'), 'with the daemon unreachable, hybrid search still answers from full text'
 );
 SELECT ok(
     (SELECT bool_and(vector_score IS NULL) FROM memory.search_episodic_memory('what did we decide about Raft?')),
@@ -167,7 +165,7 @@ SELECT is(memory.mark_used(ARRAY(SELECT episode_id FROM memory.search_episodic_m
     1, 'memory.mark_used logs the episode the caller used');
 RESET SESSION AUTHORIZATION;
 SELECT cmp_ok(memory.fold_access_stats(), '>=', 1, 'fold_access_stats folds the log into the episodes');
-SELECT is((SELECT access_count FROM memory.episodes WHERE episode_id = (SELECT id FROM ids WHERE name = 'raft')), 1,
+SELECT is((SELECT access_count FROM memory.episodes WHERE episode_id = pg_temp.id('raft')), 1,
     'the returned episode''s access_count went up');
 
 -- errors

@@ -5,11 +5,8 @@
 BEGIN;
 SELECT plan(34);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-SELECT tests.make_agent('Gamma');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_agents('Alpha', 'Beta', 'Gamma');
+SELECT tests.make_id_table();
 CREATE TEMP TABLE got (step text, pos bigint, episode_id uuid, score double precision) ON COMMIT DROP;
 GRANT ALL ON got TO PUBLIC;
 
@@ -23,10 +20,10 @@ INSERT INTO ids VALUES
 SELECT tests.act_as('Beta');
 INSERT INTO ids VALUES ('beta', memory.remember('Beta keeps its own consensus notes, privately.'));
 RESET SESSION AUTHORIZATION;
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'raft'), tests.unit_vector(ARRAY[1]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'pg'), tests.unit_vector(ARRAY[1, 2]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'hike'), tests.unit_vector(ARRAY[3]));
-SELECT tests.put_episode_vector((SELECT id FROM ids WHERE name = 'beta'), tests.unit_vector(ARRAY[1]));
+SELECT tests.put_episode_vector(pg_temp.id('raft'), tests.unit_vector(ARRAY[1]));
+SELECT tests.put_episode_vector(pg_temp.id('pg'), tests.unit_vector(ARRAY[1, 2]));
+SELECT tests.put_episode_vector(pg_temp.id('hike'), tests.unit_vector(ARRAY[3]));
+SELECT tests.put_episode_vector(pg_temp.id('beta'), tests.unit_vector(ARRAY[1]));
 SELECT tests.cache_query_vector('consensus decisions', tests.unit_vector(ARRAY[1, 5]));
 
 -- the first call prepares, the second reuses, the third runs after DEALLOCATE ALL
@@ -111,18 +108,18 @@ RESET memory.exact_search_max_chunks;
 SELECT tests.act_as('Beta');
 SELECT is(
     ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s),
-    ARRAY[(SELECT id FROM ids WHERE name = 'beta')],
+    ARRAY[pg_temp.id('beta')],
     'another agent in the same session, same query: only its own episode'
 );
 SELECT is(
     ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions', mode => 'text') AS s),
-    ARRAY[(SELECT id FROM ids WHERE name = 'beta')],
+    ARRAY[pg_temp.id('beta')],
     'the same for text mode'
 );
 SELECT tests.act_as('Alpha');
 SELECT is(
     (SELECT count(*) FROM memory.search_episodic_memory('consensus decisions') AS s
-     WHERE s.episode_id = (SELECT id FROM ids WHERE name = 'beta')),
+     WHERE s.episode_id = pg_temp.id('beta')),
     0::bigint, 'back to the first agent: nothing of the other'
 );
 
@@ -236,7 +233,7 @@ INSERT INTO ids VALUES
 SELECT ok(
     abs((SELECT s.text_score FROM memory.search_episodic_memory(
              'kiwi mango papaya guava lychee durian quince apricot nectarine tangerine', 10, mode => 'text') AS s
-         WHERE s.episode_id = (SELECT id FROM ids WHERE name = 'many'))
+         WHERE s.episode_id = pg_temp.id('many'))
         - (SELECT sum(w.weight) FROM memory._term_weights(memory._query_terms(
              'kiwi mango papaya guava lychee durian quince apricot nectarine tangerine'), 'episodes') AS w)) < 1e-9
     AND (SELECT count(*) FROM memory._term_weights(memory._query_terms(
@@ -261,7 +258,7 @@ SELECT is(
 RESET memory.exact_search_max_chunks;
 SET memory.rank_exactly_cache = 'not/a/cache/value';
 SELECT is(
-    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'orion')),
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> pg_temp.id('orion')),
     ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
     'a malformed cache value is ignored'
 );
@@ -276,7 +273,7 @@ SELECT set_config('memory.rank_exactly_cache',
            floor(extract(EPOCH FROM clock_timestamp()))::bigint),
     false) IS NOT NULL AS forged;
 SELECT is(
-    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> (SELECT id FROM ids WHERE name = 'orion')),
+    ARRAY(SELECT s.episode_id FROM memory.search_episodic_memory('consensus decisions') AS s WHERE s.episode_id <> pg_temp.id('orion')),
     ARRAY(SELECT g.episode_id FROM got AS g WHERE g.step = 'first' ORDER BY g.pos),
     'a forged cache value sends the agent''s own search through the graph: the same rows'
 );

@@ -3,30 +3,29 @@ BEGIN;
 SELECT plan(21);
 
 SELECT tests.make_agent('Alpha');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
-GRANT ALL ON ids TO PUBLIC;
+SELECT tests.make_id_table();
 SELECT tests.act_as('Alpha');
 INSERT INTO ids VALUES ('old', memory.learn_fact('api', 'The API is a FastAPI service in Python.', 0.6,
                                                   valid_from => '2025-10-01 00:00+00'));
 INSERT INTO ids VALUES ('new', memory.learn_fact('api', 'The API is SQL functions inside PostgreSQL.', 0.9,
                                                   valid_from => '2025-11-01 00:00+00',
-                                                  supersedes => ARRAY[(SELECT id FROM ids WHERE name = 'old')]));
+                                                  supersedes => ARRAY[pg_temp.id('old')]));
 INSERT INTO ids VALUES ('later', memory.learn_fact('api', 'The API will get a GraphQL layer.', 0.3,
                                                     valid_from => now() + interval '30 days'));
 
 SELECT is(
     ARRAY(SELECT fact_id FROM memory.search_semantic_memory('what is the API?', mode => 'text')),
-    ARRAY[(SELECT id FROM ids WHERE name = 'new')],
+    ARRAY[pg_temp.id('new')],
     'by default only facts valid now are returned'
 );
 SELECT is(
     ARRAY(SELECT fact_id FROM memory.search_semantic_memory('what is the API?', as_of => '2025-10-15', mode => 'text')),
-    ARRAY[(SELECT id FROM ids WHERE name = 'old')],
+    ARRAY[pg_temp.id('old')],
     'as_of inside the superseded fact''s validity returns it and not its successor'
 );
 SELECT is(
     ARRAY(SELECT fact_id FROM memory.search_semantic_memory('what is the API?', as_of => '2025-11-01', mode => 'text')),
-    ARRAY[(SELECT id FROM ids WHERE name = 'new')],
+    ARRAY[pg_temp.id('new')],
     'at the moment of supersession the new fact holds (valid_to is exclusive)'
 );
 SELECT is(
@@ -45,12 +44,12 @@ SELECT is(
     'results carry their validity interval'
 );
 RESET SESSION AUTHORIZATION;
-SELECT tests.put_fact_vector((SELECT id FROM ids WHERE name = 'new'), tests.unit_vector(ARRAY[7]));
+SELECT tests.put_fact_vector(pg_temp.id('new'), tests.unit_vector(ARRAY[7]));
 SELECT tests.cache_query_vector('how do clients talk to the memory?', tests.unit_vector(ARRAY[7, 8]));
 SELECT tests.act_as('Alpha');
 SELECT is(
     (SELECT fact_id FROM memory.search_semantic_memory('how do clients talk to the memory?', mode => 'vector')),
-    (SELECT id FROM ids WHERE name = 'new'),
+    pg_temp.id('new'),
     'vector mode finds a fact by meaning'
 );
 SELECT throws_ok($$ SELECT * FROM memory.search_semantic_memory('x', as_of => 'infinity') $$, '22008',

@@ -6,9 +6,7 @@
 BEGIN;
 SELECT plan(27);
 
-SELECT tests.make_agent('Alpha');
-SELECT tests.make_agent('Beta');
-SELECT tests.make_agent('Gamma');
+SELECT tests.make_agents('Alpha', 'Beta', 'Gamma');
 
 -- Alpha: 300 episodes with "ledger", every third also "reconciliation"
 SELECT tests.act_as('Alpha');

@@ -4,7 +4,7 @@ SELECT plan(22);
 
 SELECT tests.make_agent('Alpha');
 SELECT tests.act_as('Alpha');
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid) ON COMMIT DROP;
+SELECT tests.make_id_table();
 
 INSERT INTO ids VALUES ('a', memory.set_working_memory('conversation', '{"text": "hola"}', '1 hour', 'low', 'current'));
 SELECT is(
@@ -19,14 +19,14 @@ SELECT ok(
 );
 SELECT is(
     memory.set_working_memory('conversation', '{"text": "adios"}', '2 hours', 'high', 'current'),
-    (SELECT id FROM ids WHERE name = 'a'),
+    pg_temp.id('a'),
     'setting the same context_type and key updates the item in place'
 );
 SELECT is((SELECT (content, priority)::text FROM memory.get_working_memory('conversation')),
     ('{"text": "adios"}'::jsonb, 'high')::text, 'the upsert replaced content and priority');
 SELECT isnt(
     memory.set_working_memory('task', '{"n": 1}', key => 'current'),
-    (SELECT id FROM ids WHERE name = 'a'),
+    pg_temp.id('a'),
     'the same key under another context_type is another item'
 );
 SELECT memory.set_working_memory('task', '{"n": 2}', priority => 'critical');
@@ -42,7 +42,7 @@ SELECT is((SELECT count(*) FROM memory.zep_working_memory), 4::bigint, 'the comp
 -- expiry: make one item expire without waiting, as the clock would
 RESET SESSION AUTHORIZATION;
 UPDATE memory.working_memory SET updated_at = now() - interval '2 hours', expires_at = now() - interval '1 second'
-WHERE working_id = (SELECT id FROM ids WHERE name = 'a');
+WHERE working_id = pg_temp.id('a');
 SELECT tests.act_as('Alpha');
 SELECT is((SELECT count(*) FROM memory.get_working_memory()), 3::bigint, 'an expired item is never returned');
 SELECT is((SELECT count(*) FROM memory.working_memory), 3::bigint,
@@ -51,7 +51,7 @@ SELECT is((SELECT count(*) FROM memory.zep_working_memory), 3::bigint,
     'the compatibility view hides expired items');
 SELECT is(
     memory.set_working_memory('conversation', '{"text": "revived"}', key => 'current'),
-    (SELECT id FROM ids WHERE name = 'a'),
+    pg_temp.id('a'),
     'setting the key of an expired item revives it'
 );
 SELECT is((SELECT content FROM memory.get_working_memory('conversation')), '{"text": "revived"}'::jsonb,
