@@ -111,6 +111,10 @@ def test_the_script_builds_uses_and_drops_an_agents_own_index(db):
             (name,),
         ).fetchone()[0]
         conn.execute(f'SET SESSION AUTHORIZATION "{big}"')
+        # 42 chunks: a sort would cost less than any graph walk, so the planner is left
+        # the two graphs only, and can take Big's own only if the agent is a constant
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_sort = off")
         got = conn.execute(
             "SELECT episode_id FROM memory.search_episodic_memory('the river', k => 5, mode => 'vector')"
         ).fetchall()

@@ -67,10 +67,17 @@ FROM memory.agents AS a, memory.embedding_models AS m WHERE a.name = 'Vast' AND 
 SELECT tests.cache_query_vector('the harbour at dawn', tests.unit_vector(ARRAY[1, 2, 3, 4, 5]));
 SELECT tests.act_as('Vast');
 SET LOCAL memory.exact_search_max_chunks = 20;
+-- a test database holds few chunks: a sort of them would cost less than any graph walk,
+-- so the planner is left a choice between the two graphs only (the model's and the
+-- agent's): it can take the agent's only if its predicate is proved from the agent's id
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_sort = off;
 INSERT INTO pg_temp.hits
 SELECT row_number() OVER (), s.episode_id
 FROM memory.search_episodic_memory('the harbour at dawn', k => 3, mode => 'vector',
                                    recency_weight => 0, importance_weight => 0) AS s;
+RESET enable_seqscan;
+RESET enable_sort;
 RESET SESSION AUTHORIZATION;
 SELECT cmp_ok(
     (SELECT pg_stat_get_xact_numscans(format('memory.%I', memory._agent_vector_index_name(a.agent_id, m.model_id))::regclass)
