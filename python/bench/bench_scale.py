@@ -35,6 +35,7 @@ import logging
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import threading
 import time
