@@ -3,10 +3,6 @@
 -- compares exactly what the import wrote. Functions run as memory_owner.
 SET ROLE memory_owner;
 
--- ---------------------------------------------------------------------------
--- Mapping helpers: each old value to the new one. Used by the import and by the
--- report, so the report compares exactly what the import wrote.
--- ---------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION memory._legacy_unit(val double precision, fallback real)
 RETURNS real
 LANGUAGE sql

@@ -4,10 +4,6 @@
 -- mapping.
 SET ROLE memory_owner;
 
--- ---------------------------------------------------------------------------
--- Foreign tables
--- ---------------------------------------------------------------------------
-
 -- The old tables: foreign table suffix, which schema option holds it, old table name,
 -- the columns read (the old embedding is declared as text and only ever counted), and
 -- whether the import needs it.
@@ -62,9 +58,11 @@ COMMENT ON FUNCTION memory._legacy_ft(text, text) IS
 
 -- One page of an old table, read into pg_temp.legacy_<suffix> with the columns that
 -- memory._legacy_tables() lists for it (the old embedding left out): the next lim rows
--- after key after, by key (its first column); all rows with lim NULL. The temporary table
--- exists (empty) when the old database has no such table. The phases of the import and
--- its report read the old tables through it.
+-- after key after, by key (its first column); all rows with lim NULL. An episode also
+-- gets the name of its old project (project_name), by which the import finds its new
+-- project, in the same remote query (the join runs in the old database). The temporary
+-- table exists (empty) when the old database has no such table. Every phase of the
+-- import and its report read the old tables through it.
 CREATE OR REPLACE FUNCTION memory._legacy_page(
     server text, suffix text, after uuid DEFAULT NULL, lim integer DEFAULT NULL,
     OUT rows_read integer, OUT last_key uuid
@@ -76,15 +74,23 @@ DECLARE
     tbl text := 'legacy_' || suffix;
     ft text := memory._legacy_ft(server, suffix);
     cols text [];
-    names text [];
+    sel text [];
+    key text;
+    joined text := '';
 BEGIN
-    SELECT array_agg(c.def ORDER BY c.i), array_agg(split_part(c.def, ' ', 1) ORDER BY c.i)
-    INTO cols, names
-    FROM memory._legacy_tables() AS t
-    CROSS JOIN LATERAL unnest(string_to_array(t.columns, ', ')) WITH ORDINALITY AS c (def, i)
-    WHERE t.suffix = _legacy_page.suffix AND split_part(c.def, ' ', 1) <> 'embedding';
+    SELECT array_agg(format('%I %s', c.column_name, c.column_type) ORDER BY c.pos),
+           array_agg(format('o.%I', c.column_name) ORDER BY c.pos)
+    INTO cols, sel
+    FROM memory._legacy_columns(suffix) AS c
+    WHERE c.column_name <> 'embedding';
     IF cols IS NULL THEN
         RAISE EXCEPTION 'no old table %', suffix USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    key := (SELECT c.column_name FROM memory._legacy_columns(suffix) AS c WHERE c.pos = 1);
+    IF suffix = 'episodes' THEN
+        cols := cols || 'project_name text'::text;
+        sel := sel || 'p.project_name'::text;
+        joined := format('LEFT JOIN %s AS p ON p.project_id = o.project_id', memory._legacy_ft(server, 'projects'));
     END IF;
     PERFORM memory._drop_temp(tbl);
     EXECUTE format('CREATE TEMP TABLE %I (%s) ON COMMIT DROP', tbl, array_to_string(cols, ', '));
@@ -93,16 +99,16 @@ BEGIN
         RETURN;
     END IF;
     EXECUTE format(
-        'INSERT INTO pg_temp.%1$I SELECT %2$s FROM %3$s AS o WHERE ($1::uuid IS NULL OR o.%4$s > $1) ORDER BY o.%4$s LIMIT $2',
-        tbl, (SELECT string_agg('o.' || n, ', ') FROM unnest(names) AS n), ft, names[1]
+        'INSERT INTO pg_temp.%1$I SELECT %2$s FROM %3$s AS o %4$s WHERE ($1::uuid IS NULL OR o.%5$I > $1) ORDER BY o.%5$I LIMIT $2',
+        tbl, array_to_string(sel, ', '), ft, joined, key
     ) USING after, lim;
     GET DIAGNOSTICS rows_read = ROW_COUNT;
-    EXECUTE format('SELECT %2$s FROM pg_temp.%1$I ORDER BY 1 DESC LIMIT 1', tbl, names[1]) INTO last_key;
+    EXECUTE format('SELECT %2$I FROM pg_temp.%1$I ORDER BY 1 DESC LIMIT 1', tbl, key) INTO last_key;
 END
 $$;
 
 COMMENT ON FUNCTION memory._legacy_page(text, text, uuid, integer) IS
-'Private (legacy import): reads the next lim rows (all with lim NULL) after key after of the old table suffix of server (memory._legacy_tables(), ordered by its first column, the old embedding left out) into the temporary table pg_temp.legacy_<suffix>, created empty when the old database has no such table. Returns the rows read and the last key read. Raises 22023 for an unknown suffix, and the errors of postgres_fdw.';
+'Private (legacy import): reads the next lim rows (all with lim NULL) after key after of the old table suffix of server (memory._legacy_tables(), ordered by its first column, the old embedding left out; episodes with the project_name of their old project) into the temporary table pg_temp.legacy_<suffix>, created empty when the old database has no such table. Returns the rows read and the last key read. Raises 22023 for an unknown suffix, and the errors of postgres_fdw.';
 
 -- Where each old table may be (the seeds show several layouts of the old brain), and
 -- the other names its columns went by. Candidates are tried in order; the schema of a
@@ -394,23 +400,3 @@ $$;
 
 COMMENT ON FUNCTION memory._legacy_check_owner(text, bigint) IS
 'Private (legacy import): raises 23505 when foreign_rows > 0 (old ids of what that belong to another agent). Raises nothing otherwise.';
-
--- The same for a page read by memory._legacy_page: the ids of column key of
--- pg_temp.legacy_<suffix> that memory.<tbl> (id column id) holds under another agent.
-CREATE OR REPLACE FUNCTION memory._legacy_check_page_owner(what text, suffix text, key text, tbl text, id text, me uuid)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    foreign_rows bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM pg_temp.%I AS b JOIN memory.%I AS x ON x.%I = b.%I WHERE x.agent_id <> $1',
-                   'legacy_' || suffix, tbl, id, key)
-    INTO foreign_rows USING me;
-    PERFORM memory._legacy_check_owner(what, foreign_rows);
-END
-$$;
-
-COMMENT ON FUNCTION memory._legacy_check_page_owner(text, text, text, text, text, uuid) IS
-'Private (legacy import): raises 23505 (memory._legacy_check_owner) when ids of column key of pg_temp.legacy_<suffix> belong to another agent than me in memory.<tbl> (column id). Raises nothing otherwise.';

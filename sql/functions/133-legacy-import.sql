@@ -84,9 +84,7 @@ DECLARE
     done_phase text;
     next_phase text;
     theirs bigint;
-    phases constant text [] := ARRAY[
-        'projects', 'episodes', 'facts', 'fact_links', 'blocks', 'checkpoints', 'working_memory', 'agent_state', 'done'
-    ];
+    phases constant text [] := ARRAY(SELECT x.phase FROM memory._legacy_phases() AS x ORDER BY x.pos);
 BEGIN
     PERFORM memory._legacy_check_server(server);
     IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 10000 THEN
@@ -145,19 +143,7 @@ BEGIN
     END IF;
     PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false, prog.column_map);
 
-    CASE done_phase
-        WHEN 'projects' THEN SELECT * INTO step FROM memory._legacy_step_projects(server, me, prog.last_key, batch_size);
-        WHEN 'episodes' THEN SELECT * INTO step FROM memory._legacy_step_episodes(server, me, prog.last_key, batch_size);
-        WHEN 'facts' THEN SELECT * INTO step FROM memory._legacy_step_facts(server, me, prog.last_key, batch_size);
-        WHEN 'fact_links' THEN SELECT * INTO step FROM memory._legacy_step_fact_links(server, me, prog.last_key, batch_size);
-        WHEN 'blocks' THEN SELECT * INTO step FROM memory._legacy_step_blocks(server, me, prog.last_key, batch_size);
-        WHEN 'checkpoints' THEN SELECT * INTO step FROM memory._legacy_step_checkpoints(server, me, prog.last_key, batch_size);
-        WHEN 'working_memory' THEN
-            SELECT * INTO step FROM memory._legacy_step_working_memory(server, me, prog.last_key, batch_size);
-        WHEN 'agent_state' THEN
-            SELECT s.rows_read, s.rows_written, NULL::uuid AS last_key INTO step
-            FROM memory._legacy_step_agent_state(server, me) AS s;
-    END CASE;
+    SELECT * INTO step FROM memory._legacy_step(server, me, done_phase, prog.last_key, batch_size);
 
     -- A short batch ends its phase.
     IF done_phase = 'agent_state' OR step.rows_read < batch_size THEN
@@ -212,8 +198,8 @@ DECLARE
     prog memory.legacy_imports;
     serving smallint;
     ft text;
-    n_unimportable bigint;
     n_old_vectors bigint;
+    n_unlinked bigint;
     n_rows bigint;
 BEGIN
     PERFORM memory._legacy_check_server(server);
@@ -225,121 +211,108 @@ BEGIN
     END IF;
     PERFORM memory._legacy_attach(server, prog.remote_schema, prog.core_schema, false, prog.column_map);
     SELECT m.model_id INTO serving FROM memory.embedding_models AS m WHERE m.is_serving;
-
-    -- ---------------------------------------------------------------- episodes
-    PERFORM memory._drop_temp('r_old_episodes');
-    CREATE TEMP TABLE r_old_episodes (
-        id uuid, content text, occurred timestamptz, created_at timestamptz, importance_score double precision,
-        tags text [], metadata jsonb, project_id uuid, project_name text
-    ) ON COMMIT DROP;
-    EXECUTE format(
-        'INSERT INTO pg_temp.r_old_episodes SELECT e.episode_id, e.content, e."timestamp", e.created_at, e.importance_score, '
-        'e.tags, e.metadata, e.project_id, p.project_name FROM %s AS e LEFT JOIN %s AS p ON p.project_id = e.project_id',
-        memory._legacy_ft(server, 'episodes'), memory._legacy_ft(server, 'projects')
-    );
+    FOREACH ft IN ARRAY ARRAY['episodes', 'projects', 'facts', 'blocks', 'checkpoints', 'working'] LOOP
+        PERFORM memory._legacy_page(server, ft);
+    END LOOP;
     EXECUTE format('SELECT count(e.embedding) FROM %s AS e', memory._legacy_ft(server, 'episodes')) INTO n_old_vectors;
-    SELECT count(*) INTO n_unimportable FROM pg_temp.r_old_episodes AS o WHERE NOT memory._legacy_importable(o.content, 500000);
-    RETURN QUERY
-    WITH o AS (
-        SELECT x.*, memory._sha256(x.content) AS sha FROM pg_temp.r_old_episodes AS x
-    ),
-    n AS (
-        SELECT e.*, p.name AS project_name_new,
-               EXISTS (
-                   SELECT 1 FROM memory.embedding_jobs AS j
-                   JOIN memory.pooled_embeddings AS pe ON pe.episode_id = j.episode_id AND pe.model_id = j.model_id
-                   WHERE j.episode_id = e.episode_id AND j.model_id = serving AND j.state = 'done'
-                     AND j.embedded_sha256 = e.content_sha256 AND pe.content_sha256 = e.content_sha256
-               ) AS is_embedded
-        FROM memory.episodes AS e LEFT JOIN memory.projects AS p ON p.project_id = e.project_id
-        WHERE e.agent_id = me
-    ),
-    dup AS (
-        SELECT coalesce(sum(greatest(nn.c - coalesce(oo.c, 0), 0)), 0)::bigint AS d
-        FROM (SELECT n.content_sha256, n.occurred_at, count(*) AS c FROM n GROUP BY 1, 2) AS nn
-        LEFT JOIN (
-            SELECT o.sha, coalesce(o.occurred, o.created_at) AS occurred_at, count(*) AS c FROM o GROUP BY 1, 2
-        ) AS oo ON oo.sha = nn.content_sha256 AND oo.occurred_at = nn.occurred_at
-    )
-    SELECT 'episodes'::text,
-           (SELECT count(*) FROM o),
-           (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.episode_id = o.id)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.episode_id)),
-           (SELECT dup.d FROM dup),
-           (SELECT count(*) FROM o JOIN n ON n.episode_id = o.id WHERE n.content_sha256 <> o.sha),
-           (SELECT count(*) FROM o JOIN n ON n.episode_id = o.id
-            WHERE n.occurred_at IS DISTINCT FROM coalesce(o.occurred, o.created_at, n.occurred_at)
-               OR n.recorded_at IS DISTINCT FROM coalesce(o.created_at, o.occurred, n.recorded_at)
-               OR n.importance IS DISTINCT FROM memory._legacy_unit(o.importance_score, 0.5)
-               OR n.tags IS DISTINCT FROM memory._legacy_tags(o.tags)
-               OR n.metadata IS DISTINCT FROM memory._legacy_episode_metadata(o.metadata, o.tags)
-               OR n.project_name_new IS DISTINCT FROM memory._legacy_project_name(o.project_name, o.project_id)),
-           (SELECT count(*) FROM n WHERE n.is_embedded),
-           (SELECT CASE WHEN count(*) = 0 THEN 100 ELSE round(100.0 * count(*) FILTER (WHERE n.is_embedded) / count(*), 2) END FROM n),
-           ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.episode_id = o.id) ORDER BY o.id LIMIT 20),
-           ARRAY(SELECT n.episode_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.episode_id)
-                 ORDER BY n.episode_id LIMIT 20),
-           concat_ws('; ',
-               format('%s old embedding(s) left behind; fresh ones are queued for the active model', n_old_vectors),
-               CASE WHEN n_unimportable > 0 THEN format('%s old episode(s) with a blank or over-500,000-character text cannot be stored', n_unimportable) END
-           );
 
-    -- ---------------------------------------------------------------- projects
-    PERFORM memory._legacy_page(server, 'projects');
-    RETURN QUERY
-    WITH o AS (SELECT x.project_id AS id, x.project_dna AS dna, x.description, x.status,
-                      memory._legacy_project_name(x.project_name, x.project_id) AS new_name
-               FROM pg_temp.legacy_projects AS x),
-    n AS (SELECT p.* FROM memory.projects AS p WHERE p.agent_id = me)
-    SELECT 'projects'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.name = o.new_name)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.new_name = n.name)),
-           0::bigint,
-           (SELECT count(*) FROM o JOIN n ON n.name = o.new_name
-            WHERE n.dna IS DISTINCT FROM left(o.dna, 200) OR n.description IS DISTINCT FROM o.description),
-           (SELECT count(*) FROM o JOIN n ON n.name = o.new_name
-            WHERE n.status IS DISTINCT FROM CASE WHEN o.status IN ('active', 'paused', 'completed', 'archived') THEN o.status ELSE 'active' END),
-           NULL::bigint, NULL::numeric,
-           ARRAY(SELECT o.new_name FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.name = o.new_name) ORDER BY 1 LIMIT 20),
-           ARRAY(SELECT n.name FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.new_name = n.name) ORDER BY 1 LIMIT 20),
-           'matched by name'::text;
+    -- Each item's rows, old (mapped as the import maps them) and new, with the same
+    -- columns: the key they are matched by, the key of a duplicate (NULL: not counted),
+    -- the checksum and the fields compared; a field an old row leaves out (a NULL the
+    -- import replaced) is not compared.
+    PERFORM memory._drop_temp('r_rows');
+    CREATE TEMP TABLE r_rows (
+        item text, old boolean, key text, dup jsonb, sum jsonb, fields jsonb, embedded boolean
+    ) ON COMMIT DROP;
+    INSERT INTO pg_temp.r_rows
+    SELECT 'episodes', true, x.episode_id::text, jsonb_build_array(x.sha, coalesce(x."timestamp", x.created_at)), to_jsonb(x.sha),
+           jsonb_build_object(
+               'importance', memory._legacy_unit(x.importance_score, 0.5), 'tags', memory._legacy_tags(x.tags),
+               'metadata', memory._legacy_episode_metadata(x.metadata, x.tags),
+               'project', memory._legacy_project_name(x.project_name, x.project_id)
+           ) || jsonb_strip_nulls(jsonb_build_object(
+               'occurred_at', coalesce(x."timestamp", x.created_at), 'recorded_at', coalesce(x.created_at, x."timestamp")
+           )), NULL
+    FROM (SELECT e.*, memory._sha256(e.content) AS sha FROM pg_temp.legacy_episodes AS e) AS x
+    UNION ALL
+    SELECT 'episodes', false, e.episode_id::text, jsonb_build_array(e.content_sha256, e.occurred_at), to_jsonb(e.content_sha256),
+           jsonb_build_object(
+               'importance', e.importance, 'tags', e.tags, 'metadata', e.metadata, 'project', p.name,
+               'occurred_at', e.occurred_at, 'recorded_at', e.recorded_at
+           ),
+           EXISTS (
+               SELECT 1 FROM memory.embedding_jobs AS j
+               JOIN memory.pooled_embeddings AS pe ON pe.episode_id = j.episode_id AND pe.model_id = j.model_id
+               WHERE j.episode_id = e.episode_id AND j.model_id = serving AND j.state = 'done'
+                 AND j.embedded_sha256 = e.content_sha256 AND pe.content_sha256 = e.content_sha256
+           )
+    FROM memory.episodes AS e LEFT JOIN memory.projects AS p ON p.project_id = e.project_id
+    WHERE e.agent_id = me
+    UNION ALL
+    SELECT 'projects', true, memory._legacy_project_name(x.project_name, x.project_id), NULL,
+           jsonb_build_array(left(x.project_dna, 200), x.description),
+           jsonb_build_object(
+               'status', CASE WHEN x.status IN ('active', 'paused', 'completed', 'archived') THEN x.status ELSE 'active' END
+           ), NULL
+    FROM pg_temp.legacy_projects AS x
+    UNION ALL
+    SELECT 'projects', false, p.name, NULL, jsonb_build_array(p.dna, p.description), jsonb_build_object('status', p.status), NULL
+    FROM memory.projects AS p WHERE p.agent_id = me
+    UNION ALL
+    SELECT 'facts', true, x.semantic_id::text, to_jsonb(x.sha), to_jsonb(x.sha),
+           jsonb_build_object(
+               'confidence', memory._legacy_unit(x.confidence_score, 0.5),
+               'source_episodes', coalesce(x.source_episodes[1:1000], '{}')
+           ) || jsonb_strip_nulls(jsonb_build_object('valid_from', x.created_at)), NULL
+    FROM (SELECT f.*, memory._sha256(f.concept || E'\n' || memory._legacy_fact_statement(f.concept, f.definition)) AS sha
+          FROM pg_temp.legacy_facts AS f) AS x
+    UNION ALL
+    SELECT 'facts', false, f.fact_id::text, to_jsonb(f.content_sha256), to_jsonb(f.content_sha256),
+           jsonb_build_object('confidence', f.confidence, 'source_episodes', f.source_episodes, 'valid_from', f.valid_from),
+           EXISTS (
+               SELECT 1 FROM memory.embedding_jobs AS j
+               WHERE j.fact_id = f.fact_id AND j.model_id = serving AND j.state = 'done' AND j.embedded_sha256 = f.content_sha256
+           )
+    FROM memory.facts AS f WHERE f.agent_id = me
+    UNION ALL
+    SELECT 'fact_links', false, l.from_fact || '->' || l.to_fact || ':' || l.relation, NULL, NULL, NULL, NULL
+    FROM memory.fact_links AS l
+    WHERE l.agent_id = me AND EXISTS (SELECT 1 FROM pg_temp.legacy_facts AS b WHERE b.semantic_id = l.from_fact)
+    UNION ALL
+    SELECT 'blocks', true, memory._legacy_label(x.label), NULL, to_jsonb(memory._sha256(x.value)),
+           jsonb_build_object('read_only', coalesce(x.read_only, false))
+           || jsonb_strip_nulls(jsonb_build_object('description', left(x.description, 2000))), NULL
+    FROM pg_temp.legacy_blocks AS x
+    UNION ALL
+    SELECT 'blocks', false, b.label, NULL, to_jsonb(memory._sha256(b.value)),
+           jsonb_build_object('read_only', b.read_only, 'description', b.description), NULL
+    FROM memory.blocks AS b WHERE b.agent_id = me
+    UNION ALL
+    SELECT 'checkpoints', true, x.checkpoint_id::text, NULL,
+           to_jsonb(memory._sha256(memory._legacy_identity_hash(x.identity_hash) || ':'
+                    || memory._legacy_checkpoint_state(x.state_data, x.metadata, x.checkpoint_type, x.identity_hash)::text)),
+           jsonb_build_object('kind', memory._legacy_kind(x.checkpoint_type))
+           || jsonb_strip_nulls(jsonb_build_object('created_at', x.created_at)), NULL
+    FROM pg_temp.legacy_checkpoints AS x
+    UNION ALL
+    -- checkpoints the system wrote after the import began (memory-auto-checkpoint) are
+    -- not part of the comparison
+    SELECT 'checkpoints', false, c.checkpoint_id::text, NULL, to_jsonb(memory._sha256(c.identity_hash || ':' || c.state::text)),
+           jsonb_build_object('kind', c.kind, 'created_at', c.created_at), NULL
+    FROM memory.checkpoints AS c
+    WHERE c.agent_id = me AND NOT (c.kind = 'auto' AND c.created_at >= prog.started_at)
+    UNION ALL
+    SELECT 'working_memory', true, x.working_id::text, NULL, jsonb_build_array(x.active_content),
+           jsonb_build_object('expires_at', x.expires), NULL
+    FROM (SELECT w.*, memory._legacy_expires_at(w.expires_at, coalesce(w.created_at, now()), w.ttl_seconds) AS expires
+          FROM pg_temp.legacy_working AS w) AS x
+    WHERE x.expires > clock_timestamp()
+    UNION ALL
+    SELECT 'working_memory', false, w.working_id::text, NULL, jsonb_build_array(w.content),
+           jsonb_build_object('expires_at', w.expires_at), NULL
+    FROM memory.working_memory AS w WHERE w.agent_id = me AND w.expires_at > clock_timestamp();
 
-    -- ---------------------------------------------------------------- facts and their links
-    ft := memory._legacy_ft(server, 'facts');
-    PERFORM memory._legacy_page(server, 'facts');
-    RETURN QUERY
-    WITH o AS (
-        SELECT x.*, x.semantic_id AS id,
-               memory._sha256(x.concept || E'\n' || memory._legacy_fact_statement(x.concept, x.definition)) AS sha
-        FROM pg_temp.legacy_facts AS x
-    ),
-    n AS (
-        SELECT f.*, EXISTS (
-            SELECT 1 FROM memory.embedding_jobs AS j
-            WHERE j.fact_id = f.fact_id AND j.model_id = serving AND j.state = 'done' AND j.embedded_sha256 = f.content_sha256
-        ) AS is_embedded
-        FROM memory.facts AS f WHERE f.agent_id = me
-    )
-    SELECT 'facts'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.fact_id = o.id)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.fact_id)),
-           (SELECT coalesce(sum(greatest(nn.c - coalesce(oo.c, 0), 0)), 0)::bigint
-            FROM (SELECT n.content_sha256, count(*) AS c FROM n GROUP BY 1) AS nn
-            LEFT JOIN (SELECT o.sha, count(*) AS c FROM o GROUP BY 1) AS oo ON oo.sha = nn.content_sha256),
-           (SELECT count(*) FROM o JOIN n ON n.fact_id = o.id WHERE n.content_sha256 <> o.sha),
-           (SELECT count(*) FROM o JOIN n ON n.fact_id = o.id
-            WHERE n.confidence IS DISTINCT FROM memory._legacy_unit(o.confidence_score, 0.5)
-               OR n.valid_from IS DISTINCT FROM coalesce(o.created_at, n.valid_from)
-               OR n.source_episodes IS DISTINCT FROM coalesce(o.source_episodes[1:1000], '{}')),
-           (SELECT count(*) FROM n WHERE n.is_embedded),
-           (SELECT CASE WHEN count(*) = 0 THEN 100 ELSE round(100.0 * count(*) FILTER (WHERE n.is_embedded) / count(*), 2) END FROM n),
-           ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.fact_id = o.id) ORDER BY o.id LIMIT 20),
-           ARRAY(SELECT n.fact_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.fact_id) ORDER BY n.fact_id LIMIT 20),
-           CASE WHEN ft IS NULL THEN 'no zep_semantic_memory in the old database'
-                ELSE 'definition -> statement; relationships kept in metadata.legacy_relationships' END;
-
-    RETURN QUERY
+    -- the old fact links: relationship entries naming a known concept
     WITH e AS (
         SELECT DISTINCT b.semantic_id AS from_fact, t.fact_id AS to_fact, r.relation
         FROM pg_temp.legacy_facts AS b
@@ -350,103 +323,64 @@ BEGIN
             ORDER BY f.recorded_at DESC, f.fact_id LIMIT 1
         ) AS t ON true
     ),
-    o AS (SELECT e.* FROM e WHERE e.to_fact IS NOT NULL AND e.to_fact <> e.from_fact),
-    n AS (
-        SELECT l.* FROM memory.fact_links AS l
-        WHERE l.agent_id = me AND EXISTS (SELECT 1 FROM pg_temp.legacy_facts AS b WHERE b.semantic_id = l.from_fact)
+    links AS (
+        INSERT INTO pg_temp.r_rows (item, old, key)
+        SELECT 'fact_links', true, e.from_fact || '->' || e.to_fact || ':' || e.relation FROM e
+        WHERE e.to_fact IS NOT NULL AND e.to_fact <> e.from_fact
     )
-    SELECT 'fact_links'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (
-               SELECT 1 FROM n WHERE (n.from_fact, n.to_fact, n.relation) = (o.from_fact, o.to_fact, o.relation))),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (
-               SELECT 1 FROM o WHERE (n.from_fact, n.to_fact, n.relation) = (o.from_fact, o.to_fact, o.relation))),
-           0::bigint, 0::bigint, 0::bigint, NULL::bigint, NULL::numeric,
-           ARRAY(SELECT o.from_fact || '->' || o.to_fact || ':' || o.relation FROM o WHERE NOT EXISTS (
-               SELECT 1 FROM n WHERE (n.from_fact, n.to_fact, n.relation) = (o.from_fact, o.to_fact, o.relation))
-                 ORDER BY 1 LIMIT 20),
-           ARRAY(SELECT n.from_fact || '->' || n.to_fact || ':' || n.relation FROM n WHERE NOT EXISTS (
-               SELECT 1 FROM o WHERE (n.from_fact, n.to_fact, n.relation) = (o.from_fact, o.to_fact, o.relation))
-                 ORDER BY 1 LIMIT 20),
-           format('old relationship entries naming a known concept; %s entries name no fact (kept in metadata)',
-                  (SELECT count(*) FROM e WHERE e.to_fact IS NULL));
+    SELECT count(*) INTO n_unlinked FROM e WHERE e.to_fact IS NULL;
 
-    -- ---------------------------------------------------------------- blocks
-    ft := memory._legacy_ft(server, 'blocks');
-    PERFORM memory._legacy_page(server, 'blocks');
     RETURN QUERY
-    WITH o AS (SELECT x.*, memory._legacy_label(x.label) AS new_label FROM pg_temp.legacy_blocks AS x),
-    n AS (SELECT b.* FROM memory.blocks AS b WHERE b.agent_id = me)
-    SELECT 'blocks'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.label = o.new_label)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.new_label = n.label)),
-           0::bigint,
-           (SELECT count(*) FROM o JOIN n ON n.label = o.new_label WHERE memory._sha256(n.value) <> memory._sha256(o.value)),
-           (SELECT count(*) FROM o JOIN n ON n.label = o.new_label
-            WHERE n.read_only IS DISTINCT FROM coalesce(o.read_only, false)
-               OR (o.description IS NOT NULL AND n.description IS DISTINCT FROM left(o.description, 2000))),
-           NULL::bigint, NULL::numeric,
-           ARRAY(SELECT o.new_label FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.label = o.new_label) ORDER BY 1 LIMIT 20),
-           ARRAY(SELECT n.label FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.new_label = n.label) ORDER BY 1 LIMIT 20),
-           CASE WHEN ft IS NULL THEN format('no %s.memory_blocks in the old database', prog.core_schema)
-                ELSE 'matched by label; history in memory.block_history' END;
-
-    -- ---------------------------------------------------------------- checkpoints
-    ft := memory._legacy_ft(server, 'checkpoints');
-    PERFORM memory._legacy_page(server, 'checkpoints');
-    RETURN QUERY
-    WITH o AS (
-        SELECT x.*, x.checkpoint_id AS id, memory._legacy_identity_hash(x.identity_hash) || ':'
-                    || memory._legacy_checkpoint_state(x.state_data, x.metadata, x.checkpoint_type, x.identity_hash)::text AS sig
-        FROM pg_temp.legacy_checkpoints AS x
+    WITH i (pos, name, embeds, remark) AS (
+        VALUES
+            (1, 'episodes', true, concat_ws('; ',
+                format('%s old embedding(s) left behind; fresh ones are queued for the active model', n_old_vectors),
+                (SELECT format('%s old episode(s) with a blank or over-500,000-character text cannot be stored', count(*))
+                 FROM pg_temp.legacy_episodes AS x WHERE NOT memory._legacy_importable(x.content, 500000) HAVING count(*) > 0))),
+            (2, 'projects', false, 'matched by name'),
+            (3, 'facts', true, CASE WHEN memory._legacy_ft(server, 'facts') IS NULL THEN 'no zep_semantic_memory in the old database'
+                                    ELSE 'definition -> statement; relationships kept in metadata.legacy_relationships' END),
+            (4, 'fact_links', false,
+             format('old relationship entries naming a known concept; %s entries name no fact (kept in metadata)', n_unlinked)),
+            (5, 'blocks', false, CASE WHEN memory._legacy_ft(server, 'blocks') IS NULL
+                                      THEN format('no %s.memory_blocks in the old database', prog.core_schema)
+                                      ELSE 'matched by label; history in memory.block_history' END),
+            (6, 'checkpoints', false, concat_ws('; ',
+                CASE WHEN memory._legacy_ft(server, 'checkpoints') IS NULL
+                     THEN format('no %s.consciousness_checkpoints in the old database', prog.core_schema)
+                     ELSE 'old checkpoints carry no block snapshot (blocks [])' END,
+                (SELECT format('%s auto checkpoint(s) written since the import are not compared', count(*))
+                 FROM memory.checkpoints AS c
+                 WHERE c.agent_id = me AND c.kind = 'auto' AND c.created_at >= prog.started_at
+                 HAVING count(*) > 0))),
+            (7, 'working_memory', false, format('live items only: %s old item(s) had expired and were skipped',
+                (SELECT count(*) FROM pg_temp.legacy_working AS x
+                 WHERE memory._legacy_expires_at(x.expires_at, coalesce(x.created_at, now()), x.ttl_seconds) <= clock_timestamp())))
     ),
-    n AS (
-        -- checkpoints the system wrote after the import began (memory-auto-checkpoint) are
-        -- not part of the comparison
-        SELECT c.*, c.identity_hash || ':' || c.state::text AS sig FROM memory.checkpoints AS c
-        WHERE c.agent_id = me AND NOT (c.kind = 'auto' AND c.created_at >= prog.started_at)
-    )
-    SELECT 'checkpoints'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.checkpoint_id = o.id)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.checkpoint_id)),
-           0::bigint,
-           (SELECT count(*) FROM o JOIN n ON n.checkpoint_id = o.id WHERE memory._sha256(n.sig) <> memory._sha256(o.sig)),
-           (SELECT count(*) FROM o JOIN n ON n.checkpoint_id = o.id
-            WHERE n.kind IS DISTINCT FROM memory._legacy_kind(o.checkpoint_type)
-               OR n.created_at IS DISTINCT FROM coalesce(o.created_at, n.created_at)),
-           NULL::bigint, NULL::numeric,
-           ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.checkpoint_id = o.id) ORDER BY 1 LIMIT 20),
-           ARRAY(SELECT n.checkpoint_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.checkpoint_id)
-                 ORDER BY 1 LIMIT 20),
-           concat_ws('; ',
-               CASE WHEN ft IS NULL THEN format('no %s.consciousness_checkpoints in the old database', prog.core_schema)
-                    ELSE 'old checkpoints carry no block snapshot (blocks [])' END,
-               (SELECT format('%s auto checkpoint(s) written since the import are not compared', count(*))
-                FROM memory.checkpoints AS c
-                WHERE c.agent_id = me AND c.kind = 'auto' AND c.created_at >= prog.started_at
-                HAVING count(*) > 0));
-
-    -- ---------------------------------------------------------------- working memory
-    ft := memory._legacy_ft(server, 'working');
-    PERFORM memory._legacy_page(server, 'working');
-    RETURN QUERY
-    WITH w AS (
-        SELECT x.working_id AS id, x.active_content AS content,
-               memory._legacy_expires_at(x.expires_at, coalesce(x.created_at, now()), x.ttl_seconds) AS expires
-        FROM pg_temp.legacy_working AS x
-    ),
-    o AS (SELECT w.* FROM w WHERE w.expires > clock_timestamp()),
-    n AS (SELECT w.* FROM memory.working_memory AS w WHERE w.agent_id = me AND w.expires_at > clock_timestamp())
-    SELECT 'working_memory'::text, (SELECT count(*) FROM o), (SELECT count(*) FROM n),
-           (SELECT count(*) FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.working_id = o.id)),
-           (SELECT count(*) FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.working_id)),
-           0::bigint,
-           (SELECT count(*) FROM o JOIN n ON n.working_id = o.id WHERE n.content IS DISTINCT FROM o.content),
-           (SELECT count(*) FROM o JOIN n ON n.working_id = o.id WHERE n.expires_at IS DISTINCT FROM o.expires),
-           NULL::bigint, NULL::numeric,
-           ARRAY(SELECT o.id::text FROM o WHERE NOT EXISTS (SELECT 1 FROM n WHERE n.working_id = o.id) ORDER BY 1 LIMIT 20),
-           ARRAY(SELECT n.working_id::text FROM n WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.id = n.working_id) ORDER BY 1 LIMIT 20),
-           format('live items only: %s old item(s) had expired and were skipped',
-                  (SELECT count(*) FROM w WHERE w.expires <= clock_timestamp()));
+    o AS (SELECT r.* FROM pg_temp.r_rows AS r WHERE r.old),
+    n AS (SELECT r.* FROM pg_temp.r_rows AS r WHERE NOT r.old),
+    pair AS (SELECT o.item, o.sum AS o_sum, n.sum AS n_sum, o.fields AS o_fields, n.fields AS n_fields
+             FROM o JOIN n ON n.item = o.item AND n.key = o.key)
+    SELECT i.name, (SELECT count(*) FROM o WHERE o.item = i.name), (SELECT count(*) FROM n WHERE n.item = i.name),
+           (SELECT count(*) FROM o WHERE o.item = i.name AND NOT EXISTS (SELECT 1 FROM n WHERE n.item = o.item AND n.key = o.key)),
+           (SELECT count(*) FROM n WHERE n.item = i.name AND NOT EXISTS (SELECT 1 FROM o WHERE o.item = n.item AND o.key = n.key)),
+           -- new rows beyond the old ones with the same duplicate key
+           (SELECT coalesce(sum(greatest(nn.c - coalesce(oo.c, 0), 0)), 0)::bigint
+            FROM (SELECT n.dup, count(*) AS c FROM n WHERE n.item = i.name AND n.dup IS NOT NULL GROUP BY 1) AS nn
+            LEFT JOIN (SELECT o.dup, count(*) AS c FROM o WHERE o.item = i.name GROUP BY 1) AS oo ON oo.dup = nn.dup),
+           (SELECT count(*) FROM pair AS p WHERE p.item = i.name AND p.n_sum <> p.o_sum),
+           (SELECT count(*) FROM pair AS p WHERE p.item = i.name AND EXISTS (
+               SELECT 1 FROM jsonb_each(p.o_fields) AS f WHERE f.value IS DISTINCT FROM p.n_fields -> f.key)),
+           CASE WHEN i.embeds THEN (SELECT count(*) FILTER (WHERE n.embedded) FROM n WHERE n.item = i.name) END,
+           CASE WHEN i.embeds THEN (
+               SELECT CASE WHEN count(*) = 0 THEN 100 ELSE round(100.0 * count(*) FILTER (WHERE n.embedded) / count(*), 2) END
+               FROM n WHERE n.item = i.name) END,
+           ARRAY(SELECT o.key FROM o WHERE o.item = i.name
+                   AND NOT EXISTS (SELECT 1 FROM n WHERE n.item = o.item AND n.key = o.key) ORDER BY 1 LIMIT 20),
+           ARRAY(SELECT n.key FROM n WHERE n.item = i.name
+                   AND NOT EXISTS (SELECT 1 FROM o WHERE o.item = n.item AND o.key = n.key) ORDER BY 1 LIMIT 20),
+           i.remark
+    FROM i ORDER BY i.pos;
 
     -- ---------------------------------------------------------------- agent state and what is not imported
     ft := memory._legacy_ft(server, 'state');
