@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embed_daemon import __version__
-from embed_daemon.cache import start_cache_warmer
+from embed_daemon.cache import CacheWarmer
 from embed_daemon.config import Config, ConfigError
-from embed_daemon.metrics import HealthState, Metrics, serve
+from embed_daemon.metrics import CacheMetrics, HealthState, Metrics, serve
 from embed_daemon.model import Encoder, ModelPool
 from embed_daemon.query_server import QueryServer, SocketInUse
 from embed_daemon.worker import Heartbeat, SchemaVersionError, Worker
@@ -72,14 +72,14 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
         if query is not None:
             query.start()
         heartbeat.start()
-        # Redis cache warming: its own thread and connection; never blocks embedding
-        start_cache_warmer(cfg, metrics.registry, stop)
+        if cfg.redis_url is None:
+            log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
+        else:  # its own thread and connection; never blocks embedding
+            CacheWarmer(cfg, CacheMetrics(metrics.registry), stop).start()
         rc = worker.run()
-    except SchemaVersionError as exc:
-        log.error("refusing to run: %s", exc)
-        rc = EXIT_CONFIG
-    except (SocketInUse, OSError) as exc:
-        log.error("cannot start: %s", exc)
+    except (SchemaVersionError, SocketInUse, OSError) as exc:
+        refused = isinstance(exc, SchemaVersionError)
+        log.error("%s: %s", "refusing to run" if refused else "cannot start", exc)
         rc = EXIT_CONFIG
     finally:
         stop.set()

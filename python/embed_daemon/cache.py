@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 
 import psycopg
 import redis
-from prometheus_client import CollectorRegistry
 
-from embed_daemon.config import Config, connect, redis_client
+from embed_daemon.config import Config, reconnecting, redis_client
 from embed_daemon.metrics import CacheMetrics
 
 log = logging.getLogger(__name__)
@@ -51,27 +50,137 @@ FINISH_RECONCILE = "SELECT memory.finish_cache_reconcile(%s, %s, %s, %s, %s, %s,
 HEARTBEAT = "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)"
 
 
-class Warmer:
-    """Applies changes and reconciliations to Redis, asking PostgreSQL (the cache functions
-    of the SQL API, as `worker`) what to repair. Redis errors propagate to the caller."""
+class CacheWarmer(threading.Thread):
+    """The warmer thread: LISTEN, apply changes, reconcile, heartbeat; never raises. It asks
+    PostgreSQL (the cache functions of the SQL API, as the worker) what to repair; Redis
+    errors are retried with backoff.
 
-    def __init__(
-        self, conn: psycopg.Connection, worker: str, r: redis.Redis, metrics: CacheMetrics
-    ) -> None:
-        self.conn = conn
-        self.worker = worker
-        self.r = r
+    What is still to do lives in PostgreSQL (memory.cache_changes, the open reconciliation
+    requests): while Redis is away nothing is taken, and three flags say what to look for.
+    """
+
+    conn: psycopg.Connection
+    r: redis.Redis
+
+    def __init__(self, cfg: Config, metrics: CacheMetrics, stop: threading.Event) -> None:
+        super().__init__(name="cache-warmer", daemon=True)
+        self.cfg = cfg
         self.metrics = metrics
+        self.stop_event = stop
+        self.changes = True  # take the recorded changes
+        self.reconcile = True  # a reconciliation is due (one at start)
+        self.poll = False  # look for an open request (its notification may have been missed)
+        self.redis_ok = False
+        self.events = 0
+        self.errors = 0
+        self.last_error: str | None = None
         self.last_lag: float | None = None
+        self.reconciliations = 0
 
     def call(self, sql: str, *args: object) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
+
+    def run(self) -> None:
+        reconnecting(self.cfg, "cache", self.stop_event, self._loop, self._disconnected, Exception)
+
+    def _disconnected(self, exc: Exception) -> None:
+        # the warmer must never take the daemon down: any error restarts the loop
+        if isinstance(exc, psycopg.Error):
+            self.reconcile = True  # notifications may have been missed
+
+    def _loop(self, conn: psycopg.Connection) -> None:
+        conn.execute(f"LISTEN {CHANNEL}")
+        self.conn, self.r = conn, redis_client(self.cfg)
+        backoff = 0.5
+        next_try = next_beat = 0.0
+        next_poll = time.monotonic() + POLL_RECONCILE_SECONDS
+        while not self.stop_event.is_set():
+            for n in conn.notifies(timeout=0.5, stop_after=1000):
+                if n.payload == "changes":
+                    self.changes = True
+                elif n.payload.split(":")[0] == "c":
+                    self.reconcile = True
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + POLL_RECONCILE_SECONDS
+                self.poll = True
+            if (self.changes or self.reconcile or self.poll) and now >= next_try:
+                try:
+                    self._flush()
+                    backoff = 0.5
+                    if not self.redis_ok:
+                        log.info("cache warmer: Redis reachable")
+                    self.redis_ok = True
+                    self.metrics.connected.set(1)
+                except redis.RedisError as exc:
+                    self._redis_failed(exc)
+                    next_try = time.monotonic() + backoff
+                    backoff = min(backoff * 2, self.cfg.reconnect_max_seconds)
+            if now >= next_beat:
+                next_beat = now + self.cfg.heartbeat_seconds
+                self.changes = True  # a notification may have been missed
+                if self.redis_ok:
+                    # Changes may be taken by another daemon's warmer (one Redis per
+                    # stack): a quiet warmer still notices an outage by this probe.
+                    try:
+                        self.r.ping()
+                    except redis.RedisError as exc:
+                        self._redis_failed(exc)
+                state = (self.redis_ok, self.events, self.errors, self.last_lag, self.last_error)
+                self.call(HEARTBEAT, self.cfg.worker_name, *state)
+
+    def _flush(self) -> None:
+        if not self.redis_ok:
+            self.r.ping()  # fail fast while Redis is away
+        while self.changes:
+            taken = self.apply_changes()
+            self.events += taken
+            self.changes = taken >= PAGE
+        # a reconciliation when one is due here, or (poll) when a request is open
+        if not (self.reconcile or self.poll):
+            return
+        [(request,)] = self.call(CLAIM_RECONCILE, self.cfg.worker_name)
+        self.poll = False
+        if request is None and not self.reconcile:
+            return
+        started = datetime.now(UTC)
+        try:
+            c = self.reconcile_all()
+        except redis.RedisError as exc:
+            error = f"redis: {exc}"[:2000]
+            self.call(
+                FINISH_RECONCILE, self.cfg.worker_name, request, started, 0, 0, 0, 0, 0, error
+            )
+            self.metrics.reconciliations.labels("failed").inc()
+            raise
+        counts = [c["checked"], *(c[kind] for kind in REPAIRS)]
+        self.call(FINISH_RECONCILE, self.cfg.worker_name, request, started, *counts, None)
+        self.reconcile = False
+        self.reconciliations += 1
+        self.metrics.reconciliations.labels("ok").inc()
+        for kind in REPAIRS:
+            self.metrics.repairs.labels(kind).inc(c[kind])
+        log.info("cache reconciled: %s", ", ".join(f"{k}={c[k]}" for k in ("checked", *REPAIRS)))
+
+    def _redis_failed(self, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = str(exc)[:500]
+        if self.redis_ok:
+            log.warning("cache warmer: Redis unreachable (%s); writes go on, retrying", exc)
+        else:
+            log.debug("cache warmer: Redis still unreachable (%s)", exc)
+        self.redis_ok = False
+        self.metrics.connected.set(0)
+        self.metrics.redis_errors.inc()
+        # Redis may come back empty (and changes taken may be lost): one reconciliation
+        # rebuilds it from PostgreSQL
+        self.reconcile = True
 
     def apply_changes(self) -> int:
         """Takes a page of changes (the key of an item or of an agent's blocks hash) and
         brings their keys in step (the reconciliation's diff, for these keys only).
         Returns how many were taken."""
-        changes = self.call(TAKE_CHANGES, self.worker, PAGE)
+        changes = self.call(TAKE_CHANGES, self.cfg.worker_name, PAGE)
         items = [key for key, blocks in changes if not blocks]
         hashes = [key for key, blocks in changes if blocks]
         if items:
@@ -86,22 +195,21 @@ class Warmer:
             self.metrics.events.labels("blocks").inc(len(hashes))
         return len(changes)
 
-    def reconcile(self) -> Counter[str]:
+    def reconcile_all(self) -> Counter[str]:
         """Reads Redis page by page (key ranges of Postgres, then SCAN), asks Postgres
         what differs (memory.cache_diff_working_memory, cache_diff_blocks) and repairs it;
         returns the keys checked and repaired by kind."""
         c: Counter[str] = Counter()
-        for keys in self._sql_pages(WM_PAGE):
-            c["checked"] += len(keys)
-            self._repair_working_memory(keys, c, compare=True)
-        for keys in _pages(self.r.scan_iter(match="mem:*:wm:*", count=PAGE)):
-            self._repair_working_memory(keys, c, compare=False)
+        for page, pattern, repair in (
+            (WM_PAGE, "mem:*:wm:*", self._repair_working_memory),
+            (BLOCKS_PAGE, "mem:*:blocks", self._repair_blocks),
+        ):
+            for keys in self._sql_pages(page):
+                c["checked"] += len(keys)
+                repair(keys, c, compare=True)
+            for keys in _pages(self.r.scan_iter(match=pattern, count=PAGE)):
+                repair(keys, c, compare=False)
         self._clean_context_sets()
-        for keys in self._sql_pages(BLOCKS_PAGE):
-            c["checked"] += len(keys)
-            self._repair_blocks(keys, c, compare=True)
-        for keys in _pages(self.r.scan_iter(match="mem:*:blocks", count=PAGE)):
-            self._repair_blocks(keys, c, compare=False)
         return c
 
     def _repair_working_memory(self, keys: list[str], c: Counter[str], compare: bool) -> list:
@@ -184,152 +292,6 @@ def _blocks_sha256(fields: dict[str, str]) -> bytes | None:
 
 
 def _pages(it: Iterable) -> Iterator[list]:
-    """The items of it in lists of PAGE."""
     it = iter(it)
     while page := list(itertools.islice(it, PAGE)):
         yield page
-
-
-class CacheWarmer(threading.Thread):
-    """The warmer thread: LISTEN, apply, reconcile, heartbeat; never raises.
-
-    What is still to do lives in PostgreSQL (memory.cache_changes, the open reconciliation
-    requests): while Redis is away nothing is taken, and three flags say what to look for.
-    """
-
-    def __init__(self, cfg: Config, metrics: CacheMetrics, stop: threading.Event) -> None:
-        super().__init__(name="cache-warmer", daemon=True)
-        self.cfg = cfg
-        self.metrics = metrics
-        self.stop_event = stop
-        self.changes = True  # take the recorded changes
-        self.reconcile = True  # a reconciliation is due (one at start)
-        self.poll = False  # look for an open request (its notification may have been missed)
-        self.redis_ok = False
-        self.events = 0
-        self.errors = 0
-        self.last_error: str | None = None
-        self.reconciliations = 0
-
-    def run(self) -> None:
-        pg_backoff = 0.5
-        while not self.stop_event.is_set():
-            try:
-                with connect(self.cfg, "cache") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    pg_backoff = 0.5
-                    self._loop(conn)
-            except psycopg.Error as exc:
-                log.warning("cache warmer: PostgreSQL error (%s); reconnecting", exc)
-                self.reconcile = True  # notifications may have been missed
-            except Exception:  # the warmer must never take the daemon down
-                log.exception("cache warmer: unexpected error; restarting the loop")
-            if self.stop_event.wait(pg_backoff):
-                return
-            pg_backoff = min(pg_backoff * 2, self.cfg.reconnect_max_seconds)
-
-    def _loop(self, conn: psycopg.Connection) -> None:
-        warmer = Warmer(conn, self.cfg.worker_name, redis_client(self.cfg), self.metrics)
-        backoff = 0.5
-        next_try = next_beat = 0.0
-        next_poll = time.monotonic() + POLL_RECONCILE_SECONDS
-        while not self.stop_event.is_set():
-            for n in conn.notifies(timeout=0.5, stop_after=1000):
-                if n.payload == "changes":
-                    self.changes = True
-                elif n.payload.split(":")[0] == "c":
-                    self.reconcile = True
-            now = time.monotonic()
-            if now >= next_poll:
-                next_poll = now + POLL_RECONCILE_SECONDS
-                self.poll = True
-            if (self.changes or self.reconcile or self.poll) and now >= next_try:
-                try:
-                    self._flush(warmer)
-                    backoff = 0.5
-                    self._set_redis(True)
-                except redis.RedisError as exc:
-                    self._redis_failed(exc)
-                    next_try = time.monotonic() + backoff
-                    backoff = min(backoff * 2, self.cfg.reconnect_max_seconds)
-            if now >= next_beat:
-                next_beat = now + self.cfg.heartbeat_seconds
-                self.changes = True  # a notification may have been missed
-                if self.redis_ok:
-                    # Changes may be taken by another daemon's warmer (one Redis per
-                    # stack): a quiet warmer still notices an outage by this probe.
-                    try:
-                        warmer.r.ping()
-                    except redis.RedisError as exc:
-                        self._redis_failed(exc)
-                state = (self.redis_ok, self.events, self.errors, warmer.last_lag, self.last_error)
-                warmer.call(HEARTBEAT, self.cfg.worker_name, *state)
-
-    def _flush(self, warmer: Warmer) -> None:
-        if not self.redis_ok:
-            warmer.r.ping()  # fail fast while Redis is away
-        while self.changes:
-            taken = warmer.apply_changes()
-            self.events += taken
-            self.changes = taken >= PAGE
-        # a reconciliation when one is due here, or (poll) when a request is open
-        if not (self.reconcile or self.poll):
-            return
-        [(request,)] = warmer.call(CLAIM_RECONCILE, self.cfg.worker_name)
-        self.poll = False
-        if request is None and not self.reconcile:
-            return
-        started = datetime.now(UTC)
-        try:
-            c = warmer.reconcile()
-        except redis.RedisError as exc:
-            error = f"redis: {exc}"[:2000]
-            warmer.call(
-                FINISH_RECONCILE, self.cfg.worker_name, request, started, 0, 0, 0, 0, 0, error
-            )
-            self.metrics.reconciliations.labels("failed").inc()
-            raise
-        counts = [c["checked"], *(c[kind] for kind in REPAIRS)]
-        warmer.call(FINISH_RECONCILE, self.cfg.worker_name, request, started, *counts, None)
-        self.reconcile = False
-        self.reconciliations += 1
-        self.metrics.reconciliations.labels("ok").inc()
-        for kind in REPAIRS:
-            self.metrics.repairs.labels(kind).inc(c[kind])
-        log.info("cache reconciled: %s", ", ".join(f"{k}={c[k]}" for k in ("checked", *REPAIRS)))
-
-    def _set_redis(self, ok: bool) -> None:
-        if ok and not self.redis_ok:
-            log.info("cache warmer: Redis reachable")
-        self.redis_ok = ok
-        self.metrics.connected.set(1 if ok else 0)
-
-    def _redis_failed(self, exc: Exception) -> None:
-        self.errors += 1
-        self.last_error = str(exc)[:500]
-        if self.redis_ok:
-            log.warning("cache warmer: Redis unreachable (%s); writes go on, retrying", exc)
-        else:
-            log.debug("cache warmer: Redis still unreachable (%s)", exc)
-        self._set_redis(False)
-        self.metrics.redis_errors.inc()
-        # Redis may come back empty (and changes taken may be lost): one reconciliation
-        # rebuilds it from PostgreSQL
-        self.reconcile = True
-
-
-def start_cache_warmer(
-    cfg: Config, registry: CollectorRegistry, stop: threading.Event
-) -> CacheWarmer | None:
-    """Starts the warmer thread when MEMORY_REDIS_URL is set; never raises."""
-    if cfg.redis_url is None:
-        log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
-        return None
-    try:
-        warmer = CacheWarmer(cfg, CacheMetrics(registry), stop)
-        warmer.start()
-        log.info("cache warmer started (LISTEN %s)", CHANNEL)
-        return warmer
-    except Exception:
-        log.exception("the cache warmer could not start; embedding goes on without it")
-        return None

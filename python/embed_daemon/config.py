@@ -3,10 +3,12 @@ connections it describes: PostgreSQL (autocommit, vectors adapted) and Redis."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import struct
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import redis
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -133,3 +137,36 @@ def redis_client(cfg: Config) -> redis.Redis:
         socket_connect_timeout=3,
         retry_on_timeout=False,
     )
+
+
+def reconnecting(
+    cfg: Config,
+    purpose: str,
+    stop: threading.Event,
+    session: Callable[[psycopg.Connection], None],
+    on_error: Callable[[Exception], None],
+    catch: type[Exception] = psycopg.Error,
+) -> None:
+    """Runs session on a connection of its own until stop is set. After an error of type
+    catch (unreachable, a lost connection, a deadlock victim, a statement cancelled by an
+    operator), on_error, then a new connection after a wait that doubles from 0.5 s to
+    reconnect_max_seconds (back to 0.5 s once connected)."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            with connect(cfg, purpose) as conn:
+                delay = 0.5
+                session(conn)
+        except catch as exc:
+            on_error(exc)
+            unexpected = not isinstance(exc, psycopg.Error)  # with its traceback
+            log.warning(
+                "%s: %s; reconnecting in %.1fs", purpose, describe(exc), delay, exc_info=unexpected
+            )
+            stop.wait(delay)
+            delay = min(delay * 2, cfg.reconnect_max_seconds)
+
+
+def describe(exc: BaseException) -> str:
+    """An error for a log line or the database (its type and message, at most 500 chars)."""
+    return f"{type(exc).__name__}: {exc}"[:500]

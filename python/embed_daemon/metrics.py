@@ -119,13 +119,8 @@ class HealthState:
         with self.lock:
             age = time.monotonic() - self.last_loop
             ok = self.db_connected and not self.stopping and age < self.stale_after
-            return ok, {
-                "ok": ok,
-                "db_connected": self.db_connected,
-                "stopping": self.stopping,
-                "loop_age_seconds": round(age, 3),
-                "detail": self.detail,
-            }
+            state = {"ok": ok, "db_connected": self.db_connected, "stopping": self.stopping}
+            return ok, state | {"loop_age_seconds": round(age, 3), "detail": self.detail}
 
 
 def serve(metrics: Metrics, health: HealthState, host: str, port: int) -> ThreadingHTTPServer:

@@ -70,14 +70,11 @@ class InferenceGate:
     @contextlib.contextmanager
     def hold(self, query: bool) -> Iterator[None]:
         with self._cond:
-            if query:
-                self._queries_waiting += 1
+            self._queries_waiting += query
             try:
-                while self._busy or (not query and self._queries_waiting):
-                    self._cond.wait()
+                self._cond.wait_for(lambda: not self._busy and (query or not self._queries_waiting))
             finally:
-                if query:
-                    self._queries_waiting -= 1
+                self._queries_waiting -= query
             self._busy = True
             if query:
                 self.last_query = time.monotonic()
@@ -122,13 +119,12 @@ class Encoder:
         if len(offsets) <= self.window:
             return [text]
         self.windowed_texts += 1
-        out = []
-        for i in range(0, len(offsets), self.window):
-            last = min(len(offsets), i + self.window) - 1
-            start = 0 if i == 0 else offsets[i][0]
-            end = len(text) if last == len(offsets) - 1 else offsets[last + 1][0]
-            out.append(text[start:end])
-        return out
+        n, w = len(offsets), self.window
+        # each window from its first word piece to the next window's (the text's ends)
+        return [
+            text[(offsets[i][0] if i else 0) : (offsets[i + w][0] if i + w < n else len(text))]
+            for i in range(0, n, w)
+        ]
 
     def _encode_flat(self, texts: Sequence[str]) -> np.ndarray:
         vecs = self.model.encode(
@@ -186,9 +182,10 @@ class ModelPool:
     def update_registry(self, specs: Sequence[ModelSpec]) -> None:
         with self._lock:
             self._specs = {s.name: s for s in specs}
-            for name in list(self._encoders):
-                if self._encoders[name].spec != self._specs.get(name):
-                    del self._encoders[name]
+            # an encoder of a model whose row changed is made again
+            self._encoders = {
+                n: e for n, e in self._encoders.items() if e.spec == self._specs.get(n)
+            }
 
     def servable(self) -> list[str]:
         """Names of the registered models whose source this daemon can load."""
@@ -205,14 +202,11 @@ class ModelPool:
 
     def encoder(self, name: str) -> Encoder:
         with self._lock:
-            enc = self._encoders.get(name)
-            if enc is not None:
+            if (enc := self._encoders.get(name)) is not None:
                 return enc
-            spec = self._specs.get(name)
-            if spec is None:
+            if (spec := self._specs.get(name)) is None:
                 raise UnknownModelSource(f"model {name!r} is not registered")
-            model = self._loaded.get(spec.source)
-            if model is None:
+            if (model := self._loaded.get(spec.source)) is None:
                 from sentence_transformers import SentenceTransformer
 
                 path = resolve_source(spec.source)

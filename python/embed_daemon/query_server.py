@@ -59,16 +59,14 @@ class QueryServer:
 
     def start(self) -> None:
         if self.path.exists():
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            probe.settimeout(1.0)
-            try:
-                probe.connect(str(self.path))
-            except OSError:
-                self.path.unlink()  # left by a process that died
-            else:
-                raise SocketInUse(f"another process answers on {self.path}")
-            finally:
-                probe.close()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(1.0)
+                try:
+                    probe.connect(str(self.path))
+                except OSError:
+                    self.path.unlink()  # left by a process that died
+                else:
+                    raise SocketInUse(f"another process answers on {self.path}")
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):

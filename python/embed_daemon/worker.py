@@ -8,6 +8,7 @@ claim, the lease id checked at completion) and a daemon killed mid-batch harmles
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -15,7 +16,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from embed_daemon import __version__
-from embed_daemon.config import Config, connect
+from embed_daemon.config import Config, connect, describe, reconnecting
 from embed_daemon.metrics import HealthState, Metrics
 from embed_daemon.model import Encoder, ModelPool, ModelSpec
 
@@ -50,8 +50,8 @@ REQUIRED_FUNCTIONS = (
     "memory.embedding_worker_wake(text,text[])",
 )
 
-CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-MAX_ERROR_CHARS = 500
+# a broken connection, a deadlock victim: a result is sent again on a new connection
+RETRYABLE = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.TransactionRollback)
 # a daemon that could not go to sleep (writers between insert and commit) looks again
 BUSY_RETRY_SECONDS = 0.05
 # how often a batch being encoded asks whether a newer, more important job outranks it,
@@ -59,10 +59,6 @@ BUSY_RETRY_SECONDS = 0.05
 # without pause could otherwise cut every batch of everyone (each cut costs a claim)
 OUTRANK_CHECK_SECONDS = 0.2
 OUTRANK_MIN_GAP_SECONDS = 1.0
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 
 
 class SchemaVersionError(RuntimeError):
@@ -82,15 +78,7 @@ def check_schema(conn: psycopg.Connection) -> int:
             f"schema API version {version} is not one this daemon knows "
             f"({sorted(SUPPORTED_API_VERSIONS)}); upgrade the daemon or the schema"
         )
-    missing = []
-    for signature in REQUIRED_FUNCTIONS:
-        try:
-            sql = "SELECT to_regprocedure(%s) IS NULL"
-            if conn.execute(sql, (signature,)).fetchone()[0]:
-                missing.append(signature)
-        except psycopg.errors.UndefinedObject:  # a type of the signature is missing too
-            missing.append(signature)
-    if missing:
+    if missing := [sig for sig in REQUIRED_FUNCTIONS if not _function_exists(conn, sig)]:
         raise SchemaVersionError(
             f"the embedding queue API is incomplete (missing {', '.join(missing)}); "
             "apply the migrations (scripts/db.sh)"
@@ -98,20 +86,18 @@ def check_schema(conn: psycopg.Connection) -> int:
     return version
 
 
+def _function_exists(conn: psycopg.Connection, signature: str) -> bool:
+    try:
+        return conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (signature,)).fetchone()[0]
+    except psycopg.errors.UndefinedObject:  # a type of the signature is missing too
+        return False
+
+
 class ClaimedJob(NamedTuple):
     lease_id: uuid.UUID
     job_id: int
     model: str
     texts: list[str]
-
-
-class Outcome(NamedTuple):
-    """What complete_ (done, stale) or fail_embedding_batch (retry, dead, stale) made of a job."""
-
-    lease_id: uuid.UUID
-    job_id: int | None
-    outcome: str
-    freshness_seconds: float | None = None
 
 
 class QueueAPI:
@@ -122,9 +108,11 @@ class QueueAPI:
         self.conn = conn
         self.worker = worker
 
-    def call(self, sql: str, *args: object) -> list[tuple]:
-        """The rows of a statement whose first parameter is the worker's name."""
+    def call(self, sql: str, *args: object) -> list[tuple]:  # the worker's name goes first
         return self.conn.execute(sql, (self.worker, *args)).fetchall()
+
+    def leases(self, sql: str, jobs: Sequence[ClaimedJob], *args: object) -> list[tuple]:
+        return self.call(sql, [j.lease_id for j in jobs], *args)
 
     def registry(self) -> list[ModelSpec]:
         rows = self.conn.execute(
@@ -148,33 +136,33 @@ class QueueAPI:
         rows = self.call(sql, max_items, lease_seconds, max_bytes, list(models) if models else None)
         return [ClaimedJob(*r) for r in rows]
 
-    def complete(self, results: Sequence[tuple[ClaimedJob, np.ndarray]]) -> list[Outcome]:
+    def complete(self, results: Sequence[tuple[ClaimedJob, np.ndarray]]) -> list[tuple]:
+        """(lease_id, job_id, outcome: done or stale, seconds from enqueue to stored)."""
         chunks = [(job.lease_id, i, m[i]) for job, m in results for i in range(len(job.texts))]
-        rows = self.call(
+        return self.call(
             "SELECT lease_id, job_id, outcome, freshness_seconds "
             "FROM memory.complete_embedding_batch(%s, %s::uuid[], %s::integer[], %b::public.vector[])",
             *([c[k] for c in chunks] for k in range(3)),
         )
-        return [Outcome(*r) for r in rows]
 
-    def fail(self, jobs: Sequence[ClaimedJob], error: str) -> list[Outcome]:
-        sql = (
-            "SELECT lease_id, job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)"
+    def fail(self, jobs: Sequence[ClaimedJob], error: str) -> list[tuple]:
+        """(job_id, outcome: retry, dead or stale)."""
+        return self.leases(
+            "SELECT job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)",
+            jobs,
+            error,
         )
-        rows = self.call(sql, [j.lease_id for j in jobs], error)
-        return [Outcome(*r) for r in rows]
 
     def release(self, jobs: Sequence[ClaimedJob]) -> int:
-        sql = "SELECT memory.release_embedding_batch(%s, %s::uuid[])"
-        return self.call(sql, [j.lease_id for j in jobs])[0][0]
+        return self.leases("SELECT memory.release_embedding_batch(%s, %s::uuid[])", jobs)[0][0]
 
     def outranked(self, jobs: Sequence[ClaimedJob]) -> bool:
         sql = "SELECT memory.embedding_batch_outranked(%s, %s::uuid[])"
-        return bool(self.call(sql, [j.lease_id for j in jobs])[0][0])
+        return bool(self.leases(sql, jobs)[0][0])
 
     def extend(self, jobs: Sequence[ClaimedJob], lease_seconds: float) -> int:
         sql = "SELECT memory.extend_embedding_leases(%s, %s::uuid[], make_interval(secs => %s))"
-        return self.call(sql, [j.lease_id for j in jobs], lease_seconds)[0][0]
+        return self.leases(sql, jobs, lease_seconds)[0][0]
 
     def heartbeat(
         self, status: str, models: Sequence[str], socket_path: Path | None, info: dict
@@ -199,9 +187,7 @@ class QueueAPI:
 
 
 @dataclass
-class BatchResult:
-    """What became of the jobs of one claim."""
-
+class BatchResult:  # what became of the jobs of one claim
     done: list[tuple[ClaimedJob, np.ndarray]] = field(default_factory=list)
     failed: list[tuple[ClaimedJob, str]] = field(default_factory=list)
     unfinished: list[ClaimedJob] = field(default_factory=list)
@@ -235,42 +221,28 @@ class Worker:
         self._checked = 0.0  # when the batch last asked whether it is outranked
         self._cut = 0.0  # when a batch was last cut for a more important job
         self._express = False  # the next claim takes one slice's worth: it was outranked
+        self._connected_before = False
 
-    # -- connection loop ---------------------------------------------------------------
     def run(self) -> int:
         """Runs until stop is set. Raises SchemaVersionError for an unknown schema."""
         self.delivery.start()
         try:
-            self._run()
+            reconnecting(self.cfg, "worker", self.stop, self._session, self._disconnected)
         finally:
             self.delivery.close()
         return 0
 
-    def _run(self) -> None:
-        delay = 0.5
-        connected_before = False
-        while not self.stop.is_set():
-            try:
-                with connect(self.cfg, "worker") as conn:
-                    version = check_schema(conn)
-                    if connected_before:
-                        self.metrics.reconnects.inc()
-                    connected_before = True
-                    log.info(
-                        "connected as %s, schema API version %s", self.cfg.worker_name, version
-                    )
-                    delay = 0.5
-                    self._session(conn)
-            except psycopg.Error as exc:
-                # unreachable, a lost connection, a deadlock victim, a statement cancelled
-                # by an operator: start over on a new connection (held leases go back there)
-                self.health.beat(False, "database unavailable")
-                self.metrics.up.set(0)
-                log.warning("database error (%s); reconnecting in %.1fs", describe(exc), delay)
-                self.stop.wait(delay)
-                delay = min(delay * 2, self.cfg.reconnect_max_seconds)
+    def _disconnected(self, _exc: Exception) -> None:
+        # held leases go back on the next connection (_session)
+        self.health.beat(False, "database unavailable")
+        self.metrics.up.set(0)
 
     def _session(self, conn: psycopg.Connection) -> None:
+        version = check_schema(conn)
+        if self._connected_before:
+            self.metrics.reconnects.inc()
+        self._connected_before = True
+        log.info("connected as %s, schema API version %s", self.cfg.worker_name, version)
         api = QueueAPI(conn, self.cfg.worker_name)
         self._load_models(api)
         conn.execute("LISTEN memory_embed")
@@ -283,11 +255,9 @@ class Worker:
         if self.held:
             # This process lost its connection mid-batch (a Postgres restart, say): not
             # the jobs' fault, so they go back with the claim's attempt refunded.
-            refunded = api.release(self.held)
-            log.info("gave back %s job(s) of the interrupted batch", refunded)
+            log.info("gave back %s job(s) of the interrupted batch", api.release(self.held))
             self.held = []
-        released = api.release_own_leases()
-        if released:
+        if released := api.release_own_leases():
             log.info("released %s job(s) leased to %s before", released, self.cfg.worker_name)
         self.ready.set()
         while not self.stop.is_set():
@@ -301,16 +271,12 @@ class Worker:
         self.pool.update_registry(api.registry())
         for spec in self.pool.specs():
             if (spec.is_active or spec.is_serving) and spec.name in self.models():
-                enc = self.pool.encoder(spec.name)
-                enc.encode(["warm up"])  # the first inference pays one-off costs
+                # the first inference pays one-off costs
+                self.pool.encoder(spec.name).encode(["warm up"])
 
     def models(self) -> list[str]:
-        servable = self.pool.servable()
-        if self.cfg.models is None:
-            return servable
-        return [m for m in servable if m in self.cfg.models]
+        return [m for m in self.pool.servable() if self.cfg.models is None or m in self.cfg.models]
 
-    # -- waiting -------------------------------------------------------------------------
     def _wait(self, conn: psycopg.Connection, api: QueueAPI) -> None:
         """Sleeps after the queue came back empty, until a notification, the next retry
         falling due, or the poll interval.
@@ -343,7 +309,6 @@ class Worker:
                 api.wake(models)
 
     def _listen(self, conn: psycopg.Connection, timeout: float) -> None:
-        """Until a notification or timeout seconds, beating the health state meanwhile."""
         deadline = time.monotonic() + timeout
         self.health.beat(True, "idle")
         while not self.stop.is_set():
@@ -355,31 +320,24 @@ class Worker:
                 return
             self.health.beat(True, "idle")
 
-    # -- work ------------------------------------------------------------------------------
     def _drain(self, api: QueueAPI) -> None:
+        c = self.cfg
         while not self.stop.is_set():
-            models = self.models()
-            if not models:
+            if not (models := self.models()):
                 return
-            jobs = api.claim(
-                self.cfg.batch_jobs, self.cfg.lease_seconds, self._batch_bytes(), models
-            )
+            jobs = api.claim(c.batch_jobs, c.lease_seconds, self._batch_bytes(), models)
             self.health.beat(True, "draining")
             if not jobs:
                 return
-            started = time.monotonic()
-            self.held = jobs
-            result = self._process(api, jobs)
-            self.delivery.submit(result, started, jobs[0].model)
+            self.held, started = jobs, time.monotonic()
+            self.delivery.submit(self._process(api, jobs), started, jobs[0].model)
             self.held = []
         self.delivery.flush()
 
     def _process(self, api: QueueAPI, jobs: list[ClaimedJob]) -> BatchResult:
         result = BatchResult()
-        by_model: dict[str, list[ClaimedJob]] = defaultdict(list)
-        for job in jobs:
-            by_model[job.model].append(job)
-        for model, model_jobs in by_model.items():
+        for model in dict.fromkeys(j.model for j in jobs):
+            model_jobs = [j for j in jobs if j.model == model]
             try:
                 enc = self.pool.encoder(model)
             except Exception as exc:
@@ -489,11 +447,9 @@ class Worker:
         self._checked = now
         if api.outranked(jobs):
             self._cut = now
-            return True
-        return False
+        return self._cut == now
 
     def _keep_leases(self, api: QueueAPI, jobs: list[ClaimedJob]) -> None:
-        """Extends the leases of the batch every third of their length."""
         if time.monotonic() - self._extended > self.cfg.lease_seconds / 3:
             api.extend(jobs, self.cfg.lease_seconds)
             self._extended = time.monotonic()
@@ -538,8 +494,7 @@ class Delivery(_SideThread):
     def submit(self, result: BatchResult, started: float, model: str) -> None:
         self._queue.put((result, started, model))
 
-    def flush(self) -> None:
-        """Until every submitted result is delivered (or given up at shutdown)."""
+    def flush(self) -> None:  # until every result is delivered (or given up at shutdown)
         self._queue.join()
 
     def close(self) -> None:
@@ -564,16 +519,12 @@ class Delivery(_SideThread):
 
     def _deliver_until_done(self, result: BatchResult, started: float, model: str) -> None:
         delay = 0.5
-        attempts = 0
-        while True:
+        for attempt in itertools.count(1):
             try:
-                self._deliver(self.api(), result, started, model)
-                return
-            except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback) as exc:
-                # a broken connection, a deadlock victim: the same result again
-                attempts += 1
+                return self._deliver(self.api(), result, started, model)
+            except RETRYABLE as exc:  # the same result again, on a new connection
                 self.drop()
-                if self.worker.stop.is_set() and attempts >= 3:
+                if self.worker.stop.is_set() and attempt >= 3:
                     # the leases expire and the jobs are done again: nothing is lost
                     log.warning("stopping: gave up delivering a batch (%s)", describe(exc))
                     return
@@ -589,24 +540,17 @@ class Delivery(_SideThread):
         if result.done:
             self._complete(api, result.done)
             result.done = []
-        if result.failed:
-            by_error: dict[str, list[ClaimedJob]] = defaultdict(list)
-            for job, error in result.failed:
-                by_error[error].append(job)
-            models = {job.lease_id: job.model for job, _ in result.failed}
-            for error, failed_jobs in by_error.items():
-                for o in api.fail(failed_jobs, error):
-                    job_model = models.get(o.lease_id, model)
-                    if o.outcome == "dead":
-                        self.metrics.dead.labels(job_model).inc()
-                        log.error("job %s is dead: %s", o.job_id, error)
-                    elif o.outcome == "retry":
-                        self.metrics.retries.labels(job_model).inc()
-                        log.warning("job %s failed, will retry: %s", o.job_id, error)
-            result.failed = []
+        for job, error in result.failed:
+            for job_id, outcome in api.fail([job], error):
+                if outcome == "dead":
+                    self.metrics.dead.labels(job.model).inc()
+                    log.error("job %s is dead: %s", job_id, error)
+                elif outcome == "retry":
+                    self.metrics.retries.labels(job.model).inc()
+                    log.warning("job %s failed, will retry: %s", job_id, error)
+        result.failed = []
         if result.unfinished:
-            n = api.release(result.unfinished)
-            log.info("released %s unfinished job(s)", n)
+            log.info("released %s unfinished job(s)", api.release(result.unfinished))
             result.unfinished = []
         if model:
             self.metrics.latency.labels(model).observe(time.monotonic() - started)
@@ -614,7 +558,7 @@ class Delivery(_SideThread):
     def _complete(self, api: QueueAPI, done: Sequence[tuple[ClaimedJob, np.ndarray]]) -> None:
         try:
             outcomes = api.complete(done)
-        except (*CONNECTION_ERRORS, psycopg.errors.TransactionRollback):
+        except RETRYABLE:
             raise
         except psycopg.Error as exc:
             # The database refused the result (a bug, e.g. a wrong dimension): fail
@@ -623,17 +567,15 @@ class Delivery(_SideThread):
             api.fail([j for j, _ in done], f"result refused: {describe(exc)}")
             return
         jobs = {j.lease_id: j for j, _ in done}
-        for o in outcomes:
-            job = jobs.get(o.lease_id)
-            if job is None:
-                continue
-            if o.outcome == "done":
+        for lease_id, _, outcome, freshness in outcomes:
+            job = jobs[lease_id]
+            if outcome == "done":
                 self.worker.jobs_done += 1
                 self.worker.chunks_done += len(job.texts)
                 self.metrics.jobs_done.labels(job.model).inc()
                 self.metrics.processed.labels(job.model).inc(len(job.texts))
-                if o.freshness_seconds is not None:
-                    self.metrics.freshness.labels(job.model).observe(o.freshness_seconds)
+                if freshness is not None:
+                    self.metrics.freshness.labels(job.model).observe(freshness)
             else:
                 self.metrics.stale.inc()
                 log.info(
@@ -653,13 +595,10 @@ class Heartbeat(_SideThread):
         self.worker.pool.update_registry(api.registry())
         counts = {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
         api.heartbeat(status, self.worker.models(), self.cfg.socket_path, counts)
-        seen = set()
-        for model, state, jobs, _ in api.queue_depth():
-            self.metrics.queue_depth.labels(model, state).set(jobs)
-            seen.add((model, state))
-        for key in self._seen - seen:
-            self.metrics.queue_depth.labels(*key).set(0)
-        self._seen = seen
+        depth = {(model, state): jobs for model, state, jobs, _ in api.queue_depth()}
+        self._seen |= depth.keys()
+        for key in self._seen:  # a state seen before and now empty reads 0
+            self.metrics.queue_depth.labels(*key).set(depth.get(key, 0))
 
     def run(self) -> None:
         while not self.worker.ready.is_set():  # the worker checks the schema first

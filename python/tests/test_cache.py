@@ -31,7 +31,7 @@ from conftest import (
     drop_login_agents,
     secret,
 )
-from embed_daemon.cache import REPAIRS, CacheWarmer, Warmer
+from embed_daemon.cache import REPAIRS, CacheWarmer
 from embed_daemon.config import Config
 from embed_daemon.metrics import CacheMetrics
 from prometheus_client import CollectorRegistry
@@ -351,7 +351,9 @@ def test_reconciliation_stamps_agree_with_sql(agents, warmer):
     wait_for("the item in Redis", lambda: r.get(wm_key(a, wid)))
     wait_for("the block in Redis", lambda: "Córdoba" in (r.hget(blocks_key(a), "human") or ""))
     with psycopg.connect(conninfo("memory_daemon"), autocommit=True) as conn:
-        w = Warmer(conn, "test-diff", r, CacheMetrics(CollectorRegistry()))
+        cfg = Config.from_env({"MEMORY_WORKER_NAME": "test-diff"})
+        w = CacheWarmer(cfg, CacheMetrics(CollectorRegistry()), threading.Event())
+        w.conn, w.r = conn, r
         c: Counter[str] = Counter()
         w._repair_working_memory([wm_key(a, wid)], c, compare=True)
         w._repair_blocks([blocks_key(a)], c, compare=True)
