@@ -250,6 +250,8 @@ GRANT EXECUTE ON FUNCTION memory.estimate_tokens(text), memory.render_context(js
 TO memory_agent, memory_admin, memory_reader;
 GRANT EXECUTE ON FUNCTION memory.fold_access_stats() TO memory_admin;
 GRANT EXECUTE ON FUNCTION memory.refresh_frequent_lexemes(integer) TO memory_admin;
+-- each large agent's frequent words (migration 036): operators read them, agents never
+GRANT SELECT ON memory.agent_frequent_lexemes TO memory_admin;
 -- agents write the access log only through memory.mark_used
 REVOKE ALL ON memory.episode_access_log FROM memory_agent;
 GRANT SELECT, INSERT, DELETE ON memory.episode_access_log TO memory_admin;
