@@ -492,4 +492,4 @@ def test_promtool_checks_the_alert_rules(root):
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "6 rules found" in out.stdout
+    assert "7 rules found" in out.stdout
