@@ -5,7 +5,7 @@
 -- finds, and the plan drops it when the agent falls far under the bound; bad bounds and
 -- callers are refused. scripts/agent-indexes.sh is run by python/tests/test_agent_indexes.py.
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 SELECT tests.make_agent('Vast');
 SELECT tests.make_agent('Tiny');
@@ -50,8 +50,18 @@ SELECT is(
     'the default bound follows memory.exact_search_max_chunks'
 );
 
+-- memory.health() counts the agents waiting (every agent of the database over 20 chunks)
+SET LOCAL memory.own_index_check_cache = '';
+CREATE TEMP TABLE waiting ON COMMIT DROP AS
+SELECT (memory.health() -> 'operations' ->> 'agents_needing_own_vector_index')::integer AS n;
+
 -- built as planned (without CONCURRENTLY: a test runs in one transaction)
 DO $$ BEGIN EXECUTE replace((SELECT statement FROM pg_temp.p), 'CONCURRENTLY ', ''); END $$;
+SELECT is((memory.health() -> 'operations' ->> 'agents_needing_own_vector_index')::integer, (SELECT n FROM pg_temp.waiting),
+          'the session keeps the count of agents waiting for 10 minutes (the exporter reads health() six times a scrape)');
+SET LOCAL memory.own_index_check_cache = '';
+SELECT is((memory.health() -> 'operations' ->> 'agents_needing_own_vector_index')::integer, (SELECT n - 1 FROM pg_temp.waiting),
+          'counted again, the Vast agent no longer waits');
 SELECT is(
     (SELECT count(*) FROM memory.agent_vector_index_plan(20) WHERE agent IN ('Vast', 'Tiny')), 0::bigint,
     'once the index exists the plan has nothing to do'
