@@ -27,13 +27,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    me uuid := memory._require_agent();
+    me uuid;
     sha bytea;
     prior record;
 BEGIN
+    -- most writes claim no key: nothing to look up (remember() skips the call then)
     IF claimed_key IS NULL THEN
         RETURN NULL;
     END IF;
+    me := memory._require_agent();
     IF char_length(claimed_key) NOT BETWEEN 1 AND 200 THEN
         RAISE EXCEPTION 'idempotency_key must have 1 to 200 characters'
             USING ERRCODE = 'invalid_parameter_value',

@@ -9,12 +9,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    me uuid := memory._require_agent();
+    me uuid;
     id uuid;
 BEGIN
     IF project_name IS NULL THEN
         RETURN NULL;
     END IF;
+    me := memory._require_agent();
     PERFORM memory._check_text('project', project_name, 200);
     SELECT p.project_id INTO id FROM memory.projects AS p WHERE p.agent_id = me AND p.name = project_name;
     IF id IS NULL THEN
@@ -52,11 +53,14 @@ DECLARE
     me uuid := memory._require_agent();
     new_id uuid;
 BEGIN
-    new_id := memory._idempotency_claim(
-        'remember', idempotency_key, jsonb_build_array(content, importance, tags, project, metadata, session_id)
-    );
-    IF new_id IS NOT NULL THEN
-        RETURN new_id;
+    -- without a key nothing is claimed, and the request (a copy of the content) is not built
+    IF idempotency_key IS NOT NULL THEN
+        new_id := memory._idempotency_claim(
+            'remember', idempotency_key, jsonb_build_array(content, importance, tags, project, metadata, session_id)
+        );
+        IF new_id IS NOT NULL THEN
+            RETURN new_id;
+        END IF;
     END IF;
     INSERT INTO memory.episodes (agent_id, content, importance, tags, project_id, occurred_at, metadata, session_id)
     VALUES (
@@ -70,7 +74,9 @@ BEGIN
         CASE WHEN session_id IS NULL THEN NULL ELSE memory._check_text('session_id', session_id, 200) END
     )
     RETURNING episode_id INTO new_id;
-    PERFORM memory._idempotency_record(idempotency_key, new_id);
+    IF idempotency_key IS NOT NULL THEN
+        PERFORM memory._idempotency_record(idempotency_key, new_id);
+    END IF;
     RETURN new_id;
 END
 $$;

@@ -78,6 +78,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
+    m smallint;
     me uuid;
 BEGIN
     IF TG_RELID <> 'memory.episodes'::regclass THEN
@@ -92,9 +93,13 @@ BEGIN
     SELECT n.agent_id, n.episode_id, t.model_id, n.importance, n.content_sha256
     FROM new_episodes AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        -- memory._notify_embed() inlined: notify only the models a daemon sleeps on
-        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
-        WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
+        -- memory._notify_embed() inlined, as expressions (no query to plan and run on
+        -- every write): notify only the models a daemon sleeps on
+        FOREACH m IN ARRAY targets LOOP
+            IF NOT pg_try_advisory_xact_lock_shared(1162691140, m) THEN
+                PERFORM pg_notify('memory_embed', m::text);
+            END IF;
+        END LOOP;
     END IF;
     PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- quotas (170-quotas.sql): one count per agent of its new text, episodes and jobs
@@ -123,6 +128,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
+    m smallint;
     me uuid;
 BEGIN
     IF TG_RELID <> 'memory.facts'::regclass THEN
@@ -137,9 +143,13 @@ BEGIN
     SELECT n.agent_id, n.fact_id, t.model_id, n.confidence, n.content_sha256
     FROM new_facts AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        -- memory._notify_embed() inlined: notify only the models a daemon sleeps on
-        PERFORM pg_notify('memory_embed', t.model_id::text) FROM unnest(targets) AS t (model_id)
-        WHERE NOT pg_try_advisory_xact_lock_shared(1162691140, t.model_id);
+        -- memory._notify_embed() inlined, as expressions (no query to plan and run on
+        -- every write): notify only the models a daemon sleeps on
+        FOREACH m IN ARRAY targets LOOP
+            IF NOT pg_try_advisory_xact_lock_shared(1162691140, m) THEN
+                PERFORM pg_notify('memory_embed', m::text);
+            END IF;
+        END LOOP;
     END IF;
     PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- quotas (170-quotas.sql): one count per agent of its new text and jobs

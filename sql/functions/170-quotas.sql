@@ -234,22 +234,24 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    lim record;
     u record;
 BEGIN
-    SELECT * INTO lim FROM memory._agent_limits(agent);
-    SELECT * INTO u FROM memory._usage(agent);
-    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, lim.max_stored_bytes);
-    IF episodes_rate AND u.window_episodes > lim.max_episodes_per_minute THEN
+    -- one statement for the limits and the usage (every write of an agent runs this)
+    SELECT l.max_stored_bytes, l.max_episodes_per_minute, l.max_queued_jobs, x.stored_bytes, x.window_episodes,
+           x.pending_jobs
+    INTO u
+    FROM memory._agent_limits(agent) AS l CROSS JOIN memory._usage(agent) AS x;
+    PERFORM memory._refuse_over_stored_bytes(u.stored_bytes, u.max_stored_bytes);
+    IF episodes_rate AND u.window_episodes > u.max_episodes_per_minute THEN
         RAISE EXCEPTION 'quota exceeded: episodes per minute'
             USING ERRCODE = 'configuration_limit_exceeded',
-                  DETAIL = format('%s episodes in the current minute, the quota is %s', u.window_episodes, lim.max_episodes_per_minute),
+                  DETAIL = format('%s episodes in the current minute, the quota is %s', u.window_episodes, u.max_episodes_per_minute),
                   HINT = 'retry after a minute, or ask an operator to raise max_episodes_per_minute (memory.set_agent_limits)';
     END IF;
-    IF queued_jobs AND u.pending_jobs > lim.max_queued_jobs THEN
+    IF queued_jobs AND u.pending_jobs > u.max_queued_jobs THEN
         RAISE EXCEPTION 'quota exceeded: queued embedding jobs'
             USING ERRCODE = 'configuration_limit_exceeded',
-                  DETAIL = format('more than %s of this agent''s texts wait to be embedded', lim.max_queued_jobs),
+                  DETAIL = format('more than %s of this agent''s texts wait to be embedded', u.max_queued_jobs),
                   HINT = 'retry when the queue has drained (memory.my_quota() shows it), or ask an operator to raise max_queued_jobs';
     END IF;
 END
