@@ -30,7 +30,7 @@ SELECT is((SELECT count(*) FROM memory.agents), 1::bigint, 'an agent sees only i
 -- set_config / SET cannot change who the agent is.
 SELECT throws_ok($$ SELECT set_config('role', 'test_beta', true) $$, '42501', NULL,
     'an agent cannot SET ROLE to another agent''s role');
-SELECT set_config('app.current_agent', (SELECT agent_id::text FROM memory.agents LIMIT 1), true);
+SELECT set_config('app.current_agent', (SELECT agent_id::text FROM memory.agents ORDER BY agent_id LIMIT 1), true);
 SELECT is((SELECT name FROM memory.agents WHERE agent_id = memory.current_agent()), 'Alpha',
     'set_config does not change the current agent');
 SELECT throws_ok($$ SELECT memory.create_agent('Eve', 'test_nobody') $$, '42501', NULL,

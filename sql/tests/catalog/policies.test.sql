@@ -6,7 +6,7 @@ BEGIN;
 SELECT plan(9);
 
 SELECT cmp_ok(
-    (SELECT count(*) FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+    (SELECT count(*) FROM pg_policy AS p INNER JOIN pg_class AS c ON c.oid = p.polrelid
      WHERE c.relnamespace = 'memory'::regnamespace),
     '>', 0::bigint,
     'schema memory has policies to check'
@@ -15,9 +15,9 @@ SELECT cmp_ok(
 SELECT is(
     ARRAY(
         SELECT c.relname || ': ' || p.polname
-        FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+        FROM pg_policy AS p INNER JOIN pg_class AS c ON c.oid = p.polrelid
         WHERE c.relnamespace = 'memory'::regnamespace
-          AND (0::oid = ANY (p.polroles) OR cardinality(p.polroles) = 0)
+          AND (0::oid = ANY(p.polroles) OR cardinality(p.polroles) = 0)
         ORDER BY 1
     ),
     '{}'::text[],
@@ -28,7 +28,7 @@ SELECT is(
     ARRAY(
         SELECT c.relname || ': ' || p.polname || ' -> ' || coalesce(r.rolname, role_oid::text)
         FROM pg_policy AS p
-            JOIN pg_class AS c ON c.oid = p.polrelid
+            INNER JOIN pg_class AS c ON c.oid = p.polrelid
             CROSS JOIN LATERAL unnest(p.polroles) AS role_oid
             LEFT JOIN pg_roles AS r ON r.oid = role_oid
         WHERE c.relnamespace = 'memory'::regnamespace
@@ -43,9 +43,9 @@ SELECT is(
 SELECT is(
     ARRAY(
         SELECT c.relname || ': ' || p.polname
-        FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+        FROM pg_policy AS p INNER JOIN pg_class AS c ON c.oid = p.polrelid
         WHERE c.relnamespace = 'memory'::regnamespace
-          AND 'memory_agent'::regrole = ANY (p.polroles)
+          AND 'memory_agent'::regrole = ANY(p.polroles)
           AND EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attname = 'agent_id' AND NOT a.attisdropped)
           AND NOT (
               (p.polqual IS NOT NULL OR p.polwithcheck IS NOT NULL)
@@ -66,7 +66,7 @@ SELECT is(
     ARRAY(
         SELECT c.relname || ': ' || p.polname || ' (' || p.polcmd::text || ') -> '
                || array_to_string(ARRAY(SELECT r::regrole::text FROM unnest(p.polroles) AS r ORDER BY 1), ', ')
-        FROM pg_policy AS p JOIN pg_class AS c ON c.oid = p.polrelid
+        FROM pg_policy AS p INNER JOIN pg_class AS c ON c.oid = p.polrelid
         WHERE c.relnamespace = 'memory'::regnamespace
           AND c.relname <> 'shares'
           AND coalesce(pg_get_expr(p.polqual, p.polrelid), '') LIKE '%memory.shares%'
@@ -95,7 +95,7 @@ SELECT is(
     ARRAY(
         SELECT c.relname || '.' || att.attname || ': ' || a.privilege_type
         FROM pg_class AS c
-            JOIN pg_attribute AS att ON att.attrelid = c.oid AND att.attacl IS NOT NULL
+            INNER JOIN pg_attribute AS att ON att.attrelid = c.oid AND att.attacl IS NOT NULL
             CROSS JOIN LATERAL aclexplode(att.attacl) AS a
         WHERE c.relnamespace = 'memory'::regnamespace
           AND a.grantee = 0

@@ -12,8 +12,8 @@ SELECT memory.create_checkpoint('manual', '{"n": 1}');
 SELECT memory.create_checkpoint('release', '{"n": 2}');
 
 SELECT is(
-    (SELECT array_agg(kind ORDER BY created_at DESC, checkpoint_id) FROM memory.list_checkpoints()),
-    (SELECT array_agg(kind ORDER BY created_at DESC, checkpoint_id) FROM memory.checkpoints),
+    (SELECT array_agg(kind ORDER BY created_at DESC, checkpoint_id ASC) FROM memory.list_checkpoints()),
+    (SELECT array_agg(kind ORDER BY created_at DESC, checkpoint_id ASC) FROM memory.checkpoints),
     'list_checkpoints returns the agent''s checkpoints, newest first'
 );
 SELECT is(

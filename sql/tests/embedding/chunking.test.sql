@@ -52,12 +52,12 @@ SELECT cmp_ok((SELECT max(char_end - char_start) FROM memory.chunk_text((SELECT 
 SELECT ok(
     (SELECT bool_and(c2.char_start < c1.char_end)
      FROM memory.chunk_text((SELECT t FROM prose)) AS c1
-     JOIN memory.chunk_text((SELECT t FROM prose)) AS c2 ON c2.chunk_index = c1.chunk_index + 1),
+     INNER JOIN memory.chunk_text((SELECT t FROM prose)) AS c2 ON c2.chunk_index = c1.chunk_index + 1),
     'neighbouring chunks of prose overlap'
 );
 SELECT is(
     (SELECT count(*) FROM memory.chunk_text((SELECT t FROM prose), 200, 0) AS c1
-     JOIN memory.chunk_text((SELECT t FROM prose), 200, 0) AS c2 ON c2.chunk_index = c1.chunk_index + 1
+     INNER JOIN memory.chunk_text((SELECT t FROM prose), 200, 0) AS c2 ON c2.chunk_index = c1.chunk_index + 1
      WHERE c2.char_start <> c1.char_end),
     0::bigint,
     'without overlap, each chunk starts where the previous one ends'

@@ -118,6 +118,7 @@ WITH ins AS (
     FROM memory.embedding_models AS m WHERE m.is_active
     RETURNING job_id
 )
+
 SELECT job_id FROM ins;
 UPDATE memory.embedding_jobs SET next_attempt_at = now() + interval '1 hour'
 WHERE state = 'pending' AND job_id NOT IN (SELECT job_id FROM orphan);

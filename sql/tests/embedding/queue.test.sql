@@ -50,27 +50,27 @@ VALUES ('Alpha met Beta at the harbour.', 0.9, '{meeting}'), ('A quiet day.', 0.
 RESET SESSION AUTHORIZATION;
 CREATE TEMP TABLE ep AS
 SELECT e.episode_id, e.content FROM memory.episodes AS e
-JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Alpha' AND e.content <> 'an episode from before the test model';
+INNER JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Alpha' AND e.content <> 'an episode from before the test model';
 
 SELECT is(
-    (SELECT count(*) FROM memory.embedding_jobs AS j JOIN ep USING (episode_id)),
+    (SELECT count(*) FROM memory.embedding_jobs AS j INNER JOIN ep USING (episode_id)),
     4::bigint,
     'an insert queues one job per episode and target model (active and serving)'
 );
 SELECT is(
-    (SELECT array_agg(DISTINCT j.state) FROM memory.embedding_jobs AS j JOIN ep USING (episode_id)),
+    (SELECT array_agg(DISTINCT j.state) FROM memory.embedding_jobs AS j INNER JOIN ep USING (episode_id)),
     '{pending}'::text [],
     'new jobs are pending'
 );
 SELECT is(
-    (SELECT j.content_sha256 FROM memory.embedding_jobs AS j JOIN ep USING (episode_id)
-     JOIN memory.embedding_models AS m USING (model_id) WHERE m.name = 'tap-3d' AND ep.content = 'A quiet day.'),
+    (SELECT j.content_sha256 FROM memory.embedding_jobs AS j INNER JOIN ep USING (episode_id)
+     INNER JOIN memory.embedding_models AS m USING (model_id) WHERE m.name = 'tap-3d' AND ep.content = 'A quiet day.'),
     sha256('A quiet day.'::bytea),
     'a job carries the sha256 of the text to embed'
 );
 
 CREATE TEMP TABLE jobs_before AS
-SELECT j.job_id, j.enqueued_at, j.content_sha256 FROM memory.embedding_jobs AS j JOIN ep USING (episode_id);
+SELECT j.job_id, j.enqueued_at, j.content_sha256 FROM memory.embedding_jobs AS j INNER JOIN ep USING (episode_id);
 UPDATE memory.episodes SET tags = '{changed}', importance = 0.5, access_count = 7
 WHERE episode_id IN (SELECT episode_id FROM ep);
 SELECT set_eq(
@@ -91,12 +91,12 @@ SELECT * FROM memory.claim_embedding_batch('tap-worker', 10, '1 minute', 65536, 
 SELECT is((SELECT count(DISTINCT job_id) FROM claim1), 2::bigint,
     'a claim takes the due jobs of the models asked for (the older episode has no test-model job)');
 SELECT is(
-    (SELECT array_agg(chunk_text ORDER BY c.job_id) FROM claim1 AS c JOIN memory.embedding_jobs AS j USING (job_id) WHERE j.episode_id IN (SELECT episode_id FROM ep)),
+    (SELECT array_agg(chunk_text ORDER BY c.job_id) FROM claim1 AS c INNER JOIN memory.embedding_jobs AS j USING (job_id) WHERE j.episode_id IN (SELECT episode_id FROM ep)),
     ARRAY['Alpha met Beta at the harbour.', 'A quiet day.'],
     'the claim returns the chunk texts, higher importance first'
 );
 SELECT is(
-    (SELECT array_agg(DISTINCT (j.state, j.lease_owner, j.attempts)::text) FROM memory.embedding_jobs AS j WHERE j.job_id IN (SELECT job_id FROM claim1)),
+    (SELECT array_agg(DISTINCT(j.state, j.lease_owner, j.attempts)::text) FROM memory.embedding_jobs AS j WHERE j.job_id IN (SELECT job_id FROM claim1)),
     ARRAY['(processing,tap-worker,1)'],
     'claimed jobs are processing, leased to the worker, one attempt counted'
 );
@@ -117,18 +117,18 @@ SELECT * FROM memory.complete_embedding_batch(
 SELECT is((SELECT array_agg(DISTINCT outcome) FROM done1), '{done}'::text [], 'a complete result is stored');
 SELECT ok((SELECT bool_and(freshness_seconds >= 0) FROM done1), 'completion reports the time from enqueue');
 SELECT is(
-    (SELECT count(*) FROM memory.chunks AS c JOIN ep USING (episode_id) JOIN memory.embedding_models AS m USING (model_id)
+    (SELECT count(*) FROM memory.chunks AS c INNER JOIN ep USING (episode_id) INNER JOIN memory.embedding_models AS m USING (model_id)
      WHERE m.name = 'tap-3d' AND c.char_start = 0 AND c.char_end = char_length(ep.content)),
     2::bigint,
     'one chunk row per chunk, with its span'
 );
 SELECT is(
-    (SELECT count(*) FROM memory.pooled_embeddings AS p JOIN ep USING (episode_id) WHERE p.embedding = '[1,0,0]'::vector),
+    (SELECT count(*) FROM memory.pooled_embeddings AS p INNER JOIN ep USING (episode_id) WHERE p.embedding = '[1,0,0]'::vector),
     2::bigint,
     'each episode has its pooled vector'
 );
 SELECT is(
-    (SELECT array_agg(DISTINCT (j.state, j.completions, j.lease_id IS NULL, j.embedded_sha256 = j.content_sha256)::text)
+    (SELECT array_agg(DISTINCT(j.state, j.completions, j.lease_id IS NULL, j.embedded_sha256 = j.content_sha256)::text)
      FROM memory.embedding_jobs AS j WHERE j.job_id IN (SELECT job_id FROM claim1)),
     ARRAY['(done,1,t,t)'],
     'completed jobs are done once, lease gone, the embedded hash is the text''s'
@@ -145,12 +145,12 @@ SELECT is(
 UPDATE memory.episodes SET content = 'Alpha met Beta at the old harbour, in the rain.'
 WHERE content = 'Alpha met Beta at the harbour.';
 SELECT is(
-    (SELECT count(*) FROM memory.chunks AS c JOIN ep USING (episode_id) WHERE ep.content = 'Alpha met Beta at the harbour.'),
+    (SELECT count(*) FROM memory.chunks AS c INNER JOIN ep USING (episode_id) WHERE ep.content = 'Alpha met Beta at the harbour.'),
     0::bigint,
     'a new text drops the stale vectors at once'
 );
 SELECT is(
-    (SELECT array_agg(DISTINCT (j.state, j.attempts)::text) FROM memory.embedding_jobs AS j JOIN ep USING (episode_id)
+    (SELECT array_agg(DISTINCT(j.state, j.attempts)::text) FROM memory.embedding_jobs AS j INNER JOIN ep USING (episode_id)
      WHERE ep.content = 'Alpha met Beta at the harbour.'),
     ARRAY['(pending,0)'],
     'a new text re-queues the episode for every target model'
@@ -166,8 +166,8 @@ SELECT is(
     'a result for text that changed while it was embedded is discarded'
 );
 SELECT is(
-    (SELECT j.state FROM memory.embedding_jobs AS j JOIN memory.episodes AS e USING (episode_id)
-     JOIN memory.embedding_models AS m USING (model_id) WHERE m.name = 'tap-3d' AND e.content = 'The final text of the meeting.'),
+    (SELECT j.state FROM memory.embedding_jobs AS j INNER JOIN memory.episodes AS e USING (episode_id)
+     INNER JOIN memory.embedding_models AS m USING (model_id) WHERE m.name = 'tap-3d' AND e.content = 'The final text of the meeting.'),
     'pending',
     'the newer job stands'
 );
@@ -261,15 +261,15 @@ SELECT is(
 -- Other rows of the database (a developer's own memories) are queued too: count ours.
 SELECT cmp_ok(memory.reembed(), '>=', 1, 'reembed() queues what the active model lacks');
 SELECT is(
-    (SELECT count(*) FROM memory.embedding_jobs AS j JOIN memory.episodes AS e USING (episode_id)
-     JOIN memory.embedding_models AS m USING (model_id)
+    (SELECT count(*) FROM memory.embedding_jobs AS j INNER JOIN memory.episodes AS e USING (episode_id)
+     INNER JOIN memory.embedding_models AS m USING (model_id)
      WHERE m.name = 'tap-3d' AND e.content = 'an episode from before the test model' AND j.state = 'pending'),
     1::bigint,
     'the older episode, which the test model lacked, is queued for it'
 );
 SELECT is(
-    (SELECT j.priority < 0 FROM memory.embedding_jobs AS j JOIN memory.episodes AS e USING (episode_id)
-     JOIN memory.embedding_models AS m USING (model_id)
+    (SELECT j.priority < 0 FROM memory.embedding_jobs AS j INNER JOIN memory.episodes AS e USING (episode_id)
+     INNER JOIN memory.embedding_models AS m USING (model_id)
      WHERE m.name = 'tap-3d' AND e.content = 'an episode from before the test model'),
     true,
     'backfill jobs rank below fresh writes'
@@ -306,14 +306,14 @@ SELECT tests.act_as('Beta');
 INSERT INTO memory.facts (concept, statement) VALUES ('harbour', 'The harbour closes at night.');
 RESET SESSION AUTHORIZATION;
 SELECT is(
-    (SELECT count(*) FROM memory.embedding_jobs AS j JOIN memory.facts AS f USING (fact_id) WHERE f.concept = 'harbour'),
+    (SELECT count(*) FROM memory.embedding_jobs AS j INNER JOIN memory.facts AS f USING (fact_id) WHERE f.concept = 'harbour'),
     1::bigint,
     'facts are queued on insert too (for the one model now active and serving)'
 );
 UPDATE memory.facts SET statement = 'The harbour closes at midnight.' WHERE concept = 'harbour';
 SELECT is(
     (SELECT array_agg(DISTINCT j.content_sha256 = sha256(convert_to(E'harbour\nThe harbour closes at midnight.', 'UTF8')))
-     FROM memory.embedding_jobs AS j JOIN memory.facts AS f USING (fact_id) WHERE f.concept = 'harbour'),
+     FROM memory.embedding_jobs AS j INNER JOIN memory.facts AS f USING (fact_id) WHERE f.concept = 'harbour'),
     '{t}'::boolean [],
     'a corrected fact is re-queued with the hash of concept and statement'
 );

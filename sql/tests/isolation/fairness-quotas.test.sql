@@ -19,7 +19,7 @@ RESET SESSION AUTHORIZATION;
 
 CREATE TEMP TABLE claimed AS
 SELECT c.job_id, j.agent_id, j.episode_id
-FROM memory.claim_embedding_batch('fairness-test', 2) AS c JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
+FROM memory.claim_embedding_batch('fairness-test', 2) AS c INNER JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
 SELECT is(
     (SELECT count(*) FROM claimed WHERE episode_id = pg_temp.id('alpha new')),
     1::bigint,
@@ -30,7 +30,7 @@ SELECT is(
     'the batch of two holds one job of each agent'
 );
 SELECT is(
-    (SELECT e.importance FROM claimed AS c JOIN memory.episodes AS e ON e.episode_id = c.episode_id
+    (SELECT e.importance FROM claimed AS c INNER JOIN memory.episodes AS e ON e.episode_id = c.episode_id
      WHERE c.agent_id <> pg_temp.id('alpha new')
        AND c.agent_id = e.agent_id AND e.content LIKE 'beta%'),
     1.0::real,
@@ -38,7 +38,7 @@ SELECT is(
 );
 SELECT is(
     (SELECT count(*) FROM memory.claim_embedding_batch('fairness-test', 21) AS c
-     JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id
+     INNER JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id
      WHERE j.episode_id = pg_temp.id('beta low')),
     1::bigint,
     'Beta''s low-importance job comes last within Beta''s jobs: the next claim of Beta''s 20 remaining takes it only as the 20th'
@@ -54,10 +54,10 @@ RESET SESSION AUTHORIZATION;
 CREATE TEMP TABLE one_by_one (n integer, agent_id uuid);
 INSERT INTO one_by_one
 SELECT 1, j.agent_id FROM memory.claim_embedding_batch('fairness-test', 10, max_bytes => 1) AS c
-JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
+INNER JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
 INSERT INTO one_by_one
 SELECT 2, j.agent_id FROM memory.claim_embedding_batch('fairness-test', 10, max_bytes => 1) AS c
-JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
+INNER JOIN memory.embedding_jobs AS j ON j.job_id = c.job_id;
 SELECT is(
     (SELECT count(DISTINCT agent_id) FROM one_by_one), 2::bigint,
     'two claims of one text each serve both agents, one after the other (round-robin across claims)'
@@ -182,7 +182,7 @@ RESET SESSION AUTHORIZATION;
 SELECT tests.act_as('Beta');
 SELECT throws_ok(
     format('INSERT INTO memory.episode_access_log (episode_id) SELECT %L::uuid',
-           (SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('alpha agent') LIMIT 1)),
+           (SELECT e.episode_id FROM memory.episodes AS e WHERE e.agent_id = pg_temp.id('alpha agent') ORDER BY e.episode_id LIMIT 1)),
     '42501', NULL, 'Beta cannot log an access to Alpha''s episode (row-level security checks ownership)'
 );
 RESET SESSION AUTHORIZATION;

@@ -97,11 +97,11 @@ SELECT is(pg_temp.usage(), pg_temp.recount(), 'after three refusals the counters
 SELECT memory.set_agent_limits('Longtx', max_queued_jobs => 100000);
 -- an episode without a job: its change of text inserts one (memory._reenqueue_changed)
 DELETE FROM memory.embedding_jobs AS j
-WHERE j.episode_id = (SELECT e.episode_id FROM memory.episodes AS e WHERE e.content = lpad('7', 10, 'x') LIMIT 1);
+WHERE j.episode_id = (SELECT e.episode_id FROM memory.episodes AS e WHERE e.content = lpad('7', 10, 'x') ORDER BY e.episode_id LIMIT 1);
 SELECT tests.act_as('Longtx');
 SELECT set_config('memory.usage_counts', 'forged', true);
 SELECT set_config('memory.owner_counts_jobs', 'on', true);
-SELECT memory.update_episode((SELECT e.episode_id FROM memory.episodes AS e WHERE e.content = lpad('7', 10, 'x') LIMIT 1),
+SELECT memory.update_episode((SELECT e.episode_id FROM memory.episodes AS e WHERE e.content = lpad('7', 10, 'x') ORDER BY e.episode_id LIMIT 1),
                              content => 'changed text, queued again');
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is(pg_temp.write_until_refused(20, 12), 20, 'twenty more rows with the fold at the end of each statement');

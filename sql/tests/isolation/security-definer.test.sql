@@ -143,7 +143,7 @@ SELECT is(
     ARRAY(
         SELECT f::text || ' -> ' || coalesce(r.rolname, 'PUBLIC')
         FROM pg_temp.definers() AS f
-            JOIN pg_proc AS p ON p.oid = f
+            INNER JOIN pg_proc AS p ON p.oid = f
             CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
             LEFT JOIN pg_roles AS r ON r.oid = a.grantee
         WHERE a.privilege_type = 'EXECUTE'
@@ -155,7 +155,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text FROM pg_proc AS p JOIN pg_roles AS r ON r.oid = p.proowner
+        SELECT p.oid::regprocedure::text FROM pg_proc AS p INNER JOIN pg_roles AS r ON r.oid = p.proowner
         WHERE p.pronamespace = 'memory'::regnamespace AND r.rolsuper
         ORDER BY 1
     ),
@@ -167,7 +167,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text FROM pg_proc AS p JOIN pg_roles AS r ON r.oid = p.proowner
+        SELECT p.oid::regprocedure::text FROM pg_proc AS p INNER JOIN pg_roles AS r ON r.oid = p.proowner
         WHERE p.pronamespace = 'memory'::regnamespace AND r.rolsuper AND p.prosecdef
         ORDER BY 1
     ),
@@ -176,7 +176,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(
-        SELECT p.oid::regprocedure::text FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+        SELECT p.oid::regprocedure::text FROM pg_proc AS p INNER JOIN pg_language AS l ON l.oid = p.prolang
         WHERE p.pronamespace = 'memory'::regnamespace AND NOT l.lanpltrusted
         ORDER BY 1
     ),
@@ -302,7 +302,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(
-        SELECT 'member ' || m.rolname FROM pg_auth_members AS am JOIN pg_roles AS m ON m.oid = am.member
+        SELECT 'member ' || m.rolname FROM pg_auth_members AS am INNER JOIN pg_roles AS m ON m.oid = am.member
         WHERE am.roleid = 'memory_owner'::regrole
         UNION ALL
         SELECT 'memory_owner can log in' FROM pg_roles WHERE rolname = 'memory_owner' AND rolcanlogin
@@ -326,7 +326,7 @@ SELECT is(
 -- ---------------------------------------------------------------- trigger functions, as Beta
 CREATE TEMP TABLE definer_triggers AS
 SELECT tg.oid AS trg, tg.tgname::text AS tgname, tg.tgfoid::regprocedure AS fn
-FROM pg_trigger AS tg JOIN pg_proc AS p ON p.oid = tg.tgfoid JOIN pg_class AS c ON c.oid = tg.tgrelid
+FROM pg_trigger AS tg INNER JOIN pg_proc AS p ON p.oid = tg.tgfoid INNER JOIN pg_class AS c ON c.oid = tg.tgrelid
 WHERE c.relnamespace = 'memory'::regnamespace AND p.prosecdef AND NOT tg.tgisinternal;
 GRANT SELECT ON definer_triggers TO PUBLIC;
 SELECT cmp_ok(

@@ -67,10 +67,10 @@ SELECT is(
     0, 'Beta''s copy of the same text and vector is merged with nothing'
 );
 CREATE TEMP TABLE cids AS SELECT n.k AS name, c.consolidation_id AS id
-FROM memory.consolidations AS c JOIN ids AS n ON n.id = c.merged_id;
+FROM memory.consolidations AS c INNER JOIN ids AS n ON n.id = c.merged_id;
 GRANT ALL ON cids TO PUBLIC;
 SELECT is(
-    (SELECT array_agg(n.k ORDER BY n.k) FROM memory.consolidations AS c JOIN ids AS n ON n.id = c.merged_id
+    (SELECT array_agg(n.k ORDER BY n.k) FROM memory.consolidations AS c INNER JOIN ids AS n ON n.id = c.merged_id
      WHERE c.agent_id = pg_temp.id('alpha')),
     ARRAY['orig', 'x1'], 'the less important copies were merged'
 );
@@ -114,7 +114,7 @@ SELECT is(
 SELECT tests.act_as('Alpha');
 SELECT is(
     (SELECT array_agg(n.k ORDER BY n.k) FROM memory.search_episodic_memory('coche taller ruido', 10, 'text') AS s
-     JOIN ids AS n ON n.id = s.episode_id WHERE n.k IN ('orig', 'dup')),
+     INNER JOIN ids AS n ON n.id = s.episode_id WHERE n.k IN ('orig', 'dup')),
     ARRAY['dup'], 'search shows one copy of the group'
 );
 SELECT is(memory.resolve_episode(pg_temp.id('orig')), pg_temp.id('dup'),

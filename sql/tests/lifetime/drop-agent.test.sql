@@ -37,9 +37,9 @@ SELECT tests.put_episode_vector(id, tests.unit_vector(ARRAY[1])) FROM ids WHERE 
 SELECT tests.put_fact_vector(id, tests.unit_vector(ARRAY[2])) FROM ids WHERE k IN ('f1', 'f2');
 INSERT INTO memory.pooled_embeddings (agent_id, episode_id, model_id, content_sha256, chunk_count, embedding)
 SELECT e.agent_id, e.episode_id, 1, e.content_sha256, 1, tests.unit_vector(ARRAY[1])
-FROM memory.episodes AS e JOIN ids ON ids.id = e.episode_id;
+FROM memory.episodes AS e INNER JOIN ids ON ids.id = e.episode_id;
 INSERT INTO memory.episode_access_log (agent_id, episode_id)
-SELECT e.agent_id, e.episode_id FROM memory.episodes AS e JOIN ids ON ids.id = e.episode_id;
+SELECT e.agent_id, e.episode_id FROM memory.episodes AS e INNER JOIN ids ON ids.id = e.episode_id;
 INSERT INTO memory.legacy_imports (server_name, agent_id)
 VALUES ('lt_old_alpha', (SELECT agent_id FROM memory.agents WHERE name = 'Alpha'));
 INSERT INTO memory.agent_imports (agent_id, export_sha256, source_agent_id, source_agent_name, remapped_ids)
@@ -104,8 +104,10 @@ SELECT cmp_ok(
 );
 SELECT is(
     ARRAY(SELECT tbl FROM pg_temp.rows_of(pg_temp.id('alpha'))
-          EXCEPT SELECT x.table_name::text || '.' || x.column_name FROM memory._agent_tables() AS x
-          EXCEPT SELECT 'memory.agents.agent_id'),
+          EXCEPT
+          SELECT x.table_name::text || '.' || x.column_name FROM memory._agent_tables() AS x
+          EXCEPT
+          SELECT 'memory.agents.agent_id'),
     '{}'::text[],
     'drop_agent''s table list covers every table and column the catalog shows'
 );
@@ -181,7 +183,8 @@ SELECT is(
 );
 SELECT is(
     ARRAY(SELECT tbl || '=' || n FROM pg_temp.rows_of(pg_temp.id('beta'))
-          EXCEPT SELECT tbl || '=' || n FROM before_beta),
+          EXCEPT
+          SELECT tbl || '=' || n FROM before_beta),
     ARRAY['memory.agent_imports.agent_id=0'],
     'Beta keeps every row but its record of having imported Alpha''s export'
 );

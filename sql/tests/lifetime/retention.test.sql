@@ -109,12 +109,12 @@ SELECT throws_ok($$SELECT memory.apply_retention(0)$$, '22023', 'batch_rows must
 -- ---------------------------------------------------------------- the job, 2 rows a batch
 SELECT is(memory.apply_retention(2, 100), 6, 'the job removes six of Alpha''s episodes');
 SELECT is(
-    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id ORDER BY 1),
+    ARRAY(SELECT i.k FROM ids AS i INNER JOIN memory.episodes AS e ON e.episode_id = i.id ORDER BY 1),
     ARRAY['beta_old', 'n3', 'n4', 'old_keep'],
     'what is left: the protected old episode, the two most important recent ones, and all of Beta''s'
 );
 SELECT is(
-    ARRAY(SELECT i.k || ':' || l.rule FROM memory.retention_log AS l JOIN ids AS i ON i.id = l.episode_id
+    ARRAY(SELECT i.k || ':' || l.rule FROM memory.retention_log AS l INNER JOIN ids AS i ON i.id = l.episode_id
           ORDER BY 1),
     ARRAY['decayed:importance_floor', 'low:importance_floor', 'n1:max_episodes', 'n2:max_episodes',
           'old:max_age', 'used:max_episodes'],
@@ -125,7 +125,7 @@ SELECT ok(
      FROM memory.retention_log AS l),
     'the log keeps the importances and the text''s hash'
 );
-SELECT is((SELECT count(*) FROM memory.embedding_jobs AS j JOIN ids ON ids.id = j.episode_id
+SELECT is((SELECT count(*) FROM memory.embedding_jobs AS j INNER JOIN ids ON ids.id = j.episode_id
            WHERE ids.k IN ('old', 'low', 'decayed', 'used', 'n1', 'n2')), 0::bigint,
           'the removed episodes'' jobs went with them');
 SELECT is(memory.apply_retention(), 0, 'a second run finds nothing to do');
@@ -133,7 +133,7 @@ SELECT is(memory.apply_retention(), 0, 'a second run finds nothing to do');
 SELECT tests.act_as('Alpha');
 SELECT is((SELECT count(*) FROM memory.retention_log), 6::bigint, 'Alpha reads its own log');
 SELECT is(
-    ARRAY(SELECT i.k || ':' || l.rule FROM memory.list_retention_log() AS l JOIN ids AS i ON i.id = l.episode_id
+    ARRAY(SELECT i.k || ':' || l.rule FROM memory.list_retention_log() AS l INNER JOIN ids AS i ON i.id = l.episode_id
           ORDER BY 1),
     ARRAY['decayed:importance_floor', 'low:importance_floor', 'n1:max_episodes', 'n2:max_episodes',
           'old:max_age', 'used:max_episodes'],
@@ -162,7 +162,7 @@ SELECT memory.set_retention_policy(max_episodes => 2) IS NOT NULL AS set;
 RESET SESSION AUTHORIZATION;
 SELECT is(memory.apply_retention(), 1, 'a policy of max_episodes alone removes the excess');
 SELECT is(
-    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+    ARRAY(SELECT i.k FROM ids AS i INNER JOIN memory.episodes AS e ON e.episode_id = i.id
           WHERE i.k <> 'beta_old' ORDER BY 1),
     ARRAY['n4', 'old_keep'],
     'the least important went (no tag is protected now)'
@@ -172,7 +172,7 @@ SELECT memory.set_retention_policy(importance_floor => 0.85) IS NOT NULL AS set;
 RESET SESSION AUTHORIZATION;
 SELECT is(memory.apply_retention(), 1, 'a policy of importance_floor alone removes what is under the floor');
 SELECT is(
-    ARRAY(SELECT i.k FROM ids AS i JOIN memory.episodes AS e ON e.episode_id = i.id
+    ARRAY(SELECT i.k FROM ids AS i INNER JOIN memory.episodes AS e ON e.episode_id = i.id
           WHERE i.k <> 'beta_old' ORDER BY 1),
     ARRAY['old_keep'],
     'what is left is over the floor'

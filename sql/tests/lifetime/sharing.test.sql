@@ -106,13 +106,13 @@ SELECT tests.act_as('Beta');
 SELECT alike(pg_temp.plan_of('SELECT * FROM memory.episodes'), '%shares%',
             'Beta, a grantee, is planned with the sharing policies (the check above is not vacuous)');
 SELECT is(
-    ARRAY(SELECT i.k FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
+    ARRAY(SELECT i.k FROM memory.episodes AS e INNER JOIN ids AS i ON i.id = e.episode_id
           WHERE e.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session', 'tag'],
     'Beta reads exactly the shared project, tag and session of Alpha in memory.episodes'
 );
 SELECT is(
-    ARRAY(SELECT i.k FROM memory.chunks AS c JOIN ids AS i ON i.id = c.episode_id
+    ARRAY(SELECT i.k FROM memory.chunks AS c INNER JOIN ids AS i ON i.id = c.episode_id
           WHERE c.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session', 'tag'],
     'and exactly their chunks in memory.chunks'
@@ -155,20 +155,20 @@ SELECT is(
 );
 SELECT is(
     ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, mode => 'text', include_shared => true) AS s
-          JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
+          INNER JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['beta', 'project', 'session', 'tag'],
     'include_shared, text mode: the same'
 );
 SELECT is(
     ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, mode => 'vector', include_shared => true) AS s
-          JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
+          INNER JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['beta', 'project', 'session', 'tag'],
     'include_shared, vector mode: the same'
 );
 SELECT is(
     ARRAY(SELECT i.k FROM memory.search_episodic_memory('consensus', k => 20, session_id => 's-cerebro',
                                                           include_shared => true) AS s
-          JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
+          INNER JOIN ids AS i ON i.id = s.episode_id ORDER BY 1),
     ARRAY['project'],
     'a session filter keeps the other episode of that session hidden (neighbours stay in scope)'
 );
@@ -256,7 +256,7 @@ SELECT ok(memory.unshare('tag', 'Beta', 'public'), 'Alpha revokes the tag');
 SELECT ok(NOT memory.unshare('tag', 'Beta', 'public'), 'revoking it again returns false');
 SELECT tests.act_as('Beta');
 SELECT is(
-    ARRAY(SELECT i.k FROM memory.episodes AS e JOIN ids AS i ON i.id = e.episode_id
+    ARRAY(SELECT i.k FROM memory.episodes AS e INNER JOIN ids AS i ON i.id = e.episode_id
           WHERE e.agent_id <> memory.current_agent() ORDER BY 1),
     ARRAY['project', 'session'],
     'the revoked tag is gone from Beta''s next statement'

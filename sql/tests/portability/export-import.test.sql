@@ -228,14 +228,14 @@ SELECT is(
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT (r ->> 'vectors_reused')::integer FROM pg_temp.result WHERE k = 'b1'), 1, 'the vectors of the same model are reused');
 SELECT is(
-    (SELECT count(*) FROM memory.embedding_jobs AS j JOIN memory.agents AS a USING (agent_id)
+    (SELECT count(*) FROM memory.embedding_jobs AS j INNER JOIN memory.agents AS a USING (agent_id)
      WHERE a.name = 'PortB' AND j.state = 'pending'),
     5::bigint,
     'the texts without vectors (2 episodes, 3 facts) wait for the daemon'
 );
 SELECT ok(
-    EXISTS (SELECT 1 FROM memory.embedding_jobs AS j JOIN memory.agents AS a USING (agent_id)
-            JOIN memory.pooled_embeddings AS p ON p.episode_id = j.episode_id AND p.model_id = j.model_id
+    EXISTS (SELECT 1 FROM memory.embedding_jobs AS j INNER JOIN memory.agents AS a USING (agent_id)
+            INNER JOIN memory.pooled_embeddings AS p ON p.episode_id = j.episode_id AND p.model_id = j.model_id
             WHERE a.name = 'PortB' AND j.state = 'done' AND j.embedded_sha256 = p.content_sha256),
     'the reused vectors are there and their job is done'
 );
@@ -252,15 +252,15 @@ SELECT is(
 );
 SELECT is(
     (SELECT array_agg(x.version || ':' || x.value ORDER BY x.version) FROM memory.agents AS a
-     JOIN memory.blocks AS b ON b.agent_id = a.agent_id AND b.label = 'persona'
-     JOIN memory.block_history AS x ON x.block_id = b.block_id WHERE a.name = 'PortB'),
+     INNER JOIN memory.blocks AS b ON b.agent_id = a.agent_id AND b.label = 'persona'
+     INNER JOIN memory.block_history AS x ON x.block_id = b.block_id WHERE a.name = 'PortB'),
     ARRAY['1:first version', '2:second version', '3:third version', '4:second version'],
     'a block arrives with its whole history, versions as they were'
 );
 SELECT is(
-    (SELECT c.state ->> 'restored_from' FROM memory.checkpoints AS c JOIN memory.agents AS a USING (agent_id)
+    (SELECT c.state ->> 'restored_from' FROM memory.checkpoints AS c INNER JOIN memory.agents AS a USING (agent_id)
      WHERE a.name = 'PortB' AND c.kind = 'restored'),
-    (SELECT c.checkpoint_id::text FROM memory.checkpoints AS c JOIN memory.agents AS a USING (agent_id)
+    (SELECT c.checkpoint_id::text FROM memory.checkpoints AS c INNER JOIN memory.agents AS a USING (agent_id)
      WHERE a.name = 'PortB' AND c.kind = 'manual'),
     'checkpoint references inside a state follow the remapped ids'
 );
@@ -283,7 +283,7 @@ SELECT is(
     'a model this database does not have is reported'
 );
 SELECT is(
-    (SELECT count(*) FROM memory.chunks AS c JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'PortC'),
+    (SELECT count(*) FROM memory.chunks AS c INNER JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'PortC'),
     0::bigint,
     'its vectors are not stored'
 );
@@ -356,7 +356,7 @@ SELECT is(
 );
 SELECT is(
     (SELECT array_agg(t.rtype ORDER BY t.rank) FROM memory._export_record_types() AS t
-     JOIN memory._export_fields() AS f ON f.rtype = t.rtype AND f.key = t.id_fields[1] AND f.jtype = 'uuid'
+     INNER JOIN memory._export_fields() AS f ON f.rtype = t.rtype AND f.key = t.id_fields[1] AND f.jtype = 'uuid'
      WHERE cardinality(t.id_fields) = 1 AND t.tbl IS NOT NULL),
     ARRAY['project', 'episode', 'fact', 'block', 'checkpoint', 'working_memory', 'instance', 'decision'],
     'the eight record types identified by one uuid, those the collision check covers'

@@ -20,9 +20,9 @@ RESET SESSION AUTHORIZATION;
 -- axes, so that every cosine to the query (the first five axes) differs
 SELECT tests.put_episode_vector(x.episode_id, tests.unit_vector(ARRAY(SELECT generate_series(1, x.n))))
 FROM (SELECT e.episode_id, row_number() OVER (ORDER BY e.occurred_at)::integer AS n
-      FROM memory.episodes AS e JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Vast') AS x;
+      FROM memory.episodes AS e INNER JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Vast') AS x;
 SELECT tests.put_episode_vector(e.episode_id, tests.unit_vector(ARRAY[2, 40]))
-FROM memory.episodes AS e JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Tiny';
+FROM memory.episodes AS e INNER JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Tiny';
 
 SELECT has_function('memory', 'agent_vector_index_plan', ARRAY['integer'], 'memory.agent_vector_index_plan(integer) exists');
 

@@ -30,12 +30,12 @@ SELECT is((SELECT count(*) FROM pg_temp.w WHERE step = 'counted'), 1::bigint,
 SELECT cmp_ok(memory.refresh_frequent_lexemes(10000), '>=', 1, 'the job counts the agents of 1,000 rows or more');
 SELECT ok(
     (SELECT f.lexemes @@ 'harbour'::tsquery AND NOT f.lexemes @@ 'lighthous'::tsquery AND f.rows_counted = 1000
-     FROM memory.agent_frequent_lexemes AS f JOIN memory.agents AS a USING (agent_id)
+     FROM memory.agent_frequent_lexemes AS f INNER JOIN memory.agents AS a USING (agent_id)
      WHERE a.name = 'Many' AND f.source = 'episodes'),
     'the Many agent''s frequent lexemes hold "harbour", not "lighthouse", counted over its 1,000 rows'
 );
 SELECT is(
-    (SELECT count(*) FROM memory.agent_frequent_lexemes AS f JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Few'),
+    (SELECT count(*) FROM memory.agent_frequent_lexemes AS f INNER JOIN memory.agents AS a USING (agent_id) WHERE a.name = 'Few'),
     0::bigint, 'an agent of 2 rows has no row'
 );
 

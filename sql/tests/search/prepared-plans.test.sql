@@ -45,15 +45,15 @@ FROM memory.search_episodic_memory('consensus decisions') AS s;
 RESET extra_float_digits;
 SELECT is((SELECT count(*) FROM got WHERE step = 'first'), 3::bigint, 'the first call returns the agent''s three episodes');
 SELECT is(
-    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'second'),
+    (SELECT count(*) FROM got AS a INNER JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'second'),
     3::bigint, 'the second call (prepared statement) returns the same rows, order and scores'
 );
 SELECT is(
-    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'third'),
+    (SELECT count(*) FROM got AS a INNER JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'third'),
     3::bigint, 'after DEALLOCATE ALL the search prepares again and returns the same'
 );
 SELECT is(
-    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'digits0'),
+    (SELECT count(*) FROM got AS a INNER JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'first' AND b.step = 'digits0'),
     3::bigint, 'a client with extra_float_digits = 0 gets exactly the same scores'
 );
 INSERT INTO got SELECT 'text', row_number() OVER (), s.episode_id, s.score
@@ -68,7 +68,7 @@ FROM memory.search_episodic_memory('consensus decisions', since => '2025-09-30 2
 RESET datestyle;
 RESET timezone;
 SELECT is(
-    (SELECT count(*) FROM got AS a JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'since' AND b.step = 'since-styled'),
+    (SELECT count(*) FROM got AS a INNER JOIN got AS b USING (pos, episode_id, score) WHERE a.step = 'since' AND b.step = 'since-styled'),
     2::bigint, 'a client''s date style and time zone give the same rows and scores (since filters the hike out)'
 );
 SELECT ok(
