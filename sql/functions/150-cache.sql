@@ -26,10 +26,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.working_memory'::regclass THEN
-        RAISE EXCEPTION 'memory._cache_notify_working_memory() runs only as a trigger of memory.working_memory'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._cache_notify_working_memory()', TG_RELID, '{memory.working_memory}');
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO memory.cache_changes (agent_id, working_id) VALUES (OLD.agent_id, OLD.working_id);
     END IF;
@@ -55,10 +52,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.blocks'::regclass THEN
-        RAISE EXCEPTION 'memory._cache_notify_blocks() runs only as a trigger of memory.blocks'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._cache_notify_blocks()', TG_RELID, '{memory.blocks}');
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO memory.cache_changes (agent_id) VALUES (OLD.agent_id);
     END IF;
