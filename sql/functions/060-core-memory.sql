@@ -408,10 +408,7 @@ DECLARE
     total integer;
     score numeric;
 BEGIN
-    IF restore_checkpoint.checkpoint_id IS NULL THEN
-        RAISE EXCEPTION 'checkpoint_id must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass the id create_checkpoint returned';
-    END IF;
+    PERFORM memory._check_not_null('checkpoint_id', restore_checkpoint.checkpoint_id, 'pass the id create_checkpoint returned');
     -- Another agent's checkpoint is not found, exactly like a missing one.
     SELECT c.* INTO cp FROM memory.checkpoints AS c
     WHERE c.checkpoint_id = restore_checkpoint.checkpoint_id AND c.agent_id = me;
