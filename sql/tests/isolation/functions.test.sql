@@ -41,23 +41,6 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- Beta's call on ids of Alpha's rows (call: a format string, theirs: its arguments)
--- fails exactly like the same call on ids nobody has (unknown); given a message, it
--- first raises P0002 with that message.
-CREATE FUNCTION pg_temp.like_unknown(call text, theirs uuid [], unknown uuid [], msg text, raises text, alike text)
-RETURNS SETOF text
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF msg IS NOT NULL THEN
-        RETURN NEXT throws_ok(format(call, VARIADIC theirs::text []), 'P0002', msg, raises);
-    END IF;
-    RETURN NEXT is(
-        tests.failure(format(call, VARIADIC theirs::text [])), tests.failure(format(call, VARIADIC unknown::text [])), alike
-    );
-END
-$$;
-
 -- Fills an agent's memory through the API, with a marker in every text.
 CREATE FUNCTION pg_temp.seed(who text)
 RETURNS void
@@ -120,7 +103,7 @@ INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_r
 SELECT tests.act_as('Beta');
 
 -- ---------------------------------------------------------------- episodic
-SELECT pg_temp.like_unknown(c.call, ARRAY[pg_temp.id('Alpha', c.theirs)], ARRAY[pg_temp.id('nobody', 'a')], c.msg, c.raises, c.alike)
+SELECT tests.like_unknown(c.call, ARRAY[pg_temp.id('Alpha', c.theirs)], ARRAY[pg_temp.id('nobody', 'a')], c.alike, c.msg, c.raises)
 FROM (VALUES
     ('SELECT memory.update_episode(%L, content => ''overwritten by beta'')', 'episode', 'episode not found',
      'update_episode on Alpha''s episode raises P0002 episode not found',
@@ -136,7 +119,7 @@ SELECT is(
 );
 
 -- ---------------------------------------------------------------- semantic
-SELECT pg_temp.like_unknown(c.call, c.theirs, c.unknown, c.msg, c.raises, c.alike)
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike, c.msg, c.raises)
 FROM (VALUES
     ('SELECT memory.invalidate_fact(%L)', ARRAY[pg_temp.id('Alpha', 'fact')], ARRAY[pg_temp.id('nobody', 'a')],
      'fact not found', 'invalidate_fact on Alpha''s fact raises P0002 fact not found',
@@ -220,10 +203,10 @@ SELECT is(
     '[]'::jsonb,
     'memory._blocks_snapshot(Alpha''s agent id), which agents may call, returns nothing of Alpha''s'
 );
-SELECT pg_temp.like_unknown(
+SELECT tests.like_unknown(
     'SELECT memory.restore_checkpoint(%L)', ARRAY[pg_temp.id('Alpha', 'checkpoint')], ARRAY[pg_temp.id('nobody', 'a')],
-    'checkpoint not found', 'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found',
-    'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist'
+    'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist',
+    'checkpoint not found', 'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found'
 );
 INSERT INTO ids VALUES ('Beta', 'checkpoint2', memory.create_checkpoint('manual', '{}'));
 SELECT is(
@@ -248,7 +231,7 @@ SELECT is(
     tests.failure($$SELECT memory.register_instance('instance-nobody')$$),
     'register_instance with a name only Alpha uses works like with a name nobody uses'
 );
-SELECT pg_temp.like_unknown(c.call, c.theirs, c.unknown, c.msg, c.raises, c.alike)
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike, c.msg, c.raises)
 FROM (VALUES
     ('SELECT memory.instance_heartbeat(%L)', ARRAY[pg_temp.id('Alpha', 'instance')], ARRAY[pg_temp.id('nobody', 'a')],
      'instance not found', 'instance_heartbeat of Alpha''s instance raises P0002 instance not found',
