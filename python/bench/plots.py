@@ -79,11 +79,25 @@ def _plain_log(ax: Axes, axis: str = "x") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
+def _ecdf_axes(ax: Axes, xlabel: str, ylabel: str, legend_size: float) -> None:
+    """The axes of ECDFs over a plain log x axis, the legend at the lower right."""
+    ax.set_xscale("log")
+    _plain_log(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size, loc="lower right")
+
+
 def _clients(c: int) -> str:
     return f"{c} client" if c == 1 else f"{c} clients"
 
 
-def _save(fig: Figure, out: Path) -> None:
+def _finish(fig: Figure, data: Data, what: str, out: Path, bottom: float) -> None:
+    """Lays the figure out above the caption (bottom: its height), captions and saves it."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    _caption(fig, data, what)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
@@ -112,21 +126,18 @@ def search_latency(data: Data, out: Path) -> None:
             continue
         label = f"{name}: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms (n={lat['n']})"
         _ecdf(ax, values, label, **styles.get(name, {}))
-    ax.set_xscale("log")
-    _plain_log(ax)
-    ax.set_xlabel("latency of one search, client side (ms, log scale)")
-    ax.set_ylabel("share of searches at most this latency")
-    ax.set_ylim(0, 1.02)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="lower right")
+    _ecdf_axes(
+        ax,
+        "latency of one search, client side (ms, log scale)",
+        "share of searches at most this latency",
+        7.5,
+    )
     ax.set_title(
         f"Search latency at {s['episodes']:,} episodes ({s['agents']} agents, "
         f"the searched one holds {s['share']:.0%}), top 10, synthetic vectors",
         fontsize=11,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _caption(fig, data, "make bench, part search")
-    _save(fig, out)
+    _finish(fig, data, "make bench, part search", out, 0.05)
 
 
 def freshness(data: Data, out: Path) -> None:
@@ -154,21 +165,18 @@ def freshness(data: Data, out: Path) -> None:
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     ax.axvline(f["target_p95_ms"], color="tab:red", linewidth=1.5, label="target: p95 < 1 s")
-    ax.set_xscale("log")
-    _plain_log(ax)
-    ax.set_xlabel("time from commit to the episode's vectors stored (ms, log scale)")
-    ax.set_ylabel("share of inserts at most this time")
-    ax.set_ylim(0, 1.02)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _ecdf_axes(
+        ax,
+        "time from commit to the episode's vectors stored (ms, log scale)",
+        "share of inserts at most this time",
+        8,
+    )
     ax.set_title(
         f"Embedding freshness: {f['inserts']} single inserts on an idle daemon "
         f"(p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms, max {f['max_ms']:.0f} ms)",
         fontsize=11,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _caption(fig, data, "make bench, part embedding")
-    _save(fig, out)
+    _finish(fig, data, "make bench, part embedding", out, 0.05)
 
 
 def _bars(
@@ -238,9 +246,7 @@ def embedding(data: Data, out: Path) -> bool:
     fig.suptitle(
         f"Embedding pipeline ({s.get('model', '')}, CPU), against baselines of the same run"
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    _caption(fig, data, "make bench, part embedding")
-    _save(fig, out)
+    _finish(fig, data, "make bench, part embedding", out, 0.06)
     return True
 
 
@@ -287,9 +293,7 @@ def load_throughput(data: Data, out: Path) -> None:
     fig.suptitle(
         f"pgbench load: {s['seconds']} s per run, one agent with {s['episodes']:,} episodes"
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _caption(fig, data, "make bench, part load")
-    _save(fig, out)
+    _finish(fig, data, "make bench, part load", out, 0.04)
 
 
 def load_latency(data: Data, out: Path) -> None:
@@ -310,18 +314,15 @@ def load_latency(data: Data, out: Path) -> None:
                         color=color,
                         linestyle=styles.get(c, "-"),
                     )
-        ax.set_xscale("log")
-        _plain_log(ax)
-        ax.set_xlabel("latency per transaction (ms, log scale)")
-        ax.set_ylabel("share of transactions at most this latency")
-        ax.set_ylim(0, 1.02)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        _ecdf_axes(
+            ax,
+            "latency per transaction (ms, log scale)",
+            "share of transactions at most this latency",
+            7,
+        )
         ax.set_title(f"{ours} vs {base} (baseline)", fontsize=10)
     fig.suptitle("pgbench load: distribution of per-transaction latency")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    _caption(fig, data, "make bench, part load")
-    _save(fig, out)
+    _finish(fig, data, "make bench, part load", out, 0.05)
 
 
 def make_all(directory: Path = common.DATA, out_dir: Path = PLOTS) -> list[Plot]:

@@ -110,6 +110,18 @@ def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval:
     return last
 
 
+def wait_sql(
+    conn: psycopg.Connection,
+    what: str,
+    query: str,
+    params: tuple[object, ...] = (),
+    timeout: float = 60.0,
+    interval: float = 0.05,
+) -> object:
+    """wait_for the one value a query returns on conn to be truthy."""
+    return wait_for(what, lambda: conn.execute(query, params).fetchone()[0], timeout, interval)
+
+
 def pg_env(dbname: str) -> dict[str, str]:
     return {
         "PGHOST": str(RUN_DIR),

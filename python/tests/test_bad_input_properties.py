@@ -663,6 +663,11 @@ def check_tags(e: Expect, tags: Any) -> None:
     )
 
 
+def check_between(e: Expect, name: str, val: float | None, lo: int, hi: int) -> None:
+    """A number that must be given, within lo..hi (22023)."""
+    e.rule(val is None or not pg_between(val, lo, hi), "22023", f"{name} outside {lo}..{hi}")
+
+
 def check_text(e: Expect, name: str, val: str | None, limit: int) -> None:
     """The rules of memory._check_text."""
     e.rule(blank(val), "22023", f"{name} blank")
@@ -1163,6 +1168,8 @@ WEIGHTS = mostly(
     st.one_of(st.sampled_from([0.0, 5e-324, 1e-300, 1e-12, 0.5, 1.0, -0.0, -1e-300]), FLOATS),
     3,
 )
+# a weight of 0..1 that must be given (NULL refused), mostly valid
+SHARES = mostly(st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3)
 QUERIES = mostly(WORDS, st.one_of(TEXT, BLANKISH, st.none(), long_text(10_000)), 3)
 
 
@@ -1180,17 +1187,11 @@ QUERIES = mostly(WORDS, st.one_of(TEXT, BLANKISH, st.none(), long_text(10_000)),
     recency_weight=WEIGHTS,
     importance_weight=WEIGHTS,
     half_life=mostly(st.just(timedelta(days=30)), INTERVALS, 3),
-    text_weight=mostly(
-        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
-    ),
+    text_weight=SHARES,
     candidates=mostly(st.none(), INTS, 4),
-    neighbour_weight=mostly(
-        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
-    ),
+    neighbour_weight=SHARES,
     neighbour_seeds=mostly(ints(0, 100), INTS, 3),
-    neighbour_own_weight=mostly(
-        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
-    ),
+    neighbour_own_weight=SHARES,
     include_shared=mostly(st.booleans(), st.none(), 6),
 )
 def test_search_episodic_memory_by_text(
@@ -1242,31 +1243,19 @@ def test_search_episodic_memory_by_text(
         )
         span = interval_span(half_life)
         e.rule(span is None or span <= 0, "22023", "recency_half_life not positive")
-        e.rule(
-            text_weight is None or not pg_between(text_weight, 0, 1),
-            "22023",
-            "text_weight outside 0..1",
-        )
+        check_between(e, "text_weight", text_weight, 0, 1)
         e.rule(
             candidates is not None and not 1 <= candidates <= 10_000,
             "22023",
             "candidates outside 1..10000",
         )
-        e.rule(
-            neighbour_weight is None or not pg_between(neighbour_weight, 0, 1),
-            "22023",
-            "neighbour_weight outside 0..1",
-        )
+        check_between(e, "neighbour_weight", neighbour_weight, 0, 1)
         e.rule(
             neighbour_seeds is None or not 0 <= neighbour_seeds <= 100,
             "22023",
             "neighbour_seeds outside 0..100",
         )
-        e.rule(
-            neighbour_own_weight is None or not pg_between(neighbour_own_weight, 0, 1),
-            "22023",
-            "neighbour_own_weight outside 0..1",
-        )
+        check_between(e, "neighbour_own_weight", neighbour_own_weight, 0, 1)
         e.rule(include_shared is None, "22023", "include_shared NULL")
     rows = api.call(
         "SELECT s.episode_id, s.score, s.vector_score, s.importance::float8, s.tags, s.session_id, "
@@ -1355,11 +1344,7 @@ def test_search_episodic_memory_by_vector(api: Api, vector, limit, threshold) ->
     if not e.refused_by_type:
         e.rule(vector is None, "22023", "a NULL vector")
         e.rule(limit is None or not 1 <= limit <= 1000, "22023", "limit_results outside 1..1000")
-        e.rule(
-            threshold is None or not pg_between(threshold, -1, 1),
-            "22023",
-            "threshold outside -1..1",
-        )
+        check_between(e, "threshold", threshold, -1, 1)
         e.rule(dims is not None and dims != SERVING_DIMS, "22023", "wrong dimensions")
         e.rule(
             vector is not None
@@ -1389,12 +1374,8 @@ def test_search_episodic_memory_by_vector(api: Api, vector, limit, threshold) ->
     as_of=mostly(st.none(), TIMES, 3),
     include_invalid=st.one_of(st.booleans(), st.none()),
     mode=MODES,
-    confidence_weight=mostly(
-        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
-    ),
-    text_weight=mostly(
-        st.floats(0, 1), st.one_of(st.sampled_from([5e-324, 1e-300, 1.0, 0.0]), FLOATS), 3
-    ),
+    confidence_weight=SHARES,
+    text_weight=SHARES,
 )
 def test_search_semantic_memory(
     api: Api, query, k, as_of, include_invalid, mode, confidence_weight, text_weight
@@ -1408,16 +1389,8 @@ def test_search_semantic_memory(
         e.rule(k is None or not 1 <= k <= 1000, "22023", "k outside 1..1000")
         e.rule(mode not in ("hybrid", "vector", "text"), "22023", "unknown mode")
         check_text(e, "query", query, 10_000)
-        e.rule(
-            confidence_weight is None or not pg_between(confidence_weight, 0, 1),
-            "22023",
-            "confidence_weight outside 0..1",
-        )
-        e.rule(
-            text_weight is None or not pg_between(text_weight, 0, 1),
-            "22023",
-            "text_weight outside 0..1",
-        )
+        check_between(e, "confidence_weight", confidence_weight, 0, 1)
+        check_between(e, "text_weight", text_weight, 0, 1)
     at_when = api.now() if at is None else at
     rows = api.call(
         "SELECT s.fact_id, s.score, extract(EPOCH FROM s.valid_from)::float8, extract(EPOCH FROM s.valid_to)::float8 "

@@ -22,6 +22,7 @@ from testing.stack import (
     DaemonProcess,
     superuser,
     wait_for,
+    wait_sql,
 )
 
 # read by the db (and agent) fixtures of conftest.py
@@ -46,14 +47,12 @@ def test_main_daemon_embeds_and_search_finds_in_the_real_database():
                     "INSERT INTO memory.episodes (content, importance) VALUES (%s, 1) RETURNING episode_id",
                     ("Joanna adopted a three-legged greyhound called Pepper from the shelter.",),
                 ).fetchone()[0]
-                wait_for(
+                wait_sql(
+                    conn,
                     "the main daemon to embed the episode",
-                    lambda: conn.execute(
-                        "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
-                        (eid,),
-                    ).fetchone()[0],
+                    "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
+                    (eid,),
                     timeout=300,
-                    interval=0.05,
                 )
                 hits = conn.execute(
                     "SELECT episode_id FROM memory.search_episodic_memory("
@@ -314,14 +313,10 @@ def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
     try:
         d.wait_ready()
         with db.connect() as conn:
-            wait_for(
+            wait_sql(
+                conn,
                 "the backlog to be claimed",
-                lambda: (
-                    conn.execute(
-                        "SELECT count(*) FROM memory.embedding_jobs WHERE state = 'processing'"
-                    ).fetchone()[0]
-                    > 0
-                ),
+                "SELECT count(*) > 0 FROM memory.embedding_jobs WHERE state = 'processing'",
                 timeout=120,
                 interval=0.02,
             )
@@ -331,12 +326,11 @@ def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
                 ("The lighthouse keeper's daughter found the missing logbook under the stairs.",),
             ).fetchone()[0]
         with db.connect() as conn:
-            wait_for(
+            wait_sql(
+                conn,
                 "the important text's vectors",
-                lambda: conn.execute(
-                    "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
-                    (important,),
-                ).fetchone()[0],
+                "SELECT state = 'done' FROM memory.embedding_jobs WHERE episode_id = %s",
+                (important,),
                 timeout=240,
                 interval=0.02,
             )
@@ -345,14 +339,10 @@ def test_an_important_new_text_cuts_a_batch_of_less_important_ones(db):
                 (important,),
             ).fetchone()[0]
             assert left > 0, "the important text waited for the whole batch"
-            wait_for(
+            wait_sql(
+                conn,
                 "the released rest of the batch",
-                lambda: (
-                    conn.execute(
-                        "SELECT count(*) FROM memory.embedding_jobs WHERE state <> 'done'"
-                    ).fetchone()[0]
-                    == 0
-                ),
+                "SELECT count(*) = 0 FROM memory.embedding_jobs WHERE state <> 'done'",
                 timeout=240,
                 interval=0.2,
             )

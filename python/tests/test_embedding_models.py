@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from testing.stack import DaemonProcess, ScratchDatabase, superuser, wait_for
+from testing.stack import DaemonProcess, ScratchDatabase, superuser, wait_sql
 
 # read by the db (and agent) fixtures of conftest.py
 SCRATCH_DB = "embmodels"
@@ -43,12 +43,11 @@ def test_switching_models_re_embeds_in_the_background(db):
                 for t in TEXTS
             ]
         with db.connect() as conn:
-            done = (
-                "SELECT count(*) FROM memory.embedding_jobs WHERE state = 'done' AND model_id = %s"
-            )
-            wait_for(
+            wait_sql(
+                conn,
                 "the first model's vectors",
-                lambda: conn.execute(done, (1,)).fetchone()[0] == len(ids),
+                "SELECT count(*) = %s FROM memory.embedding_jobs WHERE state = 'done' AND model_id = 1",
+                (len(ids),),
                 120,
             )
 
@@ -83,14 +82,10 @@ def test_switching_models_re_embeds_in_the_background(db):
             )
 
         with db.connect() as conn:
-            wait_for(
+            wait_sql(
+                conn,
                 "search to switch to the new model",
-                lambda: (
-                    conn.execute(
-                        "SELECT name FROM memory.embedding_models WHERE is_serving"
-                    ).fetchone()[0]
-                    == "minilm-128"
-                ),
+                "SELECT name = 'minilm-128' FROM memory.embedding_models WHERE is_serving",
                 timeout=180,
                 interval=0.1,
             )

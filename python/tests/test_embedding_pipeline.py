@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import psycopg
 import pytest
-from testing.stack import ROOT, DaemonProcess, ScratchDatabase, superuser, wait_for
+from testing.stack import ROOT, DaemonProcess, ScratchDatabase, superuser, wait_for, wait_sql
 
 # read by the db (and agent) fixtures of conftest.py
 SCRATCH_DB = "embtest"
@@ -326,12 +326,11 @@ def test_content_updated_while_its_old_text_is_embedded(db, agent, daemons, loca
     d = start(daemons, db, "update")
     (eid,) = insert(db, agent, [prose(60_000, seed=900)])
     with db.connect() as conn:
-        wait_for(
+        wait_sql(
+            conn,
             "the old text to be in the model",
-            lambda: conn.execute(
-                "SELECT state = 'processing' FROM memory.embedding_jobs WHERE episode_id = %s",
-                (eid,),
-            ).fetchone()[0],
+            "SELECT state = 'processing' FROM memory.embedding_jobs WHERE episode_id = %s",
+            (eid,),
             timeout=60,
             interval=0.005,
         )

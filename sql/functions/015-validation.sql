@@ -288,3 +288,24 @@ COMMENT ON FUNCTION memory._sha256(text) IS
 'Private: sha256 of the UTF-8 bytes of content (immutable; used for content hashes and identity). NULL for NULL; raises nothing.';
 COMMENT ON FUNCTION memory._valid_tags(text[]) IS
 'Private: true when tags is an empty or one-dimensional array of at most 64 tags, each 1..100 characters and not NULL (the CHECK of every tags column). Raises nothing.';
+
+-- The guard of a SECURITY DEFINER trigger function: it writes what NEW or OLD holds,
+-- so it must not run as a trigger of any table but its own (there NEW could be anything).
+CREATE OR REPLACE FUNCTION memory._require_trigger_of(fn text, relid oid, tables regclass [])
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF relid <> ALL (tables) THEN
+        -- the last ', ' of the list becomes ' and '
+        RAISE EXCEPTION '% runs only as a trigger of %',
+            fn, regexp_replace(array_to_string(tables::text [], ', '), ', ([^,]*)$', ' and \1')
+            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION memory._require_trigger_of(text, oid, regclass []) IS
+'Private: the guard of a trigger function fn (''memory.f()''), called with TG_RELID: raises 42501 (fn runs only as a trigger of the tables) unless relid is one of tables. Returns nothing.';

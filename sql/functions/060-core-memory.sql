@@ -184,10 +184,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.blocks'::regclass THEN
-        RAISE EXCEPTION 'memory._blocks_record_history() runs only as a trigger of memory.blocks'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._blocks_record_history()', TG_RELID, '{memory.blocks}');
     IF TG_OP = 'INSERT' OR NEW.version IS DISTINCT FROM OLD.version THEN
         INSERT INTO memory.block_history
             (block_id, version, agent_id, label, value, description, char_limit, read_only, changed_at, changed_by)
@@ -411,10 +408,7 @@ DECLARE
     total integer;
     score numeric;
 BEGIN
-    IF restore_checkpoint.checkpoint_id IS NULL THEN
-        RAISE EXCEPTION 'checkpoint_id must not be null'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'pass the id create_checkpoint returned';
-    END IF;
+    PERFORM memory._check_not_null('checkpoint_id', restore_checkpoint.checkpoint_id, 'pass the id create_checkpoint returned');
     -- Another agent's checkpoint is not found, exactly like a missing one.
     SELECT c.* INTO cp FROM memory.checkpoints AS c
     WHERE c.checkpoint_id = restore_checkpoint.checkpoint_id AND c.agent_id = me;

@@ -17,6 +17,27 @@ SET ROLE memory_owner;
 -- Triggers: notify the cache warmer. AFTER ... FOR EACH ROW; pg_notify folds identical
 -- payloads of one transaction, so a transaction sends one.
 -- ---------------------------------------------------------------------------
+-- What both triggers record: the old row's agent (and working item, NULL for a block)
+-- unless the row is new, the new row's unless it is gone or stayed with its agent; then
+-- the wake-up. OLD and NEW read as NULL where the operation has none.
+CREATE OR REPLACE FUNCTION memory._cache_record_change(op text, old_agent uuid, old_item uuid, new_agent uuid, new_item uuid)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO memory.cache_changes (agent_id, working_id)
+    SELECT c.agent_id, c.working_id
+    FROM (VALUES (1, old_agent, old_item, op IN ('UPDATE', 'DELETE')),
+                 (2, new_agent, new_item, op = 'INSERT' OR (op = 'UPDATE' AND new_agent IS DISTINCT FROM old_agent)))
+        AS c (n, agent_id, working_id, due)
+    WHERE c.due
+    ORDER BY c.n;
+    SELECT pg_catalog.pg_notify('memory_cache', 'changes');
+$$;
+
+COMMENT ON FUNCTION memory._cache_record_change(text, uuid, uuid, uuid, uuid) IS
+'Private (the cache triggers, run as the owner): records in memory.cache_changes the old agent and item for an UPDATE or DELETE (op), the new ones for an INSERT or an UPDATE that moved the row to another agent, and sends pg_notify(''memory_cache'', ''changes''). Raises nothing of its own.';
+
 -- SECURITY DEFINER (agents cannot write memory.cache_changes): each refuses to run as a
 -- trigger of any other table.
 CREATE OR REPLACE FUNCTION memory._cache_notify_working_memory()
@@ -26,17 +47,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.working_memory'::regclass THEN
-        RAISE EXCEPTION 'memory._cache_notify_working_memory() runs only as a trigger of memory.working_memory'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO memory.cache_changes (agent_id, working_id) VALUES (OLD.agent_id, OLD.working_id);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.agent_id IS DISTINCT FROM OLD.agent_id) THEN
-        INSERT INTO memory.cache_changes (agent_id, working_id) VALUES (NEW.agent_id, NEW.working_id);
-    END IF;
-    PERFORM pg_catalog.pg_notify('memory_cache', 'changes');
+    PERFORM memory._require_trigger_of('memory._cache_notify_working_memory()', TG_RELID, '{memory.working_memory}');
+    PERFORM memory._cache_record_change(TG_OP, OLD.agent_id, OLD.working_id, NEW.agent_id, NEW.working_id);
     RETURN NULL;
 END
 $$;
@@ -55,17 +67,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.blocks'::regclass THEN
-        RAISE EXCEPTION 'memory._cache_notify_blocks() runs only as a trigger of memory.blocks'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO memory.cache_changes (agent_id) VALUES (OLD.agent_id);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.agent_id IS DISTINCT FROM OLD.agent_id) THEN
-        INSERT INTO memory.cache_changes (agent_id) VALUES (NEW.agent_id);
-    END IF;
-    PERFORM pg_catalog.pg_notify('memory_cache', 'changes');
+    PERFORM memory._require_trigger_of('memory._cache_notify_blocks()', TG_RELID, '{memory.blocks}');
+    PERFORM memory._cache_record_change(TG_OP, OLD.agent_id, NULL, NEW.agent_id, NULL);
     RETURN NULL;
 END
 $$;

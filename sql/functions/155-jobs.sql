@@ -53,19 +53,17 @@ COMMENT ON FUNCTION memory.reap_expired_leases() IS
 
 CREATE OR REPLACE FUNCTION memory.prune_query_cache()
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    n integer;
-BEGIN
-    DELETE FROM memory.query_embedding_cache AS c
-    USING memory.embedding_settings AS s
-    WHERE c.last_used_at < now() - s.query_cache_ttl;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
+    WITH pruned AS (
+        DELETE FROM memory.query_embedding_cache AS c
+        USING memory.embedding_settings AS s
+        WHERE c.last_used_at < now() - s.query_cache_ttl
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM pruned
 $$;
 
 COMMENT ON FUNCTION memory.prune_query_cache() IS
@@ -103,16 +101,14 @@ COMMENT ON FUNCTION memory.fold_access_stats() IS
 
 CREATE OR REPLACE FUNCTION memory.prune_idempotency_keys()
 RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    n bigint;
-BEGIN
-    DELETE FROM memory.idempotency_keys AS k WHERE k.created_at < now() - memory.idempotency_retention();
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
+    WITH pruned AS (
+        DELETE FROM memory.idempotency_keys AS k WHERE k.created_at < now() - memory.idempotency_retention()
+        RETURNING 1
+    )
+    SELECT count(*) FROM pruned
 $$;
 
 COMMENT ON FUNCTION memory.prune_idempotency_keys() IS
@@ -120,17 +116,14 @@ COMMENT ON FUNCTION memory.prune_idempotency_keys() IS
 
 CREATE OR REPLACE FUNCTION memory.expire_working_memory()
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    n integer;
-BEGIN
-    DELETE FROM memory.working_memory AS w WHERE w.expires_at <= clock_timestamp();
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
+    WITH expired AS (
+        DELETE FROM memory.working_memory AS w WHERE w.expires_at <= clock_timestamp() RETURNING 1
+    )
+    SELECT count(*)::integer FROM expired
 $$;
 
 COMMENT ON FUNCTION memory.expire_working_memory() IS

@@ -19,10 +19,7 @@ AS $$
 DECLARE
     me uuid := memory.current_agent();
 BEGIN
-    IF TG_RELID <> 'memory.query_embedding_cache'::regclass THEN
-        RAISE EXCEPTION 'memory._record_query_asker() runs only as a trigger of memory.query_embedding_cache'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._record_query_asker()', TG_RELID, '{memory.query_embedding_cache}');
     IF me IS NOT NULL THEN
         INSERT INTO memory.query_embedding_askers (model_id, query_sha256, agent_id)
         VALUES (NEW.model_id, NEW.query_sha256, me)
@@ -118,10 +115,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.agents'::regclass THEN
-        RAISE EXCEPTION 'memory._lock_agent_for_deletion() runs only as a trigger of memory.agents'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._lock_agent_for_deletion()', TG_RELID, '{memory.agents}');
     PERFORM pg_advisory_xact_lock(1095192148, memory._agent_lock_key(OLD.agent_id));
     RETURN OLD;
 END

@@ -75,10 +75,7 @@ DECLARE
     r name;
     member boolean;
 BEGIN
-    IF TG_RELID <> 'memory.shares'::regclass THEN
-        RAISE EXCEPTION 'memory._share_grantee_membership() runs only as a trigger of memory.shares'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._share_grantee_membership()', TG_RELID, '{memory.shares}');
     FOREACH g IN ARRAY ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.grantee_agent_id END,
                              CASE WHEN TG_OP <> 'DELETE' THEN NEW.grantee_agent_id END] LOOP
         CONTINUE WHEN g IS NULL;
@@ -119,10 +116,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_RELID <> 'memory.agents'::regclass THEN
-        RAISE EXCEPTION 'memory._share_grantee_leaves() runs only as a trigger of memory.agents'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'it is not meant for other tables';
-    END IF;
+    PERFORM memory._require_trigger_of('memory._share_grantee_leaves()', TG_RELID, '{memory.agents}');
     IF EXISTS (
         SELECT 1 FROM pg_catalog.pg_auth_members AS m JOIN pg_catalog.pg_roles AS x ON x.oid = m.member
         WHERE m.roleid = 'memory_share_grantee'::regrole AND x.rolname = OLD.db_role

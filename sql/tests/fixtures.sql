@@ -303,6 +303,26 @@ BEGIN
 END
 $$;
 
+-- The current agent's statement on ids of another agent's rows (call: a format string,
+-- theirs: its arguments) fails exactly like the same statement on ids nobody has
+-- (unknown): one pgTAP result. Given a message, one more before it: the statement on
+-- theirs raises P0002 with that message (raises: its description).
+CREATE OR REPLACE FUNCTION tests.like_unknown(
+    call text, theirs uuid [], unknown uuid [], alike text, msg text DEFAULT NULL, raises text DEFAULT NULL
+)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF msg IS NOT NULL THEN
+        RETURN NEXT tap.throws_ok(format(call, VARIADIC theirs::text []), 'P0002', msg, raises);
+    END IF;
+    RETURN NEXT tap.is(
+        tests.failure(format(call, VARIADIC theirs::text [])), tests.failure(format(call, VARIADIC unknown::text [])), alike
+    );
+END
+$$;
+
 -- ---------------------------------------------------------------- catalog
 -- Every function and procedure of schema memory with its signature, for the catalog
 -- suites' checks of each one.

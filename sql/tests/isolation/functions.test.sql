@@ -103,26 +103,15 @@ INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_r
 SELECT tests.act_as('Beta');
 
 -- ---------------------------------------------------------------- episodic
-SELECT throws_ok(
-    format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'overwritten by beta'),
-    'P0002', 'episode not found',
-    'update_episode on Alpha''s episode raises P0002 episode not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('Alpha', 'episode'), 'x')),
-    tests.failure(format('SELECT memory.update_episode(%L, content => %L)', pg_temp.id('nobody', 'a'), 'x')),
-    'update_episode on Alpha''s episode fails exactly like on an id that does not exist'
-);
-SELECT throws_ok(
-    format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode')),
-    'P0002', 'episode not found',
-    'forget_episode on Alpha''s episode raises P0002 episode not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('Alpha', 'episode'))),
-    tests.failure(format('SELECT memory.forget_episode(%L)', pg_temp.id('nobody', 'a'))),
-    'forget_episode on Alpha''s episode fails exactly like on an id that does not exist'
-);
+SELECT tests.like_unknown(c.call, ARRAY[pg_temp.id('Alpha', c.theirs)], ARRAY[pg_temp.id('nobody', 'a')], c.alike, c.msg, c.raises)
+FROM (VALUES
+    ('SELECT memory.update_episode(%L, content => ''overwritten by beta'')', 'episode', 'episode not found',
+     'update_episode on Alpha''s episode raises P0002 episode not found',
+     'update_episode on Alpha''s episode fails exactly like on an id that does not exist'),
+    ('SELECT memory.forget_episode(%L)', 'episode', 'episode not found',
+     'forget_episode on Alpha''s episode raises P0002 episode not found',
+     'forget_episode on Alpha''s episode fails exactly like on an id that does not exist')
+) AS c (call, theirs, msg, raises, alike);
 SELECT is(
     tests.failure(format('SELECT memory.remember(%L)', 'alpha-secret-zq7 episode one')),
     'no error',
@@ -130,66 +119,35 @@ SELECT is(
 );
 
 -- ---------------------------------------------------------------- semantic
-SELECT throws_ok(
-    format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact')),
-    'P0002', 'fact not found',
-    'invalidate_fact on Alpha''s fact raises P0002 fact not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'fact'))),
-    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
-    'invalidate_fact on Alpha''s open fact fails exactly like on an id that does not exist'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('Alpha', 'closed_fact'))),
-    tests.failure(format('SELECT memory.invalidate_fact(%L)', pg_temp.id('nobody', 'a'))),
-    'invalidate_fact on Alpha''s closed fact fails like on an unknown id (no "already closed" leak)'
-);
-SELECT throws_ok(
-    format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports'),
-    'P0002', 'fact not found',
-    'link_facts from Beta''s fact to Alpha''s raises P0002 fact not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact'), 'supports')),
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Beta', 'fact'), pg_temp.id('nobody', 'a'), 'supports')),
-    'link_facts to Alpha''s fact fails exactly like to an id that does not exist'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'), 'supports')),
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'), 'supports')),
-    'link_facts from Alpha''s fact fails exactly like from an id that does not exist'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'supports')),
-    tests.failure(format('SELECT memory.link_facts(%L, %L, %L)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'supports')),
-    'link_facts between two of Alpha''s (already linked) facts fails exactly like between unknown ids'
-);
-SELECT throws_ok(
-    format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode')),
-    'P0002', 'source episode not found',
-    'learn_fact citing Alpha''s episode raises P0002 source episode not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'episode'))),
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, source_episodes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
-    'learn_fact citing Alpha''s episode fails exactly like citing an id that does not exist'
-);
-SELECT throws_ok(
-    format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact')),
-    'P0002', 'fact not found',
-    'learn_fact superseding Alpha''s fact raises P0002 fact not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'fact'))),
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
-    'learn_fact superseding Alpha''s open fact fails exactly like superseding an unknown id'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('Alpha', 'closed_fact'))),
-    tests.failure(format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L]::uuid[])', 'c', 's', pg_temp.id('nobody', 'a'))),
-    'learn_fact superseding Alpha''s closed fact fails like an unknown id (no "already closed" leak)'
-);
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike, c.msg, c.raises)
+FROM (VALUES
+    ('SELECT memory.invalidate_fact(%L)', ARRAY[pg_temp.id('Alpha', 'fact')], ARRAY[pg_temp.id('nobody', 'a')],
+     'fact not found', 'invalidate_fact on Alpha''s fact raises P0002 fact not found',
+     'invalidate_fact on Alpha''s open fact fails exactly like on an id that does not exist'),
+    ('SELECT memory.invalidate_fact(%L)', ARRAY[pg_temp.id('Alpha', 'closed_fact')], ARRAY[pg_temp.id('nobody', 'a')],
+     NULL, NULL, 'invalidate_fact on Alpha''s closed fact fails like on an unknown id (no "already closed" leak)'),
+    ('SELECT memory.link_facts(%L, %L, ''supports'')',
+     ARRAY[pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact')], ARRAY[pg_temp.id('Beta', 'fact'), pg_temp.id('nobody', 'a')],
+     'fact not found', 'link_facts from Beta''s fact to Alpha''s raises P0002 fact not found',
+     'link_facts to Alpha''s fact fails exactly like to an id that does not exist'),
+    ('SELECT memory.link_facts(%L, %L, ''supports'')',
+     ARRAY[pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact')], ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact')],
+     NULL, NULL, 'link_facts from Alpha''s fact fails exactly like from an id that does not exist'),
+    ('SELECT memory.link_facts(%L, %L, ''supports'')',
+     ARRAY[pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2')], ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b')],
+     NULL, NULL, 'link_facts between two of Alpha''s (already linked) facts fails exactly like between unknown ids'),
+    ('SELECT memory.learn_fact(''c'', ''s'', source_episodes => ARRAY[%L]::uuid[])',
+     ARRAY[pg_temp.id('Alpha', 'episode')], ARRAY[pg_temp.id('nobody', 'a')],
+     'source episode not found', 'learn_fact citing Alpha''s episode raises P0002 source episode not found',
+     'learn_fact citing Alpha''s episode fails exactly like citing an id that does not exist'),
+    ('SELECT memory.learn_fact(''c'', ''s'', supersedes => ARRAY[%L]::uuid[])',
+     ARRAY[pg_temp.id('Alpha', 'fact')], ARRAY[pg_temp.id('nobody', 'a')],
+     'fact not found', 'learn_fact superseding Alpha''s fact raises P0002 fact not found',
+     'learn_fact superseding Alpha''s open fact fails exactly like superseding an unknown id'),
+    ('SELECT memory.learn_fact(''c'', ''s'', supersedes => ARRAY[%L]::uuid[])',
+     ARRAY[pg_temp.id('Alpha', 'closed_fact')], ARRAY[pg_temp.id('nobody', 'a')],
+     NULL, NULL, 'learn_fact superseding Alpha''s closed fact fails like an unknown id (no "already closed" leak)')
+) AS c (call, theirs, unknown, msg, raises, alike);
 SELECT throws_ok(
     format('SELECT memory.learn_fact(%L, %L, supersedes => ARRAY[%L, %L]::uuid[])', 'c', 's',
            pg_temp.id('Beta', 'fact'), pg_temp.id('Alpha', 'fact')),
@@ -245,15 +203,10 @@ SELECT is(
     '[]'::jsonb,
     'memory._blocks_snapshot(Alpha''s agent id), which agents may call, returns nothing of Alpha''s'
 );
-SELECT throws_ok(
-    format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint')),
-    'P0002', 'checkpoint not found',
-    'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('Alpha', 'checkpoint'))),
-    tests.failure(format('SELECT memory.restore_checkpoint(%L)', pg_temp.id('nobody', 'a'))),
-    'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist'
+SELECT tests.like_unknown(
+    'SELECT memory.restore_checkpoint(%L)', ARRAY[pg_temp.id('Alpha', 'checkpoint')], ARRAY[pg_temp.id('nobody', 'a')],
+    'restore_checkpoint of Alpha''s checkpoint fails exactly like of an id that does not exist',
+    'checkpoint not found', 'restore_checkpoint of Alpha''s checkpoint raises P0002 checkpoint not found'
 );
 INSERT INTO ids VALUES ('Beta', 'checkpoint2', memory.create_checkpoint('manual', '{}'));
 SELECT is(
@@ -268,16 +221,6 @@ SELECT is(
 INSERT INTO kept VALUES ('beta identity', memory.identity_hash());
 
 -- ---------------------------------------------------------------- instances and decisions
-SELECT throws_ok(
-    format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance')),
-    'P0002', 'instance not found',
-    'instance_heartbeat of Alpha''s instance raises P0002 instance not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('Alpha', 'instance'))),
-    tests.failure(format('SELECT memory.instance_heartbeat(%L)', pg_temp.id('nobody', 'a'))),
-    'instance_heartbeat of Alpha''s instance fails exactly like of an id that does not exist'
-);
 SELECT is(
     memory.register_instance('shared-instance'),
     pg_temp.id('Beta', 'instance'),
@@ -288,31 +231,26 @@ SELECT is(
     tests.failure($$SELECT memory.register_instance('instance-nobody')$$),
     'register_instance with a name only Alpha uses works like with a name nobody uses'
 );
-SELECT throws_ok(
-    format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2')),
-    'P0002', 'decision not found',
-    'vote on Alpha''s decision raises P0002 decision not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2'))),
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'instance2'))),
-    'vote on Alpha''s decision fails exactly like on a decision that does not exist'
-);
-SELECT throws_ok(
-    format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2')),
-    'P0002', 'instance not found',
-    'vote with Alpha''s instance raises P0002 instance not found'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2'))),
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Beta', 'decision'), pg_temp.id('nobody', 'a'))),
-    'vote with Alpha''s instance fails exactly like with an instance that does not exist'
-);
-SELECT is(
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('Alpha', 'decision'), pg_temp.id('Alpha', 'instance2'))),
-    tests.failure(format('SELECT memory.vote(%L, %L, true)', pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'))),
-    'vote on Alpha''s decision with Alpha''s instance fails exactly like with unknown ids'
-);
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike, c.msg, c.raises)
+FROM (VALUES
+    ('SELECT memory.instance_heartbeat(%L)', ARRAY[pg_temp.id('Alpha', 'instance')], ARRAY[pg_temp.id('nobody', 'a')],
+     'instance not found', 'instance_heartbeat of Alpha''s instance raises P0002 instance not found',
+     'instance_heartbeat of Alpha''s instance fails exactly like of an id that does not exist'),
+    ('SELECT memory.vote(%L, %L, true)',
+     ARRAY[pg_temp.id('Alpha', 'decision'), pg_temp.id('Beta', 'instance2')],
+     ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'instance2')],
+     'decision not found', 'vote on Alpha''s decision raises P0002 decision not found',
+     'vote on Alpha''s decision fails exactly like on a decision that does not exist'),
+    ('SELECT memory.vote(%L, %L, true)',
+     ARRAY[pg_temp.id('Beta', 'decision'), pg_temp.id('Alpha', 'instance2')],
+     ARRAY[pg_temp.id('Beta', 'decision'), pg_temp.id('nobody', 'a')],
+     'instance not found', 'vote with Alpha''s instance raises P0002 instance not found',
+     'vote with Alpha''s instance fails exactly like with an instance that does not exist'),
+    ('SELECT memory.vote(%L, %L, true)',
+     ARRAY[pg_temp.id('Alpha', 'decision'), pg_temp.id('Alpha', 'instance2')],
+     ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b')],
+     NULL, NULL, 'vote on Alpha''s decision with Alpha''s instance fails exactly like with unknown ids')
+) AS c (call, theirs, unknown, msg, raises, alike);
 INSERT INTO ids VALUES ('Beta', 'decision2', memory.propose_decision('beta topic', '{}'));
 SELECT is(
     (SELECT d.electorate FROM memory.decisions AS d WHERE d.decision_id = pg_temp.id('Beta', 'decision2')),

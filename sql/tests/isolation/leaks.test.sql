@@ -45,25 +45,20 @@ INSERT INTO ids VALUES ('nobody', 'a', gen_random_uuid()), ('nobody', 'b', gen_r
 SELECT tests.act_as('Beta');
 
 -- ---------------------------------------------------------------- foreign keys
-SELECT is(
-    tests.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('Alpha', 'project'))),
-    tests.failure(format('INSERT INTO memory.episodes (content, project_id) VALUES (%L, %L)', 'probe', pg_temp.id('nobody', 'a'))),
-    'an episode naming Alpha''s project fails exactly like one naming a project that does not exist'
-);
-SELECT is(
-    tests.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
-                           pg_temp.id('Alpha', 'project'), pg_temp.id('Beta', 'episode'))),
-    tests.failure(format('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
-                           pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'episode'))),
-    'moving Beta''s episode into Alpha''s project fails exactly like into a project that does not exist'
-);
-SELECT is(
-    tests.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
-                           pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact'))),
-    tests.failure(format('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
-                           pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact'))),
-    'marking Beta''s fact as superseded by Alpha''s fails exactly like by a fact that does not exist'
-);
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike)
+FROM (VALUES
+    ('INSERT INTO memory.episodes (content, project_id) VALUES (''probe'', %L)',
+     ARRAY[pg_temp.id('Alpha', 'project')], ARRAY[pg_temp.id('nobody', 'a')],
+     'an episode naming Alpha''s project fails exactly like one naming a project that does not exist'),
+    ('UPDATE memory.episodes SET project_id = %L WHERE episode_id = %L',
+     ARRAY[pg_temp.id('Alpha', 'project'), pg_temp.id('Beta', 'episode')],
+     ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'episode')],
+     'moving Beta''s episode into Alpha''s project fails exactly like into a project that does not exist'),
+    ('UPDATE memory.facts SET superseded_by = %L WHERE fact_id = %L',
+     ARRAY[pg_temp.id('Alpha', 'fact'), pg_temp.id('Beta', 'fact')],
+     ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('Beta', 'fact')],
+     'marking Beta''s fact as superseded by Alpha''s fails exactly like by a fact that does not exist')
+) AS c (call, theirs, unknown, alike);
 
 -- ---------------------------------------------------------------- no key values, no row images
 SELECT unalike(
@@ -84,47 +79,31 @@ SELECT unalike(
 );
 
 -- ---------------------------------------------------------------- existence oracles
-SELECT is(
-    tests.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('Alpha', 'episode'), 'probe')),
-    tests.failure(format('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
-    'an episode with the id of Alpha''s episode fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'project'), 'probe')),
-    tests.failure(format('INSERT INTO memory.projects (project_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
-    'a project with the id of Alpha''s project fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'fact'), 'c', 's')),
-    tests.failure(format('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'c', 's')),
-    'a fact with the id of Alpha''s fact fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format(
-        'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
-        pg_temp.id('Alpha', 'working'), 'probe', '{}', '1 hour')),
-    tests.failure(format(
-        'INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) VALUES (%L, %L, %L, now() + interval %L)',
-        pg_temp.id('nobody', 'a'), 'probe', '{}', '1 hour')),
-    'a working-memory item with the id of Alpha''s fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('Alpha', 'block'), 'probe', 'x')),
-    tests.failure(format('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, %L, %L)', pg_temp.id('nobody', 'a'), 'probe', 'x')),
-    'a block with the id of Alpha''s block fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('Alpha', 'instance'), 'probe')),
-    tests.failure(format('INSERT INTO memory.instances (instance_id, name) VALUES (%L, %L)', pg_temp.id('nobody', 'a'), 'probe')),
-    'an instance with the id of Alpha''s instance fails exactly like one with an unused id'
-);
-SELECT is(
-    tests.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
-                           pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2'), 'contradicts')),
-    tests.failure(format('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, %L)',
-                           pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b'), 'contradicts')),
-    'a link between Alpha''s two facts fails exactly like one between unknown facts (it reveals Alpha''s links)'
-);
+SELECT tests.like_unknown(c.call, c.theirs, c.unknown, c.alike)
+FROM (VALUES
+    ('INSERT INTO memory.episodes (episode_id, content) VALUES (%L, ''probe'')',
+     ARRAY[pg_temp.id('Alpha', 'episode')], ARRAY[pg_temp.id('nobody', 'a')],
+     'an episode with the id of Alpha''s episode fails exactly like one with an unused id'),
+    ('INSERT INTO memory.projects (project_id, name) VALUES (%L, ''probe'')',
+     ARRAY[pg_temp.id('Alpha', 'project')], ARRAY[pg_temp.id('nobody', 'a')],
+     'a project with the id of Alpha''s project fails exactly like one with an unused id'),
+    ('INSERT INTO memory.facts (fact_id, concept, statement) VALUES (%L, ''c'', ''s'')',
+     ARRAY[pg_temp.id('Alpha', 'fact')], ARRAY[pg_temp.id('nobody', 'a')],
+     'a fact with the id of Alpha''s fact fails exactly like one with an unused id'),
+    ('INSERT INTO memory.working_memory (working_id, context_type, content, expires_at) '
+     'VALUES (%L, ''probe'', ''{}'', now() + interval ''1 hour'')',
+     ARRAY[pg_temp.id('Alpha', 'working')], ARRAY[pg_temp.id('nobody', 'a')],
+     'a working-memory item with the id of Alpha''s fails exactly like one with an unused id'),
+    ('INSERT INTO memory.blocks (block_id, label, value) VALUES (%L, ''probe'', ''x'')',
+     ARRAY[pg_temp.id('Alpha', 'block')], ARRAY[pg_temp.id('nobody', 'a')],
+     'a block with the id of Alpha''s block fails exactly like one with an unused id'),
+    ('INSERT INTO memory.instances (instance_id, name) VALUES (%L, ''probe'')',
+     ARRAY[pg_temp.id('Alpha', 'instance')], ARRAY[pg_temp.id('nobody', 'a')],
+     'an instance with the id of Alpha''s instance fails exactly like one with an unused id'),
+    ('INSERT INTO memory.fact_links (from_fact, to_fact, relation) VALUES (%L, %L, ''contradicts'')',
+     ARRAY[pg_temp.id('Alpha', 'fact'), pg_temp.id('Alpha', 'fact2')], ARRAY[pg_temp.id('nobody', 'a'), pg_temp.id('nobody', 'b')],
+     'a link between Alpha''s two facts fails exactly like one between unknown facts (it reveals Alpha''s links)')
+) AS c (call, theirs, unknown, alike);
 
 RESET SESSION AUTHORIZATION;
 SELECT * FROM finish();
