@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lint: sqlfluff (postgres dialect, .sqlfluff) on sql/, ruff on python/, promtool on
-# monitoring/alerts.yml.
+# Lint: sqlfluff (postgres dialect, .sqlfluff; sql/tests/.sqlfluff for the pgTAP suites) on
+# sql/, ruff on python/, promtool on monitoring/alerts.yml.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"

@@ -162,7 +162,7 @@ SELECT is(
     'the pre_restore checkpoint names the checkpoint being restored'
 );
 SELECT is(
-    (SELECT (memory.restore_checkpoint((SELECT id FROM ids WHERE name = 'cp1')) -> 'changed_blocks')),
+    (SELECT memory.restore_checkpoint((SELECT id FROM ids WHERE name = 'cp1')) -> 'changed_blocks'),
     '[]'::jsonb,
     'restoring again changes nothing'
 );

@@ -25,7 +25,7 @@ SELECT is(
     'remember stores every field it is given'
 );
 SELECT is(
-    (SELECT p.name FROM memory.episodes AS e JOIN memory.projects AS p USING (project_id)
+    (SELECT p.name FROM memory.episodes AS e INNER JOIN memory.projects AS p USING (project_id)
      WHERE e.episode_id = pg_temp.id('e1')),
     'cerebro', 'a project named in remember is created on first use'
 );

@@ -247,7 +247,8 @@ SELECT is(
 );
 SELECT tests.act_as('Beta');
 SELECT is(
-    (SELECT s.episode_id FROM memory.search_episodic_memory('quokka telescope') AS s LIMIT 1),
+    -- the search's own order, best first (hence no ORDER BY before the LIMIT)
+    (SELECT s.episode_id FROM memory.search_episodic_memory('quokka telescope') AS s LIMIT 1),  -- noqa: AM09
     pg_temp.id('Beta', 'e1'),
     'exact-ranking path: Beta''s hybrid search ranks Beta''s own best episode first'
 );
@@ -281,7 +282,7 @@ SELECT is(
 );
 SELECT is(
     ARRAY(
-        SELECT a.name || ' <> ' || n.name FROM results AS a JOIN results AS n ON n.phase = a.phase
+        SELECT a.name || ' <> ' || n.name FROM results AS a INNER JOIN results AS n ON n.phase = a.phase
             AND n.name = replace(a.name, '_alpha', '_nobody')
         WHERE a.phase = 'before' AND a.name LIKE '%\_alpha' AND a.name <> 'ep_alpha_words' AND a.rows IS DISTINCT FROM n.rows
         ORDER BY 1
@@ -359,7 +360,7 @@ SELECT count(tests.put_fact_vector(f.fact_id, tests.unit_vector(ARRAY[1], 8)))
 FROM memory.facts AS f
 WHERE f.agent_id = pg_temp.id('Alpha', 'agent') AND NOT EXISTS (SELECT 1 FROM memory.chunks AS c WHERE c.fact_id = f.fact_id);
 SELECT is(
-    (SELECT count(*) FROM memory.chunks AS c JOIN memory._serving_model() AS m ON m.model_id = c.model_id
+    (SELECT count(*) FROM memory.chunks AS c INNER JOIN memory._serving_model() AS m ON m.model_id = c.model_id
      WHERE c.agent_id = pg_temp.id('Alpha', 'agent')),
     326::bigint,
     'Alpha now holds 326 vectors of the serving model, most of them exactly at the query''s direction'
@@ -373,7 +374,7 @@ RESET SESSION AUTHORIZATION;
 
 SELECT is(
     ARRAY(
-        SELECT b.name FROM results AS b JOIN results AS a ON a.name = b.name AND a.phase = 'after'
+        SELECT b.name FROM results AS b INNER JOIN results AS a ON a.name = b.name AND a.phase = 'after'
         WHERE b.phase = 'before' AND a.rows IS DISTINCT FROM b.rows
         ORDER BY 1
     ),
@@ -514,7 +515,7 @@ SELECT count(*) FROM (
     FROM memory.facts AS f WHERE f.agent_id = pg_temp.id('Alpha', 'agent')
 ) AS x;
 SELECT is(
-    (SELECT count(*) FROM memory.chunks AS c JOIN memory._serving_model() AS m ON m.model_id = c.model_id
+    (SELECT count(*) FROM memory.chunks AS c INNER JOIN memory._serving_model() AS m ON m.model_id = c.model_id
      WHERE c.agent_id = pg_temp.id('Alpha', 'agent')),
     326::bigint,
     'Alpha now has 326 vectors of the serving model next to the query'
@@ -660,9 +661,12 @@ SELECT is(
     ARRAY(
         SELECT s.k FROM (
             SELECT 'health' AS k, memory.health()::text AS t
-            UNION ALL SELECT 'health_metrics', (SELECT string_agg(m::text, ' ') FROM memory.health_metrics() AS m)
-            UNION ALL SELECT 'embedding_queue_depth', (SELECT string_agg(q::text, ' ') FROM memory.embedding_queue_depth() AS q)
-            UNION ALL SELECT 'health_report', (SELECT string_agg(h::text, ' ') FROM memory.health_report AS h)
+            UNION ALL
+            SELECT 'health_metrics', (SELECT string_agg(m::text, ' ') FROM memory.health_metrics() AS m)
+            UNION ALL
+            SELECT 'embedding_queue_depth', (SELECT string_agg(q::text, ' ') FROM memory.embedding_queue_depth() AS q)
+            UNION ALL
+            SELECT 'health_report', (SELECT string_agg(h::text, ' ') FROM memory.health_report AS h)
         ) AS s
         WHERE s.t LIKE '%-secret-zq7%' OR s.t LIKE '%quokka%'
         ORDER BY 1

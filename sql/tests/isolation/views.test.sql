@@ -75,7 +75,7 @@ SELECT is(
         SELECT c.relname::text FROM pg_class AS c
         WHERE c.relnamespace = 'memory'::regnamespace AND c.relkind = 'v'
           AND has_table_privilege('memory_agent', c.oid, 'SELECT')
-          AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), FALSE)
+          AND NOT coalesce('security_invoker=true' = ANY(c.reloptions), FALSE)
         ORDER BY 1
     ),
     '{}'::text[],
