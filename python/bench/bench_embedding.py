@@ -167,7 +167,7 @@ class Bench:
         os.environ.update(
             {k: env[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSFILE")}
         )
-        pool = ModelPool(cfg.encode_batch_size, None)
+        pool = ModelPool(cfg.encode_batch_size)
         worker = Worker(cfg, pool, Metrics(), HealthState(60), threading.Event())
         self.clear()
         drain_once(worker)  # loads and warms the model up: not part of the timing
@@ -302,7 +302,7 @@ class Bench:
         finally:
             d.stop()
         chunks = self.chunk_texts()
-        pool = ModelPool(32, None)
+        pool = ModelPool(32)
         with self.db.connect() as conn:
             pool.update_registry(QueueAPI(conn, "bench").registry())
         model = pool.encoder(MODEL).model

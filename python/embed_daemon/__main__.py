@@ -65,7 +65,6 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
     heartbeat = Heartbeat(worker)
     http = None
     query = QueryServer(cfg.socket_path, pool, metrics) if cfg.socket_path else None
-    rc = 0
     try:
         if cfg.metrics_port:
             http = serve(metrics, health, cfg.metrics_host, cfg.metrics_port)
@@ -76,11 +75,11 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
             log.info("MEMORY_REDIS_URL is not set: no Redis cache warming")
         else:  # its own thread and connection; never blocks embedding
             CacheWarmer(cfg, CacheMetrics(metrics.registry), stop).start()
-        rc = worker.run()
+        worker.run()
     except (SchemaVersionError, SocketInUse, OSError) as exc:
         refused = isinstance(exc, SchemaVersionError)
         log.error("%s: %s", "refusing to run" if refused else "cannot start", exc)
-        rc = EXIT_CONFIG
+        return EXIT_CONFIG
     finally:
         stop.set()
         if heartbeat.is_alive():
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None, encoder_class: Callable[..., Encoder] = 
         if args.pidfile and args.pidfile.exists():
             args.pidfile.unlink()
         log.info("embed daemon stopped")
-    return rc
+    return 0
 
 
 if __name__ == "__main__":

@@ -51,13 +51,9 @@ HEARTBEAT = "SELECT memory.cache_warmer_heartbeat(%s, %s, %s, %s, %s, %s)"
 
 
 class CacheWarmer(threading.Thread):
-    """The warmer thread: LISTEN, apply changes, reconcile, heartbeat; never raises. It asks
-    PostgreSQL (the cache functions of the SQL API, as the worker) what to repair; Redis
-    errors are retried with backoff.
-
-    What is still to do lives in PostgreSQL (memory.cache_changes, the open reconciliation
-    requests): while Redis is away nothing is taken, and three flags say what to look for.
-    """
+    """The warmer thread; never raises. What is still to do lives in PostgreSQL
+    (memory.cache_changes, the open reconciliation requests): while Redis is away nothing
+    is taken, and three flags say what to look for."""
 
     conn: psycopg.Connection
     r: redis.Redis
@@ -218,24 +214,23 @@ class CacheWarmer(threading.Thread):
         repaired. Returns the diff's rows (repair, commands, updated_at)."""
         sha = pttl = ctx = None
         if compare:
-            pipe = self.r.pipeline(transaction=False)
-            for key in keys:
-                pipe.get(key)
-                pipe.pttl(key)
-            got = pipe.execute()
-            sha = [_sha256(v) for v in got[0::2]]
-            pttl, ctx = got[1::2], [_context_of(v) for v in got[0::2]]
+            values, pttl = self._read(keys, "get", "pttl")
+            sha, ctx = [_sha256(v) for v in values], [_context_of(v) for v in values]
         return self._run(self.call(DIFF_WM, keys, sha, pttl, ctx), c, transaction=False)
 
     def _repair_blocks(self, keys: list[str], c: Counter[str], compare: bool) -> None:
-        sha = None
-        if compare:
-            pipe = self.r.pipeline(transaction=False)
-            for key in keys:
-                pipe.hgetall(key)
-            sha = [_blocks_sha256(h) for h in pipe.execute()]
+        sha = [_blocks_sha256(h) for h in self._read(keys, "hgetall")[0]] if compare else None
         # one MULTI: a reader never sees a hash half rewritten
         self._run(self.call(DIFF_BLOCKS, keys, sha), c, transaction=True)
+
+    def _read(self, keys: list[str], *commands: str) -> list[list]:
+        """The replies to each read command for every key, one pipeline: a list per command."""
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            for command in commands:
+                getattr(pipe, command)(key)
+        got = pipe.execute()
+        return [got[i :: len(commands)] for i in range(len(commands))]
 
     def _run(self, rows: list[tuple], c: Counter[str], transaction: bool) -> list[tuple]:
         """Runs the commands of a diff's rows in one pipeline and counts the repairs (a
@@ -261,10 +256,8 @@ class CacheWarmer(threading.Thread):
         for key in self.r.scan_iter(match="mem:*:wmctx:*", count=PAGE):
             prefix = key.split(":wmctx:")[0] + ":wm:"
             for members in _pages(self.r.sscan_iter(key, count=PAGE)):
-                pipe = self.r.pipeline(transaction=False)
-                for m in members:
-                    pipe.exists(prefix + m)
-                gone = [m for m, e in zip(members, pipe.execute(), strict=True) if not e]
+                [exists] = self._read([prefix + m for m in members], "exists")
+                gone = [m for m, e in zip(members, exists, strict=True) if not e]
                 if gone:
                     self.r.srem(key, *gone)
 

@@ -126,20 +126,6 @@ class Encoder:
             for i in range(0, n, w)
         ]
 
-    def _encode_flat(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        vecs = np.asarray(vecs, dtype=np.float32)
-        if self.spec.dimensions < self.native_dimensions:
-            vecs = vecs[:, : self.spec.dimensions]
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-        return vecs
-
     def encode(self, texts: Sequence[str], query: bool = False) -> np.ndarray:
         """Vectors of texts, in order, one row each (float32, unit length)."""
         if not texts:
@@ -149,7 +135,17 @@ class Encoder:
         with self.gate.hold(query):
             plans = [self._windows(t) for t in texts]
             flat = [w for plan in plans for w in plan]
-            vecs = self._encode_flat(flat)
+            vecs = self.model.encode(
+                flat,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        vecs = np.asarray(vecs, dtype=np.float32)
+        if self.spec.dimensions < self.native_dimensions:
+            vecs = vecs[:, : self.spec.dimensions]
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         if len(flat) == len(texts):
             return vecs
         out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
@@ -167,11 +163,8 @@ class ModelPool:
     encoder_class makes them (tests inject one that refuses some inputs: testing.daemon).
     """
 
-    def __init__(
-        self, batch_size: int, device: str = "cpu", encoder_class: Callable[..., Encoder] = Encoder
-    ) -> None:
+    def __init__(self, batch_size: int, encoder_class: Callable[..., Encoder] = Encoder) -> None:
         self.batch_size = batch_size
-        self.device = device
         self.encoder_class = encoder_class
         self.gate = InferenceGate()
         self._lock = threading.Lock()
@@ -211,7 +204,7 @@ class ModelPool:
 
                 path = resolve_source(spec.source)
                 log.info("loading model source %s from %s", spec.source, path)
-                model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+                model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
                 model.eval()
                 self._loaded[spec.source] = model
             enc = self.encoder_class(spec, model, self.gate, self.batch_size)

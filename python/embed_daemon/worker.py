@@ -101,8 +101,7 @@ class ClaimedJob(NamedTuple):
 
 
 class QueueAPI:
-    """The embedding queue functions of the SQL API, called as `worker` over one
-    autocommit connection."""
+    """The embedding queue functions of the SQL API, called as `worker`."""
 
     def __init__(self, conn: psycopg.Connection, worker: str) -> None:
         self.conn = conn
@@ -147,11 +146,8 @@ class QueueAPI:
 
     def fail(self, jobs: Sequence[ClaimedJob], error: str) -> list[tuple]:
         """(job_id, outcome: retry, dead or stale)."""
-        return self.leases(
-            "SELECT job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)",
-            jobs,
-            error,
-        )
+        sql = "SELECT job_id, outcome FROM memory.fail_embedding_batch(%s, %s::uuid[], %s)"
+        return self.leases(sql, jobs, error)
 
     def release(self, jobs: Sequence[ClaimedJob]) -> int:
         return self.leases("SELECT memory.release_embedding_batch(%s, %s::uuid[])", jobs)[0][0]
@@ -172,8 +168,7 @@ class QueueAPI:
         where = (str(socket_path) if socket_path else None, os.getpid(), socket.gethostname())
         self.call(sql, status, list(models), *where, __version__, Jsonb(info))
 
-    def sleep(self, models: Sequence[str]) -> str:
-        """asleep, busy or paused (memory.embedding_worker_sleep)."""
+    def sleep(self, models: Sequence[str]) -> str:  # asleep, busy or paused
         return self.call("SELECT memory.embedding_worker_sleep(%s, %s::text[])", list(models))[0][0]
 
     def wake(self, models: Sequence[str]) -> None:
@@ -223,14 +218,13 @@ class Worker:
         self._express = False  # the next claim takes one slice's worth: it was outranked
         self._connected_before = False
 
-    def run(self) -> int:
+    def run(self) -> None:
         """Runs until stop is set. Raises SchemaVersionError for an unknown schema."""
         self.delivery.start()
         try:
             reconnecting(self.cfg, "worker", self.stop, self._session, self._disconnected)
         finally:
             self.delivery.close()
-        return 0
 
     def _disconnected(self, _exc: Exception) -> None:
         # held leases go back on the next connection (_session)
@@ -310,15 +304,11 @@ class Worker:
 
     def _listen(self, conn: psycopg.Connection, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        self.health.beat(True, "idle")
-        while not self.stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
+        while not self.stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            self.health.beat(True, "idle")
             if list(conn.notifies(timeout=min(0.5, remaining), stop_after=1)):
                 list(conn.notifies(timeout=0))  # the rest of the backlog
                 return
-            self.health.beat(True, "idle")
 
     def _drain(self, api: QueueAPI) -> None:
         c = self.cfg
@@ -552,8 +542,7 @@ class Delivery(_SideThread):
         if result.unfinished:
             log.info("released %s unfinished job(s)", api.release(result.unfinished))
             result.unfinished = []
-        if model:
-            self.metrics.latency.labels(model).observe(time.monotonic() - started)
+        self.metrics.latency.labels(model).observe(time.monotonic() - started)
 
     def _complete(self, api: QueueAPI, done: Sequence[tuple[ClaimedJob, np.ndarray]]) -> None:
         try:
@@ -590,12 +579,17 @@ class Heartbeat(_SideThread):
         super().__init__(worker, "heartbeat")
         self._seen: set[tuple[str, str]] = set()
 
-    def beat(self, status: str) -> None:
-        api = self.api()
-        self.worker.pool.update_registry(api.registry())
-        counts = {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
-        api.heartbeat(status, self.worker.models(), self.cfg.socket_path, counts)
-        depth = {(model, state): jobs for model, state, jobs, _ in api.queue_depth()}
+    def beat(self, status: str) -> None:  # best effort: the next beat opens a new connection
+        try:
+            api = self.api()
+            self.worker.pool.update_registry(api.registry())
+            counts = {"jobs_done": self.worker.jobs_done, "chunks_done": self.worker.chunks_done}
+            api.heartbeat(status, self.worker.models(), self.cfg.socket_path, counts)
+            depth = {(model, state): jobs for model, state, jobs, _ in api.queue_depth()}
+        except (psycopg.Error, OSError) as exc:
+            log.debug("heartbeat failed: %s", describe(exc))
+            self.drop()
+            return
         self._seen |= depth.keys()
         for key in self._seen:  # a state seen before and now empty reads 0
             self.metrics.queue_depth.labels(*key).set(depth.get(key, 0))
@@ -605,19 +599,10 @@ class Heartbeat(_SideThread):
             if self.worker.stop.wait(0.2):
                 return
         while True:
-            try:
-                self.beat("running")
-            except psycopg.Error as exc:
-                log.debug("heartbeat failed: %s", describe(exc))
-                self.drop()
+            self.beat("running")
             if self.worker.stop.wait(self.cfg.heartbeat_seconds):
                 break
 
-    def final(self) -> None:
-        """A last heartbeat saying the daemon stopped (best effort)."""
-        try:
-            self.beat("stopped")
-        except (psycopg.Error, OSError) as exc:
-            log.debug("last heartbeat failed: %s", describe(exc))
-        finally:
-            self.drop()
+    def final(self) -> None:  # a last heartbeat saying the daemon stopped
+        self.beat("stopped")
+        self.drop()
