@@ -79,13 +79,15 @@ AS $$
 $$;
 
 -- Makes the embed daemon unreachable for the rest of the transaction: no daemon
--- heartbeat counts as recent.
+-- heartbeat counts as recent. Not a timeout of 0: a heartbeat is recent when it is later
+-- than now() less the timeout, and now() is the transaction's start, so a heartbeat the
+-- daemon committed after it would still count (the suites then flaked when one fell in).
 CREATE OR REPLACE FUNCTION tests.daemon_unreachable()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE memory.embedding_settings SET worker_timeout = interval '0';
+    UPDATE memory.embedding_settings SET worker_timeout = interval '-100 years';
 $$;
 
 -- Everything stored for an agent: for each table of memory keyed on agent_id, the row

@@ -184,7 +184,7 @@ SELECT is(
     (SELECT hits FROM memory.query_embedding_cache WHERE query_sha256 = sha256('what is up north?'::bytea)), 1::bigint,
     'a cache hit is counted'
 );
-UPDATE memory.embedding_settings SET worker_timeout = '0 seconds';
+SELECT tests.daemon_unreachable();
 SELECT tests.act_as('Alpha');
 SELECT throws_ok($$ SELECT memory.embed_query('an uncached question') $$, '38000',
     'the embed daemon did not embed the query', 'without a live daemon embed_query() fails with 38000');
