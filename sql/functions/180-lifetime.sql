@@ -236,7 +236,10 @@ BEGIN
     END IF;
     -- First batch: the login role stops being an agent at once (no new rows while the
     -- drop runs); the role itself is left to the operator (DROP ROLE), see the README.
-    IF started AND pg_catalog.pg_has_role(a.db_role, 'memory_agent', 'MEMBER') THEN
+    -- (an operator may have dropped the login role already: then there is nothing to
+    -- revoke, and the agent's memory must still go)
+    IF started AND to_regrole(quote_ident(a.db_role)) IS NOT NULL
+       AND pg_catalog.pg_has_role(a.db_role, 'memory_agent', 'MEMBER') THEN
         EXECUTE format('REVOKE memory_agent FROM %I', a.db_role);
     END IF;
 

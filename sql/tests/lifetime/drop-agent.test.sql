@@ -3,7 +3,7 @@
 -- shows with an agent column; the other agent keeps everything; cached queries only it
 -- asked for go; confirmation, bad input, who may call it; forget_session, forget_project.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 SELECT tests.make_agents('Alpha', 'Beta');
 SELECT tests.make_id_table();
@@ -200,6 +200,30 @@ SELECT ok(NOT pg_has_role('test_alpha', 'memory_agent', 'MEMBER'), 'Alpha''s log
 SELECT is(
     (SELECT memory._drop_agent_batch('Alpha', 'Alpha') ->> 'state'), 'done',
     'calling again after the end reports the finished drop'
+);
+
+-- An operator dropped the login role before the agent: the agent's memory still goes
+-- (there is no membership left to revoke).
+SELECT tests.make_agent('Gamma');
+SELECT tests.act_as('Gamma');
+SELECT memory.remember('gamma remembers this');
+RESET SESSION AUTHORIZATION;
+DROP ROLE test_gamma;
+CREATE FUNCTION pg_temp.drop_until_done(agent text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    FOR i IN 1..100 LOOP
+        r := memory._drop_agent_batch(agent, agent, 100000);
+        EXIT WHEN r ->> 'state' = 'done';
+    END LOOP;
+    RETURN r ->> 'state';
+END
+$$;
+SELECT is(pg_temp.drop_until_done('Gamma'), 'done', 'an agent whose login role was dropped first is dropped');
+SELECT is(
+    (SELECT count(*) FROM memory.episodes WHERE content = 'gamma remembers this'), 0::bigint,
+    'and its episodes are gone'
 );
 
 SELECT * FROM finish();
