@@ -78,6 +78,24 @@ AS $$
     ON CONFLICT (model_id, query_sha256) DO UPDATE SET embedding = excluded.embedding;
 $$;
 
+-- Drops an agent inside the suite's transaction (CALL memory.drop_agent commits
+-- between its batches): batches of 50 rows until done; returns the final state.
+CREATE OR REPLACE FUNCTION tests.drop_agent(agent text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    FOR i IN 1..100 LOOP
+        r := memory._drop_agent_batch(agent, agent, 50);
+        EXIT WHEN r ->> 'state' = 'done';
+    END LOOP;
+    RETURN r ->> 'state';
+END
+$$;
+
 -- Makes the embed daemon unreachable for the rest of the transaction: no daemon
 -- heartbeat counts as recent. Not a timeout of 0: a heartbeat is recent when it is later
 -- than now() less the timeout, and now() is the transaction's start, so a heartbeat the

@@ -209,18 +209,7 @@ SELECT tests.act_as('Gamma');
 SELECT memory.remember('gamma remembers this');
 RESET SESSION AUTHORIZATION;
 DROP ROLE test_gamma;
-CREATE FUNCTION pg_temp.drop_until_done(agent text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb;
-BEGIN
-    FOR i IN 1..100 LOOP
-        r := memory._drop_agent_batch(agent, agent, 100000);
-        EXIT WHEN r ->> 'state' = 'done';
-    END LOOP;
-    RETURN r ->> 'state';
-END
-$$;
-SELECT is(pg_temp.drop_until_done('Gamma'), 'done', 'an agent whose login role was dropped first is dropped');
+SELECT is(tests.drop_agent('Gamma'), 'done', 'an agent whose login role was dropped first is dropped');
 SELECT is(
     (SELECT count(*) FROM memory.episodes WHERE content = 'gamma remembers this'), 0::bigint,
     'and its episodes are gone'

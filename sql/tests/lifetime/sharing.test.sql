@@ -12,20 +12,6 @@ SELECT tests.make_id_table();
 CREATE TEMP TABLE kept (k text PRIMARY KEY, v text);
 GRANT ALL ON kept TO PUBLIC;
 -- drop_agent's batches until done (the procedure commits, pgTAP runs in one transaction)
-CREATE FUNCTION pg_temp.drop_agent(agent text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    r jsonb;
-BEGIN
-    FOR i IN 1..100 LOOP
-        r := memory._drop_agent_batch(agent, agent, 50);
-        EXIT WHEN r ->> 'state' = 'done';
-    END LOOP;
-    RETURN r ->> 'state';
-END
-$$;
 -- is the agent's login role a grantee (a member of memory_share_grantee)?
 CREATE FUNCTION pg_temp.grantee(agent text)
 RETURNS boolean
@@ -265,7 +251,7 @@ SELECT ok(pg_temp.grantee('Beta'), 'Beta stays a grantee while grants remain');
 
 -- ---------------------------------------------------------------- drops
 RESET SESSION AUTHORIZATION;
-SELECT is(pg_temp.drop_agent('Alpha'), 'done', 'the owner is dropped');
+SELECT is(tests.drop_agent('Alpha'), 'done', 'the owner is dropped');
 SELECT is((SELECT count(*) FROM memory.shares WHERE agent_id = pg_temp.id('alpha_agent')),
           0::bigint, 'drop_agent of the owner removes its grants');
 SELECT ok(NOT pg_temp.grantee('Beta'), 'and Beta, whose grants were all Alpha''s, is no longer a grantee');
@@ -276,7 +262,7 @@ SELECT is((SELECT count(*) FROM memory.episodes WHERE agent_id <> memory.current
              WHERE owner <> 'Beta'),
           0::bigint, 'after the owner''s drop Beta reads nothing of it by any path');
 RESET SESSION AUTHORIZATION;
-SELECT is(pg_temp.drop_agent('Gamma'), 'done', 'a grantee is dropped');
+SELECT is(tests.drop_agent('Gamma'), 'done', 'a grantee is dropped');
 SELECT is((SELECT count(*) FROM memory.shares), 0::bigint, 'drop_agent of the grantee removes the grants to it');
 SELECT ok(NOT pg_temp.grantee('Gamma'), 'and its login role is no longer a grantee');
 
