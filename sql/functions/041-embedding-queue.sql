@@ -28,13 +28,18 @@ LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    m smallint;
 BEGIN
     -- The payload is a model id, never content: any session may LISTEN. Identical
     -- payloads in one transaction are delivered once, at commit. Only when a daemon
-    -- sleeps (the wake-up handshake above): a notifying commit serialises.
-    PERFORM pg_notify('memory_embed', x.m::text)
-    FROM (SELECT DISTINCT unnest(model_ids) AS m) AS x
-    WHERE x.m IS NOT NULL AND NOT pg_try_advisory_xact_lock_shared(1162691140, x.m);
+    -- sleeps (the wake-up handshake above): a notifying commit serialises. Expressions,
+    -- not a query: every write's enqueue trigger runs this.
+    FOREACH m IN ARRAY coalesce(model_ids, '{}') LOOP
+        IF m IS NOT NULL AND NOT pg_try_advisory_xact_lock_shared(1162691140, m) THEN
+            PERFORM pg_notify('memory_embed', m::text);
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -78,7 +83,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
-    m smallint;
     me uuid;
 BEGIN
     IF TG_RELID <> 'memory.episodes'::regclass THEN
@@ -93,13 +97,7 @@ BEGIN
     SELECT n.agent_id, n.episode_id, t.model_id, n.importance, n.content_sha256
     FROM new_episodes AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        -- memory._notify_embed() inlined, as expressions (no query to plan and run on
-        -- every write): notify only the models a daemon sleeps on
-        FOREACH m IN ARRAY targets LOOP
-            IF NOT pg_try_advisory_xact_lock_shared(1162691140, m) THEN
-                PERFORM pg_notify('memory_embed', m::text);
-            END IF;
-        END LOOP;
+        PERFORM memory._notify_embed(targets);
     END IF;
     PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- quotas (170-quotas.sql): one count per agent of its new text, episodes and jobs
@@ -128,7 +126,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     targets smallint [];
-    m smallint;
     me uuid;
 BEGIN
     IF TG_RELID <> 'memory.facts'::regclass THEN
@@ -143,13 +140,7 @@ BEGIN
     SELECT n.agent_id, n.fact_id, t.model_id, n.confidence, n.content_sha256
     FROM new_facts AS n CROSS JOIN unnest(targets) AS t (model_id);
     IF FOUND THEN
-        -- memory._notify_embed() inlined, as expressions (no query to plan and run on
-        -- every write): notify only the models a daemon sleeps on
-        FOREACH m IN ARRAY targets LOOP
-            IF NOT pg_try_advisory_xact_lock_shared(1162691140, m) THEN
-                PERFORM pg_notify('memory_embed', m::text);
-            END IF;
-        END LOOP;
+        PERFORM memory._notify_embed(targets);
     END IF;
     PERFORM set_config('memory.owner_counts_jobs', 'off', true);
     -- quotas (170-quotas.sql): one count per agent of its new text and jobs
